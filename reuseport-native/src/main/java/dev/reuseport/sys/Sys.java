@@ -1,0 +1,475 @@
+package dev.reuseport.sys;
+
+import java.net.InetSocketAddress;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.charset.StandardCharsets;
+
+/**
+ * Socket and process calls. Each method calls the backend once (retrying EINTR where a call can block),
+ * checks the result and throws {@link NativeException} naming the call and the errno. No result is
+ * ignored.
+ */
+public final class Sys {
+    /** SOCK_STREAM. */
+    public static final int SOCK_STREAM = 1;
+    /** SOCK_DGRAM. */
+    public static final int SOCK_DGRAM = 2;
+    /** SOCK_NONBLOCK. */
+    public static final int SOCK_NONBLOCK = 0x800;
+    /** SOCK_CLOEXEC. */
+    public static final int SOCK_CLOEXEC = 0x80000;
+    /** AF_UNIX. */
+    public static final int AF_UNIX = 1;
+    /** SOL_SOCKET. */
+    public static final int SOL_SOCKET = 1;
+    /** SO_REUSEADDR. */
+    public static final int SO_REUSEADDR = 2;
+    /** SO_ERROR. */
+    public static final int SO_ERROR = 4;
+    /** SO_SNDBUF. */
+    public static final int SO_SNDBUF = 7;
+    /** SO_RCVBUF. */
+    public static final int SO_RCVBUF = 8;
+    /** SO_REUSEPORT (Linux 3.9). */
+    public static final int SO_REUSEPORT = 15;
+    /** SO_PEERCRED. */
+    public static final int SO_PEERCRED = 17;
+    /** SO_RXQ_OVFL. */
+    public static final int SO_RXQ_OVFL = 40;
+    /** SO_INCOMING_CPU. */
+    public static final int SO_INCOMING_CPU = 49;
+    /** SO_ATTACH_REUSEPORT_CBPF (Linux 4.5). */
+    public static final int SO_ATTACH_REUSEPORT_CBPF = 51;
+    /** SO_ATTACH_REUSEPORT_EBPF (Linux 4.5 UDP, 4.6 TCP). */
+    public static final int SO_ATTACH_REUSEPORT_EBPF = 52;
+    /** SO_MEMINFO. */
+    public static final int SO_MEMINFO = 55;
+    /** SO_COOKIE. */
+    public static final int SO_COOKIE = 57;
+    /** SO_DETACH_REUSEPORT_BPF (Linux 5.3). */
+    public static final int SO_DETACH_REUSEPORT_BPF = 68;
+    /** IPPROTO_TCP. */
+    public static final int IPPROTO_TCP = 6;
+    /** IPPROTO_UDP. */
+    public static final int IPPROTO_UDP = 17;
+    /** IPPROTO_IPV6. */
+    public static final int IPPROTO_IPV6 = 41;
+    /** IPV6_V6ONLY. */
+    public static final int IPV6_V6ONLY = 26;
+    /** TCP_NODELAY. */
+    public static final int TCP_NODELAY = 1;
+    /** TCP_INFO. */
+    public static final int TCP_INFO = 11;
+    /** MSG_DONTWAIT. */
+    public static final int MSG_DONTWAIT = 0x40;
+    /** POLLIN. */
+    public static final int POLLIN = 0x1;
+    /** POLLOUT. */
+    public static final int POLLOUT = 0x4;
+    /** POLLERR. */
+    public static final int POLLERR = 0x8;
+    /** POLLHUP. */
+    public static final int POLLHUP = 0x10;
+    /** SHUT_RD. */
+    public static final int SHUT_RD = 0;
+    /** SHUT_WR. */
+    public static final int SHUT_WR = 1;
+    /** SHUT_RDWR. */
+    public static final int SHUT_RDWR = 2;
+    /** Index of the drop counter in SO_MEMINFO's array (SK_MEMINFO_DROPS). */
+    public static final int SK_MEMINFO_DROPS = 8;
+    /** Number of u32 values SO_MEMINFO returns (SK_MEMINFO_VARS). */
+    public static final int SK_MEMINFO_VARS = 9;
+
+    private static final NativeBackend B = Native.backend();
+    private static final int SCRATCH = 64 * 1024;
+    private static final ThreadLocal<ByteBuffer> DIRECT =
+            ThreadLocal.withInitial(() -> ByteBuffer.allocateDirect(SCRATCH).order(ByteOrder.nativeOrder()));
+    private static final ThreadLocal<byte[]> ADDR = ThreadLocal.withInitial(() -> new byte[SockAddr.MAX_LEN]);
+
+    private Sys() {
+    }
+
+    static int check(String call, int result) throws NativeException {
+        if (result < 0) {
+            throw new NativeException(call, -result);
+        }
+        return result;
+    }
+
+    /** socket(2) with SOCK_CLOEXEC added. */
+    public static int socket(int domain, int type, int protocol) throws NativeException {
+        return check("socket", B.socket(domain, type | SOCK_CLOEXEC, protocol));
+    }
+
+    /** setsockopt(2) of an int. */
+    public static void setInt(int fd, int level, int option, int value) throws NativeException {
+        byte[] v = new byte[4];
+        ByteBuffer.wrap(v).order(ByteOrder.nativeOrder()).putInt(0, value);
+        check("setsockopt(" + optionName(level, option) + ")", B.setsockopt(fd, level, option, v, 4));
+    }
+
+    /** setsockopt(2) with raw bytes. */
+    public static void setBytes(int fd, int level, int option, byte[] value) throws NativeException {
+        check("setsockopt(" + optionName(level, option) + ")", B.setsockopt(fd, level, option, value, value.length));
+    }
+
+    /** getsockopt(2) of an int. */
+    public static int getInt(int fd, int level, int option) throws NativeException {
+        byte[] v = new byte[4];
+        check("getsockopt(" + optionName(level, option) + ")", B.getsockopt(fd, level, option, v));
+        return ByteBuffer.wrap(v).order(ByteOrder.nativeOrder()).getInt(0);
+    }
+
+    /** getsockopt(2) of a 64-bit value (SO_COOKIE). */
+    public static long getLong(int fd, int level, int option) throws NativeException {
+        byte[] v = new byte[8];
+        check("getsockopt(" + optionName(level, option) + ")", B.getsockopt(fd, level, option, v));
+        return ByteBuffer.wrap(v).order(ByteOrder.nativeOrder()).getLong(0);
+    }
+
+    /** getsockopt(2) into a buffer of {@code size} bytes, returned trimmed to the kernel's optlen. */
+    public static byte[] getBytes(int fd, int level, int option, int size) throws NativeException {
+        byte[] v = new byte[size];
+        int len = check("getsockopt(" + optionName(level, option) + ")", B.getsockopt(fd, level, option, v));
+        if (len == size) {
+            return v;
+        }
+        byte[] out = new byte[len];
+        System.arraycopy(v, 0, out, 0, len);
+        return out;
+    }
+
+    /** bind(2). */
+    public static void bind(int fd, InetSocketAddress address, int family) throws NativeException {
+        byte[] a = new byte[SockAddr.MAX_LEN];
+        int len = SockAddr.encode(address, family, a);
+        check("bind", B.bind(fd, a, len));
+    }
+
+    /** connect(2); returns false for EINPROGRESS on a non-blocking socket. */
+    public static boolean connect(int fd, InetSocketAddress address, int family) throws NativeException {
+        byte[] a = new byte[SockAddr.MAX_LEN];
+        int len = SockAddr.encode(address, family, a);
+        int r;
+        do {
+            r = B.connect(fd, a, len);
+        } while (r == -Errno.EINTR);
+        if (r == -Errno.EINPROGRESS) {
+            return false;
+        }
+        check("connect", r);
+        return true;
+    }
+
+    /** connect(2) with a raw sockaddr (AF_UNIX). */
+    public static void connectRaw(int fd, byte[] sockaddr, int len) throws NativeException {
+        check("connect", B.connect(fd, sockaddr, len));
+    }
+
+    /** bind(2) with a raw sockaddr (AF_UNIX). */
+    public static void bindRaw(int fd, byte[] sockaddr, int len) throws NativeException {
+        check("bind", B.bind(fd, sockaddr, len));
+    }
+
+    /** listen(2). */
+    public static void listen(int fd, int backlog) throws NativeException {
+        check("listen", B.listen(fd, backlog));
+    }
+
+    /**
+     * accept4(2) with SOCK_CLOEXEC (and SOCK_NONBLOCK when {@code nonBlocking}). Returns the new fd, or -1
+     * when the listener is non-blocking and nothing is queued (EAGAIN).
+     */
+    public static int accept(int fd, boolean nonBlocking) throws NativeException {
+        int flags = SOCK_CLOEXEC | (nonBlocking ? SOCK_NONBLOCK : 0);
+        int r;
+        do {
+            r = B.accept4(fd, null, flags);
+        } while (r == -Errno.EINTR || r == -Errno.ECONNABORTED);
+        if (r == -Errno.EAGAIN) {
+            return -1;
+        }
+        return check("accept4", r);
+    }
+
+    /** getsockname(2). */
+    public static InetSocketAddress localAddress(int fd) throws NativeException {
+        byte[] a = new byte[SockAddr.MAX_LEN];
+        check("getsockname", B.getsockname(fd, a));
+        return SockAddr.decode(a);
+    }
+
+    /** getpeername(2). */
+    public static InetSocketAddress peerAddress(int fd) throws NativeException {
+        byte[] a = new byte[SockAddr.MAX_LEN];
+        check("getpeername", B.getpeername(fd, a));
+        return SockAddr.decode(a);
+    }
+
+    /** shutdown(2); ENOTCONN is not an error here (nothing to shut down). */
+    public static void shutdown(int fd, int how) throws NativeException {
+        int r = B.shutdown(fd, how);
+        if (r != -Errno.ENOTCONN) {
+            check("shutdown", r);
+        }
+    }
+
+    /** close(2). */
+    public static void close(int fd) throws NativeException {
+        int r = B.close(fd);
+        if (r != -Errno.EINTR) { // Linux releases the fd even on EINTR; retrying could close a reused number
+            check("close", r);
+        }
+    }
+
+    /** dup with FD_CLOEXEC. */
+    public static int dup(int fd) throws NativeException {
+        return check("fcntl(F_DUPFD_CLOEXEC)", B.dupCloexec(fd));
+    }
+
+    /**
+     * poll(2) on one fd for {@code events}; returns the revents, 0 on timeout. A negative timeout waits
+     * forever. EINTR restarts with the full timeout (threads here are not signalled).
+     */
+    public static int poll(int fd, int events, int timeoutMillis) throws NativeException {
+        int r;
+        do {
+            r = B.poll(fd, events, timeoutMillis);
+        } while (r == -Errno.EINTR);
+        return check("poll", r);
+    }
+
+    /**
+     * read(2) into {@code dst} from its position, advancing it. Returns the bytes read, -1 at end of
+     * stream, 0 when a non-blocking socket has nothing (EAGAIN).
+     */
+    public static int read(int fd, ByteBuffer dst) throws NativeException {
+        int want = dst.remaining();
+        if (want == 0) {
+            return 0;
+        }
+        if (dst.isDirect()) {
+            long address = B.directBufferAddress(dst) + dst.position();
+            int r = retry(fd, address, want, true);
+            if (r > 0) {
+                dst.position(dst.position() + r);
+            }
+            return r == 0 ? -1 : r == -Errno.EAGAIN ? 0 : check("read", r);
+        }
+        ByteBuffer tmp = DIRECT.get();
+        int n = Math.min(want, SCRATCH);
+        int r = retry(fd, B.directBufferAddress(tmp), n, true);
+        if (r > 0) {
+            tmp.clear().limit(r);
+            dst.put(tmp);
+        }
+        return r == 0 ? -1 : r == -Errno.EAGAIN ? 0 : check("read", r);
+    }
+
+    /** write(2) from {@code src} at its position, advancing it. Returns bytes written (0 on EAGAIN). */
+    public static int write(int fd, ByteBuffer src) throws NativeException {
+        int want = src.remaining();
+        if (want == 0) {
+            return 0;
+        }
+        if (src.isDirect()) {
+            int r = retry(fd, B.directBufferAddress(src) + src.position(), want, false);
+            if (r == -Errno.EAGAIN) {
+                return 0;
+            }
+            check("write", r);
+            src.position(src.position() + r);
+            return r;
+        }
+        ByteBuffer tmp = DIRECT.get();
+        int n = Math.min(want, SCRATCH);
+        tmp.clear();
+        int lim = src.limit();
+        src.limit(src.position() + n);
+        tmp.put(src.duplicate());
+        src.limit(lim);
+        int r = retry(fd, B.directBufferAddress(tmp), n, false);
+        if (r == -Errno.EAGAIN) {
+            return 0;
+        }
+        check("write", r);
+        src.position(src.position() + r);
+        return r;
+    }
+
+    private static int retry(int fd, long address, int len, boolean read) {
+        int r;
+        do {
+            r = read ? B.read(fd, address, len) : B.write(fd, address, len);
+        } while (r == -Errno.EINTR);
+        return r;
+    }
+
+    /**
+     * recvfrom(2) into {@code dst} (advancing its position; a datagram longer than the room left is
+     * truncated, as the kernel does). Returns the sender, or null when nothing is queued (EAGAIN with
+     * MSG_DONTWAIT or a non-blocking socket).
+     */
+    public static InetSocketAddress receive(int fd, ByteBuffer dst, int flags) throws NativeException {
+        byte[] peer = ADDR.get();
+        int want = dst.remaining();
+        int r;
+        if (dst.isDirect()) {
+            long address = B.directBufferAddress(dst) + dst.position();
+            do {
+                r = B.recvfrom(fd, address, want, flags, peer);
+            } while (r == -Errno.EINTR);
+            if (r == -Errno.EAGAIN) {
+                return null;
+            }
+            check("recvfrom", r);
+            dst.position(dst.position() + Math.min(r, want));
+        } else {
+            ByteBuffer tmp = DIRECT.get();
+            int n = Math.min(want, SCRATCH);
+            do {
+                r = B.recvfrom(fd, B.directBufferAddress(tmp), n, flags, peer);
+            } while (r == -Errno.EINTR);
+            if (r == -Errno.EAGAIN) {
+                return null;
+            }
+            check("recvfrom", r);
+            tmp.clear().limit(Math.min(r, n));
+            dst.put(tmp);
+        }
+        return SockAddr.decode(peer);
+    }
+
+    /** sendto(2) of {@code src}'s remaining bytes to {@code target}; returns bytes sent (0 on EAGAIN). */
+    public static int send(int fd, ByteBuffer src, InetSocketAddress target, int family, int flags)
+            throws NativeException {
+        byte[] a = ADDR.get();
+        int alen = SockAddr.encode(target, family, a);
+        int want = src.remaining();
+        int r;
+        if (src.isDirect()) {
+            long address = B.directBufferAddress(src) + src.position();
+            do {
+                r = B.sendto(fd, address, want, flags, a, alen);
+            } while (r == -Errno.EINTR);
+        } else {
+            if (want > SCRATCH) {
+                throw new IllegalArgumentException("datagram of " + want + " bytes from a heap buffer; "
+                        + "accepted: up to " + SCRATCH + " bytes, or use a direct buffer");
+            }
+            ByteBuffer tmp = DIRECT.get();
+            tmp.clear();
+            tmp.put(src.duplicate());
+            do {
+                r = B.sendto(fd, B.directBufferAddress(tmp), want, flags, a, alen);
+            } while (r == -Errno.EINTR);
+        }
+        if (r == -Errno.EAGAIN) {
+            return 0;
+        }
+        check("sendto", r);
+        src.position(src.position() + r);
+        return r;
+    }
+
+    /** sendmsg(2) of {@code data} with {@code fds} as SCM_RIGHTS. */
+    public static int sendFds(int fd, byte[] data, int[] fds) throws NativeException {
+        int r;
+        do {
+            r = B.sendmsgFds(fd, data, data.length, fds, fds.length);
+        } while (r == -Errno.EINTR);
+        return check("sendmsg", r);
+    }
+
+    /**
+     * recvmsg(2) into {@code data}, descriptors into {@code fdsOut} (unused entries -1). Returns the
+     * bytes received, 0 at end of stream.
+     */
+    public static int receiveFds(int fd, byte[] data, int[] fdsOut) throws NativeException {
+        int r;
+        do {
+            r = B.recvmsgFds(fd, data, fdsOut);
+        } while (r == -Errno.EINTR);
+        return check("recvmsg", r);
+    }
+
+    /** uname(2)'s release field, e.g. {@code 6.18.44}. */
+    public static String kernelRelease() throws NativeException {
+        byte[] u = new byte[390];
+        check("uname", B.uname(u));
+        int off = 2 * 65;
+        int end = off;
+        while (end < off + 65 && u[end] != 0) {
+            end++;
+        }
+        return new String(u, off, end - off, StandardCharsets.US_ASCII);
+    }
+
+    /** getuid(2). */
+    public static int uid() {
+        return B.getuid();
+    }
+
+    /** sched_getcpu(3). */
+    public static int currentCpu() throws NativeException {
+        return check("sched_getcpu", B.schedGetcpu());
+    }
+
+    /** Pins the calling thread to {@code cpu} (sched_setaffinity). */
+    public static void pinToCpu(int cpu) throws NativeException {
+        check("sched_setaffinity", B.pinToCpu(cpu));
+    }
+
+    /**
+     * TCP_INFO on a listening socket: {@code [accept queue length, its limit]} (the kernel reports
+     * them as tcpi_unacked and tcpi_sacked for listeners).
+     */
+    public static int[] listenerQueue(int fd) throws NativeException {
+        byte[] info = getBytes(fd, IPPROTO_TCP, TCP_INFO, 104);
+        ByteBuffer b = ByteBuffer.wrap(info).order(ByteOrder.nativeOrder());
+        return new int[] {b.getInt(24), b.getInt(28)};
+    }
+
+    /** SO_MEMINFO's SK_MEMINFO_DROPS counter (accept-queue overflows on a listener, receive-buffer drops on UDP). */
+    public static long drops(int fd) throws NativeException {
+        byte[] v = getBytes(fd, SOL_SOCKET, SO_MEMINFO, SK_MEMINFO_VARS * 4);
+        if (v.length < SK_MEMINFO_VARS * 4) {
+            return 0;
+        }
+        return ByteBuffer.wrap(v).order(ByteOrder.nativeOrder()).getInt(SK_MEMINFO_DROPS * 4) & 0xffffffffL;
+    }
+
+    /** A readable name for a socket option, used in error messages. */
+    static String optionName(int level, int option) {
+        if (level == SOL_SOCKET) {
+            switch (option) {
+                case SO_REUSEADDR: return "SO_REUSEADDR";
+                case SO_SNDBUF: return "SO_SNDBUF";
+                case SO_RCVBUF: return "SO_RCVBUF";
+                case SO_REUSEPORT: return "SO_REUSEPORT";
+                case SO_PEERCRED: return "SO_PEERCRED";
+                case SO_INCOMING_CPU: return "SO_INCOMING_CPU";
+                case SO_ATTACH_REUSEPORT_CBPF: return "SO_ATTACH_REUSEPORT_CBPF";
+                case SO_ATTACH_REUSEPORT_EBPF: return "SO_ATTACH_REUSEPORT_EBPF";
+                case SO_MEMINFO: return "SO_MEMINFO";
+                case SO_COOKIE: return "SO_COOKIE";
+                case SO_DETACH_REUSEPORT_BPF: return "SO_DETACH_REUSEPORT_BPF";
+                case SO_RXQ_OVFL: return "SO_RXQ_OVFL";
+                case SO_ERROR: return "SO_ERROR";
+                default: return "SOL_SOCKET/" + option;
+            }
+        }
+        if (level == IPPROTO_TCP && option == TCP_INFO) {
+            return "TCP_INFO";
+        }
+        if (level == IPPROTO_TCP && option == TCP_NODELAY) {
+            return "TCP_NODELAY";
+        }
+        if (level == IPPROTO_IPV6 && option == IPV6_V6ONLY) {
+            return "IPV6_V6ONLY";
+        }
+        return level + "/" + option;
+    }
+}
