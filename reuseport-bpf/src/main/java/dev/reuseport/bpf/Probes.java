@@ -1,0 +1,259 @@
+package dev.reuseport.bpf;
+
+import dev.reuseport.sys.Errno;
+import dev.reuseport.sys.LibBpf;
+import dev.reuseport.sys.NativeException;
+import dev.reuseport.sys.SockAddr;
+import dev.reuseport.sys.Sys;
+import java.io.IOException;
+import java.math.BigInteger;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+
+/**
+ * Capability probes: each feature is decided by really doing the thing once. Conclusive results (ON,
+ * OFF) are cached for the life of the JVM; INCONCLUSIVE ones are probed again next time.
+ */
+public final class Probes {
+    /** Feature name of SO_REUSEPORT itself. */
+    public static final String SO_REUSEPORT = "SO_REUSEPORT";
+    /** Feature name: the system's libbpf could be loaded. */
+    public static final String LIBBPF = "libbpf";
+    /** Feature name: this process may load BPF programs (CAP_BPF or CAP_SYS_ADMIN). */
+    public static final String PRIVILEGE = "BPF privilege";
+    /** Feature name: BPF_PROG_TYPE_SK_REUSEPORT. */
+    public static final String PROGRAM = "sk_reuseport program";
+    /** Feature name: BPF_MAP_TYPE_REUSEPORT_SOCKARRAY. */
+    public static final String SOCKARRAY = "REUSEPORT_SOCKARRAY";
+    /** Feature name: the library's steering program passes the verifier and attaches. */
+    public static final String STEERING = "steering program";
+    /** Feature name: BPF_SK_REUSEPORT_SELECT_OR_MIGRATE. */
+    public static final String MIGRATE = "SELECT_OR_MIGRATE";
+    /** Feature name: SO_DETACH_REUSEPORT_BPF. */
+    public static final String DETACH = "SO_DETACH_REUSEPORT_BPF";
+    /** The switch that turns every BPF feature off: {@code -Dreuseport.bpf=false}. */
+    public static final String BPF_SWITCH = "reuseport.bpf";
+
+    private static final int CAP_SYS_ADMIN = 21;
+    private static final int CAP_BPF = 39;
+    private static final Map<String, Feature> CACHE = new ConcurrentHashMap<>();
+
+    private Probes() {
+    }
+
+    private interface Probe {
+        Feature run();
+    }
+
+    private static Feature cached(String name, Probe probe) {
+        Feature f = CACHE.get(name);
+        if (f != null) {
+            return f;
+        }
+        f = probe.run();
+        if (f.state() != Feature.State.INCONCLUSIVE) {
+            CACHE.put(name, f);
+        }
+        return f;
+    }
+
+    /** SO_REUSEPORT: set on a throwaway UDP socket. */
+    public static Feature soReuseport() {
+        return cached(SO_REUSEPORT, Probes::probeSoReuseport);
+    }
+
+    /**
+     * Every feature steering needs, in dependency order; a feature whose prerequisite is not on is
+     * reported OFF or INCONCLUSIVE naming that prerequisite.
+     */
+    public static List<Feature> steering() {
+        List<Feature> out = new ArrayList<>();
+        if ("false".equalsIgnoreCase(System.getProperty(BPF_SWITCH, "true"))) {
+            String why = "turned off by -D" + BPF_SWITCH + "=false";
+            out.add(Feature.off(LIBBPF, why, "-"));
+            out.add(Feature.off(PRIVILEGE, why, "-"));
+            out.add(Feature.off(PROGRAM, why, "4.19"));
+            out.add(Feature.off(SOCKARRAY, why, "4.19"));
+            out.add(Feature.off(STEERING, why, "5.12"));
+            out.add(Feature.off(MIGRATE, why, "5.14"));
+            out.add(Feature.off(DETACH, why, "5.3"));
+            return out;
+        }
+        Feature lib = cached(LIBBPF, Probes::probeLibbpf);
+        out.add(lib);
+        Feature priv = probePrivilege(); // never cached: capabilities can be dropped at run time
+        out.add(priv);
+        if (!lib.isOn() || !priv.isOn()) {
+            String why = !lib.isOn() ? "needs libbpf (" + lib.detail() + ")" : "needs " + PRIVILEGE + " (" + priv.detail() + ")";
+            Feature.State st = !lib.isOn() ? Feature.State.OFF : Feature.State.INCONCLUSIVE;
+            out.add(new Feature(PROGRAM, st, why, "4.19"));
+            out.add(new Feature(SOCKARRAY, st, why, "4.19"));
+            out.add(new Feature(STEERING, st, why, "5.12"));
+            out.add(new Feature(MIGRATE, st, why, "5.14"));
+            out.add(new Feature(DETACH, st, why, "5.3"));
+            return out;
+        }
+        Feature prog = cached(PROGRAM, () -> libbpfProbe(PROGRAM, LibBpf.probeProgType(LibBpf.PROG_TYPE_SK_REUSEPORT),
+                "libbpf_probe_bpf_prog_type(SK_REUSEPORT)", "4.19"));
+        Feature arr = cached(SOCKARRAY, () -> libbpfProbe(SOCKARRAY,
+                LibBpf.probeMapType(LibBpf.MAP_TYPE_REUSEPORT_SOCKARRAY),
+                "libbpf_probe_bpf_map_type(REUSEPORT_SOCKARRAY)", "4.19"));
+        out.add(prog);
+        out.add(arr);
+        if (!prog.isOn() || !arr.isOn()) {
+            String why = "needs " + (!prog.isOn() ? PROGRAM : SOCKARRAY);
+            out.add(Feature.off(STEERING, why, "5.12"));
+            out.add(Feature.off(MIGRATE, why, "5.14"));
+            out.add(Feature.off(DETACH, why, "5.3"));
+            return out;
+        }
+        out.add(cached(STEERING, () -> loadProbe(false)));
+        out.add(cached(MIGRATE, () -> loadProbe(true)));
+        out.add(cached(DETACH, Probes::probeDetach));
+        return out;
+    }
+
+    /** Whether every feature the steering program needs (all but migrate and detach) is on. */
+    public static boolean steeringAvailable(List<Feature> features) {
+        for (Feature f : features) {
+            if (!f.isOn() && !f.name().equals(MIGRATE) && !f.name().equals(DETACH)) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /** The first feature steering needs that is not on, or null. */
+    public static Feature firstMissing(List<Feature> features) {
+        for (Feature f : features) {
+            if (!f.isOn() && !f.name().equals(MIGRATE) && !f.name().equals(DETACH)) {
+                return f;
+            }
+        }
+        return null;
+    }
+
+    private static Feature probeLibbpf() {
+        String why = LibBpf.unavailableReason();
+        if (why != null) {
+            return Feature.off(LIBBPF, why, "-");
+        }
+        return Feature.on(LIBBPF, "libbpf " + LibBpf.version() + " from "
+                + System.getProperty(LibBpf.PATH_PROPERTY, "libbpf.so.1"), "-");
+    }
+
+    /** CAP_BPF or CAP_SYS_ADMIN in the effective set (from /proc/self/status). */
+    static Feature probePrivilege() {
+        try {
+            for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
+                if (line.startsWith("CapEff:")) {
+                    BigInteger caps = new BigInteger(line.substring(7).trim(), 16);
+                    if (caps.testBit(CAP_BPF)) {
+                        return Feature.on(PRIVILEGE, "CAP_BPF in the effective set", "-");
+                    }
+                    if (caps.testBit(CAP_SYS_ADMIN)) {
+                        return Feature.on(PRIVILEGE, "CAP_SYS_ADMIN in the effective set", "-");
+                    }
+                    return Feature.inconclusive(PRIVILEGE, "neither CAP_BPF nor CAP_SYS_ADMIN in the effective set "
+                            + "(CapEff " + line.substring(7).trim() + "); run as root or grant CAP_BPF", "-");
+                }
+            }
+            return Feature.inconclusive(PRIVILEGE, "no CapEff line in /proc/self/status", "-");
+        } catch (IOException | NumberFormatException e) {
+            return Feature.inconclusive(PRIVILEGE, "cannot read /proc/self/status: " + e, "-");
+        }
+    }
+
+    private static Feature libbpfProbe(String name, int result, String call, String since) {
+        if (result == 1) {
+            return Feature.on(name, call + " = 1", since);
+        }
+        if (result == 0) {
+            return Feature.off(name, call + " = 0: the kernel refused it", since);
+        }
+        return -result == Errno.EPERM || -result == Errno.EACCES
+                ? Feature.inconclusive(name, call + ": " + Errno.name(-result), since)
+                : Feature.off(name, call + ": " + Errno.name(-result) + " (" + -result + ")", since);
+    }
+
+    /** Loads the library's own program (select, or select-or-migrate) and attaches it to a throwaway group. */
+    private static Feature loadProbe(boolean migrate) {
+        String name = migrate ? MIGRATE : STEERING;
+        String since = migrate ? "5.14" : "5.12";
+        try (SteerProgram p = SteerProgram.load(migrate)) {
+            BpfProgram.Info info = p.program().info();
+            return Feature.on(name, "loaded " + p.program().name() + " (id " + info.id() + ", tag " + info.tag()
+                    + ")", since);
+        } catch (NativeException e) {
+            if (e.is(Errno.EPERM) || e.is(Errno.EACCES)) {
+                return Feature.inconclusive(name, e.getMessage(), since);
+            }
+            return Feature.off(name, e.getMessage(), since);
+        } catch (IOException | RuntimeException e) {
+            return Feature.off(name, e.toString(), since);
+        }
+    }
+
+    /** Attach then detach twice on a throwaway UDP group: ON when the first detach works and the second says ENOENT. */
+    private static Feature probeDetach() {
+        int fd = -1;
+        try (SteerProgram p = SteerProgram.load(false)) {
+            fd = Sys.socket(SockAddr.AF_INET, Sys.SOCK_DGRAM, 0);
+            Sys.setInt(fd, Sys.SOL_SOCKET, Sys.SO_REUSEPORT, 1);
+            Sys.bind(fd, new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), SockAddr.AF_INET);
+            p.attach(fd);
+            SteerProgram.detach(fd);
+            try {
+                SteerProgram.detach(fd);
+                return Feature.off(DETACH, "a second detach succeeded; expected ENOENT", "5.3");
+            } catch (NativeException e) {
+                return e.is(Errno.ENOENT) ? Feature.on(DETACH, "detach works once, then ENOENT", "5.3")
+                        : Feature.off(DETACH, e.getMessage(), "5.3");
+            }
+        } catch (NativeException e) {
+            if (e.is(Errno.EPERM)) {
+                return Feature.inconclusive(DETACH, e.getMessage(), "5.3");
+            }
+            return Feature.off(DETACH, e.getMessage(), "5.3");
+        } catch (IOException | RuntimeException e) {
+            return Feature.off(DETACH, e.toString(), "5.3");
+        } finally {
+            if (fd >= 0) {
+                try {
+                    Sys.close(fd);
+                } catch (NativeException ignored) {
+                    // a throwaway probe socket
+                }
+            }
+        }
+    }
+
+    private static Feature probeSoReuseport() {
+        int fd;
+        try {
+            fd = Sys.socket(2, Sys.SOCK_DGRAM, 0);
+        } catch (NativeException e) {
+            return Feature.inconclusive(SO_REUSEPORT, "cannot make a probe socket: " + e.getMessage(), "3.9");
+        }
+        try {
+            Sys.setInt(fd, Sys.SOL_SOCKET, Sys.SO_REUSEPORT, 1);
+            return Feature.on(SO_REUSEPORT, "setsockopt accepted", "3.9");
+        } catch (NativeException e) {
+            return e.is(Errno.ENOPROTOOPT)
+                    ? Feature.off(SO_REUSEPORT, e.getMessage(), "3.9")
+                    : Feature.inconclusive(SO_REUSEPORT, e.getMessage(), "3.9");
+        } finally {
+            try {
+                Sys.close(fd);
+            } catch (NativeException ignored) {
+                // a probe socket that fails to close leaks nothing we could recover
+            }
+        }
+    }
+}

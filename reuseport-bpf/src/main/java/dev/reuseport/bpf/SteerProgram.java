@@ -1,0 +1,253 @@
+package dev.reuseport.bpf;
+
+import dev.reuseport.sys.LibBpf;
+import dev.reuseport.sys.NativeException;
+import dev.reuseport.sys.Sys;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+
+/**
+ * The library's sk_reuseport program ({@code steer.bpf.c}), loaded, with typed access to its maps.
+ * User space computes a table of slot ids and a mode; the program applies it per new connection (TCP)
+ * or datagram (UDP). Two table halves let a new table be written beside the live one and switched in
+ * with one map update, so no packet ever sees half a table.
+ *
+ * <p>Kernel semantics: the program is attached to a whole reuseport group through any one member
+ * (SO_ATTACH_REUSEPORT_EBPF, Linux 4.5 UDP / 4.6 TCP), after that member is bound (UDP) or listening
+ * (TCP); attaching again replaces it; SO_DETACH_REUSEPORT_BPF (5.3) through any member removes it.
+ * Closing this object does not detach it. The migrate variant (expected attach type
+ * BPF_SK_REUSEPORT_SELECT_OR_MIGRATE, 5.14) also moves requests queued on a closing listener to a live
+ * slot, whatever net.ipv4.tcp_migrate_req says. Any lookup miss or error passes (SK_PASS) to the
+ * kernel's hash; the program never drops.
+ */
+public final class SteerProgram implements AutoCloseable {
+    /** Slots in the socket array: worker ids 0..255. */
+    public static final int MAX_SLOTS = 256;
+    /** Entries per table half. */
+    public static final int TABLE_MAX = 65537;
+    /** The committed object, a resource beside this class. */
+    public static final String OBJECT = "steer.bpf.o";
+    /** The select-only program. */
+    public static final String SELECT = "steer_select";
+    /** The select-or-migrate program. */
+    public static final String MIGRATE = "steer_migrate";
+
+    /** How the program turns a packet into a table index. */
+    public enum Mode {
+        /** No selection: the kernel's hash decides. */
+        PASS(0),
+        /** The kernel's flow hash modulo the table length: a flow always lands on the same entry. */
+        HASH(1),
+        /** A global sequence modulo the table length: round-robin, or weighted when slots repeat. */
+        SEQ(2),
+        /** A new flow takes the next sequence entry and keeps it in an LRU flow table. */
+        STICKY(3),
+        /** The CPU the packet is processed on modulo the table length. */
+        CPU(4);
+
+        final int code;
+
+        Mode(int code) {
+            this.code = code;
+        }
+
+        /** The value the program reads. */
+        public int code() {
+            return code;
+        }
+    }
+
+    /**
+     * A slot's counters, summed over CPUs.
+     *
+     * @param selected  connections or datagrams steered to the slot
+     * @param shadow    shadow mode: how many the policy would have steered there
+     * @param migrated  requests moved here from a closing listener (a subset of selected)
+     * @param fallback  times the slot was chosen but empty, so the kernel hash decided
+     */
+    public record SlotCounters(long selected, long shadow, long migrated, long fallback) {
+    }
+
+    private final BpfObject object;
+    private final BpfProgram program;
+    private final boolean migrate;
+    private final SockArray slots;
+    private final BpfMap active;
+    private final BpfMap config;
+    private final BpfMap table;
+    private final BpfMap flows;
+    private final BpfMap stats;
+    private final int cpus;
+    private int half;
+
+    private SteerProgram(BpfObject object, boolean migrate) throws NativeException {
+        this.object = object;
+        this.migrate = migrate;
+        this.program = object.program(migrate ? MIGRATE : SELECT);
+        this.slots = new SockArray(object.map("slots"));
+        this.active = object.map("active");
+        this.config = object.map("config");
+        this.table = object.map("table");
+        this.flows = object.map("flows");
+        this.stats = object.map("stats");
+        this.cpus = LibBpf.possibleCpus();
+        this.half = 0;
+    }
+
+    /**
+     * Loads the committed object. With {@code migrate} the program to attach is the select-or-migrate
+     * one; without it both programs load as plain select programs (for kernels before 5.14).
+     */
+    public static SteerProgram load(boolean migrate) throws IOException {
+        BpfObject obj = BpfObject.open(OBJECT, BpfObject.resource(OBJECT));
+        try {
+            obj.expectedAttachType(MIGRATE, migrate ? LibBpf.ATTACH_SK_REUSEPORT_SELECT_OR_MIGRATE
+                    : LibBpf.ATTACH_SK_REUSEPORT_SELECT);
+            obj.load(SELECT, MIGRATE);
+            return new SteerProgram(obj, migrate);
+        } catch (IOException | RuntimeException e) {
+            obj.close();
+            throw e;
+        }
+    }
+
+    /** The program attached to groups. */
+    public BpfProgram program() {
+        return program;
+    }
+
+    /** Whether the attached program migrates requests from closing listeners. */
+    public boolean migrates() {
+        return migrate;
+    }
+
+    /** The socket array: slot → socket. */
+    public SockArray slots() {
+        return slots;
+    }
+
+    /** The sticky flow table (LRU hash: flow hash → slot). */
+    public BpfMap flows() {
+        return flows;
+    }
+
+    /** Attaches the program to the group of {@code memberFd} (bound UDP or listening TCP member). */
+    public void attach(int memberFd) throws NativeException {
+        Sys.setInt(memberFd, Sys.SOL_SOCKET, Sys.SO_ATTACH_REUSEPORT_EBPF, program.fd());
+    }
+
+    /** Removes whatever program the group of {@code memberFd} runs; ENOENT when none is attached. */
+    public static void detach(int memberFd) throws NativeException {
+        Sys.setInt(memberFd, Sys.SOL_SOCKET, Sys.SO_DETACH_REUSEPORT_BPF, 0);
+    }
+
+    /**
+     * Writes {@code slotTable} and {@code mode} into the half not in force, then switches to it.
+     * Returns the half now in force.
+     */
+    public synchronized int publish(Mode mode, int[] slotTable, boolean shadow, int generation)
+            throws NativeException {
+        if (mode != Mode.PASS && (slotTable.length < 1 || slotTable.length > TABLE_MAX)) {
+            throw new IllegalArgumentException("table of " + slotTable.length + " entries; accepted: 1.." + TABLE_MAX);
+        }
+        int next = 1 - half;
+        int base = next * TABLE_MAX;
+        for (int i = 0; i < slotTable.length; i++) {
+            int s = slotTable[i];
+            if (s < 0 || s >= MAX_SLOTS) {
+                throw new IllegalArgumentException("table entry " + i + " is slot " + s + "; accepted: 0.."
+                        + (MAX_SLOTS - 1));
+            }
+        }
+        for (int i = 0; i < slotTable.length; i++) {
+            table.update(BpfMap.u32(base + i), BpfMap.u32(slotTable[i]), LibBpf.BPF_ANY);
+        }
+        ByteBuffer c = ByteBuffer.allocate(16).order(ByteOrder.nativeOrder());
+        c.putInt(0, mode.code).putInt(4, mode == Mode.PASS ? 0 : slotTable.length).putInt(8, shadow ? 1 : 0)
+                .putInt(12, generation);
+        config.update(BpfMap.u32(next), c.array(), LibBpf.BPF_ANY);
+        active.update(BpfMap.u32(0), BpfMap.u32(next), LibBpf.BPF_ANY);
+        half = next;
+        return next;
+    }
+
+    /** Switches to PASS (the kernel hash) with two map updates: the fastest way back to the default. */
+    public int pass(int generation) throws NativeException {
+        return publish(Mode.PASS, new int[0], false, generation);
+    }
+
+    /** The config now in force: {@code [mode, tableLength, shadow, generation]}. */
+    public synchronized int[] config() throws NativeException {
+        byte[] v = config.lookup(BpfMap.u32(half));
+        ByteBuffer b = ByteBuffer.wrap(v).order(ByteOrder.nativeOrder());
+        return new int[] {b.getInt(0), b.getInt(4), b.getInt(8), b.getInt(12)};
+    }
+
+    /** The table in force. */
+    public synchronized int[] table() throws NativeException {
+        int len = config()[1];
+        int[] out = new int[len];
+        for (int i = 0; i < len; i++) {
+            byte[] v = table.lookup(BpfMap.u32(half * TABLE_MAX + i));
+            out[i] = ByteBuffer.wrap(v).order(ByteOrder.nativeOrder()).getInt(0);
+        }
+        return out;
+    }
+
+    /** Counters of slots 0..{@code n-1}, summed over CPUs. */
+    public SlotCounters[] counters(int n) throws NativeException {
+        SlotCounters[] out = new SlotCounters[n];
+        int stride = (stats.valueSize() + 7) & ~7;
+        for (int s = 0; s < n; s++) {
+            byte[] v = stats.lookup(BpfMap.u32(s), stride * cpus);
+            ByteBuffer b = ByteBuffer.wrap(v).order(ByteOrder.nativeOrder());
+            long sel = 0;
+            long sh = 0;
+            long mig = 0;
+            long fb = 0;
+            for (int c = 0; c < cpus; c++) {
+                int o = c * stride;
+                sel += b.getLong(o);
+                sh += b.getLong(o + 8);
+                mig += b.getLong(o + 16);
+                fb += b.getLong(o + 24);
+            }
+            out[s] = new SlotCounters(sel, sh, mig, fb);
+        }
+        return out;
+    }
+
+    /** Zeroes the counters of slots 0..{@code n-1}. */
+    public void resetCounters(int n) throws NativeException {
+        int stride = (stats.valueSize() + 7) & ~7;
+        byte[] zero = new byte[stride * cpus];
+        for (int s = 0; s < n; s++) {
+            dev.reuseport.sys.LibBpf.mapUpdate(stats.fd(), BpfMap.u32(s), zero, LibBpf.BPF_ANY, "map stats");
+        }
+    }
+
+    /** Forgets every sticky flow that points at {@code slot}; returns how many. */
+    public int forgetFlowsOf(int slot) throws NativeException {
+        byte[] key = null;
+        byte[] next = new byte[4];
+        java.util.List<byte[]> doomed = new java.util.ArrayList<>();
+        int guard = 0;
+        while (LibBpf.mapNextKey(flows.fd(), key, next) && guard++ <= flows.maxEntries()) {
+            byte[] v = flows.lookup(next);
+            if (v != null && ByteBuffer.wrap(v).order(ByteOrder.nativeOrder()).getInt(0) == slot) {
+                doomed.add(next.clone());
+            }
+            key = next.clone();
+        }
+        for (byte[] k : doomed) {
+            flows.delete(k);
+        }
+        return doomed.size();
+    }
+
+    @Override
+    public void close() {
+        object.close();
+    }
+}
