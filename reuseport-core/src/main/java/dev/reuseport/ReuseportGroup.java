@@ -1,0 +1,822 @@
+package dev.reuseport;
+
+import dev.reuseport.bpf.Feature;
+import dev.reuseport.bpf.Probes;
+import dev.reuseport.bpf.SteerProgram;
+import dev.reuseport.sys.LibBpf;
+import dev.reuseport.sys.Errno;
+import dev.reuseport.sys.Native;
+import dev.reuseport.sys.NativeException;
+import dev.reuseport.sys.SockAddr;
+import dev.reuseport.sys.Sys;
+import java.io.IOException;
+import java.net.Inet6Address;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.UnknownHostException;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.atomic.AtomicBoolean;
+
+/**
+ * N sockets bound to one address and port with SO_REUSEPORT, one per worker, opened and closed as a
+ * unit. The kernel spreads new connections (TCP) or flows (UDP) over the members; which member gets what
+ * is the group's steering, reported by {@link #capabilities()}.
+ *
+ * <pre>{@code
+ * try (ReuseportGroup group = ReuseportGroup.tcp().address("127.0.0.1").port(8080).workers(8).open()) {
+ *     for (Worker w : group.workers()) {
+ *         new Thread(() -> serve(w)).start();   // w.accept(Duration.ofSeconds(1)) ...
+ *     }
+ * }
+ * }</pre>
+ */
+public final class ReuseportGroup implements AutoCloseable {
+    /** The most workers a group may have (the size of the steering program's socket array). */
+    public static final int MAX_WORKERS = 256;
+    /** The largest backlog accepted (the kernel further caps it at net.core.somaxconn). */
+    public static final int MAX_BACKLOG = 65535;
+    /** The smallest explicit receive buffer accepted, in bytes. */
+    public static final int MIN_RECEIVE_BUFFER = 1024;
+    /** The largest explicit receive buffer accepted, in bytes. */
+    public static final int MAX_RECEIVE_BUFFER = 1 << 30;
+
+    private static final System.Logger LOG = System.getLogger("dev.reuseport");
+
+    private final Protocol protocol;
+    private final InetSocketAddress localAddress;
+    private final int family;
+    private final int backlog;
+    private final int receiveBuffer;
+    private final Object lock = new Object();
+    private final AtomicBoolean closed = new AtomicBoolean();
+    /** Live workers by slot id (null: free slot); replaced, never mutated, under {@link #lock}. */
+    private volatile Worker[] bySlot;
+    private volatile Capabilities capabilities;
+    private final List<Feature> features;
+    private SteerProgram program;
+    private Policy policy = Policy.kernelHash();
+    private TablePlanner.Plan plan;
+    private int generation;
+    private long restarts;
+
+    private ReuseportGroup(Builder b, InetSocketAddress local, int family, int[] fds, Capabilities caps) {
+        this.protocol = b.protocol;
+        this.localAddress = local;
+        this.family = family;
+        this.backlog = b.backlog;
+        this.receiveBuffer = b.receiveBuffer;
+        Worker[] ws = new Worker[MAX_WORKERS];
+        for (int i = 0; i < fds.length; i++) {
+            ws[i] = new Worker(this, i, protocol, family, fds[i]);
+        }
+        this.bySlot = ws;
+        this.capabilities = caps;
+        this.features = caps.features();
+    }
+
+    /** A builder for a group of listening TCP sockets. */
+    public static Builder tcp() {
+        return new Builder(Protocol.TCP);
+    }
+
+    /** A builder for a group of bound UDP sockets. */
+    public static Builder udp() {
+        return new Builder(Protocol.UDP);
+    }
+
+    /** TCP or UDP. */
+    public Protocol protocol() {
+        return protocol;
+    }
+
+    /** The address and port every member is bound to (the real port when 0 was asked for). */
+    public InetSocketAddress localAddress() {
+        return localAddress;
+    }
+
+    /** The live workers, in slot order. */
+    public List<Worker> workers() {
+        List<Worker> out = new ArrayList<>();
+        for (Worker w : bySlot) {
+            if (w != null) {
+                out.add(w);
+            }
+        }
+        return List.copyOf(out);
+    }
+
+    /** The live slot ids, ascending. */
+    public int[] slots() {
+        return workers().stream().mapToInt(Worker::slot).toArray();
+    }
+
+    /** The worker in {@code slot}. */
+    public Worker worker(int slot) {
+        Worker[] ws = bySlot;
+        if (slot < 0 || slot >= ws.length || ws[slot] == null) {
+            throw new IllegalArgumentException("slot " + slot + " does not exist; accepted: one of "
+                    + java.util.Arrays.toString(slots()));
+        }
+        return ws[slot];
+    }
+
+    /** What the host gives this group and how it steers. */
+    public Capabilities capabilities() {
+        return capabilities;
+    }
+
+    /** Every worker's counters, by slot. */
+    public List<WorkerStats> stats() throws IOException {
+        ensureOpen();
+        List<WorkerStats> out = new ArrayList<>();
+        for (Worker w : workers()) {
+            out.add(w.stats());
+        }
+        return out;
+    }
+
+    /** The policy in force: {@link Policy#kernelHash()} whenever the steering program is not in use. */
+    public Policy policy() {
+        synchronized (lock) {
+            return policy;
+        }
+    }
+
+    /** The policy version: it rises by one with every table the program is given. */
+    public int generation() {
+        synchronized (lock) {
+            return generation;
+        }
+    }
+
+    /**
+     * Switches the steering policy at run time. The new table is written beside the live one and
+     * switched in with a single map update, so each packet sees either the old table or the new one. A
+     * policy other than the kernel hash needs the steering program: where the host cannot run it (see
+     * {@link #capabilities()}), the group stays on the kernel hash and the returned report says why.
+     * Switching to {@link Policy#kernelHash()} with the program attached is one map update (mode PASS).
+     * If a map update fails midway, the previous table stays in force and the failure is thrown.
+     *
+     * @return the capability report after the switch
+     */
+    public Capabilities policy(Policy next) throws IOException {
+        if (next == null) {
+            throw new IllegalArgumentException("policy null is not a policy; accepted: " + Policy.Weighted.ACCEPTED);
+        }
+        synchronized (lock) {
+            ensureOpen();
+            if (next instanceof Policy.KernelHash) {
+                if (program != null) {
+                    program.pass(generation + 1);
+                    generation++;
+                }
+                policy = next;
+                plan = null;
+                return capabilities = capabilities.withSteering("kernel hash", program != null
+                        ? "policy kernel-hash: program attached in pass mode, the kernel hash decides"
+                        : "policy kernel-hash: no program attached");
+            }
+            if (program == null) {
+                String why = enableSteering();
+                if (why != null) {
+                    LOG.log(System.Logger.Level.WARNING, describe() + ": policy " + next.spec()
+                            + " needs eBPF steering; staying on the kernel hash: " + why);
+                    policy = Policy.kernelHash();
+                    return capabilities = capabilities.withSteering("kernel hash", "policy " + next.spec()
+                            + " requested but " + why);
+                }
+            }
+            TablePlanner.Plan p = TablePlanner.plan(next, slots(), plan, cpus());
+            program.publish(p.mode(), p.table(), false, generation + 1);
+            generation++;
+            policy = next;
+            plan = p;
+            return capabilities = capabilities.withSteering("bpf " + next.spec(), "program " + program.program().name()
+                    + " attached" + (program.migrates() ? " (migrates queued requests on close)" : "")
+                    + ", generation " + generation);
+        }
+    }
+
+    /** Attaches the migrate program in pass mode (the kernel hash decides) for zero-loss restarts. */
+    private void attachForMigration() {
+        synchronized (lock) {
+            String why = enableSteering();
+            capabilities = capabilities.withSteering("kernel hash", why == null
+                    ? "program " + program.program().name() + " attached in pass mode: the kernel hash decides, "
+                    + "queued connections migrate when a listener closes"
+                    : "no program (" + why + "): restarts drain queues before closing");
+        }
+    }
+
+    /** Loads, fills and attaches the steering program; null on success, else why not. */
+    private String enableSteering() {
+        Feature missing = Probes.firstMissing(features);
+        if (missing != null) {
+            return missing.name() + " is " + missing.state() + " (" + missing.detail() + ")";
+        }
+        boolean migrate = capabilities.isOn(Probes.MIGRATE);
+        SteerProgram p = null;
+        try {
+            p = SteerProgram.load(migrate);
+            for (Worker w : workers()) {
+                p.slots().set(w.slot(), w.socket().number());
+            }
+            p.pass(generation);
+            p.attach(workers().get(0).socket().number());
+            program = p;
+            return null;
+        } catch (IOException | RuntimeException e) {
+            if (p != null) {
+                p.close();
+            }
+            return "loading or attaching the steering program failed: " + e.getMessage();
+        }
+    }
+
+    private int cpus() throws NativeException {
+        return LibBpf.possibleCpus();
+    }
+
+    /**
+     * Per-slot counters of the steering program (selected, would-have-selected in shadow, migrated,
+     * fallback), index = slot id; empty when no program is attached.
+     */
+    public List<SteerProgram.SlotCounters> steeringCounters() throws IOException {
+        synchronized (lock) {
+            ensureOpen();
+            if (program == null) {
+                return List.of();
+            }
+            return List.of(program.counters(highestSlot() + 1));
+        }
+    }
+
+    private int highestSlot() {
+        Worker[] ws = bySlot;
+        for (int i = ws.length - 1; i >= 0; i--) {
+            if (ws[i] != null) {
+                return i;
+            }
+        }
+        return -1;
+    }
+
+    /**
+     * Removes the worker in {@code slot} at run time. The steering table stops naming it first (with
+     * the consistent and sticky policies only its flows move, spread over the survivors), then its
+     * socket closes. The last worker cannot be removed.
+     */
+    public void removeWorker(int slot) throws IOException {
+        synchronized (lock) {
+            ensureOpen();
+            Worker w = worker(slot);
+            if (workers().size() == 1) {
+                throw new IllegalStateException("slot " + slot + " is the last worker of " + describe()
+                        + "; accepted: removing a worker while at least one other remains (close the group instead)");
+            }
+            Worker[] next = bySlot.clone();
+            next[slot] = null;
+            if (program != null && !(policy instanceof Policy.KernelHash)) {
+                int[] live = java.util.Arrays.stream(next).filter(java.util.Objects::nonNull).mapToInt(Worker::slot)
+                        .toArray();
+                TablePlanner.Plan p = TablePlanner.plan(policy, live, plan, cpus());
+                program.publish(p.mode(), p.table(), false, generation + 1);
+                generation++;
+                plan = p;
+                if (policy instanceof Policy.Sticky) {
+                    program.forgetFlowsOf(slot);
+                }
+            }
+            bySlot = next;
+            Worker heir = workers().get(0);
+            dev.reuseport.sys.NativeFd gone = w.socket();
+            retire(gone, heir); // the kernel empties its socket-array slot
+            awaitReleased(List.of(gone));
+        }
+    }
+
+    /**
+     * Adds a worker at run time in the lowest free slot, bound like the others; with a steering policy
+     * it takes its share (with the consistent policy, only flows that move to it move).
+     */
+    public Worker addWorker() throws IOException {
+        synchronized (lock) {
+            ensureOpen();
+            Worker[] cur = bySlot;
+            int slot = 0;
+            while (slot < cur.length && cur[slot] != null) {
+                slot++;
+            }
+            if (slot == cur.length) {
+                throw new IllegalStateException(describe() + " has " + MAX_WORKERS + " workers; accepted: at most "
+                        + MAX_WORKERS);
+            }
+            int fd;
+            try {
+                fd = openMember(protocol, family, localAddress, backlog, receiveBuffer);
+            } catch (NativeException e) {
+                throw new ReuseportException("cannot add a worker to " + describe() + ": " + e.getMessage(), e);
+            }
+            Worker w = new Worker(this, slot, protocol, family, fd);
+            try {
+                if (program != null) {
+                    program.slots().set(slot, fd);
+                }
+                Worker[] next = cur.clone();
+                next[slot] = w;
+                bySlot = next;
+                if (program != null && !(policy instanceof Policy.KernelHash)) {
+                    TablePlanner.Plan p = TablePlanner.plan(policy, slots(), plan, cpus());
+                    program.publish(p.mode(), p.table(), false, generation + 1);
+                    generation++;
+                    plan = p;
+                }
+                return w;
+            } catch (IOException | RuntimeException e) {
+                bySlot = cur;
+                w.close();
+                throw e;
+            }
+        }
+    }
+
+    /**
+     * Replaces every worker's socket with a new one (a generation swap), losing no connection: the new
+     * generation joins the group and takes over the socket-array slots before the old one closes, so no
+     * new connection is steered to a closing socket; the select-or-migrate program then moves every
+     * request still queued on a closing listener to the new socket in its slot, whatever
+     * net.ipv4.tcp_migrate_req says. Without that program (see {@link #capabilities()}) the old accept
+     * queue (UDP: receive queue) is drained into the workers before each old socket closes; connections
+     * that arrive between the last drain and the close can then still be reset.
+     */
+    public void restart() throws IOException {
+        synchronized (lock) {
+            ensureOpen();
+            swap(workers());
+        }
+    }
+
+    /** Replaces the socket of the worker in {@code slot} alone, as {@link #restart()} does for all. */
+    public void replaceWorker(int slot) throws IOException {
+        synchronized (lock) {
+            ensureOpen();
+            swap(List.of(worker(slot)));
+        }
+    }
+
+    /**
+     * Grows or shrinks the group to {@code workers} live workers: new ones take the lowest free slots,
+     * the highest slots leave (their queued connections migrate, or are drained, to the survivors).
+     *
+     * @return the workers added (empty when shrinking), for the caller to start serving
+     */
+    public List<Worker> resize(int workers) throws IOException {
+        if (workers < 1 || workers > MAX_WORKERS) {
+            throw new IllegalArgumentException("workers " + workers + " is out of range; accepted: 1.." + MAX_WORKERS);
+        }
+        synchronized (lock) {
+            ensureOpen();
+            List<Worker> added = new ArrayList<>();
+            while (workers().size() < workers) {
+                added.add(addWorker());
+            }
+            while (workers().size() > workers) {
+                List<Worker> live = workers();
+                removeWorker(live.get(live.size() - 1).slot());
+            }
+            return List.copyOf(added);
+        }
+    }
+
+    /** The number of socket swaps done: each {@link #restart()} and {@link #replaceWorker(int)} counts one. */
+    public long restarts() {
+        synchronized (lock) {
+            return restarts;
+        }
+    }
+
+    private void swap(List<Worker> ws) throws IOException {
+        int[] fresh = new int[ws.size()];
+        java.util.Arrays.fill(fresh, -1);
+        try {
+            for (int i = 0; i < fresh.length; i++) {
+                fresh[i] = openMember(protocol, family, localAddress, backlog, receiveBuffer);
+            }
+        } catch (NativeException e) {
+            for (int fd : fresh) {
+                if (fd >= 0) {
+                    try {
+                        Sys.close(fd);
+                    } catch (NativeException c) {
+                        e.addSuppressed(c);
+                    }
+                }
+            }
+            throw new ReuseportException("restart of " + describe() + " failed opening the next generation; the "
+                    + "current one keeps serving: " + e.getMessage(), e);
+        }
+        boolean routed = false;
+        if (program != null) {
+            for (int i = 0; i < fresh.length; i++) {
+                program.slots().set(ws.get(i).slot(), fresh[i]);
+            }
+            if (policy instanceof Policy.KernelHash) {
+                // the kernel hash would still pick closing sockets: steer by the table until they are gone
+                TablePlanner.Plan p = TablePlanner.plan(Policy.consistent(), slots(), null, cpus());
+                program.publish(p.mode(), p.table(), false, generation + 1);
+                generation++;
+                routed = true;
+            }
+        }
+        List<dev.reuseport.sys.NativeFd> old = new ArrayList<>();
+        for (int i = 0; i < fresh.length; i++) {
+            Worker w = ws.get(i);
+            dev.reuseport.sys.NativeFd prev = w.swap(fresh[i]);
+            retire(prev, w);
+            old.add(prev);
+        }
+        awaitReleased(old);
+        if (routed) {
+            program.pass(generation + 1);
+            generation++;
+        }
+        restarts++;
+    }
+
+    /**
+     * Closes a socket that left a worker. TCP with the migrate program: the kernel moves its queue.
+     * Otherwise its queue is drained into {@code heir} first.
+     */
+    private void retire(dev.reuseport.sys.NativeFd old, Worker heir) throws NativeException {
+        boolean kernelMigrates = protocol == Protocol.TCP && program != null && program.migrates();
+        if (!kernelMigrates) {
+            drain(old, heir);
+        }
+        old.close();
+    }
+
+    private void drain(dev.reuseport.sys.NativeFd old, Worker heir) throws NativeException {
+        int n;
+        try {
+            n = old.acquire();
+        } catch (java.nio.channels.ClosedChannelException e) {
+            return;
+        }
+        try {
+            if (protocol == Protocol.TCP) {
+                int c;
+                while ((c = Sys.accept(n, false)) >= 0) {
+                    heir.handOver(new Connection(c, heir.slot(), false));
+                }
+            } else {
+                java.nio.ByteBuffer buf = java.nio.ByteBuffer.allocateDirect(65536);
+                InetSocketAddress from;
+                while ((from = Sys.receive(n, buf.clear(), Sys.MSG_DONTWAIT)) != null) {
+                    buf.flip();
+                    byte[] data = new byte[buf.remaining()];
+                    buf.get(data);
+                    heir.handOver(data, from);
+                }
+            }
+        } finally {
+            old.release();
+        }
+    }
+
+    /** Waits (bounded) until calls in flight on the old sockets have let go and the numbers are closed. */
+    private static void awaitReleased(List<dev.reuseport.sys.NativeFd> old) {
+        long deadline = System.nanoTime() + 4L * Worker.POLL_SLICE_MILLIS * 1_000_000;
+        for (dev.reuseport.sys.NativeFd f : old) {
+            while (!f.isReleased() && System.nanoTime() < deadline) {
+                Thread.onSpinWait();
+                try {
+                    Thread.sleep(1);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    return;
+                }
+            }
+        }
+    }
+
+    /** Whether {@link #close()} was called. */
+    public boolean isClosed() {
+        return closed.get();
+    }
+
+    void ensureOpen() throws GroupClosedException {
+        if (closed.get()) {
+            throw new GroupClosedException(describe());
+        }
+    }
+
+    String describe() {
+        return "group " + protocol + " " + format(localAddress);
+    }
+
+    static String format(InetSocketAddress a) {
+        InetAddress ip = a.getAddress();
+        String host = ip == null ? a.getHostString() : ip.getHostAddress();
+        return (ip instanceof Inet6Address ? "[" + host + "]" : host) + ":" + a.getPort();
+    }
+
+    /**
+     * Closes every member. Calls blocked in {@link Worker#accept} or {@link Worker#receive} return with
+     * {@link GroupClosedException} within {@value Worker#POLL_SLICE_MILLIS} ms; each descriptor is
+     * released once no call uses it. Idempotent.
+     */
+    @Override
+    public void close() throws IOException {
+        if (!closed.compareAndSet(false, true)) {
+            return;
+        }
+        IOException first = null;
+        synchronized (lock) {
+            for (Worker w : workers()) {
+                try {
+                    w.close();
+                } catch (NativeException e) {
+                    if (first == null) {
+                        first = e;
+                    } else {
+                        first.addSuppressed(e);
+                    }
+                }
+            }
+            if (program != null) {
+                program.close(); // the program leaves with the group's last member
+                program = null;
+            }
+        }
+        if (first != null) {
+            throw first;
+        }
+    }
+
+    @Override
+    public String toString() {
+        return "ReuseportGroup[" + protocol + " " + format(localAddress) + ", " + workers().size() + " workers"
+                + (closed.get() ? ", closed" : "") + "]";
+    }
+
+    /** One member socket: SO_REUSEPORT, SO_RCVBUF, bind, and listen for TCP; closed again on failure. */
+    static int openMember(Protocol protocol, int family, InetSocketAddress bound, int backlog, int receiveBuffer)
+            throws NativeException {
+        int type = (protocol == Protocol.TCP ? Sys.SOCK_STREAM : Sys.SOCK_DGRAM) | Sys.SOCK_NONBLOCK;
+        int fd = Sys.socket(family, type, 0);
+        try {
+            Sys.setInt(fd, Sys.SOL_SOCKET, Sys.SO_REUSEPORT, 1);
+            if (receiveBuffer > 0) {
+                Sys.setInt(fd, Sys.SOL_SOCKET, Sys.SO_RCVBUF, receiveBuffer);
+            }
+            Sys.bind(fd, bound, family);
+            if (protocol == Protocol.TCP) {
+                Sys.listen(fd, backlog);
+            }
+            return fd;
+        } catch (NativeException e) {
+            try {
+                Sys.close(fd);
+            } catch (NativeException c) {
+                e.addSuppressed(c);
+            }
+            throw e;
+        }
+    }
+
+    /** Validated, named parameters for a group; {@link #open()} makes it. */
+    public static final class Builder {
+        private final Protocol protocol;
+        private InetAddress address;
+        private int port;
+        private int workers = Runtime.getRuntime().availableProcessors();
+        private int backlog = 1024;
+        private int receiveBuffer;
+        private Policy policy = Policy.kernelHash();
+        private boolean migration = true;
+
+        private Builder(Protocol protocol) {
+            this.protocol = protocol;
+            try {
+                this.address = InetAddress.getByAddress(new byte[4]);
+            } catch (UnknownHostException e) {
+                throw new AssertionError(e);
+            }
+        }
+
+        /** The address to bind: a local interface address, or a wildcard (0.0.0.0, ::). Default 0.0.0.0. */
+        public Builder address(InetAddress address) {
+            if (address == null) {
+                throw new IllegalArgumentException("address null is not an address; accepted: an IPv4 or IPv6 "
+                        + "address of this host, 0.0.0.0 or ::");
+            }
+            this.address = address;
+            return this;
+        }
+
+        /**
+         * The address to bind, as a literal ({@code 127.0.0.1}, {@code ::1}, {@code 0.0.0.0}, {@code ::})
+         * or {@code localhost}; host names are not resolved.
+         */
+        public Builder address(String literal) {
+            if (literal == null || literal.isBlank()) {
+                throw new IllegalArgumentException("address '" + literal + "' is empty; accepted: an IPv4 or IPv6 "
+                        + "literal, 'localhost', '0.0.0.0' or '::'");
+            }
+            String s = literal.trim();
+            if (s.startsWith("[") && s.endsWith("]")) {
+                s = s.substring(1, s.length() - 1);
+            }
+            if (s.equalsIgnoreCase("localhost")) {
+                return address(InetAddress.getLoopbackAddress());
+            }
+            if (!isLiteral(s)) {
+                throw new IllegalArgumentException("address '" + literal + "' is not an IP literal; accepted: an "
+                        + "IPv4 or IPv6 literal, 'localhost', '0.0.0.0' or '::'");
+            }
+            try {
+                return address(InetAddress.getByName(s));
+            } catch (UnknownHostException e) {
+                throw new IllegalArgumentException("address '" + literal + "' is not an IP literal; accepted: an "
+                        + "IPv4 or IPv6 literal, 'localhost', '0.0.0.0' or '::'", e);
+            }
+        }
+
+        private static boolean isLiteral(String s) {
+            if (s.indexOf(':') >= 0) {
+                return s.chars().allMatch(c -> Character.digit(c, 16) >= 0 || c == ':' || c == '.' || c == '%'
+                        || Character.isLetterOrDigit(c));
+            }
+            return s.matches("\\d{1,3}(\\.\\d{1,3}){3}");
+        }
+
+        /** The port, 0..65535; 0 lets the kernel pick one, which every member then shares. Default 0. */
+        public Builder port(int port) {
+            if (port < 0 || port > 65535) {
+                throw new IllegalArgumentException("port " + port + " is out of range; accepted: 0..65535 "
+                        + "(0 lets the kernel choose)");
+            }
+            this.port = port;
+            return this;
+        }
+
+        /** The number of workers (sockets), 1..{@value ReuseportGroup#MAX_WORKERS}. Default: the CPU count. */
+        public Builder workers(int workers) {
+            if (workers < 1 || workers > MAX_WORKERS) {
+                throw new IllegalArgumentException("workers " + workers + " is out of range; accepted: 1.."
+                        + MAX_WORKERS);
+            }
+            this.workers = workers;
+            return this;
+        }
+
+        /** TCP accept-queue length per worker, 1..{@value ReuseportGroup#MAX_BACKLOG}. Default 1024. */
+        public Builder backlog(int backlog) {
+            if (backlog < 1 || backlog > MAX_BACKLOG) {
+                throw new IllegalArgumentException("backlog " + backlog + " is out of range; accepted: 1.."
+                        + MAX_BACKLOG);
+            }
+            this.backlog = backlog;
+            return this;
+        }
+
+        /**
+         * SO_RCVBUF per socket in bytes: 0 keeps the kernel default, otherwise
+         * {@value ReuseportGroup#MIN_RECEIVE_BUFFER}..{@value ReuseportGroup#MAX_RECEIVE_BUFFER}.
+         */
+        public Builder receiveBuffer(int bytes) {
+            if (bytes != 0 && (bytes < MIN_RECEIVE_BUFFER || bytes > MAX_RECEIVE_BUFFER)) {
+                throw new IllegalArgumentException("receiveBuffer " + bytes + " is out of range; accepted: 0 "
+                        + "(kernel default) or " + MIN_RECEIVE_BUFFER + ".." + MAX_RECEIVE_BUFFER);
+            }
+            this.receiveBuffer = bytes;
+            return this;
+        }
+
+        /**
+         * The steering policy (default {@link Policy#kernelHash()}). A policy the host cannot run leaves
+         * the group on the kernel hash; {@link ReuseportGroup#capabilities()} then says why.
+         */
+        public Builder policy(Policy policy) {
+            if (policy == null) {
+                throw new IllegalArgumentException("policy null is not a policy; accepted: "
+                        + Policy.Weighted.ACCEPTED);
+            }
+            this.policy = policy;
+            return this;
+        }
+
+        /**
+         * Whether a TCP group on the kernel hash still attaches the select-or-migrate program (in pass
+         * mode: the kernel hash decides) so that restarts, resizes and removals lose no queued
+         * connection. Default true; it needs the SELECT_OR_MIGRATE feature and is skipped without it.
+         */
+        public Builder migration(boolean migration) {
+            this.migration = migration;
+            return this;
+        }
+
+        /**
+         * Binds every member with SO_REUSEPORT (and listens, for TCP). On any failure every socket made so
+         * far is closed before the exception leaves.
+         *
+         * @throws AddressInUseException        the port is held by a socket without SO_REUSEPORT or of
+         *                                      another user
+         * @throws AddressNotAvailableException the address is not local, or its family is absent here
+         * @throws ReuseportException           any other refusal, naming the call and the errno
+         */
+        public ReuseportGroup open() throws ReuseportException {
+            int family = SockAddr.family(address);
+            int[] fds = new int[workers];
+            java.util.Arrays.fill(fds, -1);
+            InetSocketAddress bound = new InetSocketAddress(address, port);
+            try {
+                for (int i = 0; i < workers; i++) {
+                    fds[i] = openMember(protocol, family, bound, backlog, receiveBuffer);
+                    if (i == 0) {
+                        bound = new InetSocketAddress(address, Sys.localAddress(fds[0]).getPort());
+                    }
+                }
+                List<Feature> features = new ArrayList<>();
+                features.add(Probes.soReuseport());
+                features.addAll(Probes.steering());
+                Capabilities caps = new Capabilities(Sys.kernelRelease(), Native.backendName(),
+                        Native.backendReason(), features, "kernel hash", "no steering policy requested");
+                ReuseportGroup group = new ReuseportGroup(this, bound, family, fds, caps);
+                if (policy instanceof Policy.KernelHash && protocol == Protocol.TCP && migration
+                        && caps.isOn(Probes.MIGRATE)) {
+                    group.attachForMigration();
+                } else if (!(policy instanceof Policy.KernelHash)) {
+                    try {
+                        group.policy(policy);
+                    } catch (IOException | RuntimeException e) {
+                        try {
+                            group.close();
+                        } catch (IOException c) {
+                            e.addSuppressed(c);
+                        }
+                        throw new ReuseportException("cannot apply policy " + policy.spec() + " to "
+                                + group.describe() + ": " + e.getMessage(), e);
+                    }
+                }
+                return group;
+            } catch (NativeException e) {
+                closeAll(fds, e);
+                throw translate(e, bound);
+            } catch (RuntimeException | Error e) {
+                closeAll(fds, e);
+                throw e;
+            }
+        }
+
+        private static void closeAll(int[] fds, Throwable failure) {
+            for (int fd : fds) {
+                if (fd >= 0) {
+                    try {
+                        Sys.close(fd);
+                    } catch (NativeException c) {
+                        failure.addSuppressed(c);
+                    }
+                }
+            }
+        }
+
+        private ReuseportException translate(NativeException e, InetSocketAddress bound) {
+            String where = format(bound);
+            boolean v6 = address instanceof Inet6Address;
+            if (e.is(Errno.EADDRINUSE)) {
+                return new AddressInUseException(protocol + " " + where + " is held by a socket without SO_REUSEPORT "
+                        + "or of another user (" + e.getMessage() + "); accepted: a free port, or one whose "
+                        + "holders all set SO_REUSEPORT under uid " + Sys.uid(), e);
+            }
+            if (e.is(Errno.EAFNOSUPPORT) || (v6 && e.is(Errno.EADDRNOTAVAIL) && !ipv6Configured())) {
+                return new AddressNotAvailableException("address " + address.getHostAddress() + " is IPv6 but this "
+                        + "host has no IPv6 (" + e.getMessage() + "); accepted: an IPv4 address, or enable IPv6", e);
+            }
+            if (e.is(Errno.EADDRNOTAVAIL)) {
+                return new AddressNotAvailableException("address " + address.getHostAddress() + " is not assigned "
+                        + "to this host (" + e.getMessage() + "); accepted: an address of a local interface, "
+                        + "0.0.0.0 or ::", e);
+            }
+            if (e.is(Errno.EACCES) && bound.getPort() < 1024) {
+                return new ReuseportException("port " + bound.getPort() + " is privileged (" + e.getMessage()
+                        + "); accepted: 1024..65535, or grant CAP_NET_BIND_SERVICE", e);
+            }
+            if (e.is(Errno.EMFILE) || e.is(Errno.ENFILE)) {
+                return new ReuseportException("out of file descriptors opening " + workers + " workers on " + where
+                        + " (" + e.getMessage() + "); raise RLIMIT_NOFILE or open fewer workers", e);
+            }
+            return new ReuseportException("cannot open " + protocol + " group on " + where + ": " + e.getMessage(), e);
+        }
+
+        /** Whether any interface has an IPv6 address (a file of procfs, so its size reads 0: read it). */
+        private static boolean ipv6Configured() {
+            try {
+                return !java.nio.file.Files.readAllLines(java.nio.file.Path.of("/proc/net/if_inet6")).isEmpty();
+            } catch (IOException e) {
+                return false;
+            }
+        }
+    }
+}

@@ -1,0 +1,244 @@
+package dev.reuseport;
+
+import dev.reuseport.sys.NativeException;
+import dev.reuseport.sys.NativeFd;
+import dev.reuseport.sys.Sys;
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.nio.ByteBuffer;
+import java.nio.channels.ClosedChannelException;
+import java.time.Duration;
+import java.util.concurrent.atomic.LongAdder;
+
+/**
+ * One member of a group: a socket with a stable slot id. The slot is the worker's identity (and its
+ * index in the steering program's REUSEPORT_SOCKARRAY); it never changes, unlike the kernel's own group
+ * index, which moves whenever a member leaves. TCP workers accept; UDP workers receive and send.
+ * Methods may be called from any thread; one thread per worker is the usual shape.
+ */
+public final class Worker {
+    /** How long a blocking wait sleeps at most before looking again whether the worker was closed. */
+    static final int POLL_SLICE_MILLIS = 50;
+
+    private final ReuseportGroup group;
+    private final int slot;
+    private final Protocol protocol;
+    private final int family;
+    private volatile NativeFd fd;
+    private final LongAdder accepted = new LongAdder();
+    private final LongAdder received = new LongAdder();
+    private final LongAdder sent = new LongAdder();
+
+    Worker(ReuseportGroup group, int slot, Protocol protocol, int family, int fd) {
+        this.group = group;
+        this.slot = slot;
+        this.protocol = protocol;
+        this.family = family;
+        this.fd = new NativeFd(fd, false);
+    }
+
+    /** The stable slot id, 0..workers-1. */
+    public int slot() {
+        return slot;
+    }
+
+    /** TCP or UDP. */
+    public Protocol protocol() {
+        return protocol;
+    }
+
+    /** The group this worker belongs to. */
+    public ReuseportGroup group() {
+        return group;
+    }
+
+    NativeFd socket() {
+        return fd;
+    }
+
+    private int acquire(NativeFd f) throws GroupClosedException {
+        try {
+            return f.acquire();
+        } catch (ClosedChannelException e) {
+            throw new GroupClosedException("worker " + slot + " of " + group.describe());
+        }
+    }
+
+    /**
+     * Puts a new socket under this worker (a restart's next generation) and returns the old one, which
+     * the caller closes. Calls in flight finish on the old socket; later calls use the new one.
+     */
+    NativeFd swap(int newFd) {
+        NativeFd old = fd;
+        fd = new NativeFd(newFd, false);
+        return old;
+    }
+
+    /** Connections taken off a closing socket's queue when the kernel cannot migrate them. */
+    private final java.util.concurrent.ConcurrentLinkedQueue<Connection> handedOver =
+            new java.util.concurrent.ConcurrentLinkedQueue<>();
+
+    /** Datagrams taken off a closing socket's receive queue: their bytes and senders. */
+    private final java.util.concurrent.ConcurrentLinkedQueue<Object[]> handedDatagrams =
+            new java.util.concurrent.ConcurrentLinkedQueue<>();
+
+    /** Queues a datagram read from this worker's previous socket, for {@link #receive} to return. */
+    void handOver(byte[] datagram, InetSocketAddress from) {
+        handedDatagrams.add(new Object[] {datagram, from});
+    }
+
+    /** Queues a connection accepted from this worker's previous socket, for {@link #accept} to return. */
+    void handOver(Connection c) {
+        accepted.increment();
+        handedOver.add(c);
+    }
+
+    /**
+     * Waits up to {@code timeout} for a connection and accepts it as a blocking {@link Connection}.
+     * Returns null when none arrived in time.
+     *
+     * @throws GroupClosedException when the group is (or gets) closed
+     */
+    public Connection accept(Duration timeout) throws IOException {
+        return accept(timeout, false);
+    }
+
+    /**
+     * Accepts a queued connection without waiting, or returns null when none is queued.
+     *
+     * @param nonBlockingConnection whether the returned connection is in non-blocking mode
+     */
+    public Connection tryAccept(boolean nonBlockingConnection) throws IOException {
+        return accept(Duration.ZERO, nonBlockingConnection);
+    }
+
+    /**
+     * Waits up to {@code timeout} (zero: not at all) for a connection.
+     *
+     * @param nonBlockingConnection whether the returned connection is in non-blocking mode
+     */
+    public Connection accept(Duration timeout, boolean nonBlockingConnection) throws IOException {
+        requireProtocol(Protocol.TCP, "accept");
+        long deadline = System.nanoTime() + timeout.toNanos();
+        for (;;) {
+            Connection queued = handedOver.poll();
+            if (queued != null) {
+                return queued;
+            }
+            NativeFd f = fd;
+            int n = acquire(f);
+            try {
+                int c = Sys.accept(n, nonBlockingConnection);
+                if (c >= 0) {
+                    accepted.increment();
+                    return new Connection(c, slot, nonBlockingConnection);
+                }
+                long left = deadline - System.nanoTime();
+                if (left <= 0) {
+                    return null;
+                }
+                Sys.poll(n, Sys.POLLIN, (int) Math.min(POLL_SLICE_MILLIS, Math.max(1, left / 1_000_000)));
+            } finally {
+                f.release();
+            }
+        }
+    }
+
+    /**
+     * Waits up to {@code timeout} (zero: not at all) for a datagram and reads it into {@code dst}
+     * (truncated to the room left, as the kernel does). Returns the sender, or null when none arrived.
+     */
+    public InetSocketAddress receive(ByteBuffer dst, Duration timeout) throws IOException {
+        requireProtocol(Protocol.UDP, "receive");
+        long deadline = System.nanoTime() + timeout.toNanos();
+        for (;;) {
+            Object[] queued = handedDatagrams.poll();
+            if (queued != null) {
+                byte[] data = (byte[]) queued[0];
+                dst.put(data, 0, Math.min(data.length, dst.remaining()));
+                received.increment();
+                return (InetSocketAddress) queued[1];
+            }
+            NativeFd f = fd;
+            int n = acquire(f);
+            try {
+                InetSocketAddress from = Sys.receive(n, dst, Sys.MSG_DONTWAIT);
+                if (from != null) {
+                    received.increment();
+                    return from;
+                }
+                long left = deadline - System.nanoTime();
+                if (left <= 0) {
+                    return null;
+                }
+                Sys.poll(n, Sys.POLLIN, (int) Math.min(POLL_SLICE_MILLIS, Math.max(1, left / 1_000_000)));
+            } finally {
+                f.release();
+            }
+        }
+    }
+
+    /** Sends {@code src}'s remaining bytes as one datagram to {@code target}; false when the buffer was full. */
+    public boolean send(ByteBuffer src, InetSocketAddress target) throws IOException {
+        requireProtocol(Protocol.UDP, "send");
+        NativeFd f = fd;
+        int n = acquire(f);
+        try {
+            int r = Sys.send(n, src, target, family, Sys.MSG_DONTWAIT);
+            if (r > 0 || !src.hasRemaining()) {
+                sent.increment();
+                return true;
+            }
+            return false;
+        } finally {
+            f.release();
+        }
+    }
+
+    /** The socket's cookie (SO_COOKIE): what the kernel reports for it in a REUSEPORT_SOCKARRAY. */
+    public long cookie() throws IOException {
+        NativeFd f = fd;
+        int n = acquire(f);
+        try {
+            return Sys.getLong(n, Sys.SOL_SOCKET, Sys.SO_COOKIE);
+        } finally {
+            f.release();
+        }
+    }
+
+    /** The counters now, with the kernel's queue and drop figures for this socket. */
+    public WorkerStats stats() throws IOException {
+        int depth = 0;
+        int limit = 0;
+        long drops;
+        NativeFd f = fd;
+        int n = acquire(f);
+        try {
+            if (protocol == Protocol.TCP) {
+                int[] q = Sys.listenerQueue(n);
+                depth = q[0];
+                limit = q[1];
+            }
+            drops = Sys.drops(n);
+        } finally {
+            f.release();
+        }
+        return new WorkerStats(slot, accepted.sum(), received.sum(), sent.sum(), depth, limit, drops);
+    }
+
+    private void requireProtocol(Protocol wanted, String op) {
+        if (protocol != wanted) {
+            throw new UnsupportedOperationException(op + " is for " + wanted + " workers; worker " + slot
+                    + " is " + protocol);
+        }
+    }
+
+    void close() throws NativeException {
+        fd.close();
+    }
+
+    @Override
+    public String toString() {
+        return "Worker[slot " + slot + ", " + protocol + ", " + fd + "]";
+    }
+}

@@ -1,0 +1,34 @@
+package dev.reuseport;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.net.InetAddress;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+
+/** Opening and closing groups over and over leaves the process's descriptor count where it was. */
+@Tag("kernel")
+class ReuseportGroupLeakTest {
+
+    @Test
+    void tenThousandOpenCloseCyclesOfEightWorkersLeakNoDescriptor() throws Exception {
+        InetAddress lo = InetAddress.getLoopbackAddress();
+        // warm up class loading (which may open JARs) before taking the baseline
+        try (ReuseportGroup g = ReuseportGroup.tcp().address(lo).workers(8).open()) {
+            g.stats();
+        }
+        int before = TestKernel.openFds();
+        var sockets = TestKernel.sockets();
+        int port = 0;
+        for (int i = 0; i < 10_000; i++) {
+            ReuseportGroup.Builder b = (i % 2 == 0 ? ReuseportGroup.tcp() : ReuseportGroup.udp())
+                    .address(lo).port(port).workers(8);
+            try (ReuseportGroup g = b.open()) {
+                assertThat(g.workers()).hasSize(8);
+                port = i % 2 == 0 ? g.localAddress().getPort() : 0; // the UDP group reuses the TCP port number
+            }
+        }
+        assertThat(TestKernel.leakedSince(sockets)).as("sockets and BPF objects left open").isEmpty();
+        assertThat(TestKernel.openFds()).as("descriptor count").isLessThanOrEqualTo(before);
+    }
+}
