@@ -1,0 +1,993 @@
+package dev.reuseport.examples;
+
+import dev.reuseport.Connection;
+import dev.reuseport.GroupClosedException;
+import dev.reuseport.Policy;
+import dev.reuseport.ReuseportGroup;
+import dev.reuseport.Worker;
+import dev.reuseport.WorkerStats;
+import dev.reuseport.bpf.SteerProgram;
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.StandardProtocolFamily;
+import java.nio.ByteBuffer;
+import java.nio.channels.DatagramChannel;
+import java.nio.channels.SocketChannel;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Locale;
+import java.util.concurrent.Callable;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicIntegerArray;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicLongArray;
+import java.util.concurrent.locks.LockSupport;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+
+/**
+ * {@code bench balance}: how evenly each steering policy spreads the same traffic over 8 workers, set
+ * side by side with the kernel's own hash, how many flows move when one worker leaves, and what the
+ * attached program costs in throughput (alternating rounds, medians). Every count is what the worker
+ * threads of this JVM actually accepted or received (the steering program's counters are shown only as a
+ * cross-check). Servers and clients run in this one JVM, over 127.0.0.1.
+ */
+@Command(name = "balance", mixinStandardHelpOptions = true,
+        description = "Balance (max/mean) per policy vs the kernel hash, flows moved when a worker leaves, "
+                + "and the attached program's throughput cost (alternating rounds).")
+final class BenchBalance implements Callable<Integer> {
+    private static final int WORKERS = 8;
+    private static final int LEAVER = 3;
+    private static final int[] WEIGHTS = {1, 1, 2, 2, 4, 4, 8, 8};
+    /** Payload kinds (first int of every datagram). */
+    private static final int KIND_PHASE0 = 0;
+    private static final int KIND_PHASE1 = 1;
+    private static final int KIND_CREDIT = 2;
+    /** Padding between credit counters (longs), so senders' counters do not share a cache line. */
+    private static final int PAD = 16;
+
+    @Spec
+    CommandSpec spec;
+
+    @Option(names = "--only", split = ",", defaultValue = "balance,moved,conn,udp",
+            description = "parts to run: balance, moved, conn, udp (default ${DEFAULT-VALUE}); figures of parts "
+                    + "not run are n/a")
+    List<String> only;
+
+    @Option(names = "--vs", defaultValue = "consistent", hidden = true,
+            description = "diagnostics: the policy set against the kernel hash in the throughput rounds (a policy "
+                    + "spec, or 'pass': the program attached in pass mode); the RESULT keys keep their names")
+    String vs;
+
+    @Option(names = "--rounds", defaultValue = "5",
+            description = "throughput rounds per variant, alternating kernel/bpf (default ${DEFAULT-VALUE})")
+    int rounds;
+
+    @Option(names = "--seconds", defaultValue = "2", description = "measured seconds per throughput round (default ${DEFAULT-VALUE})")
+    double seconds;
+
+    @Option(names = "--warmup", defaultValue = "0.5", description = "warm-up seconds per throughput round (default ${DEFAULT-VALUE})")
+    double warmup;
+
+    @Option(names = "--connections", defaultValue = "8192", description = "TCP connections per balance run (default ${DEFAULT-VALUE})")
+    int connections;
+
+    @Option(names = "--flows", defaultValue = "4096", description = "UDP flows per balance / moved run (default ${DEFAULT-VALUE})")
+    int flows;
+
+    @Option(names = "--heavy-flows", defaultValue = "4", description = "heavy UDP senders (default ${DEFAULT-VALUE})")
+    int heavyFlows;
+
+    @Option(names = "--heavy-datagrams", defaultValue = "200", description = "datagrams per heavy sender (default ${DEFAULT-VALUE})")
+    int heavyDatagrams;
+
+    @Option(names = "--clients", defaultValue = "8", description = "TCP client threads in throughput rounds (default ${DEFAULT-VALUE})")
+    int clients;
+
+    @Option(names = "--udp-senders", defaultValue = "4", description = "UDP sender threads in throughput rounds (default ${DEFAULT-VALUE})")
+    int udpSenders;
+
+    @Option(names = "--udp-flows-per-sender", defaultValue = "8",
+            description = "sockets (flows) per UDP sender thread, used in turn (default ${DEFAULT-VALUE})")
+    int udpFlowsPerSender;
+
+    @Option(names = "--burst", defaultValue = "16", description = "datagrams per burst on one flow (default ${DEFAULT-VALUE})")
+    int burst;
+
+    @Option(names = "--window", defaultValue = "64",
+            description = "datagrams a UDP sender may have sent but not yet seen received (default ${DEFAULT-VALUE})")
+    int window;
+
+    @Option(names = "--receive-buffer", defaultValue = "4194304",
+            description = "SO_RCVBUF of every UDP worker in bytes; the kernel caps it at net.core.rmem_max "
+                    + "(default ${DEFAULT-VALUE})")
+    int receiveBuffer;
+
+    private PrintWriter out;
+    private final InetAddress lo = InetAddress.getLoopbackAddress();
+    private final List<String> notes = java.util.Collections.synchronizedList(new ArrayList<>());
+
+    @Override
+    public Integer call() throws Exception {
+        out = spec.commandLine().getOut();
+        long started = System.nanoTime();
+        if (burst > window) {
+            throw new IllegalArgumentException("--burst " + burst + " exceeds --window " + window);
+        }
+        try (ReuseportGroup probe = ReuseportGroup.udp().address(lo).port(0).workers(1).open()) {
+            out.printf("kernel %s, backend %s; %d workers; servers and clients in this JVM, 127.0.0.1%n",
+                    probe.capabilities().kernelRelease(), probe.capabilities().backend(), WORKERS);
+        }
+        out.println();
+        out.println("steering of each group (printed once, when it opens):");
+
+        boolean doBalance = only.contains("balance");
+        boolean doMoved = only.contains("moved");
+        Balance tcpKernel = null;
+        Balance tcpRr = null;
+        Balance tcpWeighted = null;
+        Balance udpKernel = null;
+        Balance udpSticky = null;
+        Balance heavyKernel = null;
+        Balance heavyRr = null;
+        Moved movedKernel = null;
+        Moved movedConsistent = null;
+        Moved movedSticky = null;
+        if (doBalance) {
+            // TCP connections: connect, close
+            tcpKernel = tcpBalance("tcp_kernel", Policy.kernelHash());
+            tcpRr = tcpBalance("tcp_rr", Policy.roundRobin());
+            tcpWeighted = tcpBalance("weighted", Policy.weighted(WEIGHTS));
+        }
+        if (doBalance || doMoved) {
+            // UDP flows, one datagram each, every flow's socket held open (distinct source ports)
+            List<DatagramChannel> pool = openFlows(flows);
+            try {
+                if (doBalance) {
+                    udpKernel = udpBalance("udp_kernel", Policy.kernelHash(), pool);
+                    udpSticky = udpBalance("udp_sticky", Policy.sticky(), pool);
+                    heavyKernel = heavy("heavy_kernel", Policy.kernelHash());
+                    heavyRr = heavy("heavy_rr", Policy.roundRobin());
+                }
+                if (doMoved) {
+                    movedKernel = moved("moved_kernel", Policy.kernelHash(), pool);
+                    movedConsistent = moved("moved_consistent", Policy.consistent(), pool);
+                    movedSticky = moved("moved_sticky", Policy.sticky(), pool);
+                }
+            } finally {
+                for (DatagramChannel c : pool) {
+                    c.close();
+                }
+            }
+        }
+
+        double weightedErr = Double.NaN;
+        if (doBalance) {
+            out.println();
+            out.printf("BALANCE (per-worker counts as the worker threads saw them; max/mean over all %d workers)%n",
+                    WORKERS);
+            StringBuilder h = new StringBuilder(String.format("%-13s %-24s", "run", "policy"));
+            for (int s = 0; s < WORKERS; s++) {
+                h.append(String.format(" %6s", "w" + s));
+            }
+            h.append(String.format(" %7s %6s %9s %5s  %s", "total", "lost", "max/mean", "idle", "bpf counters (cross-check)"));
+            out.println(h);
+            for (Balance b : List.of(tcpKernel, tcpRr, tcpWeighted, udpKernel, udpSticky, heavyKernel, heavyRr)) {
+                out.println(b.row());
+            }
+            if (tcpWeighted.valid) {
+                int wsum = Arrays.stream(WEIGHTS).sum();
+                StringBuilder sh = new StringBuilder(String.format("%-13s %-24s", "", "weighted: share %"));
+                StringBuilder wh = new StringBuilder(String.format("%-13s %-24s", "", "          weight share %"));
+                weightedErr = 0;
+                for (int s = 0; s < WORKERS; s++) {
+                    double share = 100.0 * tcpWeighted.counts[s] / tcpWeighted.total;
+                    double want = 100.0 * WEIGHTS[s] / wsum;
+                    weightedErr = Math.max(weightedErr, Math.abs(share - want));
+                    sh.append(String.format(" %6s", fmt(share, 2)));
+                    wh.append(String.format(" %6s", fmt(want, 2)));
+                }
+                out.println(sh);
+                out.println(wh + "   max |share - weight share| = " + fmt(weightedErr, 3) + " points");
+            }
+        }
+        if (doMoved) {
+            out.println();
+            out.printf("MOVED when worker %d of %d leaves (%d UDP flows held open; one datagram per flow before and "
+                    + "after removeWorker(%d); each policy on a fresh group)%n", LEAVER, WORKERS, flows, LEAVER);
+            out.printf("%-17s %-12s %9s %8s %8s %8s %7s  %s%n", "run", "policy", "on-leaver", "others", "moved",
+                    "moved%", "lost", "bpf counters (cross-check)");
+            for (Moved m : List.of(movedKernel, movedConsistent, movedSticky)) {
+                out.println(m.row());
+            }
+        }
+
+        Throughput conn = null;
+        Throughput udp = null;
+        if (only.contains("conn")) {
+            out.println();
+            conn = tcpThroughput();
+        }
+        if (only.contains("udp")) {
+            out.println();
+            udp = udpThroughput();
+        }
+
+        double secs = (System.nanoTime() - started) / 1e9;
+        out.println();
+        for (String n : notes) {
+            out.println("NOTE " + n);
+        }
+        out.printf(Locale.ROOT, "total time %.1f s%n", secs);
+        out.println("RESULT balance"
+                + " tcp_kernel=" + ratio(tcpKernel)
+                + " tcp_rr=" + ratio(tcpRr)
+                + " udp_kernel=" + ratio(udpKernel)
+                + " udp_sticky=" + ratio(udpSticky)
+                + " heavy_kernel=" + ratio(heavyKernel)
+                + " heavy_rr=" + ratio(heavyRr)
+                + " heavy_rr_idle=" + (heavyRr != null && heavyRr.valid ? Integer.toString(heavyRr.idle()) : "n/a")
+                + " moved_kernel=" + pct(movedKernel)
+                + " moved_consistent=" + pct(movedConsistent)
+                + " moved_sticky=" + pct(movedSticky)
+                + " weighted_err=" + fmt(weightedErr, 3)
+                + " bpf_vs_kernel_conn=" + (conn == null ? "n/a" : conn.ratioText())
+                + " bpf_vs_kernel_udp=" + (udp == null ? "n/a" : udp.ratioText()));
+        out.flush();
+        return 0;
+    }
+
+    private static String ratio(Balance b) {
+        return b == null ? "n/a" : b.ratioText();
+    }
+
+    private static String pct(Moved m) {
+        return m == null ? "n/a" : m.pctText();
+    }
+
+    // ------------------------------------------------------------------ groups
+
+    /** Opens a group and prints its steering line once; valid = the policy really is in force. */
+    private ReuseportGroup open(String label, ReuseportGroup.Builder b, Policy policy) throws IOException {
+        if (policy instanceof Policy.KernelHash) {
+            // the kernel hash alone: no program, not even the pass-mode migrate program TCP groups get by default
+            b.migration(false);
+        }
+        ReuseportGroup g = b.address(lo).port(0).workers(WORKERS).policy(policy).open();
+        String steering = g.capabilities().steering();
+        boolean program = !g.steeringCounters().isEmpty();
+        out.printf("  %-17s %-24s steering: %s (%s)%s%n", label, policy.spec(), steering,
+                g.capabilities().steeringReason(), policy instanceof Policy.KernelHash && program
+                        ? " [WARNING: a program is attached to this kernel-hash group]" : "");
+        out.flush();
+        return g;
+    }
+
+    /** The group set against the kernel hash in the throughput rounds: consistent unless --vs says otherwise. */
+    private ReuseportGroup openVs(String label, ReuseportGroup.Builder b) throws IOException {
+        if (!vs.equals("pass")) {
+            return open(label, b, Policy.parse(vs));
+        }
+        ReuseportGroup g = open(label, b, Policy.consistent());
+        g.policy(Policy.kernelHash());
+        out.printf("  %-17s %-24s steering: %s (%s)%n", label, "then kernel-hash", g.capabilities().steering(),
+                g.capabilities().steeringReason());
+        return g;
+    }
+
+    private boolean vsInForce(ReuseportGroup g) throws IOException {
+        return vs.equals("pass") ? !g.steeringCounters().isEmpty() : inForce(g, Policy.parse(vs));
+    }
+
+    private String vsLabel() {
+        return vs.equals("pass") ? "bpf pass mode" : vs.equals("kernel-hash") ? "kernel-hash (A/A)" : "bpf " + vs;
+    }
+
+    private static boolean inForce(ReuseportGroup g, Policy p) {
+        return p instanceof Policy.KernelHash || g.capabilities().steering().startsWith("bpf");
+    }
+
+    private static String bpfCounters(ReuseportGroup g) {
+        try {
+            List<SteerProgram.SlotCounters> cs = g.steeringCounters();
+            if (cs.isEmpty()) {
+                return "-";
+            }
+            long sel = cs.stream().mapToLong(SteerProgram.SlotCounters::selected).sum();
+            long fb = cs.stream().mapToLong(SteerProgram.SlotCounters::fallback).sum();
+            return "selected " + sel + " fallback " + fb;
+        } catch (IOException e) {
+            return "unreadable: " + e.getMessage();
+        }
+    }
+
+    // ------------------------------------------------------------------ balance (TCP)
+
+    private Balance tcpBalance(String label, Policy policy) throws Exception {
+        try (ReuseportGroup g = open(label, ReuseportGroup.tcp(), policy);
+             AcceptCounter server = new AcceptCounter(g, false)) {
+            InetSocketAddress target = g.localAddress();
+            AtomicInteger next = new AtomicInteger();
+            AtomicLong failed = new AtomicLong();
+            long deadline = System.nanoTime() + 30_000_000_000L;
+            List<Thread> ts = new ArrayList<>();
+            for (int t = 0; t < 4; t++) {
+                Thread th = new Thread(() -> {
+                    while (next.getAndIncrement() < connections && System.nanoTime() < deadline) {
+                        try (SocketChannel ch = SocketChannel.open()) {
+                            ch.connect(target); // no payload: connect, close
+                        } catch (IOException e) {
+                            failed.incrementAndGet();
+                        }
+                    }
+                }, "balance-tcp-client-" + t);
+                ts.add(th);
+                th.start();
+            }
+            for (Thread th : ts) {
+                th.join();
+            }
+            long expected = connections - failed.get();
+            waitFor(() -> server.total() >= expected, 10_000);
+            long[] counts = server.counts();
+            Balance b = new Balance(label, policy, counts, connections, inForce(g, policy), bpfCounters(g));
+            if (failed.get() > 0) {
+                notes.add(label + ": " + failed.get() + " client connects failed");
+            }
+            return b;
+        }
+    }
+
+    // ------------------------------------------------------------------ balance (UDP)
+
+    private List<DatagramChannel> openFlows(int n) throws IOException {
+        List<DatagramChannel> pool = new ArrayList<>(n);
+        try {
+            for (int i = 0; i < n; i++) {
+                DatagramChannel c = DatagramChannel.open(StandardProtocolFamily.INET);
+                pool.add(c);
+                c.bind(new InetSocketAddress(lo, 0));
+            }
+        } catch (IOException | RuntimeException e) {
+            for (DatagramChannel c : pool) {
+                c.close();
+            }
+            throw e;
+        }
+        return pool;
+    }
+
+    private ReuseportGroup.Builder udpBuilder() {
+        return ReuseportGroup.udp().receiveBuffer(receiveBuffer);
+    }
+
+    private Balance udpBalance(String label, Policy policy, List<DatagramChannel> pool) throws Exception {
+        try (ReuseportGroup g = open(label, udpBuilder(), policy); UdpSink sink = new UdpSink(g, pool.size(), 1)) {
+            sendOnePerFlow(pool, g.localAddress(), sink, KIND_PHASE0);
+            waitFor(() -> sink.phaseCount.get(KIND_PHASE0) >= pool.size(), 5_000);
+            return new Balance(label, policy, sink.counts(), pool.size(), inForce(g, policy), bpfCounters(g));
+        }
+    }
+
+    /** One datagram per flow, at most 256 not yet received at any time (no receive buffer overflows). */
+    private void sendOnePerFlow(List<DatagramChannel> pool, InetSocketAddress target, UdpSink sink, int kind)
+            throws IOException {
+        ByteBuffer msg = ByteBuffer.allocateDirect(16);
+        long deadline = System.nanoTime() + 20_000_000_000L;
+        long base = sink.phaseCount.get(kind);
+        for (int i = 0; i < pool.size(); i++) {
+            while (i - (sink.phaseCount.get(kind) - base) >= 256 && System.nanoTime() < deadline) {
+                LockSupport.parkNanos(20_000);
+            }
+            msg.clear();
+            msg.putInt(0, kind).putInt(4, i).putInt(8, 0).putInt(12, 0);
+            pool.get(i).send(msg, target);
+        }
+    }
+
+    private Balance heavy(String label, Policy policy) throws Exception {
+        List<DatagramChannel> senders = openFlows(heavyFlows);
+        try (ReuseportGroup g = open(label, udpBuilder(), policy); UdpSink sink = new UdpSink(g, heavyFlows, 1)) {
+            InetSocketAddress target = g.localAddress();
+            ByteBuffer msg = ByteBuffer.allocateDirect(16);
+            long total = (long) heavyFlows * heavyDatagrams;
+            long sent = 0;
+            long deadline = System.nanoTime() + 20_000_000_000L;
+            for (int d = 0; d < heavyDatagrams; d++) {
+                for (int f = 0; f < heavyFlows; f++) {
+                    while (sent - sink.phaseCount.get(KIND_PHASE0) >= 64 && System.nanoTime() < deadline) {
+                        LockSupport.parkNanos(20_000);
+                    }
+                    msg.clear();
+                    msg.putInt(0, KIND_PHASE0).putInt(4, f).putInt(8, d).putInt(12, 0);
+                    senders.get(f).send(msg, target);
+                    sent++;
+                }
+            }
+            waitFor(() -> sink.phaseCount.get(KIND_PHASE0) >= total, 5_000);
+            return new Balance(label, policy, sink.counts(), total, inForce(g, policy), bpfCounters(g));
+        } finally {
+            for (DatagramChannel c : senders) {
+                c.close();
+            }
+        }
+    }
+
+    // ------------------------------------------------------------------ moved
+
+    private Moved moved(String label, Policy policy, List<DatagramChannel> pool) throws Exception {
+        try (ReuseportGroup g = open(label, udpBuilder(), policy); UdpSink sink = new UdpSink(g, pool.size(), 2)) {
+            InetSocketAddress target = g.localAddress();
+            int n = pool.size();
+            sendOnePerFlow(pool, target, sink, KIND_PHASE0);
+            waitFor(() -> sink.phaseCount.get(KIND_PHASE0) >= n, 5_000);
+            long lost0 = n - sink.phaseCount.get(KIND_PHASE0);
+            g.removeWorker(LEAVER);
+            // the leaver's thread sees its worker closed and exits; its deferred close(2) happens then
+            sink.thread(LEAVER).join(2_000);
+            sendOnePerFlow(pool, target, sink, KIND_PHASE1);
+            waitFor(() -> sink.phaseCount.get(KIND_PHASE1) >= n, 5_000);
+            long lost1 = n - sink.phaseCount.get(KIND_PHASE1);
+            int onLeaver = 0;
+            int others = 0;
+            int moved = 0;
+            int unknown = 0;
+            for (int f = 0; f < n; f++) {
+                int before = sink.flowSlot[0].get(f) - 1;
+                int after = sink.flowSlot[1].get(f) - 1;
+                if (before < 0 || after < 0) {
+                    unknown++;
+                    continue;
+                }
+                if (before == LEAVER) {
+                    onLeaver++;
+                    continue;
+                }
+                others++;
+                if (after != before) {
+                    moved++;
+                }
+            }
+            if (unknown > 0) {
+                notes.add(label + ": " + unknown + " flows not seen before or after (lost datagrams); left out");
+            }
+            return new Moved(label, policy, onLeaver, others, moved, lost0 + lost1, inForce(g, policy), bpfCounters(g));
+        }
+    }
+
+    // ------------------------------------------------------------------ throughput
+
+    private Throughput tcpThroughput() throws Exception {
+        out.printf("THROUGHPUT TCP: connections/s, %d client threads, connection per request (connect, 64 B, "
+                + "half-close, read echo, close), %.1f s + %.1f s warm-up per round, alternating%n",
+                clients, seconds, warmup);
+        Throughput t = new Throughput("conn/s", rounds);
+        try (ReuseportGroup kg = open("conn_kernel", ReuseportGroup.tcp(), Policy.kernelHash());
+             ReuseportGroup bg = openVs("conn_bpf", ReuseportGroup.tcp());
+             AcceptCounter ks = new AcceptCounter(kg, true);
+             AcceptCounter bs = new AcceptCounter(bg, true)) {
+            t.valid = vsInForce(bg);
+            out.printf("%-6s %-22s %12s %8s %10s %12s%n", "round", "policy", "conn/s", "failed", "accepted",
+                    "cpu% us/oth");
+            for (int r = 0; r < rounds; r++) {
+                for (int v = 0; v < 2; v++) {
+                    ReuseportGroup g = v == 0 ? kg : bg;
+                    AcceptCounter s = v == 0 ? ks : bs;
+                    System.gc();
+                    LoadGenerator.tcp(g.localAddress(), Integer.MAX_VALUE, clients, 64, warmup);
+                    long a0 = s.total();
+                    CpuSample cpu0 = CpuSample.now();
+                    LoadGenerator.Result res = LoadGenerator.tcp(g.localAddress(), Integer.MAX_VALUE, clients, 64, seconds);
+                    CpuSample cpu1 = CpuSample.now();
+                    long accepted = s.total() - a0;
+                    (v == 0 ? t.kernel : t.bpf)[r] = res.rate();
+                    out.printf(Locale.ROOT, "%-6d %-22s %12.0f %8d %10d %12s%n", r + 1,
+                            v == 0 ? "kernel-hash" : vsLabel(), res.rate(), res.failed(), accepted,
+                            cpuText(cpu0, cpu1));
+                    out.flush();
+                    if (res.failed() > 0) {
+                        notes.add("conn round " + (r + 1) + (v == 0 ? " kernel" : " bpf") + ": " + res.failed()
+                                + " failed connections");
+                    }
+                }
+            }
+            t.bpfCounters = bpfCounters(bg);
+        }
+        out.println(t.summary());
+        return t;
+    }
+
+    private Throughput udpThroughput() throws Exception {
+        out.printf("THROUGHPUT UDP: datagrams/s received by the workers, %d sender threads x %d flows, bursts of %d "
+                + "per flow, at most %d in flight per sender, %.1f s + %.1f s warm-up per round, alternating%n",
+                udpSenders, udpFlowsPerSender, burst, window, seconds, warmup);
+        Throughput t = new Throughput("dgram/s", rounds);
+        int senderIds = rounds * 2 * udpSenders;
+        try (ReuseportGroup kg = open("udp_rate_kernel", udpBuilder(), Policy.kernelHash());
+             ReuseportGroup bg = openVs("udp_rate_bpf", udpBuilder());
+             UdpSink ks = new UdpSink(kg, 0, 0, senderIds);
+             UdpSink bs = new UdpSink(bg, 0, 0, senderIds)) {
+            t.valid = vsInForce(bg);
+            out.printf("%-6s %-22s %12s %10s %8s %8s %12s%n", "round", "policy", "dgram/s", "sent", "drops",
+                    "max/mean", "cpu% us/oth");
+            int round = 0;
+            for (int r = 0; r < rounds; r++) {
+                for (int v = 0; v < 2; v++) {
+                    ReuseportGroup g = v == 0 ? kg : bg;
+                    UdpSink s = v == 0 ? ks : bs;
+                    System.gc();
+                    long drops0 = drops(g);
+                    long[] c0 = null;
+                    long[] c1;
+                    List<DatagramChannel> chans = openFlows(udpSenders * udpFlowsPerSender);
+                    AtomicLong sentTotal = new AtomicLong();
+                    double measured;
+                    CpuSample cpu0;
+                    CpuSample cpu1;
+                    try {
+                        for (DatagramChannel c : chans) {
+                            c.connect(g.localAddress());
+                        }
+                        long start = System.nanoTime();
+                        long end = start + (long) ((warmup + seconds) * 1e9) + 50_000_000L;
+                        List<Thread> ts = new ArrayList<>();
+                        for (int k = 0; k < udpSenders; k++) {
+                            int id = round * udpSenders + k;
+                            List<DatagramChannel> mine = chans.subList(k * udpFlowsPerSender, (k + 1) * udpFlowsPerSender);
+                            Thread th = new Thread(() -> sendLoop(id, mine, s, end, sentTotal), "udp-sender-" + k);
+                            ts.add(th);
+                            th.start();
+                        }
+                        sleepUntil(start + (long) (warmup * 1e9));
+                        c0 = s.counts();
+                        cpu0 = CpuSample.now();
+                        long t0 = System.nanoTime();
+                        sleepUntil(t0 + (long) (seconds * 1e9));
+                        c1 = s.counts();
+                        long t1 = System.nanoTime();
+                        cpu1 = CpuSample.now();
+                        for (Thread th : ts) {
+                            th.join();
+                        }
+                        measured = (sum(c1) - sum(c0)) / ((t1 - t0) / 1e9);
+                        long sent = sentTotal.get();
+                        long id0 = (long) round * udpSenders;
+                        // let the last bursts drain before the next round (bounded)
+                        waitFor(() -> s.creditSum(id0, udpSenders) >= sent, 1_000);
+                    } finally {
+                        for (DatagramChannel c : chans) {
+                            c.close();
+                        }
+                    }
+                    long d = drops(g) - drops0;
+                    long[] delta = new long[WORKERS];
+                    for (int i = 0; i < WORKERS; i++) {
+                        delta[i] = c1[i] - c0[i];
+                    }
+                    (v == 0 ? t.kernel : t.bpf)[r] = measured;
+                    out.printf(Locale.ROOT, "%-6d %-22s %12.0f %10d %8d %8.2f %12s%n", r + 1,
+                            v == 0 ? "kernel-hash" : vsLabel(), measured, sentTotal.get(), d, maxOverMean(delta),
+                            cpuText(cpu0, cpu1));
+                    out.flush();
+                    if (d > 0) {
+                        notes.add("udp round " + (r + 1) + (v == 0 ? " kernel" : " bpf") + ": " + d
+                                + " datagrams dropped by full receive buffers");
+                    }
+                    round++;
+                }
+            }
+            t.bpfCounters = bpfCounters(bg);
+        }
+        out.println(t.summary());
+        return t;
+    }
+
+    private void sendLoop(int id, List<DatagramChannel> chans, UdpSink sink, long end, AtomicLong sentTotal) {
+        ByteBuffer msg = ByteBuffer.allocateDirect(32);
+        msg.putInt(0, KIND_CREDIT).putInt(4, id);
+        long sent = 0;
+        int ci = 0;
+        try {
+            while (System.nanoTime() < end) {
+                if (sent - sink.credit(id) + burst > window) {
+                    LockSupport.parkNanos(20_000);
+                    continue;
+                }
+                DatagramChannel c = chans.get(ci);
+                ci = ci + 1 == chans.size() ? 0 : ci + 1;
+                for (int b = 0; b < burst; b++) {
+                    msg.clear();
+                    c.write(msg);
+                    sent++;
+                }
+            }
+        } catch (IOException e) {
+            notes.add("udp sender " + id + " failed: " + e);
+        } finally {
+            sentTotal.addAndGet(sent);
+        }
+    }
+
+    private static long drops(ReuseportGroup g) throws IOException {
+        long d = 0;
+        for (WorkerStats s : g.stats()) {
+            d += s.drops();
+        }
+        return d;
+    }
+
+    // ------------------------------------------------------------------ servers
+
+    /** One thread per worker: accept, count (and echo until EOF when asked), close. */
+    static final class AcceptCounter implements AutoCloseable {
+        private final AtomicLongArray perSlot = new AtomicLongArray(ReuseportGroup.MAX_WORKERS);
+        private final List<Thread> threads = new ArrayList<>();
+        private volatile boolean stop;
+
+        AcceptCounter(ReuseportGroup g, boolean echo) {
+            for (Worker w : g.workers()) {
+                Thread t = new Thread(() -> run(w, echo), "balance-accept-" + w.slot());
+                t.setDaemon(true);
+                threads.add(t);
+                t.start();
+            }
+        }
+
+        private void run(Worker w, boolean echo) {
+            ByteBuffer buf = ByteBuffer.allocateDirect(4096);
+            int slot = w.slot();
+            while (!stop) {
+                Connection c;
+                try {
+                    c = w.accept(Duration.ofMillis(50));
+                } catch (GroupClosedException e) {
+                    return;
+                } catch (IOException | RuntimeException e) {
+                    if (stop) {
+                        return;
+                    }
+                    continue;
+                }
+                if (c == null) {
+                    continue;
+                }
+                perSlot.incrementAndGet(slot);
+                try (c) {
+                    if (echo) {
+                        for (;;) {
+                            buf.clear();
+                            if (c.read(buf) < 0) {
+                                break;
+                            }
+                            buf.flip();
+                            c.writeFully(buf);
+                        }
+                    }
+                } catch (IOException e) {
+                    // a client that reset: it was accepted all the same
+                }
+            }
+        }
+
+        long total() {
+            long s = 0;
+            for (int i = 0; i < perSlot.length(); i++) {
+                s += perSlot.get(i);
+            }
+            return s;
+        }
+
+        long[] counts() {
+            long[] c = new long[WORKERS];
+            for (int i = 0; i < WORKERS; i++) {
+                c[i] = perSlot.get(i);
+            }
+            return c;
+        }
+
+        @Override
+        public void close() throws InterruptedException {
+            stop = true;
+            for (Thread t : threads) {
+                t.join(2_000);
+            }
+        }
+    }
+
+    /**
+     * One thread per worker draining it with {@link Worker#receive}: counts per worker, per payload kind,
+     * records flow → slot per phase, and credits throughput senders.
+     */
+    static final class UdpSink implements AutoCloseable {
+        private final AtomicLongArray perSlot = new AtomicLongArray(ReuseportGroup.MAX_WORKERS);
+        final AtomicLongArray phaseCount = new AtomicLongArray(3);
+        final AtomicIntegerArray[] flowSlot;
+        private final AtomicLongArray credits;
+        private final Thread[] bySlot = new Thread[ReuseportGroup.MAX_WORKERS];
+        private final List<Thread> threads = new ArrayList<>();
+        private volatile boolean stop;
+
+        UdpSink(ReuseportGroup g, int flows, int phases) {
+            this(g, flows, phases, 0);
+        }
+
+        UdpSink(ReuseportGroup g, int flows, int phases, int senders) {
+            flowSlot = new AtomicIntegerArray[phases];
+            for (int p = 0; p < phases; p++) {
+                flowSlot[p] = new AtomicIntegerArray(flows);
+            }
+            credits = new AtomicLongArray(Math.max(1, senders) * PAD);
+            for (Worker w : g.workers()) {
+                Thread t = new Thread(() -> run(w), "balance-udp-" + w.slot());
+                t.setDaemon(true);
+                bySlot[w.slot()] = t;
+                threads.add(t);
+                t.start();
+            }
+        }
+
+        Thread thread(int slot) {
+            return bySlot[slot];
+        }
+
+        private void run(Worker w) {
+            ByteBuffer buf = ByteBuffer.allocateDirect(256);
+            int slot = w.slot();
+            Duration wait = Duration.ofMillis(50);
+            while (!stop) {
+                try {
+                    buf.clear();
+                    if (w.receive(buf, wait) == null) {
+                        continue;
+                    }
+                } catch (GroupClosedException e) {
+                    return;
+                } catch (IOException | RuntimeException e) {
+                    if (stop) {
+                        return;
+                    }
+                    continue;
+                }
+                perSlot.incrementAndGet(slot);
+                if (buf.position() < 8) {
+                    continue;
+                }
+                int kind = buf.getInt(0);
+                int id = buf.getInt(4);
+                if (kind == KIND_CREDIT) {
+                    if (id >= 0 && id * PAD < credits.length()) {
+                        credits.incrementAndGet(id * PAD);
+                    }
+                } else if (kind == KIND_PHASE0 || kind == KIND_PHASE1) {
+                    if (kind < flowSlot.length && id >= 0 && id < flowSlot[kind].length()) {
+                        flowSlot[kind].set(id, slot + 1);
+                    }
+                    phaseCount.incrementAndGet(kind);
+                }
+            }
+        }
+
+        long credit(int id) {
+            return credits.get(id * PAD);
+        }
+
+        long creditSum(long from, int n) {
+            long s = 0;
+            for (int i = 0; i < n; i++) {
+                s += credits.get((int) (from + i) * PAD);
+            }
+            return s;
+        }
+
+        long[] counts() {
+            long[] c = new long[WORKERS];
+            for (int i = 0; i < WORKERS; i++) {
+                c[i] = perSlot.get(i);
+            }
+            return c;
+        }
+
+        @Override
+        public void close() throws InterruptedException {
+            stop = true;
+            for (Thread t : threads) {
+                t.join(2_000);
+            }
+        }
+    }
+
+    // ------------------------------------------------------------------ results
+
+    /** One balance run. */
+    static final class Balance {
+        final String label;
+        final Policy policy;
+        final long[] counts;
+        final long expected;
+        final long total;
+        final boolean valid;
+        final String bpf;
+
+        Balance(String label, Policy policy, long[] counts, long expected, boolean valid, String bpf) {
+            this.label = label;
+            this.policy = policy;
+            this.counts = counts;
+            this.expected = expected;
+            this.total = sum(counts);
+            this.valid = valid;
+            this.bpf = bpf;
+        }
+
+        double ratio() {
+            return maxOverMean(counts);
+        }
+
+        int idle() {
+            return (int) Arrays.stream(counts).filter(c -> c == 0).count();
+        }
+
+        String ratioText() {
+            return valid ? fmt(ratio(), 3) : "n/a";
+        }
+
+        String row() {
+            StringBuilder b = new StringBuilder(String.format("%-13s %-24s", label, policy.spec()));
+            for (long c : counts) {
+                b.append(String.format(" %6d", c));
+            }
+            b.append(String.format(Locale.ROOT, " %7d %6d %9s %5d  %s", total, expected - total,
+                    valid ? fmt(ratio(), 3) : "n/a", idle(), bpf));
+            if (!valid) {
+                b.append("  [policy NOT in force: kernel hash figures, reported as n/a]");
+            }
+            return b.toString();
+        }
+    }
+
+    /** One moved run. */
+    record Moved(String label, Policy policy, int onLeaver, int others, int moved, long lost, boolean valid,
+                 String bpf) {
+        double pct() {
+            return others == 0 ? Double.NaN : 100.0 * moved / others;
+        }
+
+        String pctText() {
+            return valid ? fmt(pct(), 2) : "n/a";
+        }
+
+        String row() {
+            return String.format(Locale.ROOT, "%-17s %-12s %8d %8d %8d %8s %7d  %s%s", label, policy.spec(), onLeaver,
+                    others, moved, valid ? fmt(pct(), 2) : "n/a", lost, bpf,
+                    valid ? "" : "  [policy NOT in force: reported as n/a]");
+        }
+    }
+
+    /** Alternating throughput rounds. */
+    static final class Throughput {
+        final String unit;
+        final double[] kernel;
+        final double[] bpf;
+        boolean valid;
+        String bpfCounters = "-";
+
+        Throughput(String unit, int rounds) {
+            this.unit = unit;
+            this.kernel = new double[rounds];
+            this.bpf = new double[rounds];
+        }
+
+        double ratio() {
+            return BenchAccept.median(bpf) / BenchAccept.median(kernel);
+        }
+
+        String ratioText() {
+            return valid ? fmt(ratio(), 3) : "n/a";
+        }
+
+        String summary() {
+            double[] per = new double[kernel.length];
+            for (int i = 0; i < per.length; i++) {
+                per[i] = bpf[i] / kernel[i];
+            }
+            return String.format(Locale.ROOT, "median %s: kernel-hash %.0f, other %.0f -> ratio %s "
+                    + "(per-round pair ratios %s, median %.3f); bpf counters: %s", unit, BenchAccept.median(kernel),
+                    BenchAccept.median(bpf), valid ? fmt(ratio(), 3) : "n/a (policy not in force)",
+                    Arrays.toString(Arrays.stream(per).mapToObj(x -> fmt(x, 3)).toArray()), BenchAccept.median(per),
+                    bpfCounters);
+        }
+    }
+
+    // ------------------------------------------------------------------ helpers
+
+    static double maxOverMean(long[] counts) {
+        long total = sum(counts);
+        if (total == 0) {
+            return Double.NaN;
+        }
+        long max = Arrays.stream(counts).max().orElse(0);
+        return max / ((double) total / counts.length);
+    }
+
+    static long sum(long[] v) {
+        long s = 0;
+        for (long x : v) {
+            s += x;
+        }
+        return s;
+    }
+
+    static String fmt(double v, int digits) {
+        return Double.isNaN(v) ? "n/a" : String.format(Locale.ROOT, "%." + digits + "f", v);
+    }
+
+    static String shorten(String s, int n) {
+        return s.length() <= n ? s : s.substring(0, n - 1) + "~";
+    }
+
+    interface Cond {
+        boolean met();
+    }
+
+    /** Waits (bounded) until {@code c} holds; returns whether it did. */
+    static boolean waitFor(Cond c, long millis) throws InterruptedException {
+        long deadline = System.nanoTime() + millis * 1_000_000L;
+        while (!c.met()) {
+            if (System.nanoTime() >= deadline) {
+                return false;
+            }
+            Thread.sleep(1);
+        }
+        return true;
+    }
+
+    /** CPU use of the whole machine and of this JVM over an interval: see {@link #cpuText}. */
+    record CpuSample(long busyJiffies, long processNanos, long wallNanos) {
+        static CpuSample now() {
+            long busy = -1;
+            try {
+                String[] f = java.nio.file.Files.readAllLines(java.nio.file.Path.of("/proc/stat")).get(0).trim()
+                        .split("\\s+");
+                long total = 0;
+                for (int i = 1; i < f.length && i <= 8; i++) {
+                    total += Long.parseLong(f[i]);
+                }
+                busy = total - Long.parseLong(f[4]) - Long.parseLong(f[5]); // minus idle and iowait
+            } catch (IOException | RuntimeException e) {
+                busy = -1;
+            }
+            long proc = -1;
+            if (java.lang.management.ManagementFactory.getOperatingSystemMXBean()
+                    instanceof com.sun.management.OperatingSystemMXBean os) {
+                proc = os.getProcessCpuTime();
+            }
+            return new CpuSample(busy, proc, System.nanoTime());
+        }
+    }
+
+    /**
+     * "ours/others" as % of all CPUs between two samples: this JVM's CPU time (softirq work done in its
+     * threads' context included), and the rest of the machine's busy time (other processes).
+     */
+    static String cpuText(CpuSample a, CpuSample b) {
+        if (a.busyJiffies < 0 || b.busyJiffies < 0 || a.processNanos < 0 || b.processNanos < 0) {
+            return "?";
+        }
+        double cpus = Runtime.getRuntime().availableProcessors();
+        double wall = (b.wallNanos - a.wallNanos) * cpus;
+        double busy = (b.busyJiffies - a.busyJiffies) * 1e7; // USER_HZ 100
+        double ours = b.processNanos - a.processNanos;
+        return String.format(Locale.ROOT, "%.0f/%.0f", 100 * ours / wall, Math.max(0, 100 * (busy - ours) / wall));
+    }
+
+    static void sleepUntil(long nanoTime) throws InterruptedException {
+        for (long left = nanoTime - System.nanoTime(); left > 0; left = nanoTime - System.nanoTime()) {
+            Thread.sleep(Math.max(1, left / 1_000_000), 0);
+        }
+    }
+}

@@ -1,0 +1,69 @@
+package dev.reuseport.examples;
+
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.InputStreamReader;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * A child JVM running this JAR's classes (same java, same class path), for benchmarks that compare
+ * backends side by side: the backend is chosen once per JVM. The child prints {@code READY <value>}
+ * when it is serving and stops when its standard input closes.
+ */
+final class ChildJvm implements AutoCloseable {
+    private final Process process;
+    private final String ready;
+
+    private ChildJvm(Process process, String ready) {
+        this.process = process;
+        this.ready = ready;
+    }
+
+    /** The java binary of this JVM. */
+    static String javaBinary() {
+        return Path.of(System.getProperty("java.home"), "bin", "java").toString();
+    }
+
+    /** Starts {@code Main} with {@code args} and JVM {@code jvmArgs}; waits up to 30 s for READY. */
+    static ChildJvm start(List<String> jvmArgs, String... args) throws IOException {
+        List<String> cmd = new ArrayList<>();
+        cmd.add(javaBinary());
+        if (Runtime.version().feature() >= 22) {
+            cmd.add("--enable-native-access=ALL-UNNAMED");
+        }
+        cmd.addAll(jvmArgs);
+        cmd.add("-cp");
+        cmd.add(System.getProperty("java.class.path"));
+        cmd.add(Main.class.getName());
+        cmd.addAll(List.of(args));
+        Process p = new ProcessBuilder(cmd).redirectError(ProcessBuilder.Redirect.INHERIT).start();
+        BufferedReader r = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8));
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+        String line;
+        while (System.nanoTime() < deadline && (line = r.readLine()) != null) {
+            if (line.startsWith("READY ")) {
+                return new ChildJvm(p, line.substring(6).trim());
+            }
+        }
+        p.destroyForcibly();
+        throw new IOException("child JVM " + cmd + " did not report READY within 30 s");
+    }
+
+    /** What the child reported after READY. */
+    String ready() {
+        return ready;
+    }
+
+    @Override
+    public void close() throws IOException, InterruptedException {
+        process.getOutputStream().close();
+        if (!process.waitFor(10, TimeUnit.SECONDS)) {
+            process.destroyForcibly();
+            process.waitFor(10, TimeUnit.SECONDS);
+        }
+    }
+}

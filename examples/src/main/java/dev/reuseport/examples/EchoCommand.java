@@ -1,0 +1,160 @@
+package dev.reuseport.examples;
+
+import dev.reuseport.Policy;
+import dev.reuseport.ReuseportGroup;
+import dev.reuseport.WorkerStats;
+import java.io.PrintWriter;
+import java.net.InetSocketAddress;
+import java.util.List;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CountDownLatch;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+import picocli.CommandLine.Model.CommandSpec;
+
+/**
+ * {@code echo}: an echo server on a TCP and a UDP group. Without {@code --serve} it drives a short
+ * built-in load against itself, prints the capability report and the per-worker table, and exits 0 when
+ * every request was echoed and every worker served some.
+ */
+@Command(name = "echo", mixinStandardHelpOptions = true,
+        description = "Echo server on a reuseport group (TCP and UDP); a self-driven demo unless --serve.")
+final class EchoCommand implements Callable<Integer> {
+    @Spec
+    CommandSpec spec;
+
+    @Option(names = "--workers", defaultValue = "8", description = "workers per group (default ${DEFAULT-VALUE})")
+    int workers;
+
+    @Option(names = "--port", defaultValue = "0", description = "port; 0 picks a free one (default ${DEFAULT-VALUE})")
+    int port;
+
+    @Option(names = "--address", defaultValue = "127.0.0.1", description = "address to bind (default ${DEFAULT-VALUE})")
+    String address;
+
+    @Option(names = "--protocol", defaultValue = "both", description = "tcp, udp or both (default ${DEFAULT-VALUE})")
+    String protocol;
+
+    @Option(names = "--policy", defaultValue = "kernel-hash", description = "steering policy: kernel-hash, "
+            + "round-robin, consistent, sticky, cpu, weighted:W0,W1,... (default ${DEFAULT-VALUE})")
+    String policy;
+
+    @Option(names = "--serve", description = "keep serving until interrupted instead of running the demo load")
+    boolean serve;
+
+    @Option(names = "--http", description = "answer each TCP request with a minimal HTTP/1.1 200")
+    boolean http;
+
+    @Option(names = "--connections", defaultValue = "2000", description = "demo: TCP connections (default ${DEFAULT-VALUE})")
+    int connections;
+
+    @Option(names = "--flows", defaultValue = "2000", description = "demo: UDP flows (default ${DEFAULT-VALUE})")
+    int flows;
+
+    @Override
+    public Integer call() throws Exception {
+        PrintWriter out = spec.commandLine().getOut();
+        boolean tcp = !protocol.equalsIgnoreCase("udp");
+        boolean udp = !protocol.equalsIgnoreCase("tcp");
+        if (!protocol.matches("(?i)tcp|udp|both")) {
+            throw new picocli.CommandLine.ParameterException(spec.commandLine(),
+                    "--protocol " + protocol + " is not accepted; accepted: tcp, udp, both");
+        }
+        Policy pol;
+        try {
+            pol = Policy.parse(policy);
+        } catch (IllegalArgumentException e) {
+            throw new picocli.CommandLine.ParameterException(spec.commandLine(), "--policy: " + e.getMessage());
+        }
+        ReuseportGroup tg = null;
+        ReuseportGroup ug = null;
+        EchoServer ts = null;
+        EchoServer us = null;
+        try {
+            if (tcp) {
+                tg = ReuseportGroup.tcp().address(address).port(port).workers(workers).policy(pol).open();
+                ts = new EchoServer(tg, http, serve);
+            }
+            if (udp) {
+                int p = tg != null ? tg.localAddress().getPort() : port;
+                ug = ReuseportGroup.udp().address(address).port(p).workers(workers).policy(pol).open();
+                us = new EchoServer(ug, false, false);
+            }
+            ReuseportGroup any = tg != null ? tg : ug;
+            out.println("reuseport echo on " + any.localAddress() + (tcp ? " tcp" : "") + (udp ? " udp" : "")
+                    + ", " + workers + " workers" + (http ? ", HTTP responses" : ""));
+            out.print(any.capabilities().toTable());
+            if (ug != null && tg != null && !ug.capabilities().steering().equals(tg.capabilities().steering())) {
+                out.println("udp steering " + ug.capabilities().steering() + " (" + ug.capabilities().steeringReason() + ")");
+            }
+            out.flush();
+            if (serve) {
+                out.println("serving; Ctrl-C stops");
+                out.flush();
+                new CountDownLatch(1).await();
+                return 0;
+            }
+            return demo(out, tg, ug);
+        } finally {
+            if (ts != null) {
+                ts.close();
+            }
+            if (us != null) {
+                us.close();
+            }
+            if (tg != null) {
+                tg.close();
+            }
+            if (ug != null) {
+                ug.close();
+            }
+        }
+    }
+
+    private int demo(PrintWriter out, ReuseportGroup tg, ReuseportGroup ug) throws Exception {
+        LoadGenerator.Result tr = null;
+        LoadGenerator.Result ur = null;
+        if (tg != null) {
+            tr = LoadGenerator.tcp(tg.localAddress(), connections, 8, 32, 60);
+        }
+        if (ug != null) {
+            InetSocketAddress target = ug.localAddress();
+            ur = LoadGenerator.udp(target, flows, 1, 8, 2000, 60);
+        }
+        List<WorkerStats> t = tg != null ? tg.stats() : null;
+        List<WorkerStats> u = ug != null ? ug.stats() : null;
+        out.println();
+        out.printf("%-5s %10s %8s %10s %10s %8s %8s%n", "slot", "tcp conns", "share", "queue", "udp dgrams",
+                "share", "drops");
+        long tsum = t == null ? 0 : t.stream().mapToLong(WorkerStats::accepted).sum();
+        long usum = u == null ? 0 : u.stream().mapToLong(WorkerStats::received).sum();
+        boolean allServed = true;
+        for (int i = 0; i < workers; i++) {
+            long ta = t == null ? 0 : t.get(i).accepted();
+            long ua = u == null ? 0 : u.get(i).received();
+            long drops = (t == null ? 0 : t.get(i).drops()) + (u == null ? 0 : u.get(i).drops());
+            allServed &= (t == null || ta > 0) && (u == null || ua > 0);
+            out.printf("%-5d %10d %7.1f%% %10s %10d %7.1f%% %8d%n", i, ta, pct(ta, tsum),
+                    t == null ? "-" : t.get(i).queueDepth() + "/" + t.get(i).queueLimit(), ua, pct(ua, usum), drops);
+        }
+        out.printf("%-5s %10d %8s %10s %10d%n", "total", tsum, "", "", usum);
+        boolean ok = allServed;
+        if (tr != null) {
+            out.printf("tcp: %d connections sent, %d echoed, %d failed, %.0f conn/s%n", tr.attempted(), tr.completed(),
+                    tr.failed(), tr.rate());
+            ok &= tr.failed() == 0 && tsum == tr.attempted();
+        }
+        if (ur != null) {
+            out.printf("udp: %d datagrams sent, %d echoed, %d lost%n", ur.attempted(), ur.completed(), ur.failed());
+            ok &= ur.failed() == 0 && usum == ur.attempted();
+        }
+        out.println(ok ? "OK: every request echoed, counts match, all " + workers + " workers served"
+                : "FAILED: see the table (a worker with 0, a lost request, or counts that differ)");
+        return ok ? 0 : 1;
+    }
+
+    private static double pct(long n, long total) {
+        return total == 0 ? 0 : 100.0 * n / total;
+    }
+}
