@@ -186,17 +186,36 @@ public final class Probes {
     private static Feature loadProbe(boolean migrate) {
         String name = migrate ? MIGRATE : STEERING;
         String since = migrate ? "5.14" : "5.12";
+        int fd = -1;
         try (SteerProgram p = SteerProgram.load(migrate)) {
             BpfProgram.Info info = p.program().info();
-            return Feature.on(name, "loaded " + p.program().name() + " (id " + info.id() + ", tag " + info.tag()
-                    + ")", since);
+            // TCP, so that the migrate variant is attached where it matters: a listening member
+            fd = Sys.socket(SockAddr.AF_INET, Sys.SOCK_STREAM, 0);
+            Sys.setInt(fd, Sys.SOL_SOCKET, Sys.SO_REUSEPORT, 1);
+            Sys.bind(fd, new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), SockAddr.AF_INET);
+            Sys.listen(fd, 1);
+            p.attach(fd);
+            return Feature.on(name, "loaded and attached " + p.program().name() + " (id " + info.id() + ", tag "
+                    + info.tag() + ")", since);
         } catch (NativeException e) {
-            if (e.is(Errno.EPERM) || e.is(Errno.EACCES)) {
+            if (e.is(Errno.EPERM) || e.is(Errno.EACCES) && !(e instanceof BpfLoadException)) {
                 return Feature.inconclusive(name, e.getMessage(), since);
             }
             return Feature.off(name, e.getMessage(), since);
         } catch (IOException | RuntimeException e) {
             return Feature.off(name, e.toString(), since);
+        } finally {
+            closeQuietly(fd);
+        }
+    }
+
+    private static void closeQuietly(int fd) {
+        if (fd >= 0) {
+            try {
+                Sys.close(fd);
+            } catch (NativeException ignored) {
+                // a throwaway probe socket: nothing to recover
+            }
         }
     }
 
@@ -224,13 +243,7 @@ public final class Probes {
         } catch (IOException | RuntimeException e) {
             return Feature.off(DETACH, e.toString(), "5.3");
         } finally {
-            if (fd >= 0) {
-                try {
-                    Sys.close(fd);
-                } catch (NativeException ignored) {
-                    // a throwaway probe socket
-                }
-            }
+            closeQuietly(fd);
         }
     }
 
