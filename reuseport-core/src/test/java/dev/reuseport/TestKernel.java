@@ -83,6 +83,22 @@ final class TestKernel {
         return run(javaCommand(main, args), main);
     }
 
+    /** As {@link #child(Class, String...)} with extra JVM options. */
+    static Outcome child(List<String> jvmOptions, Class<?> main, String... args)
+            throws IOException, InterruptedException {
+        return child(jvmOptions, List.of(), main, args);
+    }
+
+    /** As {@link #child(Class, String...)} with extra JVM options, the java command run under {@code prefix}. */
+    static Outcome child(List<String> jvmOptions, List<String> prefix, Class<?> main, String... args)
+            throws IOException, InterruptedException {
+        List<String> java = javaCommand(main, args);
+        java.addAll(1, jvmOptions);
+        List<String> cmd = new ArrayList<>(prefix);
+        cmd.addAll(java);
+        return run(cmd, main);
+    }
+
     private static Outcome run(List<String> command, Class<?> main) throws IOException, InterruptedException {
         Process p = new ProcessBuilder(command).redirectErrorStream(true).start();
         byte[] out = p.getInputStream().readAllBytes();
