@@ -61,18 +61,143 @@ public final class ReuseportGroup implements AutoCloseable {
     private long restarts;
 
     private ReuseportGroup(Builder b, InetSocketAddress local, int family, int[] fds, Capabilities caps) {
-        this.protocol = b.protocol;
+        this(b.protocol, local, family, b.backlog, b.receiveBuffer, java.util.stream.IntStream.range(0, fds.length)
+                .toArray(), fds, caps);
+    }
+
+    private ReuseportGroup(Protocol protocol, InetSocketAddress local, int family, int backlog, int receiveBuffer,
+                           int[] slots, int[] fds, Capabilities caps) {
+        this.protocol = protocol;
         this.localAddress = local;
         this.family = family;
-        this.backlog = b.backlog;
-        this.receiveBuffer = b.receiveBuffer;
+        this.backlog = backlog;
+        this.receiveBuffer = receiveBuffer;
         Worker[] ws = new Worker[MAX_WORKERS];
         for (int i = 0; i < fds.length; i++) {
-            ws[i] = new Worker(this, i, protocol, family, fds[i]);
+            ws[slots[i]] = new Worker(this, slots[i], protocol, family, fds[i]);
         }
         this.bySlot = ws;
         this.capabilities = caps;
         this.features = caps.features();
+    }
+
+    /**
+     * Takes over the group served by another process's control socket at {@code control} (see
+     * {@link ControlSocket}): its listener sockets, steering program and maps arrive by SCM_RIGHTS, and
+     * this process accepts on the very same sockets, so nothing queued is lost; the old process then lets
+     * go. If the hand-off fails, nothing is left open and, when {@code fallback} is given, a new group is
+     * opened from it instead (it joins the old group's port if the old process still serves).
+     */
+    public static ReuseportGroup takeOver(java.nio.file.Path control, Builder fallback) throws IOException {
+        try {
+            return Handoff.receive(control);
+        } catch (IOException e) {
+            if (fallback == null) {
+                throw e instanceof ReuseportException r ? r
+                        : new HandoffException("hand-off from " + control + " failed: " + e.getMessage(), e);
+            }
+            LOG.log(System.Logger.Level.WARNING, "hand-off from " + control + " failed (" + e.getMessage()
+                    + "); opening the group anew");
+            return fallback.open();
+        }
+    }
+
+    /** The group a hand-off delivered: sockets, program and maps are already in this process. */
+    static ReuseportGroup adopt(Handoff.Layout l) throws IOException {
+        InetAddress address = InetAddress.getByName(l.address());
+        int family = SockAddr.family(address);
+        int n = l.slots().length;
+        int[] sockets = java.util.Arrays.copyOf(l.fds(), n);
+        for (int i = 0; i < n; i++) {
+            InetSocketAddress at = Sys.localAddress(sockets[i]);
+            if (at.getPort() != l.port() || Sys.getInt(sockets[i], Sys.SOL_SOCKET, Sys.SO_REUSEPORT) != 1) {
+                throw new HandoffException("descriptor for slot " + l.slots()[i] + " is bound to " + at
+                        + " without the group's port " + l.port() + " and SO_REUSEPORT");
+            }
+        }
+        SteerProgram program = null;
+        if (l.program() != null) {
+            program = SteerProgram.adopt(l.fds()[n], l.program(), java.util.Arrays.copyOfRange(l.fds(), n + 1,
+                    l.fds().length));
+        }
+        List<Feature> features = new ArrayList<>();
+        features.add(Probes.soReuseport());
+        features.addAll(Probes.steering());
+        Capabilities caps = new Capabilities(Sys.kernelRelease(), Native.backendName(), Native.backendReason(),
+                features, "kernel hash", "taken over by hand-off");
+        ReuseportGroup g = new ReuseportGroup(l.protocol(), new InetSocketAddress(address, l.port()), family,
+                l.backlog(), l.receiveBuffer(), l.slots(), sockets, caps);
+        synchronized (g.lock) {
+            g.program = program;
+            g.policy = Policy.parse(l.policy());
+            g.generation = l.generation();
+            if (program != null && g.policy instanceof Policy.Consistent) {
+                g.plan = new TablePlanner.Plan(SteerProgram.Mode.HASH, program.table());
+            } else if (program != null && !(g.policy instanceof Policy.KernelHash)) {
+                g.plan = TablePlanner.plan(g.policy, g.slots(), null, g.cpus());
+            }
+            g.capabilities = caps.withSteering(g.policy instanceof Policy.KernelHash ? "kernel hash"
+                    : "bpf " + g.policy.spec(), "taken over by hand-off at generation " + g.generation
+                    + (program != null ? ", program " + program.program().name() + " kept attached" : ""));
+        }
+        return g;
+    }
+
+    /** Old side of a hand-off: what the exchange with the new process does while the group is held. */
+    interface Exchange {
+        /** Sends the layout and descriptors; true when the peer confirmed it accepts on them. */
+        boolean run(Handoff.Layout layout) throws IOException;
+    }
+
+    /** What to send once the old side has let go. */
+    interface Goodbye {
+        void run() throws IOException;
+    }
+
+    /**
+     * Runs a hand-off exchange with the group held still (no policy or membership change meanwhile); when
+     * the peer confirms, this process lets go of every descriptor (without shutting a socket down: the
+     * peer shares them) and the group reads as closed here. Returns whether the group was handed off.
+     */
+    boolean handOff(Exchange exchange, Goodbye goodbye) throws IOException {
+        synchronized (lock) {
+            ensureOpen();
+            List<Worker> ws = workers();
+            int[] slotIds = ws.stream().mapToInt(Worker::slot).toArray();
+            int extra = program == null ? 0 : SteerProgram.MAPS.size() + 1;
+            int[] fds = new int[ws.size() + extra];
+            for (int i = 0; i < ws.size(); i++) {
+                fds[i] = ws.get(i).socket().number();
+            }
+            if (program != null) {
+                System.arraycopy(program.descriptors(), 0, fds, ws.size(), extra);
+            }
+            Handoff.Layout layout = new Handoff.Layout(protocol, localAddress.getAddress().getHostAddress(),
+                    localAddress.getPort(), backlog, receiveBuffer, policy.spec(), generation, slotIds,
+                    program == null ? null : program.program().name(), fds);
+            if (!exchange.run(layout)) {
+                LOG.log(System.Logger.Level.WARNING, describe() + ": hand-off not confirmed; still serving");
+                return false;
+            }
+            closed.set(true);
+            for (Worker w : ws) {
+                try {
+                    w.close();
+                } catch (NativeException e) {
+                    LOG.log(System.Logger.Level.WARNING, "after hand-off, closing " + w + ": " + e.getMessage());
+                }
+            }
+            if (program != null) {
+                program.close();
+                program = null;
+            }
+        }
+        try {
+            goodbye.run();
+        } catch (IOException e) {
+            LOG.log(System.Logger.Level.DEBUG, "hand-off goodbye not delivered: " + e.getMessage());
+        }
+        return true;
     }
 
     /** A builder for a group of listening TCP sockets. */

@@ -111,7 +111,7 @@ final class TestKernel {
         return new Outcome(p.exitValue(), text);
     }
 
-    private static List<String> javaCommand(Class<?> main, String... args) {
+    static List<String> javaCommand(Class<?> main, String... args) {
         List<String> java = new ArrayList<>();
         java.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
         if (Runtime.version().feature() >= 22) {

@@ -46,6 +46,18 @@ final class EchoCommand implements Callable<Integer> {
     @Option(names = "--http", description = "answer each TCP request with a minimal HTTP/1.1 200")
     boolean http;
 
+    @Option(names = "--control", description = "serve the operator control socket at PATH (its directory must be "
+            + "0700 and yours); the UDP group's socket is PATH-udp")
+    java.nio.file.Path control;
+
+    @Option(names = "--take-over", description = "take the groups over from the server whose control socket is "
+            + "PATH (then serve PATH ourselves)")
+    java.nio.file.Path takeOver;
+
+    @Option(names = "--drain-seconds", defaultValue = "30", description = "after handing off, how long in-flight "
+            + "connections may take to finish (default ${DEFAULT-VALUE})")
+    int drainSeconds;
+
     @Option(names = "--connections", defaultValue = "2000", description = "demo: TCP connections (default ${DEFAULT-VALUE})")
     int connections;
 
@@ -72,13 +84,18 @@ final class EchoCommand implements Callable<Integer> {
         EchoServer ts = null;
         EchoServer us = null;
         try {
+            if (takeOver != null && !serve) {
+                throw new picocli.CommandLine.ParameterException(spec.commandLine(), "--take-over needs --serve");
+            }
             if (tcp) {
-                tg = ReuseportGroup.tcp().address(address).port(port).workers(workers).policy(pol).open();
+                ReuseportGroup.Builder b = ReuseportGroup.tcp().address(address).port(port).workers(workers).policy(pol);
+                tg = takeOver != null ? ReuseportGroup.takeOver(takeOver, b) : b.open();
                 ts = new EchoServer(tg, http, serve);
             }
             if (udp) {
                 int p = tg != null ? tg.localAddress().getPort() : port;
-                ug = ReuseportGroup.udp().address(address).port(p).workers(workers).policy(pol).open();
+                ReuseportGroup.Builder b = ReuseportGroup.udp().address(address).port(p).workers(workers).policy(pol);
+                ug = takeOver != null ? ReuseportGroup.takeOver(udpPath(takeOver, tcp), b) : b.open();
                 us = new EchoServer(ug, false, false);
             }
             ReuseportGroup any = tg != null ? tg : ug;
@@ -90,9 +107,47 @@ final class EchoCommand implements Callable<Integer> {
             }
             out.flush();
             if (serve) {
+                java.nio.file.Path ctlPath = control != null ? control : takeOver;
+                dev.reuseport.ControlSocket tc = null;
+                dev.reuseport.ControlSocket uc = null;
+                if (ctlPath != null) {
+                    if (tg != null) {
+                        EchoServer server = ts;
+                        tc = dev.reuseport.ControlSocket.serve(tg, ctlPath, takeOver != null)
+                                .onWorkersAdded(server::serveAdded);
+                    }
+                    if (ug != null) {
+                        EchoServer server = us;
+                        uc = dev.reuseport.ControlSocket.serve(ug, udpPath(ctlPath, tcp), takeOver != null)
+                                .onWorkersAdded(server::serveAdded);
+                    }
+                    out.println("control socket " + ctlPath + (tcp && udp ? " (udp: " + udpPath(ctlPath, true) + ")" : ""));
+                }
+                out.println("READY " + (tg != null ? tg : ug).localAddress().getPort());
                 out.println("serving; Ctrl-C stops");
                 out.flush();
-                new CountDownLatch(1).await();
+                if (tc == null && uc == null) {
+                    new CountDownLatch(1).await();
+                    return 0;
+                }
+                // wait until every group was handed to a new process, then let in-flight work finish
+                if (tc != null) {
+                    while (!tc.awaitHandOff(java.time.Duration.ofSeconds(1))) {
+                        // serving
+                    }
+                }
+                if (uc != null) {
+                    while (!uc.awaitHandOff(java.time.Duration.ofSeconds(1))) {
+                        // serving
+                    }
+                }
+                out.println("handed off; draining for up to " + drainSeconds + " s");
+                out.flush();
+                if (ts != null) {
+                    ts.drain(java.time.Duration.ofSeconds(drainSeconds));
+                }
+                out.println("drained; exiting");
+                out.flush();
                 return 0;
             }
             return demo(out, tg, ug);
@@ -152,6 +207,10 @@ final class EchoCommand implements Callable<Integer> {
         out.println(ok ? "OK: every request echoed, counts match, all " + workers + " workers served"
                 : "FAILED: see the table (a worker with 0, a lost request, or counts that differ)");
         return ok ? 0 : 1;
+    }
+
+    private static java.nio.file.Path udpPath(java.nio.file.Path p, boolean tcpToo) {
+        return tcpToo ? p.resolveSibling(p.getFileName() + "-udp") : p;
     }
 
     private static double pct(long n, long total) {

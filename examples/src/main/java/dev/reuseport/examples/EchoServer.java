@@ -50,10 +50,25 @@ public final class EchoServer implements AutoCloseable {
             return t;
         }) : null;
         for (Worker w : group.workers()) {
+            serveAdded(List.of(w));
+        }
+    }
+
+    /** Starts a thread for each of {@code added} (workers a resize added). */
+    public synchronized void serveAdded(List<Worker> added) {
+        for (Worker w : added) {
             Thread t = new Thread(() -> run(w), "echo-" + group.protocol().name().toLowerCase() + "-" + w.slot());
             t.setDaemon(true);
             threads.add(t);
             t.start();
+        }
+    }
+
+    /** Waits up to {@code deadline} for connections in flight to finish (after the group was handed off). */
+    public void drain(java.time.Duration deadline) throws InterruptedException {
+        if (connections != null) {
+            connections.shutdown();
+            connections.awaitTermination(deadline.toMillis(), java.util.concurrent.TimeUnit.MILLISECONDS);
         }
     }
 
@@ -64,7 +79,7 @@ public final class EchoServer implements AutoCloseable {
 
     private void run(Worker w) {
         ByteBuffer buf = ByteBuffer.allocateDirect(64 * 1024);
-        while (!stopping) {
+        while (!stopping && !group.isClosed()) {
             try {
                 if (w.protocol() == Protocol.TCP) {
                     Connection c = w.accept(Duration.ofMillis(200));
@@ -85,7 +100,7 @@ public final class EchoServer implements AutoCloseable {
                     }
                 }
             } catch (GroupClosedException e) {
-                return;
+                return; // closed, handed off, or this worker was removed
             } catch (IOException | RuntimeException e) {
                 if (stopping || group.isClosed()) {
                     return;
@@ -170,7 +185,7 @@ public final class EchoServer implements AutoCloseable {
     @Override
     public void close() throws InterruptedException {
         stopping = true;
-        for (Thread t : threads) {
+        for (Thread t : new ArrayList<>(threads)) {
             t.join(2000);
         }
         if (connections != null) {

@@ -7,7 +7,7 @@ import picocli.CommandLine.Command;
 /** The examples JAR: {@code java -jar reuseport-examples.jar <command>}. */
 @Command(name = "reuseport-examples", mixinStandardHelpOptions = true,
         description = "reuseport examples: echo server, load generator, benchmarks.",
-        subcommands = {EchoCommand.class, LoadCommand.class, BenchCommand.class})
+        subcommands = {EchoCommand.class, LoadCommand.class, BenchCommand.class, CtlCommand.class})
 public final class Main implements Runnable {
 
     @CommandLine.Spec

@@ -69,7 +69,11 @@ public final class SteerProgram implements AutoCloseable {
     public record SlotCounters(long selected, long shadow, long migrated, long fallback) {
     }
 
-    private final BpfObject object;
+    /** The maps, by name, in the order a hand-off passes them. */
+    public static final java.util.List<String> MAPS =
+            java.util.List.of("slots", "active", "config", "table", "seq", "flows", "stats");
+
+    private final AutoCloseable owner;
     private final BpfProgram program;
     private final boolean migrate;
     private final SockArray slots;
@@ -78,21 +82,79 @@ public final class SteerProgram implements AutoCloseable {
     private final BpfMap table;
     private final BpfMap flows;
     private final BpfMap stats;
+    private final BpfMap seq;
     private final int cpus;
+    /** What user space last wrote into each half, so that a publish writes only the entries that differ. */
+    private final int[][] halves = new int[2][];
     private int half;
 
     private SteerProgram(BpfObject object, boolean migrate) throws NativeException {
-        this.object = object;
+        this(object, object.program(migrate ? MIGRATE : SELECT), migrate, object.map("slots"), object.map("active"),
+                object.map("config"), object.map("table"), object.map("seq"), object.map("flows"), object.map("stats"));
+    }
+
+    private SteerProgram(AutoCloseable owner, BpfProgram program, boolean migrate, BpfMap slots, BpfMap active,
+                         BpfMap config, BpfMap table, BpfMap seq, BpfMap flows, BpfMap stats) throws NativeException {
+        this.owner = owner;
         this.migrate = migrate;
-        this.program = object.program(migrate ? MIGRATE : SELECT);
-        this.slots = new SockArray(object.map("slots"));
-        this.active = object.map("active");
-        this.config = object.map("config");
-        this.table = object.map("table");
-        this.flows = object.map("flows");
-        this.stats = object.map("stats");
+        this.program = program;
+        this.slots = new SockArray(slots);
+        this.active = active;
+        this.config = config;
+        this.table = table;
+        this.seq = seq;
+        this.flows = flows;
+        this.stats = stats;
         this.cpus = LibBpf.possibleCpus();
-        this.half = 0;
+        byte[] h = active.lookup(BpfMap.u32(0));
+        this.half = h == null ? 0 : ByteBuffer.wrap(h).order(ByteOrder.nativeOrder()).getInt(0) & 1;
+    }
+
+    /**
+     * Takes over a program and maps another process loaded (received by SCM_RIGHTS in a hand-off): the
+     * descriptors become this object's and close with it. {@code mapFds} are in {@link #MAPS} order.
+     * Each map is checked against the layout this class expects.
+     */
+    public static SteerProgram adopt(int programFd, String programName, int[] mapFds) throws NativeException {
+        if (mapFds.length != MAPS.size()) {
+            throw new IllegalArgumentException(mapFds.length + " map descriptors; accepted: " + MAPS.size() + " "
+                    + MAPS);
+        }
+        int[] owned = new int[mapFds.length + 1];
+        System.arraycopy(mapFds, 0, owned, 0, mapFds.length);
+        owned[mapFds.length] = programFd;
+        AutoCloseable closer = () -> {
+            for (int fd : owned) {
+                Sys.close(fd);
+            }
+        };
+        BpfMap[] m = new BpfMap[mapFds.length];
+        for (int i = 0; i < m.length; i++) {
+            m[i] = new BpfMap(MAPS.get(i), mapFds[i]);
+        }
+        expect(m[1], LibBpf.MAP_TYPE_ARRAY, 4, 4, 1);
+        expect(m[2], LibBpf.MAP_TYPE_ARRAY, 4, 16, 2);
+        expect(m[3], LibBpf.MAP_TYPE_ARRAY, 4, 4, 2 * TABLE_MAX);
+        expect(m[6], 6, 4, 32, MAX_SLOTS);
+        BpfProgram prog = new BpfProgram(programName, programFd);
+        if (prog.info().type() != LibBpf.PROG_TYPE_SK_REUSEPORT) {
+            throw new IllegalArgumentException("descriptor " + programFd + " is a BPF program of type "
+                    + prog.info().type() + "; accepted: sk_reuseport (" + LibBpf.PROG_TYPE_SK_REUSEPORT + ")");
+        }
+        return new SteerProgram(closer, prog, programName.equals(MIGRATE), m[0], m[1], m[2], m[3], m[4], m[5], m[6]);
+    }
+
+    private static void expect(BpfMap m, int type, int key, int value, int max) {
+        if (m.type() != type || m.keySize() != key || m.valueSize() != value || m.maxEntries() != max) {
+            throw new IllegalArgumentException("map " + m.name() + " is " + m + "; accepted: type " + type + ", key "
+                    + key + ", value " + value + ", max " + max);
+        }
+    }
+
+    /** The program's descriptor followed by the maps' in {@link #MAPS} order, for a hand-off. */
+    public int[] descriptors() {
+        return new int[] {program.fd(), slots.fd(), active.fd(), config.fd(), table.fd(), seq.fd(), flows.fd(),
+            stats.fd()};
     }
 
     /**
@@ -160,9 +222,13 @@ public final class SteerProgram implements AutoCloseable {
                         + (MAX_SLOTS - 1));
             }
         }
+        int[] known = halves[next];
         for (int i = 0; i < slotTable.length; i++) {
-            table.update(BpfMap.u32(base + i), BpfMap.u32(slotTable[i]), LibBpf.BPF_ANY);
+            if (known == null || i >= known.length || known[i] != slotTable[i]) {
+                table.update(BpfMap.u32(base + i), BpfMap.u32(slotTable[i]), LibBpf.BPF_ANY);
+            }
         }
+        halves[next] = mode == Mode.PASS ? known : slotTable.clone();
         ByteBuffer c = ByteBuffer.allocate(16).order(ByteOrder.nativeOrder());
         c.putInt(0, mode.code).putInt(4, mode == Mode.PASS ? 0 : slotTable.length).putInt(8, shadow ? 1 : 0)
                 .putInt(12, generation);
@@ -246,8 +312,16 @@ public final class SteerProgram implements AutoCloseable {
         return doomed.size();
     }
 
+    /**
+     * Releases this process's descriptors of the program and maps. A program attached to a group keeps
+     * running (the group holds it), and so do the maps it uses.
+     */
     @Override
     public void close() {
-        object.close();
+        try {
+            owner.close();
+        } catch (Exception e) {
+            System.getLogger("dev.reuseport.bpf").log(System.Logger.Level.WARNING, "closing the steering program: " + e);
+        }
     }
 }

@@ -31,6 +31,10 @@ public final class Sys {
     public static final int SO_SNDBUF = 7;
     /** SO_RCVBUF. */
     public static final int SO_RCVBUF = 8;
+    /** SO_RCVTIMEO. */
+    public static final int SO_RCVTIMEO = 20;
+    /** SO_SNDTIMEO. */
+    public static final int SO_SNDTIMEO = 21;
     /** SO_REUSEPORT (Linux 3.9). */
     public static final int SO_REUSEPORT = 15;
     /** SO_PEERCRED. */
@@ -113,6 +117,22 @@ public final class Sys {
     /** setsockopt(2) with raw bytes. */
     public static void setBytes(int fd, int level, int option, byte[] value) throws NativeException {
         check("setsockopt(" + optionName(level, option) + ")", B.setsockopt(fd, level, option, value, value.length));
+    }
+
+    /** SO_RCVTIMEO and SO_SNDTIMEO: blocking reads and writes on {@code fd} fail with EAGAIN after {@code millis}. */
+    public static void setTimeouts(int fd, int millis) throws NativeException {
+        byte[] tv = new byte[16];
+        ByteBuffer b = ByteBuffer.wrap(tv).order(ByteOrder.nativeOrder());
+        b.putLong(0, millis / 1000).putLong(8, (millis % 1000) * 1000L);
+        check("setsockopt(SO_RCVTIMEO)", B.setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, tv, 16));
+        check("setsockopt(SO_SNDTIMEO)", B.setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, tv, 16));
+    }
+
+    /** SO_PEERCRED of a connected Unix socket: {@code [pid, uid, gid]}. */
+    public static int[] peerCredentials(int fd) throws NativeException {
+        byte[] v = getBytes(fd, SOL_SOCKET, SO_PEERCRED, 12);
+        ByteBuffer b = ByteBuffer.wrap(v).order(ByteOrder.nativeOrder());
+        return new int[] {b.getInt(0), b.getInt(4), b.getInt(8)};
     }
 
     /** getsockopt(2) of an int. */

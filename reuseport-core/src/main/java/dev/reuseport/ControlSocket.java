@@ -1,0 +1,355 @@
+package dev.reuseport;
+
+import dev.reuseport.sys.Sys;
+import java.io.IOException;
+import java.nio.channels.ClosedChannelException;
+import java.nio.file.Files;
+import java.nio.file.LinkOption;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFileAttributes;
+import java.nio.file.attribute.PosixFilePermission;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLong;
+import jnr.unixsocket.UnixServerSocketChannel;
+import jnr.unixsocket.UnixSocketAddress;
+import jnr.unixsocket.UnixSocketChannel;
+
+/**
+ * The operator's Unix control socket for one group (jnr-unixsocket): created with mode 0600 inside a
+ * directory owned by this user and writable by no one else; each peer's uid is checked with
+ * SO_PEERCRED, and only this process's uid (or root) is served. Requests are single lines; each reply
+ * is zero or more body lines followed by a last line {@code OK} or {@code ERR <message>}. A bad request
+ * gets an ERR naming the value and what is accepted, leaves the group as it was, and the socket keeps
+ * serving. Descriptors are only ever sent to a verified peer (the {@code handoff} command).
+ */
+public final class ControlSocket implements AutoCloseable {
+    private static final System.Logger LOG = System.getLogger("dev.reuseport.control");
+
+    /** A command: given the words after its name, writes body lines and returns the final OK text. */
+    @FunctionalInterface
+    public interface Command {
+        /** Runs it; throw IllegalArgumentException/IllegalStateException for a refusal naming the value. */
+        String run(List<String> args, List<String> body) throws IOException;
+    }
+
+    private final ReuseportGroup group;
+    private final Path path;
+    private final UnixServerSocketChannel server;
+    private final Map<String, Command> commands = new LinkedHashMap<>();
+    private final AtomicBoolean closed = new AtomicBoolean();
+    private final CountDownLatch handedOff = new CountDownLatch(1);
+    private final AtomicLong refusedPeers = new AtomicLong();
+    private final Thread acceptor;
+    private final int uid = Sys.uid();
+
+    private ControlSocket(ReuseportGroup group, Path path, UnixServerSocketChannel server) {
+        this.group = group;
+        this.path = path;
+        this.server = server;
+        commands.put("status", (a, body) -> status(body));
+        commands.put("policy", (a, body) -> {
+            if (a.size() != 1) {
+                throw new IllegalArgumentException("policy takes one spec; accepted: policy <" + Policy.Weighted.ACCEPTED
+                        .replace(", ", "|") + ">");
+            }
+            Capabilities c = group.policy(Policy.parse(a.get(0)));
+            return "steering " + c.steering() + " (" + c.steeringReason() + ")";
+        });
+        commands.put("restart", (a, body) -> {
+            noArgs("restart", a);
+            group.restart();
+            return "restarted, " + group.restarts() + " swaps so far";
+        });
+        commands.put("resize", (a, body) -> {
+            if (a.size() != 1 || !a.get(0).matches("\\d{1,9}")) {
+                throw new IllegalArgumentException("resize takes a worker count; got " + a + "; accepted: resize <1.."
+                        + ReuseportGroup.MAX_WORKERS + ">");
+            }
+            int n = Integer.parseInt(a.get(0));
+            List<Worker> added = group.resize(n);
+            listener.workersAdded(added);
+            return "resized to " + group.workers().size() + " workers";
+        });
+        this.acceptor = new Thread(this::acceptLoop, "reuseport-control " + path.getFileName());
+        this.acceptor.setDaemon(true);
+    }
+
+    /** Told about workers a command added, so that the application can start serving them. */
+    public interface Listener {
+        /** Workers added by {@code resize}. */
+        void workersAdded(List<Worker> workers);
+    }
+
+    private volatile Listener listener = w -> { };
+
+    /** Sets who is told about workers added from the control socket. */
+    public ControlSocket onWorkersAdded(Listener l) {
+        this.listener = l;
+        return this;
+    }
+
+    /** Adds (or replaces) a command. */
+    public ControlSocket command(String name, Command c) {
+        if (name == null || !name.matches("[a-z][a-z-]{0,31}")) {
+            throw new IllegalArgumentException("command name '" + name + "'; accepted: lowercase letters and '-', "
+                    + "1..32 characters");
+        }
+        commands.put(name, c);
+        return this;
+    }
+
+    /**
+     * Serves {@code group} on a new socket at {@code path}. The directory must exist, belong to this
+     * user and not be writable by group or others. An existing socket file at {@code path} with nothing
+     * listening is replaced; one with a live server is replaced only when {@code replace} (the new
+     * process of a hand-off takes the path over).
+     */
+    public static ControlSocket serve(ReuseportGroup group, Path path, boolean replace) throws IOException {
+        if (path == null) {
+            throw new IllegalArgumentException("control socket path null; accepted: a path in a directory owned by "
+                    + "uid " + Sys.uid() + " with mode 0700 or stricter");
+        }
+        Path abs = path.toAbsolutePath();
+        if (abs.toString().getBytes(java.nio.charset.StandardCharsets.UTF_8).length > 107) {
+            throw new IllegalArgumentException("control socket path " + abs + " is longer than 107 bytes; accepted: "
+                    + "a shorter path (sockaddr_un holds 108 bytes)");
+        }
+        checkDirectory(abs.getParent());
+        if (Files.exists(abs, LinkOption.NOFOLLOW_LINKS)) {
+            PosixFileAttributes a = Files.readAttributes(abs, PosixFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
+            if (!a.isOther()) {
+                throw new IllegalArgumentException("control socket path " + abs + " exists and is not a socket; "
+                        + "accepted: a free path or a stale socket");
+            }
+            if (isLive(abs) && !replace) {
+                throw new IllegalStateException("control socket " + abs + " is served by a running process; "
+                        + "accepted: take it over with ReuseportGroup.takeOver, or choose another path");
+            }
+            Files.delete(abs);
+        }
+        UnixServerSocketChannel server = UnixServerSocketChannel.open();
+        try {
+            server.socket().bind(new UnixSocketAddress(abs.toFile()));
+            Files.setPosixFilePermissions(abs, PosixFilePermissions.fromString("rw-------"));
+        } catch (IOException | RuntimeException e) {
+            server.close();
+            throw e;
+        }
+        ControlSocket cs = new ControlSocket(group, abs, server);
+        cs.acceptor.start();
+        LOG.log(System.Logger.Level.INFO, "control socket " + abs + " serves " + group);
+        return cs;
+    }
+
+    static void checkDirectory(Path dir) throws IOException {
+        if (dir == null || !Files.isDirectory(dir, LinkOption.NOFOLLOW_LINKS)) {
+            throw new IllegalArgumentException("control socket directory " + dir + " does not exist; accepted: an "
+                    + "existing directory owned by uid " + Sys.uid() + " with mode 0700 or stricter");
+        }
+        PosixFileAttributes a = Files.readAttributes(dir, PosixFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
+        int owner = (Integer) Files.getAttribute(dir, "unix:uid", LinkOption.NOFOLLOW_LINKS);
+        Set<PosixFilePermission> p = a.permissions();
+        if (owner != Sys.uid() || p.contains(PosixFilePermission.GROUP_WRITE)
+                || p.contains(PosixFilePermission.OTHERS_WRITE)) {
+            throw new IllegalArgumentException("control socket directory " + dir + " is owned by uid " + owner
+                    + " with mode " + PosixFilePermissions.toString(p) + "; accepted: owned by uid " + Sys.uid()
+                    + " and writable by no one else (e.g. 0700)");
+        }
+    }
+
+    private static boolean isLive(Path p) {
+        try (UnixSocketChannel c = UnixSocketChannel.open(new UnixSocketAddress(p.toFile()))) {
+            return c.isConnected();
+        } catch (IOException e) {
+            return false;
+        }
+    }
+
+    /** Where the socket is. */
+    public Path path() {
+        return path;
+    }
+
+    /** Peers refused because their uid was neither this process's nor root's. */
+    public long refusedPeers() {
+        return refusedPeers.get();
+    }
+
+    /** Waits until the group has been handed off to a new process; true when it was. */
+    public boolean awaitHandOff(Duration timeout) throws InterruptedException {
+        return handedOff.await(timeout.toMillis(), TimeUnit.MILLISECONDS);
+    }
+
+    /** Whether the group was handed off through this socket. */
+    public boolean handedOff() {
+        return handedOff.getCount() == 0;
+    }
+
+    private void acceptLoop() {
+        while (!closed.get()) {
+            UnixSocketChannel c;
+            try {
+                c = server.accept();
+            } catch (ClosedChannelException e) {
+                return;
+            } catch (IOException e) {
+                if (closed.get()) {
+                    return;
+                }
+                LOG.log(System.Logger.Level.WARNING, "control socket " + path + ": accept failed: " + e.getMessage());
+                continue;
+            }
+            if (c == null) {
+                continue;
+            }
+            Thread t = new Thread(() -> session(c), "reuseport-control-session");
+            t.setDaemon(true);
+            t.start();
+        }
+    }
+
+    private void session(UnixSocketChannel c) {
+        try (c) {
+            ControlLines lines = new ControlLines(c.getFD());
+            int[] cred = Sys.peerCredentials(lines.fd());
+            if (cred[1] != uid && cred[1] != 0) {
+                refusedPeers.incrementAndGet();
+                LOG.log(System.Logger.Level.WARNING, "control socket " + path + ": refused peer pid " + cred[0]
+                        + " uid " + cred[1] + " (serving uid " + uid + " and root only)");
+                lines.writeLine("ERR uid " + cred[1] + " may not use this socket; accepted: uid " + uid + " or root");
+                return;
+            }
+            Sys.setTimeouts(lines.fd(), 60_000);
+            for (;;) {
+                String line = lines.readLine();
+                if (line == null || closed.get()) {
+                    return;
+                }
+                if (handle(lines, line.strip())) {
+                    return;
+                }
+            }
+        } catch (IOException e) {
+            LOG.log(System.Logger.Level.DEBUG, "control session ended: " + e.getMessage());
+        }
+    }
+
+    /** Handles one request; true when the session ends (a completed hand-off). */
+    private boolean handle(ControlLines lines, String line) throws IOException {
+        if (line.isEmpty()) {
+            lines.writeLine("ERR empty request; accepted: " + String.join(", ", commandNames()));
+            return false;
+        }
+        List<String> words = new ArrayList<>(List.of(line.split("\\s+")));
+        String name = words.remove(0);
+        if (name.equals("handoff")) {
+            if (words.size() != 1) {
+                lines.writeLine("ERR handoff takes the protocol version; accepted: handoff " + Handoff.VERSION);
+                return false;
+            }
+            try {
+                boolean done = Handoff.send(group, lines, words.get(0));
+                if (done) {
+                    handedOff.countDown();
+                    closeServer();
+                }
+                return done;
+            } catch (GroupClosedException e) {
+                lines.writeLine("ERR " + e.getMessage());
+                return false;
+            }
+        }
+        Command c = commands.get(name);
+        if (c == null) {
+            String shown = name.length() > 40 ? name.substring(0, 40) + "..." : name;
+            lines.writeLine("ERR unknown command '" + printable(shown) + "'; accepted: " + String.join(", ", commandNames()));
+            return false;
+        }
+        List<String> body = new ArrayList<>();
+        String result;
+        try {
+            result = c.run(words, body);
+        } catch (IllegalArgumentException | IllegalStateException | UnsupportedOperationException e) {
+            lines.writeLine("ERR " + printable(e.getMessage()));
+            return false;
+        } catch (IOException e) {
+            lines.writeLine("ERR " + name + " failed: " + printable(e.getMessage()));
+            return false;
+        }
+        for (String b : body) {
+            lines.writeLine(b.startsWith("OK") || b.startsWith("ERR") ? " " + b : b);
+        }
+        lines.writeLine(result == null || result.isEmpty() ? "OK" : "OK " + result);
+        return false;
+    }
+
+    private List<String> commandNames() {
+        List<String> names = new ArrayList<>(commands.keySet());
+        names.add("handoff");
+        return names;
+    }
+
+    private static String printable(String s) {
+        if (s == null) {
+            return "";
+        }
+        StringBuilder b = new StringBuilder();
+        for (char ch : s.toCharArray()) {
+            b.append(ch >= 0x20 && ch < 0x7f ? ch : '?');
+        }
+        return b.toString();
+    }
+
+    private static void noArgs(String name, List<String> a) {
+        if (!a.isEmpty()) {
+            throw new IllegalArgumentException(name + " takes no arguments; got " + a);
+        }
+    }
+
+    private String status(List<String> body) throws IOException {
+        Capabilities c = group.capabilities();
+        for (String l : c.toTable().split("\n")) {
+            body.add(l);
+        }
+        body.add(String.format("%-5s %10s %10s %10s %8s %8s", "slot", "accepted", "received", "queue", "limit", "drops"));
+        for (WorkerStats s : group.stats()) {
+            body.add(String.format("%-5d %10d %10d %10d %8d %8d", s.slot(), s.accepted(), s.received(), s.queueDepth(),
+                    s.queueLimit(), s.drops()));
+        }
+        return "policy " + group.policy().spec() + " generation " + group.generation() + " workers "
+                + group.workers().size();
+    }
+
+    private void closeServer() {
+        if (closed.compareAndSet(false, true)) {
+            try {
+                server.close();
+            } catch (IOException e) {
+                LOG.log(System.Logger.Level.DEBUG, "closing control socket: " + e.getMessage());
+            }
+        }
+    }
+
+    /** Stops serving and removes the socket file (unless a new process has already put its own there). */
+    @Override
+    public void close() {
+        boolean wasOpen = !closed.get();
+        closeServer();
+        if (wasOpen && !handedOff()) {
+            try {
+                Files.deleteIfExists(path);
+            } catch (IOException e) {
+                LOG.log(System.Logger.Level.DEBUG, "removing " + path + ": " + e.getMessage());
+            }
+        }
+    }
+}

@@ -1,0 +1,65 @@
+package dev.reuseport;
+
+import java.io.IOException;
+import java.nio.file.Path;
+import java.time.Duration;
+
+/**
+ * Child-process roles for cross-process hand-off tests. {@code old <ctl> <haltAt|->} opens a TCP group of
+ * 4 on 127.0.0.1, serves it (each connection gets its slot id back) and its control socket, prints
+ * {@code READY <port>}, and exits 0 once handed off and drained. {@code new <ctl> <port> <haltAt|->}
+ * takes the group over (falling back to opening it on {@code port}), prints {@code TOOK-OVER} or
+ * {@code FALLBACK}, then {@code READY <port>}, and serves until its standard input closes. With a
+ * {@code haltAt} step name the process dies there as kill -9 would have it (Runtime.halt).
+ */
+public final class HandoffScenario {
+    private HandoffScenario() {
+    }
+
+    public static void main(String[] args) throws Exception {
+        String haltAt = args[args.length - 1];
+        if (!haltAt.equals("-")) {
+            Handoff.step = step -> {
+                if (step.equals(haltAt)) {
+                    System.out.println("HALT " + step);
+                    System.out.flush();
+                    Runtime.getRuntime().halt(137);
+                }
+            };
+        }
+        Path ctl = Path.of(args[1]);
+        if (args[0].equals("old")) {
+            try (ReuseportGroup g = ReuseportGroup.tcp().address("127.0.0.1").workers(4).backlog(1024).open();
+                 TestTraffic t = new TestTraffic(g);
+                 ControlSocket cs = ControlSocket.serve(g, ctl, false)) {
+                System.out.println("READY " + g.localAddress().getPort());
+                System.out.flush();
+                while (!cs.awaitHandOff(Duration.ofMillis(200))) {
+                    if (System.in.available() < 0) {
+                        return;
+                    }
+                }
+                System.out.println("HANDED-OFF");
+                System.out.flush();
+            }
+            return;
+        }
+        int port = Integer.parseInt(args[2]);
+        ReuseportGroup.Builder fallback = ReuseportGroup.tcp().address("127.0.0.1").port(port).workers(4).backlog(1024);
+        ReuseportGroup g;
+        try {
+            g = ReuseportGroup.takeOver(ctl, null);
+            System.out.println("TOOK-OVER " + g.workers().size());
+        } catch (IOException e) {
+            System.out.println("FALLBACK " + e.getMessage());
+            g = fallback.open();
+        }
+        try (ReuseportGroup group = g; TestTraffic t = new TestTraffic(group)) {
+            System.out.println("READY " + group.localAddress().getPort());
+            System.out.flush();
+            while (System.in.read() >= 0) {
+                // serve until the test closes our standard input
+            }
+        }
+    }
+}
