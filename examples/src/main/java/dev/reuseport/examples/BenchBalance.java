@@ -32,11 +32,19 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 
 /**
- * {@code bench balance}: how evenly each steering policy spreads the same traffic over 8 workers, set
- * side by side with the kernel's own hash, how many flows move when one worker leaves, and what the
- * attached program costs in throughput (alternating rounds, medians). Every count is what the worker
- * threads of this JVM actually accepted or received (the steering program's counters are shown only as a
- * cross-check). Servers and clients run in this one JVM, over 127.0.0.1.
+ * {@code bench balance}: how evenly each steering policy spreads the same traffic over 8 workers, side by
+ * side with the kernel's own hash; how many flows move when one worker leaves; and what the attached
+ * program costs in throughput.
+ *
+ * <p>Every count is what the worker threads of this JVM actually accepted or received (the steering
+ * program's counters are printed only as a cross-check). Servers and clients run in this one JVM over
+ * 127.0.0.1. Kernel-hash groups are opened without any program (not even the pass-mode migrate program
+ * TCP groups get by default), so "kernel" means the kernel hash alone. Each balance and moved run uses a
+ * fresh group; UDP senders pace themselves on what the workers received, so no datagram meets a full
+ * receive buffer (lost datagrams are reported). Throughput: two groups side by side, the kernel hash and
+ * the consistent policy, measured in alternating rounds (kernel, program, kernel, ...); a pair in which
+ * other processes took more than {@code --max-others}% of the CPUs is shown marked, left out of the
+ * medians and run again (bounded); the ratio is median(program) / median(kernel).
  */
 @Command(name = "balance", mixinStandardHelpOptions = true,
         description = "Balance (max/mean) per policy vs the kernel hash, flows moved when a worker leaves, "
@@ -65,7 +73,7 @@ final class BenchBalance implements Callable<Integer> {
                     + "spec, or 'pass': the program attached in pass mode); the RESULT keys keep their names")
     String vs;
 
-    @Option(names = "--rounds", defaultValue = "5",
+    @Option(names = "--rounds", defaultValue = "7",
             description = "throughput rounds per variant, alternating kernel/bpf (default ${DEFAULT-VALUE})")
     int rounds;
 
@@ -93,16 +101,25 @@ final class BenchBalance implements Callable<Integer> {
     @Option(names = "--udp-senders", defaultValue = "4", description = "UDP sender threads in throughput rounds (default ${DEFAULT-VALUE})")
     int udpSenders;
 
-    @Option(names = "--udp-flows-per-sender", defaultValue = "8",
+    @Option(names = "--udp-flows-per-sender", defaultValue = "64",
             description = "sockets (flows) per UDP sender thread, used in turn (default ${DEFAULT-VALUE})")
     int udpFlowsPerSender;
 
     @Option(names = "--burst", defaultValue = "16", description = "datagrams per burst on one flow (default ${DEFAULT-VALUE})")
     int burst;
 
-    @Option(names = "--window", defaultValue = "64",
+    @Option(names = "--window", defaultValue = "512",
             description = "datagrams a UDP sender may have sent but not yet seen received (default ${DEFAULT-VALUE})")
     int window;
+
+    @Option(names = "--max-others", defaultValue = "10",
+            description = "a throughput pair in which other processes used more than this %% of the CPUs is marked, "
+                    + "left out of the medians and run again (default ${DEFAULT-VALUE})")
+    double maxOthers;
+
+    @Option(names = "--extra-rounds", defaultValue = "4",
+            description = "at most this many re-runs of disturbed pairs per throughput test (default ${DEFAULT-VALUE})")
+    int extraRounds;
 
     @Option(names = "--receive-buffer", defaultValue = "4194304",
             description = "SO_RCVBUF of every UDP worker in bytes; the kernel caps it at net.core.rmem_max "
@@ -164,6 +181,17 @@ final class BenchBalance implements Callable<Integer> {
                 for (DatagramChannel c : pool) {
                     c.close();
                 }
+            }
+        }
+
+        for (Balance b : Arrays.asList(tcpKernel, tcpRr, tcpWeighted, udpKernel, udpSticky, heavyKernel, heavyRr)) {
+            if (b != null && b.total != b.expected) {
+                notes.add(b.label + ": " + b.expected + " sent but " + b.total + " received/accepted");
+            }
+        }
+        for (Moved m : Arrays.asList(movedKernel, movedConsistent, movedSticky)) {
+            if (m != null && m.lost() > 0) {
+                notes.add(m.label() + ": " + m.lost() + " datagrams sent but not received");
             }
         }
 
@@ -411,7 +439,16 @@ final class BenchBalance implements Callable<Integer> {
                 }
             }
             waitFor(() -> sink.phaseCount.get(KIND_PHASE0) >= total, 5_000);
-            return new Balance(label, policy, sink.counts(), total, inForce(g, policy), bpfCounters(g));
+            StringBuilder where = new StringBuilder();
+            if (policy instanceof Policy.KernelHash) {
+                // each flow keeps one worker under a hash: show which (and its source port)
+                where.append("; flow(port)->worker");
+                for (int f = 0; f < heavyFlows; f++) {
+                    where.append(' ').append(((InetSocketAddress) senders.get(f).getLocalAddress()).getPort())
+                            .append("->w").append(sink.flowSlot[0].get(f) - 1);
+                }
+            }
+            return new Balance(label, policy, sink.counts(), total, inForce(g, policy), bpfCounters(g) + where);
         } finally {
             for (DatagramChannel c : senders) {
                 c.close();
@@ -463,131 +500,168 @@ final class BenchBalance implements Callable<Integer> {
 
     // ------------------------------------------------------------------ throughput
 
+    /** One measured round: the rate, this JVM's and other processes' CPU use (% of all CPUs), more columns. */
+    record RoundOut(double rate, double oursPct, double othersPct, String columns) {
+        /** Rate per CPU-second this JVM used (clients and servers both live here). */
+        double perCpuSecond() {
+            double cpus = Runtime.getRuntime().availableProcessors();
+            return oursPct <= 0 ? Double.NaN : rate / (oursPct / 100 * cpus);
+        }
+    }
+
+    interface Round {
+        /** Runs one round of {@code variant} (0 kernel hash, 1 the program), attempt number {@code attempt}. */
+        RoundOut run(int variant, int attempt) throws Exception;
+    }
+
+    /**
+     * Alternating rounds, kernel then program, until {@link #rounds} pairs ran with other processes using
+     * at most {@link #maxOthers}% of the CPUs in both halves; a disturbed pair is shown, marked, left out
+     * of the medians and run again, at most {@link #extraRounds} times.
+     */
+    private Throughput alternate(String unit, String columnsHeader, Round round) throws Exception {
+        Throughput t = new Throughput(unit);
+        out.printf("%-7s %-20s %12s %12s %s%n", "round", "policy", unit, "cpu% us/oth", columnsHeader);
+        int clean = 0;
+        for (int attempt = 0; clean < rounds && attempt < rounds + extraRounds; attempt++) {
+            RoundOut[] pair = new RoundOut[2];
+            for (int v = 0; v < 2; v++) {
+                System.gc();
+                pair[v] = round.run(v, attempt);
+            }
+            boolean disturbed = pair[0].othersPct > maxOthers || pair[1].othersPct > maxOthers;
+            for (int v = 0; v < 2; v++) {
+                RoundOut o = pair[v];
+                out.printf(Locale.ROOT, "%-7s %-20s %12.0f %12s %s%n", (attempt + 1) + (disturbed ? "*" : ""),
+                        v == 0 ? "kernel-hash" : vsLabel(), o.rate, String.format(Locale.ROOT, "%.0f/%.0f",
+                                o.oursPct, o.othersPct), o.columns);
+            }
+            out.flush();
+            t.add(pair[0], pair[1], disturbed);
+            if (!disturbed) {
+                clean++;
+            }
+        }
+        if (t.disturbed > 0) {
+            notes.add(unit + ": " + t.disturbed + " pair(s) marked * had other processes using more than " + maxOthers
+                    + "% of the CPUs; " + (clean > 0 ? "left out of the medians" : "no clean pair: medians over all"));
+        }
+        if (clean < rounds) {
+            notes.add(unit + ": only " + clean + " clean pair(s) of the " + rounds + " asked");
+        }
+        return t;
+    }
+
     private Throughput tcpThroughput() throws Exception {
-        out.printf("THROUGHPUT TCP: connections/s, %d client threads, connection per request (connect, 64 B, "
-                + "half-close, read echo, close), %.1f s + %.1f s warm-up per round, alternating%n",
-                clients, seconds, warmup);
-        Throughput t = new Throughput("conn/s", rounds);
+        out.printf("THROUGHPUT TCP: connections/s; %d client threads, a connection per request (connect, 64 B, "
+                + "half-close, read the echo, close); echo server and clients in this JVM; %.1f s + %.1f s warm-up "
+                + "per round; kernel hash and %s alternating%n", clients, seconds, warmup, vsLabel());
         try (ReuseportGroup kg = open("conn_kernel", ReuseportGroup.tcp(), Policy.kernelHash());
              ReuseportGroup bg = openVs("conn_bpf", ReuseportGroup.tcp());
              AcceptCounter ks = new AcceptCounter(kg, true);
              AcceptCounter bs = new AcceptCounter(bg, true)) {
+            Throughput t = alternate("conn/s", String.format("%8s %10s %9s", "failed", "accepted", "max/mean"),
+                    (v, attempt) -> {
+                        ReuseportGroup g = v == 0 ? kg : bg;
+                        AcceptCounter s = v == 0 ? ks : bs;
+                        LoadGenerator.tcp(g.localAddress(), Integer.MAX_VALUE, clients, 64, warmup);
+                        long[] a0 = s.counts();
+                        CpuSample cpu0 = CpuSample.now();
+                        LoadGenerator.Result res = LoadGenerator.tcp(g.localAddress(), Integer.MAX_VALUE, clients, 64,
+                                seconds);
+                        CpuSample cpu1 = CpuSample.now();
+                        long[] a1 = s.counts();
+                        long[] d = new long[WORKERS];
+                        for (int i = 0; i < WORKERS; i++) {
+                            d[i] = a1[i] - a0[i];
+                        }
+                        if (res.failed() > 0) {
+                            notes.add("conn attempt " + (attempt + 1) + (v == 0 ? " kernel" : " " + vsLabel()) + ": "
+                                    + res.failed() + " failed connections");
+                        }
+                        return new RoundOut(res.rate(), cpu0.oursPct(cpu1), cpu0.othersPct(cpu1),
+                                String.format(Locale.ROOT, "%8d %10d %9.3f", res.failed(), sum(d), maxOverMean(d)));
+                    });
             t.valid = vsInForce(bg);
-            out.printf("%-6s %-22s %12s %8s %10s %12s%n", "round", "policy", "conn/s", "failed", "accepted",
-                    "cpu% us/oth");
-            for (int r = 0; r < rounds; r++) {
-                for (int v = 0; v < 2; v++) {
-                    ReuseportGroup g = v == 0 ? kg : bg;
-                    AcceptCounter s = v == 0 ? ks : bs;
-                    System.gc();
-                    LoadGenerator.tcp(g.localAddress(), Integer.MAX_VALUE, clients, 64, warmup);
-                    long a0 = s.total();
-                    CpuSample cpu0 = CpuSample.now();
-                    LoadGenerator.Result res = LoadGenerator.tcp(g.localAddress(), Integer.MAX_VALUE, clients, 64, seconds);
-                    CpuSample cpu1 = CpuSample.now();
-                    long accepted = s.total() - a0;
-                    (v == 0 ? t.kernel : t.bpf)[r] = res.rate();
-                    out.printf(Locale.ROOT, "%-6d %-22s %12.0f %8d %10d %12s%n", r + 1,
-                            v == 0 ? "kernel-hash" : vsLabel(), res.rate(), res.failed(), accepted,
-                            cpuText(cpu0, cpu1));
-                    out.flush();
-                    if (res.failed() > 0) {
-                        notes.add("conn round " + (r + 1) + (v == 0 ? " kernel" : " bpf") + ": " + res.failed()
-                                + " failed connections");
-                    }
-                }
-            }
             t.bpfCounters = bpfCounters(bg);
+            out.println(t.summary(vsLabel()));
+            return t;
         }
-        out.println(t.summary());
-        return t;
     }
 
     private Throughput udpThroughput() throws Exception {
-        out.printf("THROUGHPUT UDP: datagrams/s received by the workers, %d sender threads x %d flows, bursts of %d "
-                + "per flow, at most %d in flight per sender, %.1f s + %.1f s warm-up per round, alternating%n",
-                udpSenders, udpFlowsPerSender, burst, window, seconds, warmup);
-        Throughput t = new Throughput("dgram/s", rounds);
-        int senderIds = rounds * 2 * udpSenders;
+        out.printf("THROUGHPUT UDP: datagrams/s received by the worker threads (one per worker, draining with "
+                + "receive); %d sender threads x %d flows (own sockets), bursts of %d per flow, at most %d in flight "
+                + "per sender; %.1f s + %.1f s warm-up per round; kernel hash and %s alternating%n", udpSenders,
+                udpFlowsPerSender, burst, window, seconds, warmup, vsLabel());
+        int senderIds = (rounds + extraRounds) * udpSenders;
         try (ReuseportGroup kg = open("udp_rate_kernel", udpBuilder(), Policy.kernelHash());
              ReuseportGroup bg = openVs("udp_rate_bpf", udpBuilder());
              UdpSink ks = new UdpSink(kg, 0, 0, senderIds);
              UdpSink bs = new UdpSink(bg, 0, 0, senderIds)) {
+            Throughput t = alternate("dgram/s", String.format("%10s %8s %9s", "sent", "drops", "max/mean"),
+                    (v, attempt) -> {
+                        ReuseportGroup g = v == 0 ? kg : bg;
+                        UdpSink s = v == 0 ? ks : bs;
+                        long drops0 = drops(g);
+                        List<DatagramChannel> chans = openFlows(udpSenders * udpFlowsPerSender);
+                        AtomicLong sentTotal = new AtomicLong();
+                        long[] c0;
+                        long[] c1;
+                        CpuSample cpu0;
+                        CpuSample cpu1;
+                        try {
+                            for (DatagramChannel c : chans) {
+                                c.connect(g.localAddress());
+                            }
+                            long start = System.nanoTime();
+                            long end = start + (long) ((warmup + seconds) * 1e9) + 50_000_000L;
+                            List<Thread> ts = new ArrayList<>();
+                            for (int k = 0; k < udpSenders; k++) {
+                                int id = attempt * udpSenders + k;
+                                List<DatagramChannel> mine = chans.subList(k * udpFlowsPerSender,
+                                        (k + 1) * udpFlowsPerSender);
+                                Thread th = new Thread(() -> sendLoop(id, mine, s, end, sentTotal), "udp-sender-" + k);
+                                ts.add(th);
+                                th.start();
+                            }
+                            sleepUntil(start + (long) (warmup * 1e9));
+                            c0 = s.counts();
+                            cpu0 = CpuSample.now();
+                            sleepUntil(cpu0.wallNanos() + (long) (seconds * 1e9));
+                            c1 = s.counts();
+                            cpu1 = CpuSample.now();
+                            for (Thread th : ts) {
+                                th.join();
+                            }
+                            long sent = sentTotal.get();
+                            long id0 = (long) attempt * udpSenders;
+                            // let the last bursts drain before the next round (bounded)
+                            waitFor(() -> s.creditSum(id0, udpSenders) >= sent, 1_000);
+                        } finally {
+                            for (DatagramChannel c : chans) {
+                                c.close();
+                            }
+                        }
+                        long d = drops(g) - drops0;
+                        long[] delta = new long[WORKERS];
+                        for (int i = 0; i < WORKERS; i++) {
+                            delta[i] = c1[i] - c0[i];
+                        }
+                        double rate = sum(delta) / ((cpu1.wallNanos() - cpu0.wallNanos()) / 1e9);
+                        if (d > 0) {
+                            notes.add("udp attempt " + (attempt + 1) + (v == 0 ? " kernel" : " " + vsLabel()) + ": " + d
+                                    + " datagrams dropped by full receive buffers");
+                        }
+                        return new RoundOut(rate, cpu0.oursPct(cpu1), cpu0.othersPct(cpu1),
+                                String.format(Locale.ROOT, "%10d %8d %9.3f", sentTotal.get(), d, maxOverMean(delta)));
+                    });
             t.valid = vsInForce(bg);
-            out.printf("%-6s %-22s %12s %10s %8s %8s %12s%n", "round", "policy", "dgram/s", "sent", "drops",
-                    "max/mean", "cpu% us/oth");
-            int round = 0;
-            for (int r = 0; r < rounds; r++) {
-                for (int v = 0; v < 2; v++) {
-                    ReuseportGroup g = v == 0 ? kg : bg;
-                    UdpSink s = v == 0 ? ks : bs;
-                    System.gc();
-                    long drops0 = drops(g);
-                    long[] c0 = null;
-                    long[] c1;
-                    List<DatagramChannel> chans = openFlows(udpSenders * udpFlowsPerSender);
-                    AtomicLong sentTotal = new AtomicLong();
-                    double measured;
-                    CpuSample cpu0;
-                    CpuSample cpu1;
-                    try {
-                        for (DatagramChannel c : chans) {
-                            c.connect(g.localAddress());
-                        }
-                        long start = System.nanoTime();
-                        long end = start + (long) ((warmup + seconds) * 1e9) + 50_000_000L;
-                        List<Thread> ts = new ArrayList<>();
-                        for (int k = 0; k < udpSenders; k++) {
-                            int id = round * udpSenders + k;
-                            List<DatagramChannel> mine = chans.subList(k * udpFlowsPerSender, (k + 1) * udpFlowsPerSender);
-                            Thread th = new Thread(() -> sendLoop(id, mine, s, end, sentTotal), "udp-sender-" + k);
-                            ts.add(th);
-                            th.start();
-                        }
-                        sleepUntil(start + (long) (warmup * 1e9));
-                        c0 = s.counts();
-                        cpu0 = CpuSample.now();
-                        long t0 = System.nanoTime();
-                        sleepUntil(t0 + (long) (seconds * 1e9));
-                        c1 = s.counts();
-                        long t1 = System.nanoTime();
-                        cpu1 = CpuSample.now();
-                        for (Thread th : ts) {
-                            th.join();
-                        }
-                        measured = (sum(c1) - sum(c0)) / ((t1 - t0) / 1e9);
-                        long sent = sentTotal.get();
-                        long id0 = (long) round * udpSenders;
-                        // let the last bursts drain before the next round (bounded)
-                        waitFor(() -> s.creditSum(id0, udpSenders) >= sent, 1_000);
-                    } finally {
-                        for (DatagramChannel c : chans) {
-                            c.close();
-                        }
-                    }
-                    long d = drops(g) - drops0;
-                    long[] delta = new long[WORKERS];
-                    for (int i = 0; i < WORKERS; i++) {
-                        delta[i] = c1[i] - c0[i];
-                    }
-                    (v == 0 ? t.kernel : t.bpf)[r] = measured;
-                    out.printf(Locale.ROOT, "%-6d %-22s %12.0f %10d %8d %8.2f %12s%n", r + 1,
-                            v == 0 ? "kernel-hash" : vsLabel(), measured, sentTotal.get(), d, maxOverMean(delta),
-                            cpuText(cpu0, cpu1));
-                    out.flush();
-                    if (d > 0) {
-                        notes.add("udp round " + (r + 1) + (v == 0 ? " kernel" : " bpf") + ": " + d
-                                + " datagrams dropped by full receive buffers");
-                    }
-                    round++;
-                }
-            }
             t.bpfCounters = bpfCounters(bg);
+            out.println(t.summary(vsLabel()));
+            return t;
         }
-        out.println(t.summary());
-        return t;
     }
-
     private void sendLoop(int id, List<DatagramChannel> chans, UdpSink sink, long end, AtomicLong sentTotal) {
         ByteBuffer msg = ByteBuffer.allocateDirect(32);
         msg.putInt(0, KIND_CREDIT).putInt(4, id);
@@ -692,11 +766,9 @@ final class BenchBalance implements Callable<Integer> {
         }
 
         @Override
-        public void close() throws InterruptedException {
+        public void close() {
             stop = true;
-            for (Thread t : threads) {
-                t.join(2_000);
-            }
+            joinAll(threads);
         }
     }
 
@@ -794,11 +866,9 @@ final class BenchBalance implements Callable<Integer> {
         }
 
         @Override
-        public void close() throws InterruptedException {
+        public void close() {
             stop = true;
-            for (Thread t : threads) {
-                t.join(2_000);
-            }
+            joinAll(threads);
         }
     }
 
@@ -868,41 +938,78 @@ final class BenchBalance implements Callable<Integer> {
         }
     }
 
-    /** Alternating throughput rounds. */
+    /** Alternating throughput rounds: the pairs, and which were disturbed by other processes. */
     static final class Throughput {
         final String unit;
-        final double[] kernel;
-        final double[] bpf;
+        final List<RoundOut> kernel = new ArrayList<>();
+        final List<RoundOut> bpf = new ArrayList<>();
+        final List<Boolean> clean = new ArrayList<>();
+        int disturbed;
         boolean valid;
         String bpfCounters = "-";
 
-        Throughput(String unit, int rounds) {
+        Throughput(String unit) {
             this.unit = unit;
-            this.kernel = new double[rounds];
-            this.bpf = new double[rounds];
+        }
+
+        void add(RoundOut k, RoundOut b, boolean wasDisturbed) {
+            kernel.add(k);
+            bpf.add(b);
+            clean.add(!wasDisturbed);
+            if (wasDisturbed) {
+                disturbed++;
+            }
+        }
+
+        /** The rounds counted: the clean pairs, or all pairs when none was clean. */
+        private double[] pick(List<RoundOut> rs, java.util.function.ToDoubleFunction<RoundOut> f, boolean all) {
+            boolean anyClean = clean.contains(Boolean.TRUE);
+            List<Double> v = new ArrayList<>();
+            for (int i = 0; i < rs.size(); i++) {
+                if (all || !anyClean || clean.get(i)) {
+                    v.add(f.applyAsDouble(rs.get(i)));
+                }
+            }
+            return v.stream().mapToDouble(Double::doubleValue).toArray();
         }
 
         double ratio() {
-            return BenchAccept.median(bpf) / BenchAccept.median(kernel);
+            return BenchAccept.median(pick(bpf, RoundOut::rate, false))
+                    / BenchAccept.median(pick(kernel, RoundOut::rate, false));
         }
 
         String ratioText() {
-            return valid ? fmt(ratio(), 3) : "n/a";
+            return valid && !kernel.isEmpty() ? fmt(ratio(), 3) : "n/a";
         }
 
-        String summary() {
-            double[] per = new double[kernel.length];
-            for (int i = 0; i < per.length; i++) {
-                per[i] = bpf[i] / kernel[i];
+        String summary(String other) {
+            if (kernel.isEmpty()) {
+                return "no rounds ran";
             }
-            return String.format(Locale.ROOT, "median %s: kernel-hash %.0f, other %.0f -> ratio %s "
-                    + "(per-round pair ratios %s, median %.3f); bpf counters: %s", unit, BenchAccept.median(kernel),
-                    BenchAccept.median(bpf), valid ? fmt(ratio(), 3) : "n/a (policy not in force)",
-                    Arrays.toString(Arrays.stream(per).mapToObj(x -> fmt(x, 3)).toArray()), BenchAccept.median(per),
-                    bpfCounters);
+            double[] k = pick(kernel, RoundOut::rate, false);
+            double[] b = pick(bpf, RoundOut::rate, false);
+            double[] pairs = new double[k.length];
+            for (int i = 0; i < k.length; i++) {
+                pairs[i] = b[i] / k[i];
+            }
+            double[] kAll = pick(kernel, RoundOut::rate, true);
+            double[] bAll = pick(bpf, RoundOut::rate, true);
+            double[] kCpu = pick(kernel, RoundOut::perCpuSecond, false);
+            double[] bCpu = pick(bpf, RoundOut::perCpuSecond, false);
+            StringBuilder s = new StringBuilder();
+            s.append(String.format(Locale.ROOT, "median %s over %d pair(s): kernel-hash %.0f, %s %.0f -> ratio %s%n",
+                    unit, k.length, BenchAccept.median(k), other, BenchAccept.median(b),
+                    valid ? fmt(ratio(), 3) : "n/a (policy not in force)"));
+            s.append(String.format(Locale.ROOT, "  per-pair ratios %s (median %.3f); over all %d pair(s) incl. "
+                    + "disturbed: %.3f; per CPU-second of this JVM: kernel %.0f, %s %.0f -> %.3f%n",
+                    Arrays.toString(Arrays.stream(pairs).mapToObj(x -> fmt(x, 3)).toArray()),
+                    BenchAccept.median(pairs), kAll.length, BenchAccept.median(bAll) / BenchAccept.median(kAll),
+                    BenchAccept.median(kCpu), other, BenchAccept.median(bCpu),
+                    BenchAccept.median(bCpu) / BenchAccept.median(kCpu)));
+            s.append("  program counters (cross-check): ").append(bpfCounters);
+            return s.toString();
         }
     }
-
     // ------------------------------------------------------------------ helpers
 
     static double maxOverMean(long[] counts) {
@@ -968,21 +1075,38 @@ final class BenchBalance implements Callable<Integer> {
             }
             return new CpuSample(busy, proc, System.nanoTime());
         }
+
+        /** This JVM's CPU time from this sample to {@code b}, as % of all CPUs (softirq work in its threads included). */
+        double oursPct(CpuSample b) {
+            if (processNanos < 0 || b.processNanos < 0) {
+                return Double.NaN;
+            }
+            return 100.0 * (b.processNanos - processNanos) / wall(b);
+        }
+
+        /** The rest of the machine's busy time from this sample to {@code b} (other processes), % of all CPUs. */
+        double othersPct(CpuSample b) {
+            if (busyJiffies < 0 || b.busyJiffies < 0) {
+                return 0;
+            }
+            double busy = (b.busyJiffies - busyJiffies) * 1e7; // USER_HZ 100
+            return Math.max(0, 100.0 * busy / wall(b) - oursPct(b));
+        }
+
+        private double wall(CpuSample b) {
+            return (double) (b.wallNanos - wallNanos) * Runtime.getRuntime().availableProcessors();
+        }
     }
 
-    /**
-     * "ours/others" as % of all CPUs between two samples: this JVM's CPU time (softirq work done in its
-     * threads' context included), and the rest of the machine's busy time (other processes).
-     */
-    static String cpuText(CpuSample a, CpuSample b) {
-        if (a.busyJiffies < 0 || b.busyJiffies < 0 || a.processNanos < 0 || b.processNanos < 0) {
-            return "?";
+    static void joinAll(List<Thread> threads) {
+        for (Thread t : threads) {
+            try {
+                t.join(2_000);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return;
+            }
         }
-        double cpus = Runtime.getRuntime().availableProcessors();
-        double wall = (b.wallNanos - a.wallNanos) * cpus;
-        double busy = (b.busyJiffies - a.busyJiffies) * 1e7; // USER_HZ 100
-        double ours = b.processNanos - a.processNanos;
-        return String.format(Locale.ROOT, "%.0f/%.0f", 100 * ours / wall, Math.max(0, 100 * (busy - ours) / wall));
     }
 
     static void sleepUntil(long nanoTime) throws InterruptedException {
