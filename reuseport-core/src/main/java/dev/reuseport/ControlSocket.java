@@ -79,6 +79,68 @@ public final class ControlSocket implements AutoCloseable {
             listener.workersAdded(added);
             return "resized to " + group.workers().size() + " workers";
         });
+        MetricsSampler sampler = group.newSampler();
+        commands.put("metrics", (a, body) -> {
+            if (a.size() > 1 || a.size() == 1 && !a.get(0).equals("--prom")) {
+                throw new IllegalArgumentException("metrics takes no argument or --prom; got " + a);
+            }
+            GroupMetrics m = sampler.sample();
+            String text = a.isEmpty() ? m.toTable() : m.toPrometheus();
+            body.addAll(List.of(text.split("\n")));
+            return "metrics over " + String.format(java.util.Locale.ROOT, "%.1f", m.windowSeconds()) + " s";
+        });
+        commands.put("state", (a, body) -> {
+            Controller c = group.controller();
+            if (a.isEmpty()) {
+                return "state " + group.controlState() + (c == null ? " (no controller)" : " candidate "
+                        + c.candidate().spec());
+            }
+            if (c == null) {
+                throw new IllegalStateException("no controller runs this group; accepted: 'state' alone, or start "
+                        + "the server with a controller");
+            }
+            Controller.State target;
+            try {
+                target = Controller.State.valueOf(a.get(0).toUpperCase(java.util.Locale.ROOT));
+            } catch (IllegalArgumentException e) {
+                throw new IllegalArgumentException("state '" + a.get(0) + "' is unknown; accepted: "
+                        + java.util.Arrays.toString(Controller.State.values()));
+            }
+            c.to(target, String.join(" ", a.subList(1, a.size())));
+            return "state " + c.state();
+        });
+        commands.put("fallback", (a, body) -> {
+            String reason = a.isEmpty() ? "operator" : String.join(" ", a);
+            Controller c = group.controller();
+            long t0 = System.nanoTime();
+            long took;
+            if (c != null) {
+                c.to(Controller.State.FALLBACK, reason);
+                took = c.lastFallbackNanos();
+            } else {
+                took = group.fallback("operator: " + reason) - t0;
+            }
+            return "state " + group.controlState() + ", kernel default in force after " + took / 1000 + " us";
+        });
+        commands.put("audit", (a, body) -> {
+            int n = 50;
+            if (a.size() == 1 && a.get(0).matches("\\d{1,5}")) {
+                n = Integer.parseInt(a.get(0));
+            } else if (!a.isEmpty()) {
+                throw new IllegalArgumentException("audit takes an entry count; got " + a + "; accepted: audit [1..99999]");
+            }
+            body.addAll(group.audit().tail(n));
+            return group.audit().entries().size() + " entries";
+        });
+        commands.put("bundle", (a, body) -> {
+            if (a.size() != 1) {
+                throw new IllegalArgumentException("bundle takes one directory; accepted: bundle <new directory>");
+            }
+            for (Path p : group.bundle(Path.of(a.get(0)))) {
+                body.add(p.toString());
+            }
+            return "bundle written to " + a.get(0);
+        });
         this.acceptor = new Thread(this::acceptLoop, "reuseport-control " + path.getFileName());
         this.acceptor.setDaemon(true);
     }
@@ -223,6 +285,8 @@ public final class ControlSocket implements AutoCloseable {
             int[] cred = Sys.peerCredentials(lines.fd());
             if (cred[1] != uid && cred[1] != 0) {
                 refusedPeers.incrementAndGet();
+                group.audit().record("peer-refused", "socket", path.toString(), "pid", cred[0], "uid", cred[1],
+                        "allowed", "uid " + uid + " or root");
                 LOG.log(System.Logger.Level.WARNING, "control socket " + path + ": refused peer pid " + cred[0]
                         + " uid " + cred[1] + " (serving uid " + uid + " and root only)");
                 lines.writeLine("ERR uid " + cred[1] + " may not use this socket; accepted: uid " + uid + " or root");
@@ -325,8 +389,8 @@ public final class ControlSocket implements AutoCloseable {
             body.add(String.format("%-5d %10d %10d %10d %8d %8d", s.slot(), s.accepted(), s.received(), s.queueDepth(),
                     s.queueLimit(), s.drops()));
         }
-        return "policy " + group.policy().spec() + " generation " + group.generation() + " workers "
-                + group.workers().size();
+        return "state " + group.controlState() + " policy " + group.policy().spec() + " generation "
+                + group.generation() + " workers " + group.workers().size();
     }
 
     private void closeServer() {

@@ -59,6 +59,10 @@ public final class ReuseportGroup implements AutoCloseable {
     private TablePlanner.Plan plan;
     private int generation;
     private long restarts;
+    private int programId;
+    private String programTag = "-";
+    private volatile Controller controller;
+    private final AuditLog audit;
 
     private ReuseportGroup(Builder b, InetSocketAddress local, int family, int[] fds, Capabilities caps) {
         this(b.protocol, local, family, b.backlog, b.receiveBuffer, java.util.stream.IntStream.range(0, fds.length)
@@ -79,6 +83,7 @@ public final class ReuseportGroup implements AutoCloseable {
         this.bySlot = ws;
         this.capabilities = caps;
         this.features = caps.features();
+        this.audit = new AuditLog(caps.kernelRelease(), caps.backend());
     }
 
     /**
@@ -177,8 +182,11 @@ public final class ReuseportGroup implements AutoCloseable {
                     program == null ? null : program.program().name(), fds);
             if (!exchange.run(layout)) {
                 LOG.log(System.Logger.Level.WARNING, describe() + ": hand-off not confirmed; still serving");
+                audit.record("handoff-aborted", "outcome", "still serving", "workers", ws.size());
                 return false;
             }
+            audit.record("handoff", "workers", ws.size(), "generation", generation, "outcome",
+                    "descriptors passed; letting go");
             closed.set(true);
             for (Worker w : ws) {
                 try {
@@ -291,10 +299,14 @@ public final class ReuseportGroup implements AutoCloseable {
         }
         synchronized (lock) {
             ensureOpen();
+            if (next instanceof Policy.Weighted w && w.weights().length != highestSlot() + 1) {
+                throw new IllegalArgumentException("policy " + w.spec() + " names " + w.weights().length
+                        + " weights; the group's slots are " + java.util.Arrays.toString(slots()) + "; accepted: one "
+                        + "weight per slot 0.." + highestSlot() + " (" + (highestSlot() + 1) + " weights)");
+            }
             if (next instanceof Policy.KernelHash) {
                 if (program != null) {
-                    program.pass(generation + 1);
-                    generation++;
+                    pass("policy kernel-hash");
                 }
                 policy = next;
                 plan = null;
@@ -313,10 +325,10 @@ public final class ReuseportGroup implements AutoCloseable {
                 }
             }
             TablePlanner.Plan p = TablePlanner.plan(next, slots(), plan, cpus());
-            program.publish(p.mode(), p.table(), false, generation + 1);
-            generation++;
+            publish(p, false, "policy " + next.spec());
             policy = next;
             plan = p;
+            ReuseportEvents.policy(describe(), next.spec(), generation);
             return capabilities = capabilities.withSteering("bpf " + next.spec(), "program " + program.program().name()
                     + " attached" + (program.migrates() ? " (migrates queued requests on close)" : "")
                     + ", generation " + generation);
@@ -331,6 +343,134 @@ public final class ReuseportGroup implements AutoCloseable {
                     ? "program " + program.program().name() + " attached in pass mode: the kernel hash decides, "
                     + "queued connections migrate when a listener closes"
                     : "no program (" + why + "): restarts drain queues before closing");
+        }
+    }
+
+    /**
+     * Gives the program a new table (the next generation) and records it in the audit trail. A failed
+     * map update leaves the previous table in force; that is audited and thrown.
+     */
+    private void publish(TablePlanner.Plan p, boolean shadow, String why) throws NativeException {
+        long before = program.updates();
+        try {
+            program.publish(p.mode(), p.table(), shadow, generation + 1);
+        } catch (NativeException | RuntimeException e) {
+            audit.record("publish-failed", "reason", why, "policy", policy.spec(), "generation", generation,
+                    "error", e.getMessage(), "outcome", "previous table (generation " + generation + ") stays in force");
+            throw e;
+        }
+        generation++;
+        audit.record(shadow ? "shadow" : "policy", "reason", why, "mode", p.mode().name(), "table_length",
+                p.length(), "generation", generation, "program_id", programId, "program_tag", programTag,
+                "map_updates", program.updates() - before);
+    }
+
+    /**
+     * Mode PASS: the kernel hash decides; two map updates. Returns {@link System#nanoTime()} at the
+     * moment the kernel default was in force (before any bookkeeping).
+     */
+    private long pass(String why) throws NativeException {
+        long t0 = System.nanoTime();
+        program.pass(generation + 1);
+        long inForce = System.nanoTime();
+        generation++;
+        audit.record("pass", "reason", why, "generation", generation, "program_id", programId, "program_tag",
+                programTag, "took_us", (inForce - t0) / 1000);
+        return inForce;
+    }
+
+    /**
+     * Writes the forensic bundle (capabilities, kernel, sysctls, policy history, audit trail, metrics,
+     * steering maps) into {@code dir}, which must not exist yet. Changes nothing in the group.
+     */
+    public List<java.nio.file.Path> bundle(java.nio.file.Path dir) throws IOException {
+        ensureOpen();
+        return Bundle.write(this, dir);
+    }
+
+    /** The steering maps as text (for the bundle). */
+    String describeMaps() throws IOException {
+        synchronized (lock) {
+            return Bundle.maps(program, highestSlot() + 1);
+        }
+    }
+
+    /** A new sampler of windowed metrics (its first window runs from now). */
+    public MetricsSampler newSampler() {
+        return new MetricsSampler(this);
+    }
+
+    /** The audit trail. */
+    public AuditLog audit() {
+        return audit;
+    }
+
+    /** The control state's name, or {@code -} when no {@link Controller} runs this group. */
+    public String controlState() {
+        Controller c = controller;
+        return c == null ? "-" : c.state().name();
+    }
+
+    /** The controller running this group, or null. */
+    public Controller controller() {
+        return controller;
+    }
+
+    void controller(Controller c) {
+        synchronized (lock) {
+            if (c != null && controller != null && controller != c) {
+                throw new IllegalStateException(describe() + " already has a controller");
+            }
+            controller = c;
+        }
+    }
+
+    /**
+     * Runs {@code candidate} in the program in count-only mode: the kernel hash still chooses, while the
+     * per-slot shadow counters record what the policy would have chosen. Needs the steering program.
+     *
+     * @return false when the host cannot run the program (see {@link #capabilities()})
+     */
+    public boolean shadow(Policy candidate) throws IOException {
+        if (candidate instanceof Policy.KernelHash) {
+            throw new IllegalArgumentException("policy kernel-hash cannot be shadowed; accepted: any other policy");
+        }
+        synchronized (lock) {
+            ensureOpen();
+            if (program == null) {
+                String why = enableSteering();
+                if (why != null) {
+                    capabilities = capabilities.withSteering("kernel hash", "shadow of " + candidate.spec()
+                            + " requested but " + why);
+                    return false;
+                }
+            }
+            TablePlanner.Plan p = TablePlanner.plan(candidate, slots(), null, cpus());
+            publish(p, true, "shadow " + candidate.spec());
+            policy = Policy.kernelHash();
+            plan = null;
+            capabilities = capabilities.withSteering("kernel hash", "shadowing " + candidate.spec()
+                    + " (count only), generation " + generation);
+            return true;
+        }
+    }
+
+    /**
+     * Back to the kernel default in one step (mode PASS: two map updates; nothing to do without a
+     * program). Returns {@link System#nanoTime()} at the moment the kernel default was in force, so that a
+     * caller can time trigger-to-default.
+     */
+    public long fallback(String reason) throws IOException {
+        synchronized (lock) {
+            ensureOpen();
+            long inForce = System.nanoTime();
+            if (program != null) {
+                inForce = pass("fallback: " + reason);
+            }
+            policy = Policy.kernelHash();
+            plan = null;
+            capabilities = capabilities.withSteering("kernel hash", "fallback: " + reason);
+            return inForce;
         }
     }
 
@@ -350,6 +490,11 @@ public final class ReuseportGroup implements AutoCloseable {
             p.pass(generation);
             p.attach(workers().get(0).socket().number());
             program = p;
+            dev.reuseport.bpf.BpfProgram.Info info = p.program().info();
+            programId = info.id();
+            programTag = info.tag();
+            audit.record("attach", "program", p.program().name(), "program_id", programId, "program_tag", programTag,
+                    "migrates", p.migrates());
             return null;
         } catch (IOException | RuntimeException e) {
             if (p != null) {
@@ -406,8 +551,7 @@ public final class ReuseportGroup implements AutoCloseable {
                 int[] live = java.util.Arrays.stream(next).filter(java.util.Objects::nonNull).mapToInt(Worker::slot)
                         .toArray();
                 TablePlanner.Plan p = TablePlanner.plan(policy, live, plan, cpus());
-                program.publish(p.mode(), p.table(), false, generation + 1);
-                generation++;
+                publish(p, false, "remove slot " + slot);
                 plan = p;
                 if (policy instanceof Policy.Sticky) {
                     program.forgetFlowsOf(slot);
@@ -453,8 +597,7 @@ public final class ReuseportGroup implements AutoCloseable {
                 bySlot = next;
                 if (program != null && !(policy instanceof Policy.KernelHash)) {
                     TablePlanner.Plan p = TablePlanner.plan(policy, slots(), plan, cpus());
-                    program.publish(p.mode(), p.table(), false, generation + 1);
-                    generation++;
+                    publish(p, false, "add slot " + slot);
                     plan = p;
                 }
                 return w;
@@ -549,8 +692,7 @@ public final class ReuseportGroup implements AutoCloseable {
             if (policy instanceof Policy.KernelHash) {
                 // the kernel hash would still pick closing sockets: steer by the table until they are gone
                 TablePlanner.Plan p = TablePlanner.plan(Policy.consistent(), slots(), null, cpus());
-                program.publish(p.mode(), p.table(), false, generation + 1);
-                generation++;
+                publish(p, false, "restart: steer to the new generation");
                 routed = true;
             }
         }
@@ -563,10 +705,13 @@ public final class ReuseportGroup implements AutoCloseable {
         }
         awaitReleased(old);
         if (routed) {
-            program.pass(generation + 1);
-            generation++;
+            pass("restart done: back to the kernel hash");
         }
         restarts++;
+        audit.record("restart", "slots", ws.stream().map(w -> String.valueOf(w.slot())).collect(
+                java.util.stream.Collectors.joining(",")), "migrating", program != null && program.migrates(),
+                "restarts", restarts);
+        ReuseportEvents.restart(describe(), ws.size(), restarts);
     }
 
     /**

@@ -28,6 +28,10 @@ public final class Worker {
     private final LongAdder accepted = new LongAdder();
     private final LongAdder received = new LongAdder();
     private final LongAdder sent = new LongAdder();
+    /** Latency recorded by the application, in microseconds; intervals are folded into {@link #latencyTotal}. */
+    private final org.HdrHistogram.Recorder latency = new org.HdrHistogram.Recorder(3);
+    private final org.HdrHistogram.Histogram latencyTotal = new org.HdrHistogram.Histogram(3);
+    private org.HdrHistogram.Histogram latencyInterval;
 
     Worker(ReuseportGroup group, int slot, Protocol protocol, int family, int fd) {
         this.group = group;
@@ -193,6 +197,21 @@ public final class Worker {
         } finally {
             f.release();
         }
+    }
+
+    /**
+     * Records how long one request took on this worker (the application's own notion: accept to
+     * response written, datagram in to reply out). Lock-free; feeds the per-worker p50/p99/p999.
+     */
+    public void recordLatency(long nanos) {
+        latency.recordValue(Math.max(1, nanos / 1000));
+    }
+
+    /** A copy of every latency recorded so far, in microseconds. */
+    synchronized org.HdrHistogram.Histogram latencySnapshot() {
+        latencyInterval = latency.getIntervalHistogram(latencyInterval);
+        latencyTotal.add(latencyInterval);
+        return latencyTotal.copy();
     }
 
     /** The socket's cookie (SO_COOKIE): what the kernel reports for it in a REUSEPORT_SOCKARRAY. */

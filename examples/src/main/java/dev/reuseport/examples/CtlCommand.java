@@ -13,7 +13,11 @@ import picocli.CommandLine.Model.CommandSpec;
 
 /** {@code ctl}: the operator CLI: one request to a server's control socket, its reply printed. */
 @Command(name = "ctl", mixinStandardHelpOptions = true,
-        description = "Send one command to a reuseport control socket: status, policy <spec>, restart, resize <n>, ...")
+        description = {"Send one command to a reuseport server's control socket and print the reply.",
+            "Commands: status | metrics [--prom] | state [OBSERVE|SHADOW|ENFORCE|FALLBACK [reason]] | policy <spec> |",
+            "  fallback [reason] | audit [n] | bundle <new dir> | restart | resize <n>",
+            "Policy specs: kernel-hash, round-robin, consistent, sticky, cpu, weighted:W0,W1,..."},
+        footer = "Exit status: 0 OK, 1 the server refused the command (the reply says why), 2 unreachable.")
 final class CtlCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;

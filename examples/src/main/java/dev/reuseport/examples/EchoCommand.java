@@ -54,6 +54,13 @@ final class EchoCommand implements Callable<Integer> {
             + "PATH (then serve PATH ourselves)")
     java.nio.file.Path takeOver;
 
+    @Option(names = "--candidate", description = "run the control state machine (OBSERVE, SHADOW, ENFORCE, "
+            + "FALLBACK) with this policy as the one to shadow and enforce, e.g. round-robin")
+    String candidate;
+
+    @Option(names = "--audit", description = "append the audit trail (JSON lines) to this file")
+    java.nio.file.Path auditFile;
+
     @Option(names = "--drain-seconds", defaultValue = "30", description = "after handing off, how long in-flight "
             + "connections may take to finish (default ${DEFAULT-VALUE})")
     int drainSeconds;
@@ -99,6 +106,12 @@ final class EchoCommand implements Callable<Integer> {
                 us = new EchoServer(ug, false, false);
             }
             ReuseportGroup any = tg != null ? tg : ug;
+            if (auditFile != null) {
+                any.audit().appendTo(auditFile);
+            }
+            if (candidate != null) {
+                dev.reuseport.Controller.start(any, Policy.parse(candidate), dev.reuseport.Controller.Settings.defaults());
+            }
             out.println("reuseport echo on " + any.localAddress() + (tcp ? " tcp" : "") + (udp ? " udp" : "")
                     + ", " + workers + " workers" + (http ? ", HTTP responses" : ""));
             out.print(any.capabilities().toTable());

@@ -87,6 +87,7 @@ public final class SteerProgram implements AutoCloseable {
     /** What user space last wrote into each half, so that a publish writes only the entries that differ. */
     private final int[][] halves = new int[2][];
     private int half;
+    private long updates;
 
     private SteerProgram(BpfObject object, boolean migrate) throws NativeException {
         this(object, object.program(migrate ? MIGRATE : SELECT), migrate, object.map("slots"), object.map("active"),
@@ -223,17 +224,20 @@ public final class SteerProgram implements AutoCloseable {
             }
         }
         int[] known = halves[next];
+        halves[next] = null; // if a write below fails, what this half holds is no longer known
         for (int i = 0; i < slotTable.length; i++) {
             if (known == null || i >= known.length || known[i] != slotTable[i]) {
                 table.update(BpfMap.u32(base + i), BpfMap.u32(slotTable[i]), LibBpf.BPF_ANY);
+                updates++;
             }
         }
-        halves[next] = mode == Mode.PASS ? known : slotTable.clone();
         ByteBuffer c = ByteBuffer.allocate(16).order(ByteOrder.nativeOrder());
         c.putInt(0, mode.code).putInt(4, mode == Mode.PASS ? 0 : slotTable.length).putInt(8, shadow ? 1 : 0)
                 .putInt(12, generation);
         config.update(BpfMap.u32(next), c.array(), LibBpf.BPF_ANY);
         active.update(BpfMap.u32(0), BpfMap.u32(next), LibBpf.BPF_ANY);
+        updates += 2;
+        halves[next] = mode == Mode.PASS ? known : slotTable.clone();
         half = next;
         return next;
     }
@@ -241,6 +245,11 @@ public final class SteerProgram implements AutoCloseable {
     /** Switches to PASS (the kernel hash) with two map updates: the fastest way back to the default. */
     public int pass(int generation) throws NativeException {
         return publish(Mode.PASS, new int[0], false, generation);
+    }
+
+    /** Map updates written since load: the audit trail reports them. */
+    public synchronized long updates() {
+        return updates;
     }
 
     /** The config now in force: {@code [mode, tableLength, shadow, generation]}. */

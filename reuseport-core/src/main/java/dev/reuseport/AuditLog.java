@@ -1,0 +1,123 @@
+package dev.reuseport;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * The append-only audit trail of a group: one JSON object per line for every state transition, policy
+ * change (with its version and the program's id and tag), restart, resize, hand-off, refused peer and
+ * failed map update, each with the kernel release and backend. Kept in memory (the last
+ * {@value #KEEP} entries) and, when a file is given, appended to it and flushed line by line.
+ */
+public final class AuditLog {
+    /** Entries kept in memory. */
+    public static final int KEEP = 10_000;
+
+    private final List<String> lines = new ArrayList<>();
+    private final String kernel;
+    private final String backend;
+    private volatile Path file;
+
+    AuditLog(String kernel, String backend) {
+        this.kernel = kernel;
+        this.backend = backend;
+    }
+
+    /** Also appends every entry to {@code path} (created if missing, never truncated). */
+    public void appendTo(Path path) throws IOException {
+        Files.write(path, new byte[0], StandardOpenOption.CREATE, StandardOpenOption.APPEND);
+        this.file = path;
+    }
+
+    /** Records an event; {@code fields} in order after time, event, kernel and backend. */
+    public synchronized void record(String event, Map<String, Object> fields) {
+        Map<String, Object> all = new LinkedHashMap<>();
+        all.put("time", Instant.now().toString());
+        all.put("event", event);
+        all.putAll(fields);
+        all.put("kernel", kernel);
+        all.put("backend", backend);
+        String line = json(all);
+        lines.add(line);
+        if (lines.size() > KEEP) {
+            lines.remove(0);
+        }
+        Path f = file;
+        if (f != null) {
+            try {
+                Files.write(f, (line + "\n").getBytes(StandardCharsets.UTF_8), StandardOpenOption.APPEND);
+            } catch (IOException e) {
+                System.getLogger("dev.reuseport").log(System.Logger.Level.WARNING, "audit file " + f + ": " + e);
+            }
+        }
+    }
+
+    /** A shorthand for {@link #record(String, Map)} with key/value pairs. */
+    public void record(String event, Object... kv) {
+        Map<String, Object> m = new LinkedHashMap<>();
+        for (int i = 0; i + 1 < kv.length; i += 2) {
+            m.put(String.valueOf(kv[i]), kv[i + 1]);
+        }
+        record(event, m);
+    }
+
+    /** The entries in memory, oldest first. */
+    public synchronized List<String> entries() {
+        return List.copyOf(lines);
+    }
+
+    /** The last {@code n} entries. */
+    public synchronized List<String> tail(int n) {
+        return List.copyOf(lines.subList(Math.max(0, lines.size() - n), lines.size()));
+    }
+
+    static String json(Map<String, Object> m) {
+        StringBuilder b = new StringBuilder("{");
+        boolean first = true;
+        for (Map.Entry<String, Object> e : m.entrySet()) {
+            if (!first) {
+                b.append(',');
+            }
+            first = false;
+            b.append('"').append(escape(e.getKey())).append("\":");
+            Object v = e.getValue();
+            if (v == null) {
+                b.append("null");
+            } else if (v instanceof Number || v instanceof Boolean) {
+                b.append(v);
+            } else {
+                b.append('"').append(escape(String.valueOf(v))).append('"');
+            }
+        }
+        return b.append('}').toString();
+    }
+
+    private static String escape(String s) {
+        StringBuilder b = new StringBuilder();
+        for (char c : s.toCharArray()) {
+            switch (c) {
+                case '"' -> b.append("\\\"");
+                case '\\' -> b.append("\\\\");
+                case '\n' -> b.append("\\n");
+                case '\r' -> b.append("\\r");
+                case '\t' -> b.append("\\t");
+                default -> {
+                    if (c < 0x20) {
+                        b.append(String.format("\\u%04x", (int) c));
+                    } else {
+                        b.append(c);
+                    }
+                }
+            }
+        }
+        return b.toString();
+    }
+}

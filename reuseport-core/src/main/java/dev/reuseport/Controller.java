@@ -1,0 +1,295 @@
+package dev.reuseport;
+
+import java.io.IOException;
+import java.time.Duration;
+import java.util.ArrayDeque;
+import java.util.Deque;
+import java.util.EnumSet;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * The control state machine of one group (the playbook's section 6):
+ * <pre>
+ *   OBSERVE ──imbalance above X for K windows──▶ SHADOW ──predicted gain for K windows──▶ ENFORCE
+ *      ▲                                            │                                     │
+ *      └──────── operator release, or cool-down ── FALLBACK ◀── regression for K windows ─┘
+ * </pre>
+ * OBSERVE runs the kernel hash and records the baseline (drops, p99, setup failures per window).
+ * SHADOW runs the candidate policy in count-only mode: the kernel still chooses, the shadow counters
+ * predict the spread. ENFORCE applies the candidate. FALLBACK is one step back to the kernel default
+ * (mode PASS: two map updates), entered automatically when ENFORCE regresses against the baseline, or
+ * by the operator from any state; it is held until the operator releases it or the cool-down passes.
+ * Every transition is audited and emitted as a JFR event.
+ */
+public final class Controller implements AutoCloseable {
+    /** The four states. */
+    public enum State {
+        /** Kernel hash; baseline recorded. */
+        OBSERVE,
+        /** Candidate policy counted, not enforced. */
+        SHADOW,
+        /** Candidate policy in force. */
+        ENFORCE,
+        /** Back on the kernel default, held. */
+        FALLBACK
+    }
+
+    private static final Map<State, Set<State>> ALLOWED = Map.of(
+            State.OBSERVE, EnumSet.of(State.SHADOW, State.FALLBACK),
+            State.SHADOW, EnumSet.of(State.ENFORCE, State.OBSERVE, State.FALLBACK),
+            State.ENFORCE, EnumSet.of(State.FALLBACK, State.OBSERVE),
+            State.FALLBACK, EnumSet.of(State.OBSERVE));
+
+    /**
+     * Thresholds and hysteresis.
+     *
+     * @param window         one sampling window
+     * @param windows        K: consecutive windows a trigger must hold
+     * @param shadowAbove    OBSERVE → SHADOW when the imbalance ratio is above this
+     * @param enforceGain    SHADOW → ENFORCE when predicted imbalance ≤ observed × this (and ≤ 1.5)
+     * @param dropsAbove     ENFORCE → FALLBACK when drops per window exceed the baseline by more than this
+     * @param p99Factor      ENFORCE → FALLBACK when the worst p99 exceeds the baseline's × this
+     * @param failuresAbove  ENFORCE → FALLBACK when reported setup failures per window exceed the baseline by this
+     * @param coolDown       FALLBACK → OBSERVE after this long without an operator
+     * @param automatic      whether OBSERVE → SHADOW → ENFORCE move by themselves (fallback always does)
+     */
+    public record Settings(Duration window, int windows, double shadowAbove, double enforceGain, long dropsAbove,
+                           double p99Factor, long failuresAbove, Duration coolDown, boolean automatic) {
+        /** Checks the values. */
+        public Settings {
+            if (window.isNegative() || window.isZero() || window.toMillis() > 3_600_000) {
+                throw new IllegalArgumentException("window " + window + "; accepted: 1 ms .. 1 h");
+            }
+            if (windows < 1 || windows > 1000) {
+                throw new IllegalArgumentException("windows " + windows + "; accepted: 1..1000");
+            }
+            if (!(shadowAbove >= 1.0) || !(enforceGain > 0 && enforceGain <= 1.0) || !(p99Factor >= 1.0)) {
+                throw new IllegalArgumentException("shadowAbove " + shadowAbove + ", enforceGain " + enforceGain
+                        + ", p99Factor " + p99Factor + "; accepted: shadowAbove >= 1, 0 < enforceGain <= 1, p99Factor >= 1");
+            }
+            if (dropsAbove < 0 || failuresAbove < 0) {
+                throw new IllegalArgumentException("dropsAbove " + dropsAbove + ", failuresAbove " + failuresAbove
+                        + "; accepted: 0 or more");
+            }
+        }
+
+        /** 1 s windows, K = 3, shadow above 1.5, enforce at ≤ 0.8× predicted, drops +10, p99 ×2, failures +5, 60 s cool-down. */
+        public static Settings defaults() {
+            return new Settings(Duration.ofSeconds(1), 3, 1.5, 0.8, 10, 2.0, 5, Duration.ofSeconds(60), true);
+        }
+    }
+
+    private final ReuseportGroup group;
+    private final Policy candidate;
+    private final Settings settings;
+    private final MetricsSampler sampler;
+    private final AtomicLong setupFailures = new AtomicLong();
+    private final Thread ticker;
+    private volatile boolean closed;
+    private State state = State.OBSERVE;
+    private int streak;
+    private long enteredNanos = System.nanoTime();
+    private long lastDrops = -1;
+    private final Deque<double[]> baseline = new ArrayDeque<>();
+    private long lastFallbackNanos = -1;
+    private GroupMetrics last;
+
+    private Controller(ReuseportGroup group, Policy candidate, Settings settings, boolean tick) {
+        if (candidate instanceof Policy.KernelHash) {
+            throw new IllegalArgumentException("candidate policy kernel-hash; accepted: a policy to shadow and enforce");
+        }
+        this.group = group;
+        this.candidate = candidate;
+        this.settings = settings;
+        this.sampler = group.newSampler();
+        group.controller(this);
+        group.audit().record("controller", "state", state.name(), "candidate", candidate.spec(), "window_ms",
+                settings.window().toMillis(), "k", settings.windows(), "automatic", settings.automatic());
+        if (tick) {
+            ticker = new Thread(this::run, "reuseport-controller");
+            ticker.setDaemon(true);
+            ticker.start();
+        } else {
+            ticker = null;
+        }
+    }
+
+    /** Starts a controller that evaluates one window every {@code settings.window()} on its own thread. */
+    public static Controller start(ReuseportGroup group, Policy candidate, Settings settings) {
+        return new Controller(group, candidate, settings, true);
+    }
+
+    /** A controller whose windows the caller ends with {@link #tick()} (tests, benchmarks). */
+    public static Controller manual(ReuseportGroup group, Policy candidate, Settings settings) {
+        return new Controller(group, candidate, settings, false);
+    }
+
+    private void run() {
+        while (!closed && !group.isClosed()) {
+            try {
+                Thread.sleep(settings.window().toMillis());
+                tick();
+            } catch (InterruptedException e) {
+                return;
+            } catch (IOException | RuntimeException e) {
+                group.audit().record("controller-error", "state", state().name(), "error", e.toString());
+            }
+        }
+    }
+
+    /** The state now. */
+    public synchronized State state() {
+        return state;
+    }
+
+    /** The policy this controller shadows and enforces. */
+    public Policy candidate() {
+        return candidate;
+    }
+
+    /** The application reports connection setups that failed (timeouts, resets) in the current window. */
+    public void recordSetupFailures(long n) {
+        setupFailures.addAndGet(n);
+    }
+
+    /** The last window's metrics, or null before the first. */
+    public synchronized GroupMetrics lastWindow() {
+        return last;
+    }
+
+    /** Nanoseconds from the last fallback trigger to the kernel default being in force; -1 if none yet. */
+    public synchronized long lastFallbackNanos() {
+        return lastFallbackNanos;
+    }
+
+    /** The baseline recorded in OBSERVE: {@code [drops per window, worst p99 µs, setup failures per window]}. */
+    public synchronized double[] baseline() {
+        double[] sum = new double[3];
+        for (double[] b : baseline) {
+            for (int i = 0; i < 3; i++) {
+                sum[i] += b[i];
+            }
+        }
+        int n = Math.max(1, baseline.size());
+        return new double[] {sum[0] / n, sum[1] / n, sum[2] / n};
+    }
+
+    /** Ends one window: samples the metrics and applies the triggers. Returns that window's metrics. */
+    public synchronized GroupMetrics tick() throws IOException {
+        GroupMetrics m = sampler.sample();
+        last = m;
+        long drops = m.drops();
+        long dropsInWindow = lastDrops < 0 ? 0 : drops - lastDrops;
+        lastDrops = drops;
+        long failures = setupFailures.getAndSet(0);
+        long worstP99 = m.workers().stream().mapToLong(WorkerMetrics::p99Micros).max().orElse(0);
+        switch (state) {
+            case OBSERVE -> {
+                baseline.addLast(new double[] {dropsInWindow, worstP99, failures});
+                if (baseline.size() > 10) {
+                    baseline.removeFirst();
+                }
+                streak = m.imbalance() > settings.shadowAbove() ? streak + 1 : 0;
+                if (settings.automatic() && streak >= settings.windows()) {
+                    move(State.SHADOW, String.format(java.util.Locale.ROOT,
+                            "imbalance %.2f above %.2f for %d windows", m.imbalance(), settings.shadowAbove(), streak));
+                }
+            }
+            case SHADOW -> {
+                double predicted = m.shadowImbalance();
+                boolean better = predicted > 0 && predicted <= 1.5 && predicted <= m.imbalance() * settings.enforceGain();
+                streak = better ? streak + 1 : 0;
+                if (settings.automatic() && streak >= settings.windows()) {
+                    move(State.ENFORCE, String.format(java.util.Locale.ROOT,
+                            "shadow predicts %.2f against %.2f observed for %d windows", predicted, m.imbalance(), streak));
+                }
+            }
+            case ENFORCE -> {
+                double[] base = baseline();
+                String why = null;
+                if (dropsInWindow > base[0] + settings.dropsAbove()) {
+                    why = "drops " + dropsInWindow + " per window against a baseline of "
+                            + Math.round(base[0]) + " (+" + settings.dropsAbove() + " allowed)";
+                } else if (base[1] > 0 && worstP99 > base[1] * settings.p99Factor()) {
+                    why = "p99 " + worstP99 + " us against a baseline of " + Math.round(base[1]) + " us (x"
+                            + settings.p99Factor() + " allowed)";
+                } else if (failures > base[2] + settings.failuresAbove()) {
+                    why = failures + " setup failures per window against a baseline of " + Math.round(base[2]);
+                }
+                streak = why != null ? streak + 1 : 0;
+                if (why != null && streak >= settings.windows()) {
+                    move(State.FALLBACK, "regression for " + streak + " windows: " + why);
+                }
+            }
+            case FALLBACK -> {
+                if (System.nanoTime() - enteredNanos >= settings.coolDown().toNanos()) {
+                    move(State.OBSERVE, "cool-down of " + settings.coolDown().toSeconds() + " s passed");
+                }
+            }
+            default -> throw new IllegalStateException(state.name());
+        }
+        return m;
+    }
+
+    /**
+     * Moves to {@code target} at the operator's request. Only the arrows of the state machine are
+     * allowed; FALLBACK is allowed from every state.
+     *
+     * @throws IllegalStateException naming the transition and what is accepted from the current state
+     */
+    public synchronized void to(State target, String reason) throws IOException {
+        move(target, "operator: " + (reason == null || reason.isBlank() ? "no reason given" : reason));
+    }
+
+    private void move(State target, String reason) throws IOException {
+        State from = state;
+        if (!ALLOWED.get(from).contains(target)) {
+            throw new IllegalStateException("transition " + from + " -> " + target + " is not allowed; accepted from "
+                    + from + ": " + ALLOWED.get(from));
+        }
+        long t0 = System.nanoTime();
+        long switchNanos = 0;
+        switch (target) {
+            case SHADOW -> {
+                if (!group.shadow(candidate)) {
+                    throw new IllegalStateException("cannot shadow " + candidate.spec() + ": "
+                            + group.capabilities().steeringReason());
+                }
+            }
+            case ENFORCE -> {
+                Capabilities c = group.policy(candidate);
+                if (!c.steering().startsWith("bpf")) {
+                    throw new IllegalStateException("cannot enforce " + candidate.spec() + ": " + c.steeringReason());
+                }
+            }
+            case FALLBACK -> {
+                switchNanos = group.fallback(reason) - t0;
+                lastFallbackNanos = switchNanos;
+            }
+            case OBSERVE -> {
+                if (from != State.FALLBACK) {
+                    group.fallback("back to observe: " + reason);
+                }
+            }
+            default -> throw new IllegalStateException(target.name());
+        }
+        state = target;
+        streak = 0;
+        enteredNanos = System.nanoTime();
+        group.audit().record("transition", "from", from.name(), "to", target.name(), "reason", reason, "policy",
+                group.policy().spec(), "candidate", candidate.spec(), "generation", group.generation(), "switch_us",
+                switchNanos / 1000);
+        ReuseportEvents.transition(group.toString(), from.name(), target.name(), reason, switchNanos);
+    }
+
+    @Override
+    public void close() {
+        closed = true;
+        if (ticker != null) {
+            ticker.interrupt();
+        }
+        group.controller(null);
+    }
+}

@@ -1,0 +1,99 @@
+package dev.reuseport;
+
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+
+/**
+ * A group's metrics over one sampling window; immutable. Derived figures: the imbalance ratio (max/mean
+ * of the per-worker rate), the shadow policy's predicted imbalance (max/mean of would-have-selected
+ * rates), and the p99 divergence (largest worker p99 over the median worker p99).
+ *
+ * @param timeMillis        when the window ended (epoch ms)
+ * @param windowSeconds     its length
+ * @param policy            the policy in force
+ * @param generation        the policy version
+ * @param state             the control state, or {@code -} without a controller
+ * @param workers           per worker, by slot
+ * @param imbalance         max/mean of worker rates over the window (1.0 = even; 0 = no traffic)
+ * @param shadowImbalance   max/mean of shadow rates (0 = not shadowing or no traffic)
+ * @param p99Divergence     max worker p99 / median worker p99 (0 = no latency recorded)
+ * @param restarts          socket swaps done
+ * @param netstat           the namespace's TCPMigrateReqSuccess, TCPMigrateReqFailure, ListenOverflows,
+ *                          ListenDrops
+ */
+public record GroupMetrics(long timeMillis, double windowSeconds, String policy, int generation, String state,
+                           List<WorkerMetrics> workers, double imbalance, double shadowImbalance,
+                           double p99Divergence, long restarts, Map<String, Long> netstat) {
+
+    /** Copies the lists. */
+    public GroupMetrics {
+        workers = List.copyOf(workers);
+        netstat = Map.copyOf(netstat);
+    }
+
+    /** Total drops over every worker (cumulative). */
+    public long drops() {
+        return workers.stream().mapToLong(WorkerMetrics::drops).sum();
+    }
+
+    /** The metrics as an aligned table. */
+    public String toTable() {
+        StringBuilder b = new StringBuilder();
+        b.append(String.format(Locale.ROOT, "policy %s generation %d state %s window %.1fs imbalance %.3f "
+                + "shadow-imbalance %.3f p99-divergence %.2f restarts %d%n", policy, generation, state, windowSeconds,
+                imbalance, shadowImbalance, p99Divergence, restarts));
+        b.append(String.format(Locale.ROOT, "%-5s %10s %10s %9s %7s %8s %10s %10s %8s %8s %8s %8s %8s%n", "slot",
+                "accepted", "received", "rate/s", "queue", "drops", "selected", "shadow", "migrated", "fallback",
+                "p50us", "p99us", "p999us"));
+        for (WorkerMetrics w : workers) {
+            b.append(String.format(Locale.ROOT, "%-5d %10d %10d %9.1f %3d/%-3d %8d %10d %10d %8d %8d %8d %8d %8d%n",
+                    w.slot(), w.accepted(), w.received(), w.rate(), w.queueDepth(), w.queueLimit(), w.drops(),
+                    w.selected(), w.shadow(), w.migrated(), w.fallback(), w.p50Micros(), w.p99Micros(),
+                    w.p999Micros()));
+        }
+        netstat.forEach((k, v) -> b.append(k).append(' ').append(v).append('\n'));
+        return b.toString();
+    }
+
+    /** The metrics in the Prometheus text exposition format. */
+    public String toPrometheus() {
+        StringBuilder b = new StringBuilder();
+        gauge(b, "reuseport_imbalance_ratio", "max/mean of per-worker rate over the window", imbalance);
+        gauge(b, "reuseport_shadow_imbalance_ratio", "predicted imbalance of the shadowed policy", shadowImbalance);
+        gauge(b, "reuseport_p99_divergence_ratio", "max worker p99 over median worker p99", p99Divergence);
+        gauge(b, "reuseport_policy_generation", "policy version", generation);
+        gauge(b, "reuseport_restarts_total", "socket swaps", restarts);
+        series(b, "reuseport_worker_accepted_total", "counter", "TCP connections accepted", w -> w.accepted());
+        series(b, "reuseport_worker_received_total", "counter", "UDP datagrams received", w -> w.received());
+        series(b, "reuseport_worker_queue_depth", "gauge", "TCP accept queue length", w -> w.queueDepth());
+        series(b, "reuseport_worker_queue_limit", "gauge", "TCP accept queue limit", w -> w.queueLimit());
+        series(b, "reuseport_worker_drops_total", "counter", "kernel drops (SO_MEMINFO)", w -> w.drops());
+        series(b, "reuseport_worker_bpf_selected_total", "counter", "steered by the program", w -> w.selected());
+        series(b, "reuseport_worker_bpf_shadow_total", "counter", "would have been steered (shadow)", w -> w.shadow());
+        series(b, "reuseport_worker_bpf_migrated_total", "counter", "migrated from closing listeners",
+                w -> w.migrated());
+        series(b, "reuseport_worker_latency_p99_microseconds", "gauge", "p99 over the window", w -> w.p99Micros());
+        netstat.forEach((k, v) -> gauge(b, "reuseport_netstat_" + k.toLowerCase(Locale.ROOT), "/proc/net/netstat " + k, v));
+        return b.toString();
+    }
+
+    private static void gauge(StringBuilder b, String name, String help, double v) {
+        b.append("# HELP ").append(name).append(' ').append(help).append('\n');
+        b.append("# TYPE ").append(name).append(" gauge\n");
+        b.append(name).append(' ').append(num(v)).append('\n');
+    }
+
+    private void series(StringBuilder b, String name, String type, String help,
+                        java.util.function.ToDoubleFunction<WorkerMetrics> f) {
+        b.append("# HELP ").append(name).append(' ').append(help).append('\n');
+        b.append("# TYPE ").append(name).append(' ').append(type).append('\n');
+        for (WorkerMetrics w : workers) {
+            b.append(name).append("{slot=\"").append(w.slot()).append("\"} ").append(num(f.applyAsDouble(w))).append('\n');
+        }
+    }
+
+    private static String num(double v) {
+        return v == Math.rint(v) && Math.abs(v) < 1e15 ? Long.toString((long) v) : String.format(Locale.ROOT, "%.6f", v);
+    }
+}
