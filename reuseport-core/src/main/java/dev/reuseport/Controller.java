@@ -144,6 +144,11 @@ public final class Controller implements AutoCloseable {
         return state;
     }
 
+    /** The group it runs. */
+    public ReuseportGroup group() {
+        return group;
+    }
+
     /** The policy this controller shadows and enforces. */
     public Policy candidate() {
         return candidate;

@@ -61,18 +61,28 @@ class ControllerIncidentTest {
         }
     }
 
-    /** One window of traffic from 4 heavy flows, then the controller's verdict. */
+    private static long sent;
+
+    /**
+     * One window of traffic from 4 heavy flows; once the workers have received all of it (so that no
+     * window counts another's backlog), the controller's verdict.
+     */
     private static GroupMetrics window(Controller c, List<DatagramSocket> flows, InetSocketAddress to) throws Exception {
         byte[] p = new byte[32];
         for (int i = 0; i < 100; i++) {
             for (DatagramSocket s : flows) {
                 s.send(new DatagramPacket(p, p.length, to));
+                sent++;
             }
             if (i % 10 == 9) {
                 Thread.sleep(2);
             }
         }
-        Thread.sleep(60);
+        ReuseportGroup g = c.group();
+        long deadline = System.nanoTime() + 5_000_000_000L;
+        while (g.stats().stream().mapToLong(WorkerStats::received).sum() < sent && System.nanoTime() < deadline) {
+            Thread.sleep(5);
+        }
         return c.tick();
     }
 
@@ -84,6 +94,7 @@ class ControllerIncidentTest {
             for (int i = 0; i < 4; i++) {
                 flows.add(new DatagramSocket(0, TestTraffic.LO));
             }
+            sent = 0;
             Controller.Settings s = new Controller.Settings(Duration.ofMillis(200), K, 1.5, 0.8, 10, 2.0, 5,
                     Duration.ofMinutes(5), true);
             try (Controller c = Controller.manual(g, Policy.roundRobin(), s)) {
