@@ -31,9 +31,17 @@ public final class AuditLog {
         this.backend = backend;
     }
 
-    /** Also appends every entry to {@code path} (created if missing, never truncated). */
-    public void appendTo(Path path) throws IOException {
-        Files.write(path, new byte[0], StandardOpenOption.CREATE, StandardOpenOption.APPEND);
+    /**
+     * Also appends every entry to {@code path} (created if missing, never truncated), starting with
+     * the entries already recorded.
+     */
+    public synchronized void appendTo(Path path) throws IOException {
+        StringBuilder b = new StringBuilder();
+        for (String l : lines) {
+            b.append(l).append('\n');
+        }
+        Files.write(path, b.toString().getBytes(StandardCharsets.UTF_8), StandardOpenOption.CREATE,
+                StandardOpenOption.APPEND);
         this.file = path;
     }
 

@@ -90,7 +90,8 @@ final class Bundle {
 
     private static String read(String path) {
         try {
-            return Files.readString(Path.of(path)).trim().replace('\t', ' ');
+            // procfs files report a size that is not their length: read them by lines
+            return String.join(" ", Files.readAllLines(Path.of(path))).trim().replace('\t', ' ');
         } catch (IOException e) {
             return "unreadable (" + e.getClass().getSimpleName() + ")";
         }

@@ -178,7 +178,7 @@ public final class ControlSocket implements AutoCloseable {
     public static ControlSocket serve(ReuseportGroup group, Path path, boolean replace) throws IOException {
         if (path == null) {
             throw new IllegalArgumentException("control socket path null; accepted: a path in a directory owned by "
-                    + "uid " + Sys.uid() + " with mode 0700 or stricter");
+                    + "uid " + Sys.uid() + " and writable by no one else (e.g. 0700)");
         }
         Path abs = path.toAbsolutePath();
         if (abs.toString().getBytes(java.nio.charset.StandardCharsets.UTF_8).length > 107) {
@@ -215,7 +215,7 @@ public final class ControlSocket implements AutoCloseable {
     static void checkDirectory(Path dir) throws IOException {
         if (dir == null || !Files.isDirectory(dir, LinkOption.NOFOLLOW_LINKS)) {
             throw new IllegalArgumentException("control socket directory " + dir + " does not exist; accepted: an "
-                    + "existing directory owned by uid " + Sys.uid() + " with mode 0700 or stricter");
+                    + "existing directory owned by uid " + Sys.uid() + " and writable by no one else (e.g. 0700)");
         }
         PosixFileAttributes a = Files.readAttributes(dir, PosixFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
         int owner = (Integer) Files.getAttribute(dir, "unix:uid", LinkOption.NOFOLLOW_LINKS);

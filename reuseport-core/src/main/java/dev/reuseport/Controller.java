@@ -40,7 +40,7 @@ public final class Controller implements AutoCloseable {
             State.OBSERVE, EnumSet.of(State.SHADOW, State.FALLBACK),
             State.SHADOW, EnumSet.of(State.ENFORCE, State.OBSERVE, State.FALLBACK),
             State.ENFORCE, EnumSet.of(State.FALLBACK, State.OBSERVE),
-            State.FALLBACK, EnumSet.of(State.OBSERVE));
+            State.FALLBACK, EnumSet.of(State.OBSERVE, State.FALLBACK));
 
     /**
      * Thresholds and hysteresis.
@@ -52,7 +52,8 @@ public final class Controller implements AutoCloseable {
      * @param dropsAbove     ENFORCE → FALLBACK when drops per window exceed the baseline by more than this
      * @param p99Factor      ENFORCE → FALLBACK when the worst p99 exceeds the baseline's × this
      * @param failuresAbove  ENFORCE → FALLBACK when reported setup failures per window exceed the baseline by this
-     * @param coolDown       FALLBACK → OBSERVE after this long without an operator
+     * @param coolDown       FALLBACK → OBSERVE after this long without an operator; zero holds FALLBACK
+     *                       until an operator releases it
      * @param automatic      whether OBSERVE → SHADOW → ENFORCE move by themselves (fallback always does)
      */
     public record Settings(Duration window, int windows, double shadowAbove, double enforceGain, long dropsAbove,
@@ -68,6 +69,10 @@ public final class Controller implements AutoCloseable {
             if (!(shadowAbove >= 1.0) || !(enforceGain > 0 && enforceGain <= 1.0) || !(p99Factor >= 1.0)) {
                 throw new IllegalArgumentException("shadowAbove " + shadowAbove + ", enforceGain " + enforceGain
                         + ", p99Factor " + p99Factor + "; accepted: shadowAbove >= 1, 0 < enforceGain <= 1, p99Factor >= 1");
+            }
+            if (coolDown == null || coolDown.isNegative()) {
+                throw new IllegalArgumentException("coolDown " + coolDown + "; accepted: zero (hold until an operator "
+                        + "releases) or a positive duration");
             }
             if (dropsAbove < 0 || failuresAbove < 0) {
                 throw new IllegalArgumentException("dropsAbove " + dropsAbove + ", failuresAbove " + failuresAbove
@@ -229,7 +234,7 @@ public final class Controller implements AutoCloseable {
                 }
             }
             case FALLBACK -> {
-                if (System.nanoTime() - enteredNanos >= settings.coolDown().toNanos()) {
+                if (!settings.coolDown().isZero() && System.nanoTime() - enteredNanos >= settings.coolDown().toNanos()) {
                     move(State.OBSERVE, "cool-down of " + settings.coolDown().toSeconds() + " s passed");
                 }
             }

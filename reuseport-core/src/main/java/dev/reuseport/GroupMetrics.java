@@ -52,7 +52,7 @@ public record GroupMetrics(long timeMillis, double windowSeconds, String policy,
                     w.selected(), w.shadow(), w.migrated(), w.fallback(), w.p50Micros(), w.p99Micros(),
                     w.p999Micros()));
         }
-        netstat.forEach((k, v) -> b.append(k).append(' ').append(v).append('\n'));
+        netstat.forEach((k, v) -> b.append("namespace-wide ").append(k).append(' ').append(v).append('\n'));
         return b.toString();
     }
 

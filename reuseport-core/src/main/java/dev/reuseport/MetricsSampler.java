@@ -14,8 +14,8 @@ import org.HdrHistogram.Histogram;
 
 /**
  * Turns a group's counters into windows: each {@link #sample()} covers the time since the previous
- * one (of this sampler; the controller and the operator each have their own, so neither shortens the
- * other's window).
+ * one of this sampler (the controller and the operator each have their own, so neither shortens the
+ * other's window); the first covers the time since the group opened.
  */
 public final class MetricsSampler {
     private static final String[] NETSTAT = {"TCPMigrateReqSuccess", "TCPMigrateReqFailure", "ListenOverflows",
@@ -28,10 +28,10 @@ public final class MetricsSampler {
 
     MetricsSampler(ReuseportGroup group) {
         this.group = group;
-        this.lastNanos = System.nanoTime();
+        this.lastNanos = group.openedNanos();
     }
 
-    /** The window since the previous sample (or since this sampler was made). */
+    /** The window since the previous sample (the first: since the group opened). */
     public synchronized GroupMetrics sample() throws IOException {
         long now = System.nanoTime();
         double secs = Math.max(1e-6, (now - lastNanos) / 1e9);

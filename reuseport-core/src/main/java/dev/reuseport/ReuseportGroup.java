@@ -63,6 +63,7 @@ public final class ReuseportGroup implements AutoCloseable {
     private String programTag = "-";
     private volatile Controller controller;
     private final AuditLog audit;
+    private final long openedNanos = System.nanoTime();
 
     private ReuseportGroup(Builder b, InetSocketAddress local, int family, int[] fds, Capabilities caps) {
         this(b.protocol, local, family, b.backlog, b.receiveBuffer, java.util.stream.IntStream.range(0, fds.length)
@@ -330,7 +331,8 @@ public final class ReuseportGroup implements AutoCloseable {
             plan = p;
             ReuseportEvents.policy(describe(), next.spec(), generation);
             return capabilities = capabilities.withSteering("bpf " + next.spec(), "program " + program.program().name()
-                    + " attached" + (program.migrates() ? " (migrates queued requests on close)" : "")
+                    + " attached" + (program.migrates() && protocol == Protocol.TCP
+                    ? " (migrates queued requests on close)" : "")
                     + ", generation " + generation);
         }
     }
@@ -395,7 +397,11 @@ public final class ReuseportGroup implements AutoCloseable {
         }
     }
 
-    /** A new sampler of windowed metrics (its first window runs from now). */
+    long openedNanos() {
+        return openedNanos;
+    }
+
+    /** A new sampler of windowed metrics (its first window runs from the group's opening). */
     public MetricsSampler newSampler() {
         return new MetricsSampler(this);
     }
@@ -558,6 +564,7 @@ public final class ReuseportGroup implements AutoCloseable {
                 }
             }
             bySlot = next;
+            audit.record("remove-worker", "slot", slot, "workers", workers().size(), "policy", policy.spec());
             Worker heir = workers().get(0);
             dev.reuseport.sys.NativeFd gone = w.socket();
             retire(gone, heir); // the kernel empties its socket-array slot
@@ -595,6 +602,7 @@ public final class ReuseportGroup implements AutoCloseable {
                 Worker[] next = cur.clone();
                 next[slot] = w;
                 bySlot = next;
+                audit.record("add-worker", "slot", slot, "workers", workers().size(), "policy", policy.spec());
                 if (program != null && !(policy instanceof Policy.KernelHash)) {
                     TablePlanner.Plan p = TablePlanner.plan(policy, slots(), plan, cpus());
                     publish(p, false, "add slot " + slot);

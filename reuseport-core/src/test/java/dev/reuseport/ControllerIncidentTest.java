@@ -132,7 +132,7 @@ class ControllerIncidentTest {
                         .allMatch(l -> l.contains("\"kernel\":\"") && l.contains("\"backend\":\""));
                 assertThatThrownBy(() -> c.to(Controller.State.ENFORCE, "too soon"))
                         .isInstanceOf(IllegalStateException.class)
-                        .hasMessage("transition FALLBACK -> ENFORCE is not allowed; accepted from FALLBACK: [OBSERVE]");
+                        .hasMessage("transition FALLBACK -> ENFORCE is not allowed; accepted from FALLBACK: [OBSERVE, FALLBACK]");
                 assertThat(c.state()).isEqualTo(Controller.State.FALLBACK);
                 c.to(Controller.State.OBSERVE, "incident closed");
                 assertThat(c.state()).isEqualTo(Controller.State.OBSERVE);

@@ -58,6 +58,11 @@ final class EchoCommand implements Callable<Integer> {
             + "FALLBACK) with this policy as the one to shadow and enforce, e.g. round-robin")
     String candidate;
 
+    @Option(names = "--cool-down", defaultValue = "60", description = "with --candidate: seconds FALLBACK is held "
+            + "before the controller returns to OBSERVE by itself; 0 holds it until an operator releases it "
+            + "(default ${DEFAULT-VALUE})")
+    int coolDown;
+
     @Option(names = "--audit", description = "append the audit trail (JSON lines) to this file")
     java.nio.file.Path auditFile;
 
@@ -107,10 +112,21 @@ final class EchoCommand implements Callable<Integer> {
             }
             ReuseportGroup any = tg != null ? tg : ug;
             if (auditFile != null) {
-                any.audit().appendTo(auditFile);
+                for (ReuseportGroup g : new ReuseportGroup[] {tg, ug}) {
+                    if (g != null) {
+                        g.audit().appendTo(auditFile);
+                    }
+                }
             }
             if (candidate != null) {
-                dev.reuseport.Controller.start(any, Policy.parse(candidate), dev.reuseport.Controller.Settings.defaults());
+                if (coolDown < 0) {
+                    throw new picocli.CommandLine.ParameterException(spec.commandLine(), "--cool-down " + coolDown
+                            + " is negative; accepted: 0 (hold until an operator) or more seconds");
+                }
+                dev.reuseport.Controller.Settings d = dev.reuseport.Controller.Settings.defaults();
+                dev.reuseport.Controller.start(any, Policy.parse(candidate), new dev.reuseport.Controller.Settings(
+                        d.window(), d.windows(), d.shadowAbove(), d.enforceGain(), d.dropsAbove(), d.p99Factor(),
+                        d.failuresAbove(), java.time.Duration.ofSeconds(coolDown), d.automatic()));
             }
             out.println("reuseport echo on " + any.localAddress() + (tcp ? " tcp" : "") + (udp ? " udp" : "")
                     + ", " + workers + " workers" + (http ? ", HTTP responses" : ""));
@@ -124,15 +140,22 @@ final class EchoCommand implements Callable<Integer> {
                 dev.reuseport.ControlSocket tc = null;
                 dev.reuseport.ControlSocket uc = null;
                 if (ctlPath != null) {
-                    if (tg != null) {
-                        EchoServer server = ts;
-                        tc = dev.reuseport.ControlSocket.serve(tg, ctlPath, takeOver != null)
-                                .onWorkersAdded(server::serveAdded);
-                    }
-                    if (ug != null) {
-                        EchoServer server = us;
-                        uc = dev.reuseport.ControlSocket.serve(ug, udpPath(ctlPath, tcp), takeOver != null)
-                                .onWorkersAdded(server::serveAdded);
+                    try {
+                        if (tg != null) {
+                            EchoServer server = ts;
+                            tc = dev.reuseport.ControlSocket.serve(tg, ctlPath, takeOver != null)
+                                    .onWorkersAdded(server::serveAdded);
+                        }
+                        if (ug != null) {
+                            EchoServer server = us;
+                            uc = dev.reuseport.ControlSocket.serve(ug, udpPath(ctlPath, tcp), takeOver != null)
+                                    .onWorkersAdded(server::serveAdded);
+                        }
+                    } catch (IllegalArgumentException | IllegalStateException e) {
+                        if (tc != null) {
+                            tc.close();
+                        }
+                        throw new picocli.CommandLine.ParameterException(spec.commandLine(), "--control: " + e.getMessage());
                     }
                     out.println("control socket " + ctlPath + (tcp && udp ? " (udp: " + udpPath(ctlPath, true) + ")" : ""));
                 }

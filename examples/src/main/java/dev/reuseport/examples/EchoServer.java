@@ -86,17 +86,24 @@ public final class EchoServer implements AutoCloseable {
                     if (c == null) {
                         continue;
                     }
+                    long t0 = System.nanoTime();
                     if (connections != null) {
-                        connections.execute(() -> serve(c, ByteBuffer.allocateDirect(16 * 1024)));
+                        connections.execute(() -> {
+                            serve(c, ByteBuffer.allocateDirect(16 * 1024));
+                            w.recordLatency(System.nanoTime() - t0);
+                        });
                     } else {
                         serve(c, buf);
+                        w.recordLatency(System.nanoTime() - t0);
                     }
                 } else {
                     buf.clear();
                     InetSocketAddress from = w.receive(buf, Duration.ofMillis(200));
                     if (from != null) {
+                        long t0 = System.nanoTime();
                         buf.flip();
                         w.send(buf, from);
+                        w.recordLatency(System.nanoTime() - t0);
                     }
                 }
             } catch (GroupClosedException e) {

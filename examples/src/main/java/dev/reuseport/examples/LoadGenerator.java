@@ -107,7 +107,13 @@ public final class LoadGenerator {
                 try {
                     while (next.getAndIncrement() < flows && System.nanoTime() < deadline) {
                         try {
-                            DatagramChannel ch = DatagramChannel.open();
+                            DatagramChannel ch;
+                            try {
+                                ch = DatagramChannel.open();
+                            } catch (IOException e) {
+                                sent.incrementAndGet(); // a flow that could not even open counts as failed
+                                continue;
+                            }
                             open.add(ch);
                             ch.bind(new InetSocketAddress(target.getAddress(), 0));
                             ch.socket().setSoTimeout(timeoutMillis);

@@ -21,6 +21,8 @@ public final class Main implements Runnable {
     /** Runs a command with the given output streams and returns its exit status (used by tests). */
     public static int run(PrintWriter out, PrintWriter err, String... args) {
         CommandLine cl = new CommandLine(new Main());
+        // everything after ctl's command word belongs to the server's command (ctl ... metrics --prom)
+        cl.getSubcommands().get("ctl").setStopAtPositional(true);
         cl.setOut(out);
         cl.setErr(err);
         return cl.execute(args);
