@@ -82,13 +82,16 @@ public final class Worker {
     private final java.util.concurrent.ConcurrentLinkedQueue<Connection> handedOver =
             new java.util.concurrent.ConcurrentLinkedQueue<>();
 
-    /** Datagrams taken off a closing socket's receive queue: their bytes and senders. */
-    private final java.util.concurrent.ConcurrentLinkedQueue<Object[]> handedDatagrams =
+    /** A datagram taken off a closing socket's receive queue. */
+    private record Handed(byte[] data, InetSocketAddress from) {
+    }
+
+    private final java.util.concurrent.ConcurrentLinkedQueue<Handed> handedDatagrams =
             new java.util.concurrent.ConcurrentLinkedQueue<>();
 
     /** Queues a datagram read from this worker's previous socket, for {@link #receive} to return. */
     void handOver(byte[] datagram, InetSocketAddress from) {
-        handedDatagrams.add(new Object[] {datagram, from});
+        handedDatagrams.add(new Handed(datagram, from));
     }
 
     /** Queues a connection accepted from this worker's previous socket, for {@link #accept} to return. */
@@ -137,11 +140,9 @@ public final class Worker {
                     accepted.increment();
                     return new Connection(c, slot, nonBlockingConnection);
                 }
-                long left = deadline - System.nanoTime();
-                if (left <= 0) {
+                if (!awaitReadable(n, deadline)) {
                     return null;
                 }
-                Sys.poll(n, Sys.POLLIN, (int) Math.min(POLL_SLICE_MILLIS, Math.max(1, left / 1_000_000)));
             } finally {
                 f.release();
             }
@@ -156,12 +157,11 @@ public final class Worker {
         requireProtocol(Protocol.UDP, "receive");
         long deadline = System.nanoTime() + timeout.toNanos();
         for (;;) {
-            Object[] queued = handedDatagrams.poll();
+            Handed queued = handedDatagrams.poll();
             if (queued != null) {
-                byte[] data = (byte[]) queued[0];
-                dst.put(data, 0, Math.min(data.length, dst.remaining()));
+                dst.put(queued.data(), 0, Math.min(queued.data().length, dst.remaining()));
                 received.increment();
-                return (InetSocketAddress) queued[1];
+                return queued.from();
             }
             NativeFd f = fd;
             int n = acquire(f);
@@ -171,15 +171,26 @@ public final class Worker {
                     received.increment();
                     return from;
                 }
-                long left = deadline - System.nanoTime();
-                if (left <= 0) {
+                if (!awaitReadable(n, deadline)) {
                     return null;
                 }
-                Sys.poll(n, Sys.POLLIN, (int) Math.min(POLL_SLICE_MILLIS, Math.max(1, left / 1_000_000)));
             } finally {
                 f.release();
             }
         }
+    }
+
+    /**
+     * Polls {@code n} for input until {@code deadline}, one slice at a time (so that a close is seen
+     * within a slice); false once the deadline has passed.
+     */
+    private static boolean awaitReadable(int n, long deadline) throws NativeException {
+        long left = deadline - System.nanoTime();
+        if (left <= 0) {
+            return false;
+        }
+        Sys.poll(n, Sys.POLLIN, (int) Math.min(POLL_SLICE_MILLIS, Math.max(1, left / 1_000_000)));
+        return true;
     }
 
     /** Sends {@code src}'s remaining bytes as one datagram to {@code target}; false when the buffer was full. */

@@ -755,26 +755,16 @@ final class JnrBackend implements NativeBackend {
 
     @Override
     public long bpfObjectFindProgramByName(long obj, String name) {
-        LibBpf b = bpf();
-        if (b == null) {
-            return -ENOSYS;
-        }
-        byte[] cname = cString(name);
-        Scratch s = scratch.get();
-        long a = s.acquire(cname.length);
-        try {
-            IO.putByteArray(a, cname, 0, cname.length);
-            LastError.setLastError(runtime, 0);
-            return bpfPointer(b.bpf_object__find_program_by_name(obj, a));
-        } catch (LinkageError e) {
-            return -ENOSYS;
-        } finally {
-            s.release(a);
-        }
+        return findByName(obj, name, false);
     }
 
     @Override
     public long bpfObjectFindMapByName(long obj, String name) {
+        return findByName(obj, name, true);
+    }
+
+    /** bpf_object__find_map_by_name or bpf_object__find_program_by_name with a C copy of {@code name}. */
+    private long findByName(long obj, String name, boolean map) {
         LibBpf b = bpf();
         if (b == null) {
             return -ENOSYS;
@@ -785,7 +775,7 @@ final class JnrBackend implements NativeBackend {
         try {
             IO.putByteArray(a, cname, 0, cname.length);
             LastError.setLastError(runtime, 0);
-            return bpfPointer(b.bpf_object__find_map_by_name(obj, a));
+            return bpfPointer(map ? b.bpf_object__find_map_by_name(obj, a) : b.bpf_object__find_program_by_name(obj, a));
         } catch (LinkageError e) {
             return -ENOSYS;
         } finally {
