@@ -665,6 +665,54 @@ public final class ReuseportGroup implements AutoCloseable {
         }
     }
 
+    /**
+     * Watches for stalled workers: a worker whose thread has not entered {@link Worker#accept} or
+     * {@link Worker#receive} for {@code stall} while connections or datagrams wait in its socket (a dead
+     * or wedged thread) is removed as {@link #removeWorker(int)} does: the steering table stops naming it,
+     * and its queued connections migrate to the survivors (or are drained to them). Detection takes at
+     * most {@code stall} plus one check ({@code stall / 4}); workers that never called accept or receive
+     * are left alone, and so is the last worker. Every removal is audited. Close the returned handle to
+     * stop watching.
+     */
+    public AutoCloseable watchdog(java.time.Duration stall) {
+        if (stall == null || stall.toMillis() < 10 || stall.toMillis() > 3_600_000) {
+            throw new IllegalArgumentException("stall " + stall + "; accepted: 10 ms .. 1 h");
+        }
+        AtomicBoolean stop = new AtomicBoolean();
+        Thread t = new Thread(() -> {
+            long limit = stall.toNanos();
+            while (!stop.get() && !isClosed()) {
+                try {
+                    Thread.sleep(Math.max(1, stall.toMillis() / 4));
+                    for (Worker w : workers()) {
+                        long last = w.lastCall();
+                        long idle = System.nanoTime() - last;
+                        if (last != 0 && idle > limit && workers().size() > 1 && w.hasQueuedWork()) {
+                            audit.record("worker-stalled", "slot", w.slot(), "idle_ms", idle / 1_000_000,
+                                    "stall_ms", stall.toMillis(), "action", "removed; its queue moves to the survivors");
+                            LOG.log(System.Logger.Level.WARNING, describe() + ": worker " + w.slot() + " has not "
+                                    + "accepted for " + idle / 1_000_000 + " ms with work queued; removing it");
+                            removeWorker(w.slot());
+                        }
+                    }
+                } catch (InterruptedException e) {
+                    return;
+                } catch (IOException | RuntimeException e) {
+                    if (isClosed()) {
+                        return;
+                    }
+                    audit.record("watchdog-error", "error", e.toString());
+                }
+            }
+        }, "reuseport-watchdog");
+        t.setDaemon(true);
+        t.start();
+        return () -> {
+            stop.set(true);
+            t.interrupt();
+        };
+    }
+
     /** The number of socket swaps done: each {@link #restart()} and {@link #replaceWorker(int)} counts one. */
     public long restarts() {
         synchronized (lock) {

@@ -28,6 +28,8 @@ public final class Worker {
     private final LongAdder accepted = new LongAdder();
     private final LongAdder received = new LongAdder();
     private final LongAdder sent = new LongAdder();
+    /** When accept or receive was last entered (System.nanoTime), 0 before the first call. */
+    private volatile long lastCall;
     /** Latency recorded by the application, in microseconds; intervals are folded into {@link #latencyTotal}. */
     private final org.HdrHistogram.Recorder latency = new org.HdrHistogram.Recorder(3);
     private final org.HdrHistogram.Histogram latencyTotal = new org.HdrHistogram.Histogram(3);
@@ -128,6 +130,7 @@ public final class Worker {
         requireProtocol(Protocol.TCP, "accept");
         long deadline = System.nanoTime() + timeout.toNanos();
         for (;;) {
+            lastCall = System.nanoTime();
             Connection queued = handedOver.poll();
             if (queued != null) {
                 return queued;
@@ -157,6 +160,7 @@ public final class Worker {
         requireProtocol(Protocol.UDP, "receive");
         long deadline = System.nanoTime() + timeout.toNanos();
         for (;;) {
+            lastCall = System.nanoTime();
             Handed queued = handedDatagrams.poll();
             if (queued != null) {
                 dst.put(queued.data(), 0, Math.min(queued.data().length, dst.remaining()));
@@ -231,6 +235,26 @@ public final class Worker {
         int n = acquire(f);
         try {
             return Sys.getLong(n, Sys.SOL_SOCKET, Sys.SO_COOKIE);
+        } finally {
+            f.release();
+        }
+    }
+
+    /** When accept or receive was last entered ({@link System#nanoTime()}), 0 if never. */
+    long lastCall() {
+        return lastCall;
+    }
+
+    /** Whether work waits in the kernel for this worker: queued connections (TCP) or datagrams (UDP). */
+    boolean hasQueuedWork() throws IOException {
+        NativeFd f = fd;
+        int n = acquire(f);
+        try {
+            if (protocol == Protocol.TCP) {
+                return Sys.listenerQueue(n)[0] > 0;
+            }
+            byte[] mem = Sys.getBytes(n, Sys.SOL_SOCKET, Sys.SO_MEMINFO, Sys.SK_MEMINFO_VARS * 4);
+            return java.nio.ByteBuffer.wrap(mem).order(java.nio.ByteOrder.nativeOrder()).getInt(0) > 0;
         } finally {
             f.release();
         }
