@@ -3,10 +3,11 @@ package dev.reuseport;
 import dev.reuseport.bpf.Feature;
 import dev.reuseport.bpf.Probes;
 import dev.reuseport.bpf.SteerProgram;
-import dev.reuseport.sys.LibBpf;
 import dev.reuseport.sys.Errno;
+import dev.reuseport.sys.LibBpf;
 import dev.reuseport.sys.Native;
 import dev.reuseport.sys.NativeException;
+import dev.reuseport.sys.NativeFd;
 import dev.reuseport.sys.SockAddr;
 import dev.reuseport.sys.Sys;
 import java.io.IOException;
@@ -14,9 +15,15 @@ import java.net.Inet6Address;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.UnknownHostException;
+import java.nio.ByteBuffer;
+import java.nio.channels.ClosedChannelException;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
+import java.util.Objects;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.stream.Collectors;
+import java.util.stream.IntStream;
 
 /**
  * N sockets bound to one address and port with SO_REUSEPORT, one per worker, opened and closed as a
@@ -66,7 +73,7 @@ public final class ReuseportGroup implements AutoCloseable {
     private final long openedNanos = System.nanoTime();
 
     private ReuseportGroup(Builder b, InetSocketAddress local, int family, int[] fds, Capabilities caps) {
-        this(b.protocol, local, family, b.backlog, b.receiveBuffer, java.util.stream.IntStream.range(0, fds.length)
+        this(b.protocol, local, family, b.backlog, b.receiveBuffer, IntStream.range(0, fds.length)
                 .toArray(), fds, caps);
     }
 
@@ -113,7 +120,7 @@ public final class ReuseportGroup implements AutoCloseable {
         InetAddress address = InetAddress.getByName(l.address());
         int family = SockAddr.family(address);
         int n = l.slots().length;
-        int[] sockets = java.util.Arrays.copyOf(l.fds(), n);
+        int[] sockets = Arrays.copyOf(l.fds(), n);
         for (int i = 0; i < n; i++) {
             InetSocketAddress at = Sys.localAddress(sockets[i]);
             if (at.getPort() != l.port() || Sys.getInt(sockets[i], Sys.SOL_SOCKET, Sys.SO_REUSEPORT) != 1) {
@@ -123,7 +130,7 @@ public final class ReuseportGroup implements AutoCloseable {
         }
         SteerProgram program = null;
         if (l.program() != null) {
-            program = SteerProgram.adopt(l.fds()[n], l.program(), java.util.Arrays.copyOfRange(l.fds(), n + 1,
+            program = SteerProgram.adopt(l.fds()[n], l.program(), Arrays.copyOfRange(l.fds(), n + 1,
                     l.fds().length));
         }
         List<Feature> features = new ArrayList<>();
@@ -250,7 +257,7 @@ public final class ReuseportGroup implements AutoCloseable {
         Worker[] ws = bySlot;
         if (slot < 0 || slot >= ws.length || ws[slot] == null) {
             throw new IllegalArgumentException("slot " + slot + " does not exist; accepted: one of "
-                    + java.util.Arrays.toString(slots()));
+                    + Arrays.toString(slots()));
         }
         return ws[slot];
     }
@@ -302,7 +309,7 @@ public final class ReuseportGroup implements AutoCloseable {
             ensureOpen();
             if (next instanceof Policy.Weighted w && w.weights().length != highestSlot() + 1) {
                 throw new IllegalArgumentException("policy " + w.spec() + " names " + w.weights().length
-                        + " weights; the group's slots are " + java.util.Arrays.toString(slots()) + "; accepted: one "
+                        + " weights; the group's slots are " + Arrays.toString(slots()) + "; accepted: one "
                         + "weight per slot 0.." + highestSlot() + " (" + (highestSlot() + 1) + " weights)");
             }
             if (next instanceof Policy.KernelHash) {
@@ -554,7 +561,7 @@ public final class ReuseportGroup implements AutoCloseable {
             Worker[] next = bySlot.clone();
             next[slot] = null;
             if (program != null && !(policy instanceof Policy.KernelHash)) {
-                int[] live = java.util.Arrays.stream(next).filter(java.util.Objects::nonNull).mapToInt(Worker::slot)
+                int[] live = Arrays.stream(next).filter(Objects::nonNull).mapToInt(Worker::slot)
                         .toArray();
                 TablePlanner.Plan p = TablePlanner.plan(policy, live, plan, cpus());
                 publish(p, false, "remove slot " + slot);
@@ -566,7 +573,7 @@ public final class ReuseportGroup implements AutoCloseable {
             bySlot = next;
             audit.record("remove-worker", "slot", slot, "workers", workers().size(), "policy", policy.spec());
             Worker heir = workers().get(0);
-            dev.reuseport.sys.NativeFd gone = w.socket();
+            NativeFd gone = w.socket();
             retire(gone, heir); // the kernel empties its socket-array slot
             awaitReleased(List.of(gone));
         }
@@ -722,7 +729,7 @@ public final class ReuseportGroup implements AutoCloseable {
 
     private void swap(List<Worker> ws) throws IOException {
         int[] fresh = new int[ws.size()];
-        java.util.Arrays.fill(fresh, -1);
+        Arrays.fill(fresh, -1);
         try {
             for (int i = 0; i < fresh.length; i++) {
                 fresh[i] = openMember(protocol, family, localAddress, backlog, receiveBuffer);
@@ -752,10 +759,10 @@ public final class ReuseportGroup implements AutoCloseable {
                 routed = true;
             }
         }
-        List<dev.reuseport.sys.NativeFd> old = new ArrayList<>();
+        List<NativeFd> old = new ArrayList<>();
         for (int i = 0; i < fresh.length; i++) {
             Worker w = ws.get(i);
-            dev.reuseport.sys.NativeFd prev = w.swap(fresh[i]);
+            NativeFd prev = w.swap(fresh[i]);
             retire(prev, w);
             old.add(prev);
         }
@@ -765,7 +772,7 @@ public final class ReuseportGroup implements AutoCloseable {
         }
         restarts++;
         audit.record("restart", "slots", ws.stream().map(w -> String.valueOf(w.slot())).collect(
-                java.util.stream.Collectors.joining(",")), "migrating", program != null && program.migrates(),
+                Collectors.joining(",")), "migrating", program != null && program.migrates(),
                 "restarts", restarts);
         ReuseportEvents.restart(describe(), ws.size(), restarts);
     }
@@ -774,7 +781,7 @@ public final class ReuseportGroup implements AutoCloseable {
      * Closes a socket that left a worker. TCP with the migrate program: the kernel moves its queue.
      * Otherwise its queue is drained into {@code heir} first.
      */
-    private void retire(dev.reuseport.sys.NativeFd old, Worker heir) throws NativeException {
+    private void retire(NativeFd old, Worker heir) throws NativeException {
         boolean kernelMigrates = protocol == Protocol.TCP && program != null && program.migrates();
         if (!kernelMigrates) {
             drain(old, heir);
@@ -782,11 +789,11 @@ public final class ReuseportGroup implements AutoCloseable {
         old.close();
     }
 
-    private void drain(dev.reuseport.sys.NativeFd old, Worker heir) throws NativeException {
+    private void drain(NativeFd old, Worker heir) throws NativeException {
         int n;
         try {
             n = old.acquire();
-        } catch (java.nio.channels.ClosedChannelException e) {
+        } catch (ClosedChannelException e) {
             return;
         }
         try {
@@ -796,7 +803,7 @@ public final class ReuseportGroup implements AutoCloseable {
                     heir.handOver(new Connection(c, heir.slot(), false));
                 }
             } else {
-                java.nio.ByteBuffer buf = java.nio.ByteBuffer.allocateDirect(65536);
+                ByteBuffer buf = ByteBuffer.allocateDirect(65536);
                 InetSocketAddress from;
                 while ((from = Sys.receive(n, buf.clear(), Sys.MSG_DONTWAIT)) != null) {
                     buf.flip();
@@ -811,9 +818,9 @@ public final class ReuseportGroup implements AutoCloseable {
     }
 
     /** Waits (bounded) until calls in flight on the old sockets have let go and the numbers are closed. */
-    private static void awaitReleased(List<dev.reuseport.sys.NativeFd> old) {
+    private static void awaitReleased(List<NativeFd> old) {
         long deadline = System.nanoTime() + 4L * Worker.POLL_SLICE_MILLIS * 1_000_000;
-        for (dev.reuseport.sys.NativeFd f : old) {
+        for (NativeFd f : old) {
             while (!f.isReleased() && System.nanoTime() < deadline) {
                 Thread.onSpinWait();
                 try {
@@ -1055,7 +1062,7 @@ public final class ReuseportGroup implements AutoCloseable {
         public ReuseportGroup open() throws ReuseportException {
             int family = SockAddr.family(address);
             int[] fds = new int[workers];
-            java.util.Arrays.fill(fds, -1);
+            Arrays.fill(fds, -1);
             InetSocketAddress bound = new InetSocketAddress(address, port);
             try {
                 for (int i = 0; i < workers; i++) {
