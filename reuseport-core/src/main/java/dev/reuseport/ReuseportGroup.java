@@ -413,6 +413,13 @@ public final class ReuseportGroup implements AutoCloseable {
         return new MetricsSampler(this);
     }
 
+    /** The attached program, or null (for tests in this package). */
+    SteerProgram steeringProgram() {
+        synchronized (lock) {
+            return program;
+        }
+    }
+
     /** The audit trail. */
     public AuditLog audit() {
         return audit;

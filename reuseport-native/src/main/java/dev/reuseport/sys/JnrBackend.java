@@ -178,6 +178,8 @@ final class JnrBackend implements NativeBackend {
 
         int bpf_map_delete_elem(int fd, long key);
 
+        int bpf_map_freeze(int fd);
+
         int bpf_map_get_next_key(int fd, long key, long nextKey);
 
         int bpf_obj_get_info_by_fd(int bpfFd, long info, long infoLenPtr);
@@ -830,6 +832,19 @@ final class JnrBackend implements NativeBackend {
         }
         try {
             return bpfResult(b.bpf_program__set_log_level(prog, level));
+        } catch (LinkageError e) {
+            return -ENOSYS;
+        }
+    }
+
+    @Override
+    public int bpfMapFreeze(int fd) {
+        LibBpf b = bpf();
+        if (b == null) {
+            return -ENOSYS;
+        }
+        try {
+            return bpfResult(b.bpf_map_freeze(fd));
         } catch (LinkageError e) {
             return -ENOSYS;
         }

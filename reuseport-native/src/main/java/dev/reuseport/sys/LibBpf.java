@@ -159,6 +159,11 @@ public final class LibBpf {
         return true;
     }
 
+    /** bpf_map_freeze: the map is read-only for system calls from now on (programs may still write it). */
+    public static void mapFreeze(int fd, String what) throws NativeException {
+        check("bpf_map_freeze", B.bpfMapFreeze(fd), what);
+    }
+
     /** bpf_map_get_next_key; false at the end. {@code key} null asks for the first key. */
     public static boolean mapNextKey(int fd, byte[] key, byte[] nextOut) throws NativeException {
         int r = B.bpfMapGetNextKey(fd, key, nextOut);

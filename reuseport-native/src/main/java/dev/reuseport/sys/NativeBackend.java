@@ -200,6 +200,9 @@ interface NativeBackend {
     /** bpf_map_delete_elem(fd, key): 0 or -errno. */
     int bpfMapDeleteElem(int fd, byte[] key);
 
+    /** bpf_map_freeze(fd): the map becomes read-only for system calls, for good. 0 or -errno. */
+    int bpfMapFreeze(int fd);
+
     /** bpf_map_get_next_key(fd, key or null for the first, nextOut): 0 or -errno (-ENOENT at the end). */
     int bpfMapGetNextKey(int fd, byte[] key, byte[] nextOut);
 

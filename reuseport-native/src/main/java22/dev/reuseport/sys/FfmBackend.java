@@ -773,6 +773,7 @@ final class FfmBackend implements NativeBackend {
         static final MethodHandle MAP_UPDATE;
         static final MethodHandle MAP_LOOKUP;
         static final MethodHandle MAP_DELETE;
+        static final MethodHandle MAP_FREEZE;
         static final MethodHandle MAP_NEXT_KEY;
         static final MethodHandle OBJ_GET_INFO;
         static final MethodHandle PROBE_PROG;
@@ -817,6 +818,7 @@ final class FfmBackend implements NativeBackend {
                     FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, ADDRESS, JAVA_LONG));
             MAP_LOOKUP = b.bind("bpf_map_lookup_elem", FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, ADDRESS));
             MAP_DELETE = b.bind("bpf_map_delete_elem", FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS));
+            MAP_FREEZE = b.bind("bpf_map_freeze", FunctionDescriptor.of(JAVA_INT, JAVA_INT));
             MAP_NEXT_KEY = b.bind("bpf_map_get_next_key", FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, ADDRESS));
             OBJ_GET_INFO = b.bind("bpf_obj_get_info_by_fd",
                     FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, ADDRESS));
@@ -1042,6 +1044,18 @@ final class FfmBackend implements NativeBackend {
         }
         try {
             return (int) Bpf.PROGRAM_SET_LOG_LEVEL.invokeExact(MemorySegment.ofAddress(prog), level);
+        } catch (Throwable t) {
+            throw unchecked(t);
+        }
+    }
+
+    @Override
+    public int bpfMapFreeze(int fd) {
+        if (Bpf.REASON != null) {
+            return -ENOSYS;
+        }
+        try {
+            return (int) Bpf.MAP_FREEZE.invokeExact(fd);
         } catch (Throwable t) {
             throw unchecked(t);
         }
