@@ -66,6 +66,8 @@ public final class ReuseportGroup implements AutoCloseable {
     private TablePlanner.Plan plan;
     private int generation;
     private long restarts;
+    /** The policy being shadowed (count only), or null. */
+    private Policy shadowed;
     private int programId;
     private String programTag = "-";
     private volatile Controller controller;
@@ -318,6 +320,7 @@ public final class ReuseportGroup implements AutoCloseable {
                 }
                 policy = next;
                 plan = null;
+                shadowed = null;
                 return capabilities = capabilities.withSteering("kernel hash", program != null
                         ? "policy kernel-hash: program attached in pass mode, the kernel hash decides"
                         : "policy kernel-hash: no program attached");
@@ -336,6 +339,7 @@ public final class ReuseportGroup implements AutoCloseable {
             publish(p, false, "policy " + next.spec());
             policy = next;
             plan = p;
+            shadowed = null;
             ReuseportEvents.policy(describe(), next.spec(), generation);
             return capabilities = capabilities.withSteering("bpf " + next.spec(), "program " + program.program().name()
                     + " attached" + (program.migrates() && protocol == Protocol.TCP
@@ -469,6 +473,7 @@ public final class ReuseportGroup implements AutoCloseable {
             publish(p, true, "shadow " + candidate.spec());
             policy = Policy.kernelHash();
             plan = null;
+            shadowed = candidate;
             capabilities = capabilities.withSteering("kernel hash", "shadowing " + candidate.spec()
                     + " (count only), generation " + generation);
             return true;
@@ -489,6 +494,7 @@ public final class ReuseportGroup implements AutoCloseable {
             }
             policy = Policy.kernelHash();
             plan = null;
+            shadowed = null;
             capabilities = capabilities.withSteering("kernel hash", "fallback: " + reason);
             return inForce;
         }
@@ -567,22 +573,44 @@ public final class ReuseportGroup implements AutoCloseable {
             }
             Worker[] next = bySlot.clone();
             next[slot] = null;
-            if (program != null && !(policy instanceof Policy.KernelHash)) {
-                int[] live = Arrays.stream(next).filter(Objects::nonNull).mapToInt(Worker::slot)
-                        .toArray();
-                TablePlanner.Plan p = TablePlanner.plan(policy, live, plan, cpus());
-                publish(p, false, "remove slot " + slot);
-                plan = p;
-                if (policy instanceof Policy.Sticky) {
-                    program.forgetFlowsOf(slot);
+            int[] live = Arrays.stream(next).filter(Objects::nonNull).mapToInt(Worker::slot).toArray();
+            boolean routed = false;
+            if (program != null) {
+                // steer nothing new to the leaver before its queue is drained and it closes: its policy's
+                // table without it, or (kernel hash, shadow) a temporary table over the survivors
+                routed = !tablePolicy();
+                TablePlanner.Plan p = TablePlanner.plan(routed ? Policy.consistent() : policy, live,
+                        routed ? null : plan, cpus());
+                publish(p, false, routed ? "remove slot " + slot + ": steer to the survivors" : "remove slot " + slot);
+                if (!routed) {
+                    plan = p;
                 }
+                // sticky flows remembered on the leaver now fail to select and re-pick a survivor
+                program.slots().clear(slot);
             }
             bySlot = next;
             audit.record("remove-worker", "slot", slot, "workers", workers().size(), "policy", policy.spec());
             Worker heir = workers().get(0);
             NativeFd gone = w.socket();
-            retire(gone, heir); // the kernel empties its socket-array slot
+            retire(gone, heir);
             awaitReleased(List.of(gone));
+            if (routed) {
+                restoreAfterRouting("remove slot " + slot + " done");
+            }
+        }
+    }
+
+    /** Whether the policy in force steers by a table (as opposed to the kernel hash, possibly shadowed). */
+    private boolean tablePolicy() {
+        return !(policy instanceof Policy.KernelHash);
+    }
+
+    /** After a temporary routing table: the shadow that was running, or the kernel hash. */
+    private void restoreAfterRouting(String why) throws NativeException {
+        if (shadowed != null) {
+            publish(TablePlanner.plan(shadowed, slots(), null, cpus()), true, why + ": shadow " + shadowed.spec());
+        } else {
+            pass(why + ": back to the kernel hash");
         }
     }
 
@@ -759,7 +787,7 @@ public final class ReuseportGroup implements AutoCloseable {
             for (int i = 0; i < fresh.length; i++) {
                 program.slots().set(ws.get(i).slot(), fresh[i]);
             }
-            if (policy instanceof Policy.KernelHash) {
+            if (!tablePolicy()) {
                 // the kernel hash would still pick closing sockets: steer by the table until they are gone
                 TablePlanner.Plan p = TablePlanner.plan(Policy.consistent(), slots(), null, cpus());
                 publish(p, false, "restart: steer to the new generation");
@@ -775,7 +803,7 @@ public final class ReuseportGroup implements AutoCloseable {
         }
         awaitReleased(old);
         if (routed) {
-            pass("restart done: back to the kernel hash");
+            restoreAfterRouting("restart done");
         }
         restarts++;
         audit.record("restart", "slots", ws.stream().map(w -> String.valueOf(w.slot())).collect(
