@@ -587,6 +587,7 @@ public final class ReuseportGroup implements AutoCloseable {
                 }
                 // sticky flows remembered on the leaver now fail to select and re-pick a survivor
                 program.slots().clear(slot);
+                settle();
             }
             bySlot = next;
             audit.record("remove-worker", "slot", slot, "workers", workers().size(), "policy", policy.spec());
@@ -597,6 +598,18 @@ public final class ReuseportGroup implements AutoCloseable {
             if (routed) {
                 restoreAfterRouting("remove slot " + slot + " done");
             }
+        }
+    }
+
+    /**
+     * A short pause after a steering change, so that packets the old table already steered (in softirq,
+     * microseconds from selection to the socket queue) are queued before a leaving socket is drained.
+     */
+    private static void settle() {
+        try {
+            Thread.sleep(2);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
         }
     }
 
@@ -793,6 +806,7 @@ public final class ReuseportGroup implements AutoCloseable {
                 publish(p, false, "restart: steer to the new generation");
                 routed = true;
             }
+            settle();
         }
         List<NativeFd> old = new ArrayList<>();
         for (int i = 0; i < fresh.length; i++) {
