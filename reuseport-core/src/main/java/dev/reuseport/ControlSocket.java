@@ -362,7 +362,7 @@ public final class ControlSocket implements AutoCloseable {
         return names;
     }
 
-    private static String printable(String s) {
+    static String printable(String s) {
         if (s == null) {
             return "";
         }
