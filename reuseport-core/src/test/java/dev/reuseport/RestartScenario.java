@@ -22,7 +22,7 @@ public final class RestartScenario {
     }
 
     public static void main(String[] args) throws Exception {
-        System.out.println("tcp_migrate_req=" + Files.readString(Path.of("/proc/sys/net/ipv4/tcp_migrate_req")).trim());
+        System.out.println("tcp_migrate_req=" + String.join("", Files.readAllLines(Path.of("/proc/sys/net/ipv4/tcp_migrate_req"))).trim());
         switch (args[0]) {
             case "queued" -> queued(Boolean.parseBoolean(args[1]));
             case "load" -> underLoad(Integer.parseInt(args[1]), args[2]);
@@ -150,21 +150,9 @@ public final class RestartScenario {
         }
     }
 
+    /** {@code key=value} from the namespace's /proc/net/netstat, read as the metrics read it. */
     static String netstat(String key) {
-        try {
-            List<String> lines = Files.readAllLines(Path.of("/proc/net/netstat"));
-            for (int i = 0; i + 1 < lines.size(); i += 2) {
-                String[] k = lines.get(i).split("\\s+");
-                String[] v = lines.get(i + 1).split("\\s+");
-                for (int j = 1; j < k.length; j++) {
-                    if (k[j].equals(key)) {
-                        return key + "=" + v[j];
-                    }
-                }
-            }
-        } catch (IOException e) {
-            return key + "=?";
-        }
-        return key + "=absent";
+        Long v = MetricsSampler.netstat().get(key);
+        return key + "=" + (v == null ? "absent" : v);
     }
 }
