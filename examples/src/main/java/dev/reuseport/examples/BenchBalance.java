@@ -734,14 +734,7 @@ final class BenchBalance implements Callable<Integer> {
                 perSlot.incrementAndGet(slot);
                 try (c) {
                     if (echo) {
-                        for (;;) {
-                            buf.clear();
-                            if (c.read(buf) < 0) {
-                                break;
-                            }
-                            buf.flip();
-                            c.writeFully(buf);
-                        }
+                        EchoServer.echo(c, buf);
                     }
                 } catch (IOException e) {
                     // a client that reset: it was accepted all the same

@@ -142,26 +142,26 @@ final class BenchControl implements Callable<Integer> {
         if (inc != null) {
             out.printf(Locale.ROOT, "imbalance (max/mean over %d workers), median over each state's windows: OBSERVE %s "
                     + "(%d windows), SHADOW predicted %s (%d), ENFORCE observed %s (%d) [target <= 1.1: %s]%n", WORKERS,
-                    fmt(inc.observe, 3), inc.nObserve, fmt(inc.shadow, 3), inc.nShadow, fmt(inc.enforce, 3),
+                    BenchBalance.fmt(inc.observe, 3), inc.nObserve, BenchBalance.fmt(inc.shadow, 3), inc.nShadow, BenchBalance.fmt(inc.enforce, 3),
                     inc.nEnforce, verdict(inc.enforce <= 1.1));
             out.printf(Locale.ROOT, "fallback of the incident: %s us from the trigger decided to the kernel default in "
                     + "force (controller.lastFallbackNanos) [target <= 1000: %s]%n", inc.fallbackUs < 0 ? "n/a"
                     : Long.toString(inc.fallbackUs), inc.fallbackUs < 0 ? "n/a" : verdict(inc.fallbackUs <= 1000));
             out.printf(Locale.ROOT, "direct group.fallback() under traffic, median of %d runs: %s us call wall, %s us "
-                    + "call -> kernel default in force%n", inc.directRuns, fmt(inc.directWallUs, 1),
-                    fmt(inc.directSwitchUs, 1));
+                    + "call -> kernel default in force%n", inc.directRuns, BenchBalance.fmt(inc.directWallUs, 1),
+                    BenchBalance.fmt(inc.directSwitchUs, 1));
         }
         if (ov != null) {
             out.printf(Locale.ROOT, "metrics overhead: median ON / median OFF = %s [target >= 0.97: %s]%n",
-                    fmt(ov.ratio, 3), verdict(ov.ratio >= 0.97));
+                    BenchBalance.fmt(ov.ratio, 3), verdict(ov.ratio >= 0.97));
         }
         out.printf(Locale.ROOT, "total time %.1f s%n", (System.nanoTime() - started) / 1e9);
         out.println("RESULT control"
-                + " imbalance_observe=" + (inc == null ? "n/a" : fmt(inc.observe, 3))
-                + " imbalance_shadow_predicted=" + (inc == null ? "n/a" : fmt(inc.shadow, 3))
-                + " imbalance_enforce=" + (inc == null ? "n/a" : fmt(inc.enforce, 3))
+                + " imbalance_observe=" + (inc == null ? "n/a" : BenchBalance.fmt(inc.observe, 3))
+                + " imbalance_shadow_predicted=" + (inc == null ? "n/a" : BenchBalance.fmt(inc.shadow, 3))
+                + " imbalance_enforce=" + (inc == null ? "n/a" : BenchBalance.fmt(inc.enforce, 3))
                 + " fallback_us=" + (inc == null || inc.fallbackUs < 0 ? "n/a" : Long.toString(inc.fallbackUs))
-                + " metrics_overhead=" + (ov == null ? "n/a" : fmt(ov.ratio, 3)));
+                + " metrics_overhead=" + (ov == null ? "n/a" : BenchBalance.fmt(ov.ratio, 3)));
         out.flush();
         return 0;
     }
@@ -285,7 +285,7 @@ final class BenchControl implements Callable<Integer> {
                             + "candidate steers)" : tr;
                 }
                 out.printf(Locale.ROOT, "%3d %-8s %9.3f %9s %6d %8d  %-39s  %s%n", w, before, m.imbalance(),
-                        before == Controller.State.SHADOW ? fmt(m.shadowImbalance(), 3) : "-", drops, p99,
+                        before == Controller.State.SHADOW ? BenchBalance.fmt(m.shadowImbalance(), 3) : "-", drops, p99,
                         per.toString().trim(), tr);
                 out.flush();
                 if (after == Controller.State.FALLBACK && before != Controller.State.FALLBACK) {
@@ -405,7 +405,7 @@ final class BenchControl implements Callable<Integer> {
         }
         out.printf(Locale.ROOT, "direct group.fallback() after re-enforcing, %s, %d runs: call wall us %s (median %s); "
                 + "call -> kernel default in force us %s (median %s)%n", label, wall.size(), list(wall),
-                fmt(median(wall), 1), list(sw), fmt(median(sw), 1));
+                BenchBalance.fmt(median(wall), 1), list(sw), BenchBalance.fmt(median(sw), 1));
         return new double[] {wall.size(), median(wall), median(sw)};
     }
 
@@ -435,7 +435,7 @@ final class BenchControl implements Callable<Integer> {
                     if (n > 0) {
                         flowsOn[w]++;
                     }
-                    r.append(String.format(Locale.ROOT, " %6s", tot == 0 || n == 0 ? "." : fmt(100.0 * n / tot, 1)));
+                    r.append(String.format(Locale.ROOT, " %6s", tot == 0 || n == 0 ? "." : BenchBalance.fmt(100.0 * n / tot, 1)));
                 }
                 out.println(r);
             }
@@ -732,8 +732,8 @@ final class BenchControl implements Callable<Integer> {
                 onCpu.add(perCpu[1]);
                 pairRatio.add(rate[1] / rate[0]);
                 out.printf(Locale.ROOT, "  %-5d %-7s %10.0f %10.0f %7.3f %6d %8s %8s %8.0f %8.0f%n", p + 1,
-                        p % 2 == 0 ? "OFF,ON" : "ON,OFF", rate[0], rate[1], rate[1] / rate[0], ticks, fmt(idle, 1),
-                        fmt(ours, 1), perCpu[0], perCpu[1]);
+                        p % 2 == 0 ? "OFF,ON" : "ON,OFF", rate[0], rate[1], rate[1] / rate[0], ticks, BenchBalance.fmt(idle, 1),
+                        BenchBalance.fmt(ours, 1), perCpu[0], perCpu[1]);
                 out.flush();
             }
             load.stop();
@@ -741,8 +741,8 @@ final class BenchControl implements Callable<Integer> {
             res.ratio = median(on) / median(off);
             out.printf(Locale.ROOT, "  median conn/s over %d pairs: OFF %.0f, ON %.0f -> ON/OFF %s; median of per-pair "
                     + "ratios %s; per CPU-second of this JVM (clients included): OFF %.0f, ON %.0f -> %s%n", pairs,
-                    median(off), median(on), fmt(res.ratio, 3), fmt(median(pairRatio), 3), median(offCpu),
-                    median(onCpu), fmt(median(onCpu) / median(offCpu), 3));
+                    median(off), median(on), BenchBalance.fmt(res.ratio, 3), BenchBalance.fmt(median(pairRatio), 3), median(offCpu),
+                    median(onCpu), BenchBalance.fmt(median(onCpu) / median(offCpu), 3));
             out.printf("  failed connections %d; controller state after: %s; latency samples recorded in ON rounds: %d%n",
                     load.failed(), c.state(), server.recorded());
             long works = Ticker.WORK_COUNT.get();
@@ -911,14 +911,7 @@ final class BenchControl implements Callable<Integer> {
                     boolean on = record;
                     long t0 = on ? System.nanoTime() : 0;
                     try (c) {
-                        for (;;) {
-                            buf.clear();
-                            if (c.read(buf) < 0) {
-                                break;
-                            }
-                            buf.flip();
-                            c.writeFully(buf);
-                        }
+                        EchoServer.echo(c, buf);
                     } catch (IOException e) {
                         // a client that reset: next connection
                     }
@@ -987,13 +980,9 @@ final class BenchControl implements Callable<Integer> {
     private static String list(List<Double> v) {
         StringBuilder b = new StringBuilder("[");
         for (int i = 0; i < v.size(); i++) {
-            b.append(i == 0 ? "" : " ").append(fmt(v.get(i), v.get(i) < 10 ? 3 : 1));
+            b.append(i == 0 ? "" : " ").append(BenchBalance.fmt(v.get(i), v.get(i) < 10 ? 3 : 1));
         }
         return b.append(']').toString();
-    }
-
-    static String fmt(double v, int digits) {
-        return Double.isNaN(v) ? "n/a" : String.format(Locale.ROOT, "%." + digits + "f", v);
     }
 
     private static void sleepUntil(long nanoTime) throws InterruptedException {

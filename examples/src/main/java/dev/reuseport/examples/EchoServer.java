@@ -123,19 +123,23 @@ public final class EchoServer implements AutoCloseable {
                 serveHttp(c, buf);
                 return;
             }
-            for (;;) {
-                buf.clear();
-                int n = c.read(buf);
-                if (n < 0) {
-                    return;
-                }
-                buf.flip();
-                c.writeFully(buf);
-            }
+            echo(c, buf);
         } catch (IOException e) {
             if (!stopping) {
                 failures.incrementAndGet();
             }
+        }
+    }
+
+    /** Echoes every byte back until the client half-closes (end of stream). */
+    static void echo(Connection c, ByteBuffer buf) throws IOException {
+        for (;;) {
+            buf.clear();
+            if (c.read(buf) < 0) {
+                return;
+            }
+            buf.flip();
+            c.writeFully(buf);
         }
     }
 

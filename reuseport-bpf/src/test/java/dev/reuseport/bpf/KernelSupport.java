@@ -82,4 +82,18 @@ final class KernelSupport {
         }
         assumeTrue(any, "IPv6 is off on this host: /proc/net/if_inet6 is missing or empty, so ::1 does not exist");
     }
+
+    /** Whether an executable named {@code tool} is on the PATH. */
+    static boolean onPath(String tool) {
+        String path = System.getenv("PATH");
+        if (path == null) {
+            return false;
+        }
+        for (String dir : path.split(":")) {
+            if (!dir.isEmpty() && java.nio.file.Files.isExecutable(java.nio.file.Path.of(dir, tool))) {
+                return true;
+            }
+        }
+        return false;
+    }
 }

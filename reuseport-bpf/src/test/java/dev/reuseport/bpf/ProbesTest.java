@@ -68,7 +68,7 @@ class ProbesTest {
     void withoutCapBpfPrivilegeIsInconclusiveNeverKernelOff() throws Exception {
         assumeTrue(KernelSupport.isRoot(), "dropping CAP_BPF from a child needs root (uid "
                 + dev.reuseport.sys.Sys.uid() + ")");
-        assumeTrue(onPath("setpriv"), "setpriv (util-linux) is not installed: cannot start a child without CAP_BPF");
+        assumeTrue(KernelSupport.onPath("setpriv"), "setpriv (util-linux) is not installed: cannot start a child without CAP_BPF");
         List<String> drop = List.of("setpriv", "--bounding-set", "-bpf,-sys_admin", "--inh-caps", "-bpf,-sys_admin");
         Map<String, Feature> f = childFeatures(drop, true);
         assertThat(f.get(Probes.LIBBPF).isOn()).as("%s", f.get(Probes.LIBBPF)).isTrue();
@@ -149,16 +149,4 @@ class ProbesTest {
         return cp != null && !cp.isBlank() ? cp : System.getProperty("java.class.path");
     }
 
-    private static boolean onPath(String tool) {
-        String path = System.getenv("PATH");
-        if (path == null) {
-            return false;
-        }
-        for (String dir : path.split(":")) {
-            if (!dir.isEmpty() && Files.isExecutable(Path.of(dir, tool))) {
-                return true;
-            }
-        }
-        return false;
-    }
 }

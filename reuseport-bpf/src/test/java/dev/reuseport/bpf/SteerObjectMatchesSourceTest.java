@@ -100,7 +100,7 @@ class SteerObjectMatchesSourceTest {
     /** Null when clang and llvm-strip are installed and clang is the recorded one; else why not. */
     private static String skipReason(String recorded) throws InterruptedException {
         for (String tool : List.of("clang", "llvm-strip")) {
-            if (!onPath(tool)) {
+            if (!KernelSupport.onPath(tool)) {
                 return tool + " is not installed (apt-get install clang llvm)";
             }
         }
@@ -123,16 +123,4 @@ class SteerObjectMatchesSourceTest {
         return null;
     }
 
-    private static boolean onPath(String tool) {
-        String path = System.getenv("PATH");
-        if (path == null) {
-            return false;
-        }
-        for (String dir : path.split(":")) {
-            if (!dir.isEmpty() && Files.isExecutable(Path.of(dir, tool))) {
-                return true;
-            }
-        }
-        return false;
-    }
 }
