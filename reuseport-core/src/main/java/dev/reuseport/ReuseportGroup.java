@@ -827,42 +827,54 @@ public final class ReuseportGroup implements AutoCloseable {
     }
 
     /**
-     * Closes a socket that left a worker. TCP with the migrate program: the kernel moves its queue.
-     * Otherwise its queue is drained into {@code heir} first.
+     * Closes a socket that left a worker. TCP with the migrate program: the kernel moves its queue when
+     * the last reference closes. Otherwise the socket is drained into {@code heir} and closed right after,
+     * in this thread: no new call may start on it, a UDP receive in flight is woken (shutdown), and once
+     * the last call has let go (bounded by two poll slices) the queue is drained, drained again after a
+     * settle (for packets the kernel steered here before the steering change and queues late), and the
+     * number closed. Draining while a worker thread still polls the socket would leave a window in which a
+     * datagram is queued on a socket that its poller then closes unread.
      */
     private void retire(NativeFd old, Worker heir) throws NativeException {
         boolean kernelMigrates = protocol == Protocol.TCP && program != null && program.migrates();
-        if (!kernelMigrates) {
-            drain(old, heir);
-        }
-        old.close();
-    }
-
-    private void drain(NativeFd old, Worker heir) throws NativeException {
-        int n;
-        try {
-            n = old.acquire();
-        } catch (ClosedChannelException e) {
+        if (kernelMigrates) {
+            old.close();
             return;
         }
-        try {
-            if (protocol == Protocol.TCP) {
-                int c;
-                while ((c = Sys.accept(n, false)) >= 0) {
-                    heir.handOver(new Connection(c, heir.slot(), false));
-                }
-            } else {
-                ByteBuffer buf = ByteBuffer.allocateDirect(65536);
-                InetSocketAddress from;
-                while ((from = Sys.receive(n, buf.clear(), Sys.MSG_DONTWAIT)) != null) {
-                    buf.flip();
-                    byte[] data = new byte[buf.remaining()];
-                    buf.get(data);
-                    heir.handOver(data, from);
-                }
+        if (!old.closeHeld()) {
+            return;
+        }
+        if (protocol == Protocol.UDP) {
+            // wakes a receive blocked in poll(2) on it; a UDP socket still queues and reads after this
+            Sys.shutdown(old.number(), Sys.SHUT_RD);
+        }
+        long deadline = System.nanoTime() + 2L * Worker.POLL_SLICE_MILLIS * 1_000_000;
+        boolean drained = old.finishHeld(deadline, n -> {
+            drain(n, heir);
+            settle();
+            drain(n, heir);
+        });
+        if (!drained) {
+            audit.record("drain-skipped", "heir", heir.slot(), "reason", "a call on the leaving socket did not end in "
+                    + 2 * Worker.POLL_SLICE_MILLIS + " ms; it closes when that call ends");
+        }
+    }
+
+    private void drain(int n, Worker heir) throws NativeException {
+        if (protocol == Protocol.TCP) {
+            int c;
+            while ((c = Sys.accept(n, false)) >= 0) {
+                heir.handOver(new Connection(c, heir.slot(), false));
             }
-        } finally {
-            old.release();
+        } else {
+            ByteBuffer buf = ByteBuffer.allocateDirect(65536);
+            InetSocketAddress from;
+            while ((from = Sys.receive(n, buf.clear(), Sys.MSG_DONTWAIT)) != null) {
+                buf.flip();
+                byte[] data = new byte[buf.remaining()];
+                buf.get(data);
+                heir.handOver(data, from);
+            }
         }
     }
 

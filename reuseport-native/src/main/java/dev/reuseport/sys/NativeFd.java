@@ -4,14 +4,16 @@ import java.nio.channels.ClosedChannelException;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /**
- * A file descriptor with a state word: bit 0 says closed, the bits above count the calls using the
- * number right now. {@link #close()} marks it closed once (compare-and-set); the number itself is
- * released by whichever of close and the last in-flight call comes last, so a stale object never touches
- * a number the kernel has already handed to someone else.
+ * A file descriptor with a state word: bit 0 says closed, bit 1 says the closer holds the number (see
+ * {@link #closeHeld()}), the bits above count the calls using the number right now. {@link #close()}
+ * marks it closed once (compare-and-set); the number itself is released by whichever of close and the
+ * last in-flight call comes last, so a stale object never touches a number the kernel has already handed
+ * to someone else.
  */
 public final class NativeFd implements AutoCloseable {
     private static final int CLOSED = 1;
-    private static final int USER = 2;
+    private static final int HELD = 2;
+    private static final int USER = 4;
 
     private final int fd;
     private final boolean shutdownOnClose;
@@ -94,6 +96,78 @@ public final class NativeFd implements AutoCloseable {
     /** Whether the number itself has been closed: {@link #close()} was called and no call uses it any more. */
     public boolean isReleased() {
         return state.get() == CLOSED;
+    }
+
+    /**
+     * Starts a close in which the closer keeps the number: no new call can start, calls in flight go on,
+     * and none of them closes the number when it ends. Finish with {@link #finishHeld}. This is how a
+     * leaving socket is drained after the last reader has let go and closed right after the drain, in
+     * one thread, instead of by whichever reader happens to end last (which leaves a window in which the
+     * kernel queues data on a socket nobody will read).
+     *
+     * @return false when the descriptor was already closed (then there is nothing to finish)
+     */
+    public boolean closeHeld() {
+        for (;;) {
+            int s = state.get();
+            if ((s & CLOSED) != 0) {
+                return false;
+            }
+            if (state.compareAndSet(s, s | CLOSED | HELD)) {
+                return true;
+            }
+        }
+    }
+
+    /**
+     * Finishes a {@link #closeHeld()}: waits until {@code deadlineNanos} ({@link System#nanoTime()}) for
+     * the calls in flight to end, then runs {@code lastAction} on the number and closes it. When calls are
+     * still in flight at the deadline, {@code lastAction} is not run and the last of those calls closes the
+     * number as {@link #close()} would.
+     *
+     * @return whether {@code lastAction} ran (the number is closed either way, now or by the last call)
+     * @throws NativeException the failure of close(2) when this call closed the number, or of
+     *     {@code lastAction} (the number is closed then too)
+     */
+    public boolean finishHeld(long deadlineNanos, NumberAction lastAction) throws NativeException {
+        if ((state.get() & HELD) == 0) {
+            throw new IllegalStateException(this + " is not held by a closer; accepted: finishHeld once after closeHeld");
+        }
+        while ((state.get() & ~(CLOSED | HELD)) != 0 && System.nanoTime() - deadlineNanos < 0) {
+            try {
+                Thread.sleep(1);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                break;
+            }
+        }
+        if (state.compareAndSet(CLOSED | HELD, CLOSED | HELD)) {
+            // no caller left and none can start: the number is ours alone
+            try {
+                lastAction.run(fd);
+            } finally {
+                closeNumber();
+                state.set(CLOSED);
+                NativeException f = closeFailure;
+                if (f != null) {
+                    throw f;
+                }
+            }
+            return true;
+        }
+        // calls still in flight: hand the close back to the last of them
+        int s = state.updateAndGet(v -> v & ~HELD);
+        if (s == CLOSED) {
+            closeNumber();
+        }
+        return false;
+    }
+
+    /** What {@link #finishHeld} runs on the number before closing it. */
+    @FunctionalInterface
+    public interface NumberAction {
+        /** Acts on descriptor {@code fd}, which no other call is using. */
+        void run(int fd) throws NativeException;
     }
 
     /** The failure of the deferred close(2), if any. */

@@ -204,4 +204,49 @@ class SysSocketTest {
         fd.close(); // idempotent, touches nothing
         assertThat(fd.closeFailure()).isNull();
     }
+
+    @Test
+    void aHeldCloseKeepsTheNumberForTheCloserUntilTheLastCallEnds() throws Exception {
+        int raw = Sys.socket(SockAddr.AF_INET, Sys.SOCK_DGRAM, 0);
+        NativeFd fd = new NativeFd(raw, false);
+        Path link = Path.of("/proc/self/fd/" + raw);
+        String socket = Files.readSymbolicLink(link).toString();
+        assertThat(fd.acquire()).isEqualTo(raw);
+        assertThat(fd.closeHeld()).isTrue();
+        assertThatThrownBy(fd::acquire).as("no new call once held").isInstanceOf(ClosedChannelException.class);
+        fd.release(); // the last call ends: with a plain close() this would close the number
+        assertThat(Files.readSymbolicLink(link).toString()).as("the closer still holds it").isEqualTo(socket);
+        assertThat(fd.isReleased()).isFalse();
+        int[] seen = {-1};
+        boolean ran = fd.finishHeld(System.nanoTime() + 1_000_000_000L, n -> {
+            seen[0] = Sys.getInt(n, Sys.SOL_SOCKET, Sys.SO_RCVBUF) > 0 ? n : -2;
+        });
+        assertThat(ran).isTrue();
+        assertThat(seen[0]).as("the last action ran on the open number").isEqualTo(raw);
+        assertThat(fd.isReleased()).isTrue();
+        assertThat(Files.exists(link, java.nio.file.LinkOption.NOFOLLOW_LINKS)
+                ? Files.readSymbolicLink(link).toString() : "gone").isNotEqualTo(socket);
+        assertThat(fd.closeHeld()).as("already closed").isFalse();
+    }
+
+    @Test
+    void aHeldCloseWhoseCallsOutliveTheDeadlineIsClosedByTheLastCall() throws Exception {
+        int raw = Sys.socket(SockAddr.AF_INET, Sys.SOCK_DGRAM, 0);
+        NativeFd fd = new NativeFd(raw, false);
+        Path link = Path.of("/proc/self/fd/" + raw);
+        String socket = Files.readSymbolicLink(link).toString();
+        fd.acquire();
+        assertThat(fd.closeHeld()).isTrue();
+        boolean ran = fd.finishHeld(System.nanoTime() + 20_000_000L, n -> {
+            throw new AssertionError("must not run while a call is in flight");
+        });
+        assertThat(ran).isFalse();
+        assertThat(Files.readSymbolicLink(link).toString()).as("the call still uses it").isEqualTo(socket);
+        fd.release();
+        assertThat(fd.isReleased()).isTrue();
+        assertThat(Files.exists(link, java.nio.file.LinkOption.NOFOLLOW_LINKS)
+                ? Files.readSymbolicLink(link).toString() : "gone").isNotEqualTo(socket);
+        assertThatThrownBy(() -> fd.finishHeld(0, n -> { })).isInstanceOf(IllegalStateException.class)
+                .hasMessageContaining("not held");
+    }
 }
