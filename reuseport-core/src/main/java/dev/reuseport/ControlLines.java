@@ -14,9 +14,11 @@ import java.nio.charset.StandardCharsets;
 final class ControlLines {
     /** The longest line accepted, in bytes. */
     static final int MAX_LINE = 64 * 1024;
+    /** How much of an over-long line is read and dropped before the session gives up on the peer. */
+    static final long MAX_DISCARD = 1024 * 1024;
 
     private final int fd;
-    private final ByteBuffer one = ByteBuffer.allocateDirect(1);
+    private final ByteBuffer peeked = ByteBuffer.allocateDirect(4096);
 
     ControlLines(int fd) {
         this.fd = fd;
@@ -26,18 +28,30 @@ final class ControlLines {
         return fd;
     }
 
+    /** A line longer than {@link #MAX_LINE}: it was read to its end and dropped, the stream stays usable. */
+    static final class LineTooLongException extends IOException {
+        LineTooLongException(long length) {
+            super("control line of " + length + " bytes is too long; accepted: at most " + MAX_LINE + " bytes");
+        }
+    }
+
     /**
-     * Reads one line (without its newline); null at end of stream. A line longer than {@link #MAX_LINE}
-     * or a read that times out (SO_RCVTIMEO) is an IOException naming what happened.
+     * Reads one line (without its newline); null at end of stream. Each step peeks at what is queued and
+     * then reads exactly up to and including the newline, so nothing after the line leaves the socket
+     * (the descriptor frames of a hand-off follow a line on the same stream). A line longer than
+     * {@link #MAX_LINE} is read to its end and reported as {@link LineTooLongException} (past
+     * {@link #MAX_DISCARD} bytes without a newline, as a plain IOException: the peer is not speaking
+     * lines); a read that times out (SO_RCVTIMEO) is an IOException naming what happened.
      */
     String readLine() throws IOException {
         byte[] buf = new byte[256];
         int n = 0;
+        long length = 0;
         for (;;) {
-            one.clear();
+            peeked.clear();
             int r;
             try {
-                r = Sys.read(fd, one);
+                r = Sys.peek(fd, peeked);
             } catch (NativeException e) {
                 if (e.is(Errno.EAGAIN)) {
                     throw new IOException("control peer sent no complete line in time", e);
@@ -45,22 +59,50 @@ final class ControlLines {
                 throw e;
             }
             if (r < 0) {
-                return n == 0 ? null : new String(buf, 0, n, StandardCharsets.UTF_8);
+                return length == 0 ? null : length > MAX_LINE ? null : new String(buf, 0, n, StandardCharsets.UTF_8);
             }
             if (r == 0) {
                 throw new IOException("control peer sent no complete line in time");
             }
-            byte c = one.get(0);
-            if (c == '\n') {
+            int take = r;
+            boolean end = false;
+            for (int i = 0; i < r; i++) {
+                if (peeked.get(i) == '\n') {
+                    take = i + 1;
+                    end = true;
+                    break;
+                }
+            }
+            consume(take);
+            int content = end ? take - 1 : take;
+            if (length + content <= MAX_LINE) {
+                if (n + content > buf.length) {
+                    buf = java.util.Arrays.copyOf(buf, Math.min(MAX_LINE, Math.max(buf.length * 2, n + content)));
+                }
+                peeked.get(0, buf, n, content);
+                n += content;
+            }
+            length += content;
+            if (!end && length > MAX_DISCARD) {
+                throw new IOException("control peer sent " + length + " bytes without a newline; accepted: lines of at "
+                        + "most " + MAX_LINE + " bytes");
+            }
+            if (end) {
+                if (length > MAX_LINE) {
+                    throw new LineTooLongException(length);
+                }
                 return new String(buf, 0, n, StandardCharsets.UTF_8);
             }
-            if (n == MAX_LINE) {
-                throw new IOException("control line longer than " + MAX_LINE + " bytes");
+        }
+    }
+
+    /** Reads and drops {@code count} bytes that a peek has just shown are queued. */
+    private void consume(int count) throws IOException {
+        ByteBuffer b = peeked.duplicate().clear().limit(count);
+        while (b.hasRemaining()) {
+            if (Sys.read(fd, b) <= 0) {
+                throw new IOException("control peer's queued bytes went away");
             }
-            if (n == buf.length) {
-                buf = java.util.Arrays.copyOf(buf, Math.min(MAX_LINE, buf.length * 2));
-            }
-            buf[n++] = c;
         }
     }
 

@@ -32,6 +32,10 @@ import jnr.unixsocket.UnixSocketChannel;
  * serving. Descriptors are only ever sent to a verified peer (the {@code handoff} command).
  */
 public final class ControlSocket implements AutoCloseable {
+    /** What separates words of a request: ASCII whitespace, the same set that is trimmed at its edges. */
+    private static final java.util.regex.Pattern WHITESPACE = java.util.regex.Pattern.compile("[ \\t\\n\\x0B\\f\\r]+");
+    private static final java.util.regex.Pattern WHITESPACE_EDGES =
+            java.util.regex.Pattern.compile("^[ \\t\\n\\x0B\\f\\r]+|[ \\t\\n\\x0B\\f\\r]+$");
     private static final System.Logger LOG = System.getLogger("dev.reuseport.control");
 
     /** A command: given the words after its name, writes body lines and returns the final OK text. */
@@ -55,7 +59,10 @@ public final class ControlSocket implements AutoCloseable {
         this.group = group;
         this.path = path;
         this.server = server;
-        commands.put("status", (a, body) -> status(body));
+        commands.put("status", (a, body) -> {
+            noArgs("status", a);
+            return status(body);
+        });
         commands.put("policy", (a, body) -> {
             if (a.size() != 1) {
                 throw new IllegalArgumentException("policy takes one spec; accepted: policy <" + Policy.Weighted.ACCEPTED
@@ -294,11 +301,17 @@ public final class ControlSocket implements AutoCloseable {
             }
             Sys.setTimeouts(lines.fd(), 60_000);
             for (;;) {
-                String line = lines.readLine();
+                String line;
+                try {
+                    line = lines.readLine();
+                } catch (ControlLines.LineTooLongException e) {
+                    lines.writeLine("ERR " + e.getMessage());
+                    continue;
+                }
                 if (line == null || closed.get()) {
                     return;
                 }
-                if (handle(lines, line.strip())) {
+                if (handle(lines, WHITESPACE_EDGES.matcher(line).replaceAll(""))) {
                     return;
                 }
             }
@@ -313,7 +326,7 @@ public final class ControlSocket implements AutoCloseable {
             lines.writeLine("ERR empty request; accepted: " + String.join(", ", commandNames()));
             return false;
         }
-        List<String> words = new ArrayList<>(List.of(line.split("\\s+")));
+        List<String> words = new ArrayList<>(List.of(WHITESPACE.split(line)));
         String name = words.remove(0);
         if (name.equals("handoff")) {
             if (words.size() != 1) {

@@ -113,7 +113,11 @@ class OperatorSocketTest {
                 Arguments.of("bundle /proc/reuseport-bundle", "bundle directory /proc/reuseport-bundle cannot be created"),
                 Arguments.of("metrics --json", "metrics takes no argument or --prom; got [--json]"),
                 Arguments.of("handoff 9", "handoff version '9' is not supported; accepted: 1"),
-                Arguments.of("x".repeat(300), "unknown command '" + "x".repeat(40) + "...'"));
+                Arguments.of("x".repeat(300), "unknown command '" + "x".repeat(40) + "...'"),
+                Arguments.of("status now", "status takes no arguments; got [now]"),
+                Arguments.of("policy\u2003sticky", "unknown command 'policy?sticky'"),
+                Arguments.of("status " + "y".repeat(ControlLines.MAX_LINE), "control line of " + (ControlLines.MAX_LINE + 7)
+                        + " bytes is too long; accepted: at most " + ControlLines.MAX_LINE + " bytes"));
     }
 
     @ParameterizedTest(name = "[{index}] {1}")

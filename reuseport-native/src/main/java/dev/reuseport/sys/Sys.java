@@ -67,6 +67,8 @@ public final class Sys {
     public static final int TCP_INFO = 11;
     /** MSG_DONTWAIT. */
     public static final int MSG_DONTWAIT = 0x40;
+    /** MSG_PEEK. */
+    public static final int MSG_PEEK = 0x2;
     /** POLLIN. */
     public static final int POLLIN = 0x1;
     /** POLLOUT. */
@@ -317,6 +319,22 @@ public final class Sys {
         check("write", r);
         src.position(src.position() + r);
         return r;
+    }
+
+    /**
+     * recv(2) with MSG_PEEK into the direct buffer {@code dst} at its position (not advancing it): what
+     * is queued on a stream socket, left queued. Waits as the socket's mode and SO_RCVTIMEO say. Returns
+     * the bytes seen, -1 at end of stream, 0 on EAGAIN (a timeout, or nothing queued when non-blocking).
+     */
+    public static int peek(int fd, ByteBuffer dst) throws NativeException {
+        if (!dst.isDirect()) {
+            throw new IllegalArgumentException("peek needs a direct buffer; got " + dst);
+        }
+        int r;
+        do {
+            r = B.recvfrom(fd, B.directBufferAddress(dst) + dst.position(), dst.remaining(), MSG_PEEK, null);
+        } while (r == -Errno.EINTR);
+        return r == 0 ? -1 : r == -Errno.EAGAIN ? 0 : check("recv", r);
     }
 
     private static int retry(int fd, long address, int len, boolean read) {
