@@ -102,18 +102,58 @@ public final class ReuseportGroup implements AutoCloseable {
      * this process accepts on the very same sockets, so nothing queued is lost; the old process then lets
      * go. If the hand-off fails, nothing is left open and, when {@code fallback} is given, a new group is
      * opened from it instead (it joins the old group's port if the old process still serves).
+     *
+     * <p>With a {@code fallback} on a fixed port, this process first joins the port with sockets of its
+     * own (standby, outside the steering table, so a table policy sends them nothing), and only then asks
+     * for the hand-off. If the old process dies at any step before the descriptors have arrived, the
+     * kernel migrates what was queued on its closing listeners to the standby sockets (TCP with the
+     * select-or-migrate program, or net.ipv4.tcp_migrate_req=1), the port is never without a listener,
+     * and the fallback group opens on those very sockets: no connection is refused or lost. After a
+     * successful hand-off the standby sockets close, their queues moved (migrated, or drained) to the
+     * workers. The audit trail of the group returned says which way it went ({@code takeover} or
+     * {@code takeover-fallback}).
      */
     public static ReuseportGroup takeOver(java.nio.file.Path control, Builder fallback) throws IOException {
+        int[] standby = fallback != null && fallback.port != 0 ? fallback.openStandby() : null;
+        ReuseportGroup g;
         try {
-            return Handoff.receive(control);
+            g = Handoff.receive(control);
         } catch (IOException e) {
             if (fallback == null) {
                 throw e instanceof ReuseportException r ? r
                         : new HandoffException("hand-off from " + control + " failed: " + e.getMessage(), e);
             }
             LOG.log(System.Logger.Level.WARNING, "hand-off from " + control + " failed (" + e.getMessage()
-                    + "); opening the group anew");
-            return fallback.open();
+                    + "); opening the group " + (standby != null ? "on the standby sockets" : "anew"));
+            g = fallback.open(standby);
+            g.audit.record("takeover-fallback", "control", control.toString(), "error", e.getMessage(),
+                    "standby", standby != null ? standby.length : 0);
+            return g;
+        }
+        g.audit.record("takeover", "control", control.toString(), "generation", g.generation(),
+                "standby_closed", standby != null ? standby.length : 0);
+        if (standby != null) {
+            g.absorb(standby);
+        }
+        return g;
+    }
+
+    /**
+     * Closes sockets this process held on the port while a hand-off ran; what they queued moves to the
+     * workers as a leaving socket's queue does (see {@link #retire}).
+     */
+    private void absorb(int[] fds) {
+        synchronized (lock) {
+            List<Worker> ws = workers();
+            for (int i = 0; i < fds.length; i++) {
+                try {
+                    retire(new NativeFd(fds[i], false), ws.get(i % ws.size()));
+                } catch (NativeException e) {
+                    // the socket is closed (retire closes it whatever the drain did); say what happened
+                    audit.record("standby-close-failed", "fd", fds[i], "error", e.getMessage());
+                    LOG.log(System.Logger.Level.WARNING, describe() + ": closing a standby socket: " + e.getMessage());
+                }
+            }
         }
     }
 
@@ -844,9 +884,14 @@ public final class ReuseportGroup implements AutoCloseable {
         if (!old.closeHeld()) {
             return;
         }
+        NativeException wake = null;
         if (protocol == Protocol.UDP) {
             // wakes a receive blocked in poll(2) on it; a UDP socket still queues and reads after this
-            Sys.shutdown(old.number(), Sys.SHUT_RD);
+            try {
+                Sys.shutdown(old.number(), Sys.SHUT_RD);
+            } catch (NativeException e) {
+                wake = e; // the close below still happens; the caller hears of it after
+            }
         }
         long deadline = System.nanoTime() + 2L * Worker.POLL_SLICE_MILLIS * 1_000_000;
         boolean drained = old.finishHeld(deadline, n -> {
@@ -857,6 +902,9 @@ public final class ReuseportGroup implements AutoCloseable {
         if (!drained) {
             audit.record("drain-skipped", "heir", heir.slot(), "reason", "a call on the leaving socket did not end in "
                     + 2 * Worker.POLL_SLICE_MILLIS + " ms; it closes when that call ends");
+        }
+        if (wake != null) {
+            throw wake;
         }
     }
 
@@ -1121,6 +1169,14 @@ public final class ReuseportGroup implements AutoCloseable {
          * @throws ReuseportException           any other refusal, naming the call and the errno
          */
         public ReuseportGroup open() throws ReuseportException {
+            return open(null);
+        }
+
+        /**
+         * Opens sockets bound and listening like this builder's workers, joined to the port's reuseport
+         * group, for {@link #takeOver} to hold while a hand-off runs. Needs a fixed port.
+         */
+        int[] openStandby() throws ReuseportException {
             int family = SockAddr.family(address);
             int[] fds = new int[workers];
             Arrays.fill(fds, -1);
@@ -1128,6 +1184,23 @@ public final class ReuseportGroup implements AutoCloseable {
             try {
                 for (int i = 0; i < workers; i++) {
                     fds[i] = openMember(protocol, family, bound, backlog, receiveBuffer);
+                }
+                return fds;
+            } catch (NativeException e) {
+                closeAll(fds, e);
+                throw translate(e, bound);
+            }
+        }
+
+        /** Opens the group, its workers on {@code preopened} (from {@link #openStandby()}) when given. */
+        ReuseportGroup open(int[] preopened) throws ReuseportException {
+            int family = SockAddr.family(address);
+            int[] fds = new int[workers];
+            Arrays.fill(fds, -1);
+            InetSocketAddress bound = new InetSocketAddress(address, port);
+            try {
+                for (int i = 0; i < workers; i++) {
+                    fds[i] = preopened != null ? preopened[i] : openMember(protocol, family, bound, backlog, receiveBuffer);
                     if (i == 0) {
                         bound = new InetSocketAddress(address, Sys.localAddress(fds[0]).getPort());
                     }

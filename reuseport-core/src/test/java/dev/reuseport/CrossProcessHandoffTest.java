@@ -83,13 +83,15 @@ class CrossProcessHandoffTest {
             t.start();
         }
 
-        /** The first line starting with {@code prefix}, waiting up to 30 s; null if none came. */
-        String await(String prefix) throws InterruptedException {
+        /** The first line starting with one of {@code prefixes}, waiting up to 30 s; null if none came. */
+        String await(String... prefixes) throws InterruptedException {
             long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
             while (System.nanoTime() < deadline) {
                 String l = lines.poll(100, TimeUnit.MILLISECONDS);
-                if (l != null && l.startsWith(prefix)) {
-                    return l;
+                for (String prefix : prefixes) {
+                    if (l != null && l.startsWith(prefix)) {
+                        return l;
+                    }
                 }
             }
             return null;
@@ -173,14 +175,24 @@ class CrossProcessHandoffTest {
 
     @ParameterizedTest(name = "old killed at {0}")
     @ValueSource(strings = {"old:header", "old:fds", "old:layout", "old:confirmed"})
-    void killingTheOldProcessAtAnyStepLeavesTheNewOneServing(String step) throws Exception {
+    void killingTheOldProcessAtAnyStepLeavesTheNewOneServingAndLosesNoConnection(String step) throws Exception {
         Path ctl = dir.resolve("ctl");
         Child old = new Child("old", ctl.toString(), step);
         int port = Integer.parseInt(old.await("READY ").substring(6));
+        Load load = new Load(port, 4);
+        Thread.sleep(300);
         Child neu = new Child("new", ctl.toString(), Integer.toString(port), "-");
+        String how = neu.await("TOOK-OVER ", "FALLBACK ");
+        assertThat(how).as("the new process says how it got the group").isNotNull();
         assertThat(neu.await("READY ")).isEqualTo("READY " + port);
         assertThat(old.process.waitFor(30, TimeUnit.SECONDS)).isTrue();
         assertThat(old.process.exitValue()).isEqualTo(137);
+        Thread.sleep(300);
+        load.close();
+        System.out.println("old killed at " + step + ": the new process " + how + "; load ok " + load.ok.get()
+                + ", failed " + load.failed.get());
+        assertThat(load.ok.get()).isGreaterThan(50);
+        assertThat(load.failed.get()).as("connections failed while the old process died at %s", step).isZero();
         assertThat(serve(port, 50)).as("served by the new process after the old died at %s", step).isEqualTo(50);
     }
 

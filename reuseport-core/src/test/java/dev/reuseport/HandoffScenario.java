@@ -8,8 +8,9 @@ import java.time.Duration;
  * Child-process roles for cross-process hand-off tests. {@code old <ctl> <haltAt|->} opens a TCP group of
  * 4 on 127.0.0.1, serves it (each connection gets its slot id back) and its control socket, prints
  * {@code READY <port>}, and exits 0 once handed off and drained. {@code new <ctl> <port> <haltAt|->}
- * takes the group over (falling back to opening it on {@code port}), prints {@code TOOK-OVER} or
- * {@code FALLBACK}, then {@code READY <port>}, and serves until its standard input closes. With a
+ * takes the group over (falling back to opening it on {@code port}, on the standby sockets
+ * it joined the port with first), prints {@code TOOK-OVER <workers>} or {@code FALLBACK <workers>} from
+ * its audit trail, then {@code READY <port>}, and serves until its standard input closes. With a
  * {@code haltAt} step name the process dies there as kill -9 would have it (Runtime.halt).
  */
 public final class HandoffScenario {
@@ -46,14 +47,9 @@ public final class HandoffScenario {
         }
         int port = Integer.parseInt(args[2]);
         ReuseportGroup.Builder fallback = ReuseportGroup.tcp().address("127.0.0.1").port(port).workers(4).backlog(1024);
-        ReuseportGroup g;
-        try {
-            g = ReuseportGroup.takeOver(ctl, null);
-            System.out.println("TOOK-OVER " + g.workers().size());
-        } catch (IOException e) {
-            System.out.println("FALLBACK " + e.getMessage());
-            g = fallback.open();
-        }
+        ReuseportGroup g = ReuseportGroup.takeOver(ctl, fallback);
+        String how = g.audit().entries().stream().filter(l -> l.contains("\"takeover")).findFirst().orElse("none");
+        System.out.println((how.contains("takeover-fallback") ? "FALLBACK " : "TOOK-OVER ") + g.workers().size());
         try (ReuseportGroup group = g; TestTraffic t = new TestTraffic(group)) {
             System.out.println("READY " + group.localAddress().getPort());
             System.out.flush();
