@@ -183,15 +183,10 @@ public final class ControlSocket implements AutoCloseable {
      * process of a hand-off takes the path over).
      */
     public static ControlSocket serve(ReuseportGroup group, Path path, boolean replace) throws IOException {
-        if (path == null) {
-            throw new IllegalArgumentException("control socket path null; accepted: a path in a directory owned by "
-                    + "uid " + Sys.uid() + " and writable by no one else (e.g. 0700)");
+        if (group == null) {
+            throw new IllegalArgumentException("group null; accepted: an open ReuseportGroup");
         }
-        Path abs = path.toAbsolutePath();
-        if (abs.toString().getBytes(java.nio.charset.StandardCharsets.UTF_8).length > 107) {
-            throw new IllegalArgumentException("control socket path " + abs + " is longer than 107 bytes; accepted: "
-                    + "a shorter path (sockaddr_un holds 108 bytes)");
-        }
+        Path abs = checkPath(path);
         checkDirectory(abs.getParent());
         if (Files.exists(abs, LinkOption.NOFOLLOW_LINKS)) {
             PosixFileAttributes a = Files.readAttributes(abs, PosixFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
@@ -217,6 +212,21 @@ public final class ControlSocket implements AutoCloseable {
         cs.acceptor.start();
         LOG.log(System.Logger.Level.INFO, "control socket " + abs + " serves " + group);
         return cs;
+    }
+
+    /** The absolute form of a control socket path, checked for what a Unix socket address can hold. */
+    static Path checkPath(Path path) {
+        if (path == null) {
+            throw new IllegalArgumentException("control socket path null; accepted: a path in a directory owned by "
+                    + "uid " + Sys.uid() + " and writable by no one else (e.g. 0700)");
+        }
+        Path abs = path.toAbsolutePath();
+        int bytes = abs.toString().getBytes(java.nio.charset.StandardCharsets.UTF_8).length;
+        if (bytes > 107) {
+            throw new IllegalArgumentException("control socket path " + Shown.quote(abs.toString()) + " is longer than "
+                    + "107 bytes (" + bytes + "); accepted: a shorter path (sockaddr_un holds 108 bytes)");
+        }
+        return abs;
     }
 
     static void checkDirectory(Path dir) throws IOException {

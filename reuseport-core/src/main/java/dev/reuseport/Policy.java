@@ -86,13 +86,13 @@ public sealed interface Policy permits Policy.KernelHash, Policy.RoundRobin, Pol
                         try {
                             w[i] = Integer.parseInt(parts[i].trim());
                         } catch (NumberFormatException e) {
-                            throw new IllegalArgumentException("policy '" + spec + "': weight '" + parts[i]
-                                    + "' is not a whole number; accepted: weighted:W0,W1,... with each W 0 or more");
+                            throw new IllegalArgumentException("policy " + Shown.quote(spec) + ": weight " + Shown.quote(parts[i])
+                                    + " is not a whole number; accepted: weighted:W0,W1,... with each W 0 or more");
                         }
                     }
                     return weighted(w);
                 }
-                throw new IllegalArgumentException("policy '" + spec + "' is unknown; accepted: " + Weighted.ACCEPTED);
+                throw new IllegalArgumentException("policy " + Shown.quote(spec) + " is unknown; accepted: " + Weighted.ACCEPTED);
         }
     }
 

@@ -114,6 +114,7 @@ public final class ReuseportGroup implements AutoCloseable {
      * {@code takeover-fallback}).
      */
     public static ReuseportGroup takeOver(java.nio.file.Path control, Builder fallback) throws IOException {
+        ControlSocket.checkPath(control);
         int[] standby = fallback != null && fallback.port != 0 ? fallback.openStandby() : null;
         ReuseportGroup g;
         try {
@@ -496,6 +497,9 @@ public final class ReuseportGroup implements AutoCloseable {
      * @return false when the host cannot run the program (see {@link #capabilities()})
      */
     public boolean shadow(Policy candidate) throws IOException {
+        if (candidate == null) {
+            throw new IllegalArgumentException("policy null cannot be shadowed; accepted: any policy but kernel-hash");
+        }
         if (candidate instanceof Policy.KernelHash) {
             throw new IllegalArgumentException("policy kernel-hash cannot be shadowed; accepted: any other policy");
         }
@@ -1063,8 +1067,8 @@ public final class ReuseportGroup implements AutoCloseable {
          */
         public Builder address(String literal) {
             if (literal == null || literal.isBlank()) {
-                throw new IllegalArgumentException("address '" + literal + "' is empty; accepted: an IPv4 or IPv6 "
-                        + "literal, 'localhost', '0.0.0.0' or '::'");
+                throw new IllegalArgumentException("address " + Shown.quote(literal) + " is empty; accepted: an IPv4 "
+                        + "or IPv6 literal, 'localhost', '0.0.0.0' or '::'");
             }
             String s = literal.trim();
             if (s.startsWith("[") && s.endsWith("]")) {
@@ -1074,13 +1078,13 @@ public final class ReuseportGroup implements AutoCloseable {
                 return address(InetAddress.getLoopbackAddress());
             }
             if (!isLiteral(s)) {
-                throw new IllegalArgumentException("address '" + literal + "' is not an IP literal; accepted: an "
+                throw new IllegalArgumentException("address " + Shown.quote(literal) + " is not an IP literal; accepted: an "
                         + "IPv4 or IPv6 literal, 'localhost', '0.0.0.0' or '::'");
             }
             try {
                 return address(InetAddress.getByName(s));
             } catch (UnknownHostException e) {
-                throw new IllegalArgumentException("address '" + literal + "' is not an IP literal; accepted: an "
+                throw new IllegalArgumentException("address " + Shown.quote(literal) + " is not an IP literal; accepted: an "
                         + "IPv4 or IPv6 literal, 'localhost', '0.0.0.0' or '::'", e);
             }
         }

@@ -1,0 +1,27 @@
+package dev.reuseport;
+
+/** How a value a caller gave is quoted in an error: control characters as '?', long values cut short. */
+final class Shown {
+    /** The most characters of a value an error message repeats. */
+    static final int MAX = 64;
+
+    private Shown() {
+    }
+
+    /** {@code 'value'}, or {@code null}; past {@link #MAX} characters, the start and the full length. */
+    static String quote(String value) {
+        if (value == null) {
+            return "null";
+        }
+        String s = value.length() > MAX ? value.substring(0, MAX) : value;
+        StringBuilder b = new StringBuilder("'");
+        for (char ch : s.toCharArray()) {
+            b.append(ch >= 0x20 && ch < 0x7f ? ch : '?');
+        }
+        b.append('\'');
+        if (value.length() > MAX) {
+            b.append("... (").append(value.length()).append(" characters)");
+        }
+        return b.toString();
+    }
+}
