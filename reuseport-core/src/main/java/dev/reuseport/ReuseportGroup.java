@@ -115,7 +115,7 @@ public final class ReuseportGroup implements AutoCloseable {
      */
     public static ReuseportGroup takeOver(java.nio.file.Path control, Builder fallback) throws IOException {
         ControlSocket.checkPath(control);
-        int[] standby = fallback != null && fallback.port != 0 ? fallback.openStandby() : null;
+        int[] standby = fallback != null && fallback.port != 0 ? fallback.openMembers() : null;
         ReuseportGroup g;
         try {
             g = Handoff.receive(control);
@@ -1177,10 +1177,11 @@ public final class ReuseportGroup implements AutoCloseable {
         }
 
         /**
-         * Opens sockets bound and listening like this builder's workers, joined to the port's reuseport
-         * group, for {@link #takeOver} to hold while a hand-off runs. Needs a fixed port.
+         * Opens the workers' sockets, bound and listening, joined to the port's reuseport group (with port
+         * 0 the first one's port for all); {@link #takeOver} holds them while a hand-off runs. Closes what
+         * it opened when one fails.
          */
-        int[] openStandby() throws ReuseportException {
+        int[] openMembers() throws ReuseportException {
             int family = SockAddr.family(address);
             int[] fds = new int[workers];
             Arrays.fill(fds, -1);
@@ -1188,6 +1189,9 @@ public final class ReuseportGroup implements AutoCloseable {
             try {
                 for (int i = 0; i < workers; i++) {
                     fds[i] = openMember(protocol, family, bound, backlog, receiveBuffer);
+                    if (i == 0) {
+                        bound = new InetSocketAddress(address, Sys.localAddress(fds[0]).getPort());
+                    }
                 }
                 return fds;
             } catch (NativeException e) {
@@ -1196,19 +1200,13 @@ public final class ReuseportGroup implements AutoCloseable {
             }
         }
 
-        /** Opens the group, its workers on {@code preopened} (from {@link #openStandby()}) when given. */
-        ReuseportGroup open(int[] preopened) throws ReuseportException {
+        /** Opens the group, its workers on {@code members} (from {@link #openMembers()}) when given. */
+        ReuseportGroup open(int[] members) throws ReuseportException {
             int family = SockAddr.family(address);
-            int[] fds = new int[workers];
-            Arrays.fill(fds, -1);
+            int[] fds = members != null ? members : openMembers();
             InetSocketAddress bound = new InetSocketAddress(address, port);
             try {
-                for (int i = 0; i < workers; i++) {
-                    fds[i] = preopened != null ? preopened[i] : openMember(protocol, family, bound, backlog, receiveBuffer);
-                    if (i == 0) {
-                        bound = new InetSocketAddress(address, Sys.localAddress(fds[0]).getPort());
-                    }
-                }
+                bound = new InetSocketAddress(address, Sys.localAddress(fds[0]).getPort());
                 List<Feature> features = new ArrayList<>();
                 features.add(Probes.soReuseport());
                 features.addAll(Probes.steering());

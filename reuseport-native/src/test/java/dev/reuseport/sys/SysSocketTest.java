@@ -199,8 +199,7 @@ class SysSocketTest {
         fd.release(); // last user: now the number is closed
         assertThatThrownBy(fd::acquire).isInstanceOf(ClosedChannelException.class);
         // the number may already be reused by another thread, but never for this socket
-        assertThat(Files.exists(link, java.nio.file.LinkOption.NOFOLLOW_LINKS)
-                ? Files.readSymbolicLink(link).toString() : "gone").isNotEqualTo(socket);
+        assertThat(target(link)).as("the number no longer names this socket").isNotEqualTo(socket);
         fd.close(); // idempotent, touches nothing
         assertThat(fd.closeFailure()).isNull();
     }
@@ -224,8 +223,7 @@ class SysSocketTest {
         assertThat(ran).isTrue();
         assertThat(seen[0]).as("the last action ran on the open number").isEqualTo(raw);
         assertThat(fd.isReleased()).isTrue();
-        assertThat(Files.exists(link, java.nio.file.LinkOption.NOFOLLOW_LINKS)
-                ? Files.readSymbolicLink(link).toString() : "gone").isNotEqualTo(socket);
+        assertThat(target(link)).as("the number no longer names this socket").isNotEqualTo(socket);
         assertThat(fd.closeHeld()).as("already closed").isFalse();
     }
 
@@ -244,9 +242,14 @@ class SysSocketTest {
         assertThat(Files.readSymbolicLink(link).toString()).as("the call still uses it").isEqualTo(socket);
         fd.release();
         assertThat(fd.isReleased()).isTrue();
-        assertThat(Files.exists(link, java.nio.file.LinkOption.NOFOLLOW_LINKS)
-                ? Files.readSymbolicLink(link).toString() : "gone").isNotEqualTo(socket);
+        assertThat(target(link)).as("the number no longer names this socket").isNotEqualTo(socket);
         assertThatThrownBy(() -> fd.finishHeld(0, n -> { })).isInstanceOf(IllegalStateException.class)
                 .hasMessageContaining("not held");
+    }
+
+    /** What a /proc/self/fd link points at now, or "gone". */
+    private static String target(Path link) throws java.io.IOException {
+        return Files.exists(link, java.nio.file.LinkOption.NOFOLLOW_LINKS) ? Files.readSymbolicLink(link).toString()
+                : "gone";
     }
 }
