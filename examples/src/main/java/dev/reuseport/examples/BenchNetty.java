@@ -31,11 +31,12 @@ import picocli.CommandLine.Spec;
  * {@code bench netty}: the same Netty echo server (8 epoll event loops, each connection served on the loop
  * that accepted it) on two kinds of listeners: (a) Netty's own, 8 {@link EpollServerSocketChannel}s bound
  * with {@link EpollChannelOption#SO_REUSEPORT}, one per loop, the kernel hash choosing; (b) this library's
- * 8-worker group with {@link Policy#consistent()}, served through {@link NettyReuseport}. Each server runs
+ * 8-worker group with {@link Policy#consistent()} (or {@code --policy}), served through
+ * {@link NettyReuseport}. Each server runs
  * in its own child JVM, both from the start; this process is the client (a connection per request: connect,
- * 64 bytes, half-close, read the echo, close, as {@code bench accept} does) and drives them in alternating
- * rounds. conn/s is the median of the rounds; spread is max/mean of the connections each event loop
- * accepted over all measured rounds (per round in the table).
+ * 64 bytes, half-close, read the echo, close, as {@code bench accept} does) and drives them in
+ * alternating rounds (ABBA order). conn/s is the median of the rounds; spread is max/mean of the
+ * connections each event loop accepted over all measured rounds (per round in the table).
  */
 @Command(name = "netty", mixinStandardHelpOptions = true,
         description = "Netty echo on Netty's own SO_REUSEPORT listeners vs on a reuseport group (consistent), "
@@ -61,6 +62,10 @@ final class BenchNetty implements Callable<Integer> {
     @Option(names = "--clients", defaultValue = "8", description = "client threads (default ${DEFAULT-VALUE})")
     int clients;
 
+    @Option(names = "--policy", defaultValue = "consistent",
+            description = "the group's steering policy (default ${DEFAULT-VALUE}); the RESULT keys keep their names")
+    String policy;
+
     @Option(names = "--max-others", defaultValue = "10",
             description = "a round in which other processes used more than this %% of the CPUs is marked * "
                     + "(default ${DEFAULT-VALUE})")
@@ -77,7 +82,7 @@ final class BenchNetty implements Callable<Integer> {
         try {
             for (int i = 0; i < 2; i++) {
                 child[i] = ChildJvm.start(List.of(), "bench", "netty-server", "--impl", IMPLS[i], "--workers",
-                        Integer.toString(workers));
+                        Integer.toString(workers), "--policy", policy);
             }
             InetSocketAddress[] target = new InetSocketAddress[2];
             for (int i = 0; i < 2; i++) {
@@ -95,7 +100,8 @@ final class BenchNetty implements Callable<Integer> {
             out.printf("%-6s %-10s %10s %7s %9s %9s %11s  %s%n", "round", "server", "conn/s", "failed", "accepted",
                     "max/mean", "cpu% oth", "per loop");
             for (int r = 0; r < rounds; r++) {
-                for (int i = 0; i < 2; i++) {
+                // ABBA: the first server of a round alternates, so a trend in the machine's load favours neither
+                for (int i : r % 2 == 0 ? new int[] {0, 1} : new int[] {1, 0}) {
                     LoadGenerator.tcp(target[i], Integer.MAX_VALUE, clients, 64, warmup);
                     long[] c0 = counts(child[i]);
                     BenchBalance.CpuSample cpu0 = BenchBalance.CpuSample.now();
@@ -171,6 +177,9 @@ final class BenchNetty implements Callable<Integer> {
         @Option(names = "--workers", defaultValue = "8")
         int workers;
 
+        @Option(names = "--policy", defaultValue = "consistent")
+        String policy;
+
         @Override
         public Integer call() throws Exception {
             InetAddress lo = InetAddress.getLoopbackAddress();
@@ -197,7 +206,7 @@ final class BenchNetty implements Callable<Integer> {
                             + "(kernel hash)";
                 } else if (impl.equals("reuseport")) {
                     group = ReuseportGroup.tcp().address(lo).port(0).workers(workers).backlog(1024)
-                            .policy(Policy.consistent()).open();
+                            .policy(Policy.parse(policy)).open();
                     served = NettyReuseport.serve(group, netty.loops(), netty.loops(), netty.childInitializer());
                     port = group.localAddress().getPort();
                     steering = "reuseport group, steering " + group.capabilities().steering() + " ("
