@@ -73,6 +73,10 @@ public final class ReuseportGroup implements AutoCloseable {
     private volatile Controller controller;
     private final AuditLog audit;
     private final long openedNanos = System.nanoTime();
+    /** The external I/O engine serving the sockets, or null; under {@link #lock}. */
+    private SocketListener socketListener;
+    /** The duplicate lent to {@link #socketListener} for each of the group's descriptors; under {@link #lock}. */
+    private final java.util.Map<NativeFd, Integer> lent = new java.util.IdentityHashMap<>();
 
     private ReuseportGroup(Builder b, InetSocketAddress local, int family, int[] fds, Capabilities caps) {
         this(b.protocol, local, family, b.backlog, b.receiveBuffer, IntStream.range(0, fds.length)
@@ -148,7 +152,7 @@ public final class ReuseportGroup implements AutoCloseable {
             List<Worker> ws = workers();
             for (int i = 0; i < fds.length; i++) {
                 try {
-                    retire(new NativeFd(fds[i], false), ws.get(i % ws.size()));
+                    retire(new NativeFd(fds[i], false), ws.get(i % ws.size()), false);
                 } catch (NativeException e) {
                     // the socket is closed (retire closes it whatever the drain did); say what happened
                     audit.record("standby-close-failed", "fd", fds[i], "error", e.getMessage());
@@ -239,6 +243,10 @@ public final class ReuseportGroup implements AutoCloseable {
             audit.record("handoff", "workers", ws.size(), "generation", generation, "outcome",
                     "descriptors passed; letting go");
             closed.set(true);
+            for (Worker w : ws) {
+                leaveListener(w, w.socket());
+            }
+            socketListener = null;
             for (Worker w : ws) {
                 try {
                     w.close();
@@ -637,7 +645,8 @@ public final class ReuseportGroup implements AutoCloseable {
             audit.record("remove-worker", "slot", slot, "workers", workers().size(), "policy", policy.spec());
             Worker heir = workers().get(0);
             NativeFd gone = w.socket();
-            retire(gone, heir);
+            boolean external = leaveListener(w, gone);
+            retire(gone, heir, external);
             awaitReleased(List.of(gone));
             if (routed) {
                 restoreAfterRouting("remove slot " + slot + " done");
@@ -701,6 +710,7 @@ public final class ReuseportGroup implements AutoCloseable {
                 Worker[] next = cur.clone();
                 next[slot] = w;
                 bySlot = next;
+                joinListener(w);
                 audit.record("add-worker", "slot", slot, "workers", workers().size(), "policy", policy.spec());
                 if (program != null && !(policy instanceof Policy.KernelHash)) {
                     TablePlanner.Plan p = TablePlanner.plan(policy, slots(), plan, cpus());
@@ -710,6 +720,7 @@ public final class ReuseportGroup implements AutoCloseable {
                 return w;
             } catch (IOException | RuntimeException e) {
                 bySlot = cur;
+                leaveListener(w, w.socket());
                 w.close();
                 throw e;
             }
@@ -853,10 +864,21 @@ public final class ReuseportGroup implements AutoCloseable {
             settle();
         }
         List<NativeFd> old = new ArrayList<>();
+        IOException notJoined = null;
         for (int i = 0; i < fresh.length; i++) {
             Worker w = ws.get(i);
             NativeFd prev = w.swap(fresh[i]);
-            retire(prev, w);
+            try {
+                joinListener(w); // the engine serves the new socket before the old one leaves
+            } catch (IOException e) {
+                if (notJoined == null) {
+                    notJoined = e;
+                } else {
+                    notJoined.addSuppressed(e);
+                }
+            }
+            boolean external = leaveListener(w, prev);
+            retire(prev, w, external);
             old.add(prev);
         }
         awaitReleased(old);
@@ -868,6 +890,10 @@ public final class ReuseportGroup implements AutoCloseable {
                 Collectors.joining(",")), "migrating", program != null && program.migrates(),
                 "restarts", restarts);
         ReuseportEvents.restart(describe(), ws.size(), restarts);
+        if (notJoined != null) {
+            throw new ReuseportException("restart of " + describe() + " done, but the socket listener did not take "
+                    + "every new socket: " + notJoined.getMessage(), notJoined);
+        }
     }
 
     /**
@@ -877,11 +903,16 @@ public final class ReuseportGroup implements AutoCloseable {
      * the last call has let go (bounded by two poll slices) the queue is drained, drained again after a
      * settle (for packets the kernel steered here before the steering change and queues late), and the
      * number closed. Draining while a worker thread still polls the socket would leave a window in which a
-     * datagram is queued on a socket that its poller then closes unread.
+     * datagram is queued on a socket that its poller then closes unread. A TCP listener that was lent to a
+     * {@link SocketListener} ({@code external}) is shut down for reading before the close, so that a
+     * duplicate still open elsewhere cannot keep it in the group (see {@link SocketListener}).
      */
-    private void retire(NativeFd old, Worker heir) throws NativeException {
+    private void retire(NativeFd old, Worker heir, boolean external) throws NativeException {
         boolean kernelMigrates = protocol == Protocol.TCP && program != null && program.migrates();
         if (kernelMigrates) {
+            if (external && protocol == Protocol.TCP) {
+                stopListening(old);
+            }
             old.close();
             return;
         }
@@ -902,6 +933,9 @@ public final class ReuseportGroup implements AutoCloseable {
             drain(n, heir);
             settle();
             drain(n, heir);
+            if (external && protocol == Protocol.TCP) {
+                Sys.shutdown(n, Sys.SHUT_RD);
+            }
         });
         if (!drained) {
             audit.record("drain-skipped", "heir", heir.slot(), "reason", "a call on the leaving socket did not end in "
@@ -912,11 +946,131 @@ public final class ReuseportGroup implements AutoCloseable {
         }
     }
 
+    /** shutdown(SHUT_RD) on a listener: it leaves the SO_REUSEPORT group and its queue moves or resets. */
+    private void stopListening(NativeFd f) throws NativeException {
+        int n;
+        try {
+            n = f.acquire();
+        } catch (ClosedChannelException e) {
+            return;
+        }
+        try {
+            Sys.shutdown(n, Sys.SHUT_RD);
+        } catch (NativeException e) {
+            if (!e.is(Errno.ENOTCONN)) {
+                throw e;
+            }
+        } finally {
+            f.release();
+        }
+    }
+
+    /**
+     * Hands the group's sockets to an external I/O engine: {@code listener} is told of every socket now
+     * (with {@link SocketListener#joined}, a duplicate each) and of every later change, as
+     * {@link SocketListener} describes, until {@link #detach(SocketListener)} or {@link #close()}. One
+     * listener at a time. If {@code joined} fails for a socket, those already given are taken back
+     * ({@code leaving}) and the failure is thrown.
+     *
+     * @throws IllegalStateException another listener is attached
+     * @throws GroupClosedException  the group is closed
+     */
+    public void attach(SocketListener listener) throws IOException {
+        if (listener == null) {
+            throw new IllegalArgumentException("socket listener null; accepted: a SocketListener instance");
+        }
+        synchronized (lock) {
+            ensureOpen();
+            if (socketListener != null) {
+                throw new IllegalStateException(describe() + " already has socket listener " + socketListener
+                        + "; accepted: one listener at a time (detach it first)");
+            }
+            socketListener = listener;
+            try {
+                for (Worker w : workers()) {
+                    joinListener(w);
+                }
+            } catch (IOException | RuntimeException e) {
+                for (Worker w : workers()) {
+                    leaveListener(w, w.socket());
+                }
+                socketListener = null;
+                throw e;
+            }
+            audit.record("listener-attached", "listener", listener.getClass().getName(), "workers", workers().size());
+        }
+    }
+
+    /**
+     * Takes the sockets back from {@code listener}: {@link SocketListener#leaving} for each socket it
+     * holds; the group keeps serving them itself ({@link Worker#accept}, {@link Worker#receive}). Nothing
+     * happens when {@code listener} is not the one attached (or the group is closed: closing told it).
+     */
+    public void detach(SocketListener listener) {
+        synchronized (lock) {
+            if (listener == null || socketListener != listener) {
+                return;
+            }
+            for (Worker w : workers()) {
+                leaveListener(w, w.socket());
+            }
+            socketListener = null;
+            lent.clear();
+            audit.record("listener-detached", "listener", listener.getClass().getName());
+        }
+    }
+
+    /** Lends the listener (if any) a duplicate of the worker's socket. */
+    private void joinListener(Worker w) throws IOException {
+        SocketListener l = socketListener;
+        if (l == null) {
+            return;
+        }
+        NativeFd f = w.socket();
+        int n = f.acquire();
+        int dup;
+        try {
+            dup = Sys.dup(n);
+        } finally {
+            f.release();
+        }
+        lent.put(f, dup);
+        try {
+            l.joined(w, dup);
+        } catch (IOException | RuntimeException e) {
+            audit.record("listener-failed", "call", "joined", "slot", w.slot(), "error", e.toString());
+            throw e;
+        }
+    }
+
+    /** Takes the listener's duplicate of {@code f} back; whether one had been lent. */
+    private boolean leaveListener(Worker w, NativeFd f) {
+        Integer dup = lent.remove(f);
+        SocketListener l = socketListener;
+        if (dup == null || l == null) {
+            return false;
+        }
+        try {
+            l.leaving(w, dup);
+        } catch (RuntimeException e) {
+            LOG.log(System.Logger.Level.WARNING, describe() + ": socket listener failed to let go of slot " + w.slot()
+                    + " (fd " + dup + "): " + e);
+            audit.record("listener-failed", "call", "leaving", "slot", w.slot(), "error", e.toString());
+        }
+        return true;
+    }
+
+    /** Moves what is queued on leaving socket {@code n} to {@code heir}, or to the socket listener if one is attached. */
     private void drain(int n, Worker heir) throws NativeException {
+        SocketListener l = socketListener;
         if (protocol == Protocol.TCP) {
             int c;
-            while ((c = Sys.accept(n, false)) >= 0) {
-                heir.handOver(new Connection(c, heir.slot(), false));
+            while ((c = Sys.accept(n, l != null)) >= 0) {
+                if (l != null) {
+                    l.handedOver(heir, new Connection(c, heir.slot(), true));
+                } else {
+                    heir.handOver(new Connection(c, heir.slot(), false));
+                }
             }
         } else {
             ByteBuffer buf = ByteBuffer.allocateDirect(65536);
@@ -925,7 +1079,11 @@ public final class ReuseportGroup implements AutoCloseable {
                 buf.flip();
                 byte[] data = new byte[buf.remaining()];
                 buf.get(data);
-                heir.handOver(data, from);
+                if (l != null) {
+                    l.handedOver(heir, data, from);
+                } else {
+                    heir.handOver(data, from);
+                }
             }
         }
     }
@@ -981,6 +1139,9 @@ public final class ReuseportGroup implements AutoCloseable {
         synchronized (lock) {
             for (Worker w : workers()) {
                 try {
+                    if (leaveListener(w, w.socket()) && protocol == Protocol.TCP) {
+                        stopListening(w.socket());
+                    }
                     w.close();
                 } catch (NativeException e) {
                     if (first == null) {
@@ -990,6 +1151,7 @@ public final class ReuseportGroup implements AutoCloseable {
                     }
                 }
             }
+            socketListener = null;
             if (program != null) {
                 program.close(); // the program leaves with the group's last member
                 program = null;

@@ -240,6 +240,28 @@ public final class Worker {
         }
     }
 
+    /**
+     * Counts a connection that an external I/O engine (a {@link SocketListener}) accepted from this
+     * worker's socket, or took over from {@link SocketListener#handedOver(Worker, Connection)}, so that
+     * {@link #stats()} and the metrics include it. For the stall watchdog it counts as a call to accept.
+     * {@link #accept} counts its own.
+     */
+    public void recordAccepted() {
+        lastCall = System.nanoTime();
+        accepted.increment();
+    }
+
+    /** As {@link #recordAccepted()}, for a datagram an external engine received on this worker's socket. */
+    public void recordReceived() {
+        lastCall = System.nanoTime();
+        received.increment();
+    }
+
+    /** Counts a datagram an external engine sent from this worker's socket ({@link #send} counts its own). */
+    public void recordSent() {
+        sent.increment();
+    }
+
     /** When accept or receive was last entered ({@link System#nanoTime()}), 0 if never. */
     long lastCall() {
         return lastCall;

@@ -17,10 +17,12 @@ import java.util.concurrent.TimeUnit;
 final class ChildJvm implements AutoCloseable {
     private final Process process;
     private final String ready;
+    private final BufferedReader output;
 
-    private ChildJvm(Process process, String ready) {
+    private ChildJvm(Process process, String ready, BufferedReader output) {
         this.process = process;
         this.ready = ready;
+        this.output = output;
     }
 
     /** The java binary of this JVM. */
@@ -46,7 +48,7 @@ final class ChildJvm implements AutoCloseable {
         String line;
         while (System.nanoTime() < deadline && (line = r.readLine()) != null) {
             if (line.startsWith("READY ")) {
-                return new ChildJvm(p, line.substring(6).trim());
+                return new ChildJvm(p, line.substring(6).trim(), r);
             }
         }
         p.destroyForcibly();
@@ -56,6 +58,27 @@ final class ChildJvm implements AutoCloseable {
     /** What the child reported after READY. */
     String ready() {
         return ready;
+    }
+
+    /**
+     * Writes {@code command} as a line to the child's standard input and returns the next line it prints
+     * that starts with {@code answerPrefix} (for a child that answers questions while it serves).
+     */
+    String ask(String command, String answerPrefix) throws IOException {
+        process.getOutputStream().write((command + "\n").getBytes(StandardCharsets.UTF_8));
+        process.getOutputStream().flush();
+        String line;
+        while ((line = output.readLine()) != null) {
+            if (line.startsWith(answerPrefix)) {
+                return line.substring(answerPrefix.length()).trim();
+            }
+        }
+        throw new IOException("child JVM ended before answering '" + command + "'");
+    }
+
+    /** CPU time the child has used so far, in nanoseconds; -1 where the OS does not say. */
+    long cpuNanos() {
+        return process.info().totalCpuDuration().map(java.time.Duration::toNanos).orElse(-1L);
     }
 
     @Override

@@ -6,8 +6,9 @@ import picocli.CommandLine.Command;
 
 /** The examples JAR: {@code java -jar reuseport-examples.jar <command>}. */
 @Command(name = "reuseport-examples", mixinStandardHelpOptions = true,
-        description = "reuseport examples: echo server, load generator, benchmarks.",
-        subcommands = {EchoCommand.class, LoadCommand.class, BenchCommand.class, CtlCommand.class})
+        description = "reuseport examples: echo servers (plain and Netty), load generator, benchmarks, operator CLI.",
+        subcommands = {EchoCommand.class, NettyEchoCommand.class, LoadCommand.class, BenchCommand.class,
+            CtlCommand.class})
 public final class Main implements Runnable {
 
     @CommandLine.Spec
@@ -30,6 +31,6 @@ public final class Main implements Runnable {
 
     @Override
     public void run() {
-        throw new CommandLine.ParameterException(spec.commandLine(), "name a command: echo, load or bench");
+        throw new CommandLine.ParameterException(spec.commandLine(), "name a command: echo, netty-echo, load, bench or ctl");
     }
 }

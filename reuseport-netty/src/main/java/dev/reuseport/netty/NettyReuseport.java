@@ -1,0 +1,455 @@
+package dev.reuseport.netty;
+
+import dev.reuseport.Connection;
+import dev.reuseport.Protocol;
+import dev.reuseport.ReuseportGroup;
+import dev.reuseport.SocketListener;
+import dev.reuseport.Worker;
+import dev.reuseport.sys.NativeException;
+import dev.reuseport.sys.Sys;
+import io.netty.bootstrap.Bootstrap;
+import io.netty.bootstrap.ServerBootstrap;
+import io.netty.buffer.Unpooled;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelDuplexHandler;
+import io.netty.channel.ChannelFuture;
+import io.netty.channel.ChannelHandler;
+import io.netty.channel.ChannelHandlerAdapter;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.ChannelInitializer;
+import io.netty.channel.ChannelPromise;
+import io.netty.channel.EventLoop;
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.IoEventLoop;
+import io.netty.channel.epoll.Epoll;
+import io.netty.channel.epoll.EpollDatagramChannel;
+import io.netty.channel.epoll.EpollIoHandle;
+import io.netty.channel.epoll.EpollServerSocketChannel;
+import io.netty.channel.epoll.EpollSocketChannel;
+import io.netty.channel.socket.DatagramPacket;
+import io.netty.channel.unix.UnixChannel;
+import io.netty.util.AttributeKey;
+import io.netty.util.concurrent.EventExecutor;
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+
+/**
+ * Netty's epoll transport serving a {@link ReuseportGroup}: each worker's socket is wrapped, as it is, in
+ * an {@link EpollServerSocketChannel} (TCP) or {@link EpollDatagramChannel} (UDP) registered on one event
+ * loop, with your handler. It opens nothing itself: the group keeps owning the sockets, so steering,
+ * per-worker metrics, {@link ReuseportGroup#fallback fallback}, restarts, resizes and removals all work
+ * while Netty does the I/O.
+ *
+ * <pre>{@code
+ * EventLoopGroup loops = new MultiThreadIoEventLoopGroup(8, EpollIoHandler.newFactory());
+ * try (ReuseportGroup group = ReuseportGroup.tcp().port(8080).workers(8).policy(Policy.consistent()).open();
+ *      NettyReuseport netty = NettyReuseport.serve(group, loops, loops, new ChannelInitializer<>() {
+ *          protected void initChannel(Channel ch) { ch.pipeline().addLast(new EchoHandler()); }
+ *      })) {
+ *     group.restart();   // zero loss: Netty serves the new sockets before the old ones leave
+ * }
+ * loops.shutdownGracefully();
+ * }</pre>
+ *
+ * <p><b>Loops.</b> Slot {@code s} is served by the {@code s mod n}-th loop of the group you pass, so
+ * each worker has one loop and, with at least as many loops as workers, each loop one worker. When the
+ * same group is passed as {@code bossLoops} and {@code childLoops}, a connection stays on the loop of the
+ * worker that accepted it; otherwise it goes to {@code childLoops.next()}.
+ *
+ * <p><b>Membership changes</b> (this adapter is the group's {@link SocketListener}): a new socket
+ * (restart, {@code replaceWorker}, {@code addWorker}, {@code resize}) gets its channel, registered, before
+ * the old one leaves; a leaving socket's channel is closed, and its descriptor with it, before the group
+ * lets the kernel migrate (TCP with the select-or-migrate program) or drains its queue. What the group
+ * drains reaches Netty too: connections become {@link EpollSocketChannel}s with your child handler on the
+ * heir's loop; datagrams go through the heir's datagram pipeline as if read there. Connections already
+ * accepted are not touched by any of this, nor by {@link #close()}: they finish on their own.
+ *
+ * <p><b>Counting.</b> Every connection accepted and every datagram read or written here is counted on its
+ * worker ({@link Worker#recordAccepted()} and friends), so {@link ReuseportGroup#stats()}, the metrics
+ * sampler and the controller see Netty's traffic. {@link #worker(Channel)} gives a handler its worker
+ * (for {@link Worker#recordLatency(long)}).
+ *
+ * <p>Do not call the group's membership or policy methods from an event loop that serves it: the
+ * group waits, holding its lock, for each loop to close a leaving channel (at most
+ * {@value #LEAVE_TIMEOUT_MILLIS} ms each).
+ */
+public final class NettyReuseport implements AutoCloseable {
+    /** The worker whose socket a channel came from (set on server, datagram and accepted channels). */
+    public static final AttributeKey<Worker> WORKER = AttributeKey.valueOf(NettyReuseport.class, "worker");
+
+    /** How long a leaving socket's channel may take to close on its loop (and a new one to register). */
+    public static final long LEAVE_TIMEOUT_MILLIS = 5_000;
+
+    private static final System.Logger LOG = System.getLogger("dev.reuseport.netty");
+
+    private final ReuseportGroup group;
+    private final Protocol protocol;
+    private final List<EventLoop> loops;
+    /** Where accepted connections go; null: the accepting worker's own loop. */
+    private final EventLoopGroup childLoops;
+    private final ChannelHandler handler;
+    /** Live channels by slot (during a swap the new one replaces the old before the old closes). */
+    private final Map<Integer, Channel> bySlot = new ConcurrentHashMap<>();
+    /** Live channels by the descriptor the group lent (the key {@link SocketListener#leaving} names). */
+    private final Map<Integer, Channel> byFd = new ConcurrentHashMap<>();
+    private final Listener listener = new Listener();
+    private final AtomicBoolean closed = new AtomicBoolean();
+
+    private NettyReuseport(ReuseportGroup group, List<EventLoop> loops, EventLoopGroup childLoops,
+                           ChannelHandler handler) {
+        this.group = group;
+        this.protocol = group.protocol();
+        this.loops = loops;
+        this.childLoops = childLoops;
+        this.handler = handler;
+    }
+
+    /**
+     * Serves a TCP group: each worker's listener becomes an {@link EpollServerSocketChannel} on its loop
+     * of {@code bossLoops}; accepted connections get {@code childHandler} (a {@link ChannelInitializer}
+     * or another {@code @Sharable} handler) on the same loop when {@code childLoops == bossLoops}, else on
+     * {@code childLoops.next()}. Set child options in the initializer ({@code ch.config().setOption}).
+     *
+     * @throws IllegalArgumentException a null argument, a UDP group, a loop that is not an epoll loop, fewer
+     *                                  boss loops than workers, or a handler that cannot be shared
+     * @throws IllegalStateException    Netty's native epoll transport is not available here, or the group
+     *                                  already has a socket listener
+     * @throws IOException              the group is closed, or a channel could not be registered (nothing is
+     *                                  left registered then)
+     */
+    public static NettyReuseport serve(ReuseportGroup group, EventLoopGroup bossLoops, EventLoopGroup childLoops,
+                                       ChannelHandler childHandler) throws IOException {
+        requireGroup(group, Protocol.TCP, "serve", "serveDatagrams");
+        List<EventLoop> loops = epollLoops(bossLoops, "bossLoops", group);
+        if (childLoops != bossLoops) {
+            epollLoops(childLoops, "childLoops", null);
+        }
+        requireSharable(childHandler, "childHandler");
+        return start(new NettyReuseport(group, loops, childLoops == bossLoops ? null : childLoops, childHandler));
+    }
+
+    /**
+     * Serves a UDP group: each worker's socket becomes an {@link EpollDatagramChannel} on its loop of
+     * {@code loops}, with {@code handler} (a {@link ChannelInitializer} or another {@code @Sharable}
+     * handler) in its pipeline; it reads {@link DatagramPacket}s and answers by writing them.
+     *
+     * @throws IllegalArgumentException a null argument, a TCP group, a loop that is not an epoll loop, fewer
+     *                                  loops than workers, or a handler that cannot be shared
+     * @throws IllegalStateException    Netty's native epoll transport is not available here, or the group
+     *                                  already has a socket listener
+     * @throws IOException              the group is closed, or a channel could not be registered
+     */
+    public static NettyReuseport serveDatagrams(ReuseportGroup group, EventLoopGroup loops, ChannelHandler handler)
+            throws IOException {
+        requireGroup(group, Protocol.UDP, "serveDatagrams", "serve");
+        List<EventLoop> ls = epollLoops(loops, "loops", group);
+        requireSharable(handler, "handler");
+        return start(new NettyReuseport(group, ls, null, handler));
+    }
+
+    private static NettyReuseport start(NettyReuseport n) throws IOException {
+        n.group.attach(n.listener);
+        return n;
+    }
+
+    private static void requireGroup(ReuseportGroup group, Protocol wanted, String method, String other) {
+        if (group == null) {
+            throw new IllegalArgumentException("group null is not a group; accepted: an open " + wanted
+                    + " ReuseportGroup");
+        }
+        if (group.protocol() != wanted) {
+            throw new IllegalArgumentException("group " + group + " is " + group.protocol() + "; accepted by "
+                    + method + ": a " + wanted + " group (use " + other + " for " + group.protocol() + ")");
+        }
+        if (!Epoll.isAvailable()) {
+            throw new IllegalStateException("Netty's native epoll transport is unavailable here ("
+                    + Epoll.unavailabilityCause() + "); accepted: Linux with netty-transport-native-epoll for this "
+                    + "platform on the class path", Epoll.unavailabilityCause());
+        }
+    }
+
+    /** The loops of {@code g}, each checked to be an epoll loop; with {@code group}, at least one per worker. */
+    private static List<EventLoop> epollLoops(EventLoopGroup g, String name, ReuseportGroup group) {
+        if (g == null) {
+            throw new IllegalArgumentException(name + " null is not an event loop group; accepted: "
+                    + "new MultiThreadIoEventLoopGroup(n, EpollIoHandler.newFactory())");
+        }
+        List<EventLoop> out = new ArrayList<>();
+        for (EventExecutor e : g) {
+            if (!(e instanceof IoEventLoop l) || !l.isCompatible(EpollIoHandle.class)) {
+                throw new IllegalArgumentException(name + " has event loop " + e + ", which is not an epoll loop; "
+                        + "accepted: loops of new MultiThreadIoEventLoopGroup(n, EpollIoHandler.newFactory())");
+            }
+            out.add(l);
+        }
+        if (g.isShuttingDown()) {
+            throw new IllegalArgumentException(name + " " + g + " is shutting down; accepted: a running group");
+        }
+        if (group != null && out.size() < group.workers().size()) {
+            throw new IllegalArgumentException(name + " has " + out.size() + " event loops but " + group + " has "
+                    + group.workers().size() + " workers; accepted: at least one loop per worker ("
+                    + group.workers().size() + " or more)");
+        }
+        return List.copyOf(out);
+    }
+
+    private static void requireSharable(ChannelHandler h, String name) {
+        if (h == null) {
+            throw new IllegalArgumentException(name + " null is not a handler; accepted: a ChannelInitializer or a "
+                    + "@Sharable ChannelHandler");
+        }
+        if (h instanceof ChannelHandlerAdapter a && !a.isSharable()) {
+            throw new IllegalArgumentException(name + " " + h.getClass().getName() + " is not @Sharable, but every "
+                    + "worker's channel (and every restart's) adds it; accepted: a ChannelInitializer or a "
+                    + "@Sharable ChannelHandler");
+        }
+    }
+
+    /** The worker whose socket {@code channel} (or its parent, for an accepted connection) came from, or null. */
+    public static Worker worker(Channel channel) {
+        for (Channel c = channel; c != null; c = c.parent()) {
+            Worker w = c.attr(WORKER).get();
+            if (w != null) {
+                return w;
+            }
+        }
+        return null;
+    }
+
+    /** The group served. */
+    public ReuseportGroup group() {
+        return group;
+    }
+
+    /** The channel serving each live slot now, by slot (a snapshot). */
+    public Map<Integer, Channel> channels() {
+        return java.util.Collections.unmodifiableMap(new TreeMap<>(bySlot));
+    }
+
+    /** The channel serving {@code slot} now, or null. */
+    public Channel channel(int slot) {
+        return bySlot.get(slot);
+    }
+
+    /** The event loop that serves {@code slot} (whether or not the slot is live). */
+    public EventLoop loop(int slot) {
+        if (slot < 0 || slot >= ReuseportGroup.MAX_WORKERS) {
+            throw new IllegalArgumentException("slot " + slot + " is out of range; accepted: 0.."
+                    + (ReuseportGroup.MAX_WORKERS - 1));
+        }
+        return loops.get(slot % loops.size());
+    }
+
+    /**
+     * Stops serving: every worker's channel is closed (and its descriptor with it) and the group takes its
+     * sockets back ({@link ReuseportGroup#detach}); the group itself stays open, and connections already
+     * accepted stay up. Idempotent. Closing the group first does the same.
+     */
+    @Override
+    public void close() {
+        if (closed.compareAndSet(false, true)) {
+            group.detach(listener);
+        }
+    }
+
+    @Override
+    public String toString() {
+        return "NettyReuseport[" + group + ", " + bySlot.size() + " channels on " + loops.size() + " loops"
+                + (closed.get() ? ", closed" : "") + "]";
+    }
+
+    // ------------------------------------------------------------------ the group's socket listener
+
+    private final class Listener implements SocketListener {
+        @Override
+        public void joined(Worker worker, int fd) throws IOException {
+            EventLoop loop = loop(worker.slot());
+            Channel ch;
+            try {
+                ch = protocol == Protocol.TCP ? new EpollServerSocketChannel(fd) : new EpollDatagramChannel(fd);
+            } catch (RuntimeException e) {
+                closeQuietly(fd, e);
+                throw new IOException("wrapping slot " + worker.slot() + "'s socket (fd " + fd + ") in a Netty "
+                        + "channel failed: " + e, e);
+            }
+            ch.attr(WORKER).set(worker);
+            ChannelFuture f;
+            if (protocol == Protocol.TCP) {
+                f = new ServerBootstrap().group(loop, childLoops == null ? loop : childLoops)
+                        .channelFactory(() -> (EpollServerSocketChannel) ch)
+                        .handler(new AcceptCounter(worker))
+                        .childAttr(WORKER, worker)
+                        .childHandler(handler)
+                        .register();
+            } else {
+                f = new Bootstrap().group(loop)
+                        .channelFactory(() -> (EpollDatagramChannel) ch)
+                        .handler(new ChannelInitializer<>() {
+                            @Override
+                            protected void initChannel(Channel c) {
+                                c.pipeline().addLast(new DatagramCounter(worker), handler);
+                            }
+                        })
+                        .register();
+            }
+            if (!f.awaitUninterruptibly(LEAVE_TIMEOUT_MILLIS)) {
+                // the loop is stuck: close the channel (and the descriptor) whenever it gets registered
+                f.addListener(r -> {
+                    if (ch.isRegistered()) {
+                        ch.close();
+                    } else {
+                        ch.unsafe().closeForcibly();
+                    }
+                });
+                throw new IOException("registering slot " + worker.slot() + "'s socket (fd " + fd + ") on " + loop
+                        + " took more than " + LEAVE_TIMEOUT_MILLIS + " ms");
+            }
+            if (!f.isSuccess()) {
+                // Netty closed the channel, and the descriptor with it, when the registration failed
+                throw new IOException("registering slot " + worker.slot() + "'s socket (fd " + fd + ") on " + loop
+                        + " failed: " + f.cause(), f.cause());
+            }
+            byFd.put(fd, ch);
+            bySlot.put(worker.slot(), ch);
+            LOG.log(System.Logger.Level.DEBUG, () -> "slot " + worker.slot() + " fd " + fd + " serves on " + loop);
+        }
+
+        @Override
+        public void leaving(Worker worker, int fd) {
+            Channel ch = byFd.remove(fd);
+            if (ch == null) {
+                return; // joined failed for it, and closed it then
+            }
+            bySlot.remove(worker.slot(), ch);
+            closeChannel(ch, worker, fd);
+        }
+
+        @Override
+        public void handedOver(Worker heir, Connection connection) {
+            int fd = connection.detach();
+            EpollSocketChannel ch;
+            try {
+                ch = new EpollSocketChannel(fd);
+            } catch (RuntimeException e) {
+                closeQuietly(fd, e);
+                LOG.log(System.Logger.Level.WARNING, "a connection handed over to slot " + heir.slot()
+                        + " could not be wrapped (fd " + fd + "), closed: " + e);
+                return;
+            }
+            ch.attr(WORKER).set(heir);
+            ch.pipeline().addLast(handler);
+            heir.recordAccepted();
+            EventLoop loop = childLoops == null ? loop(heir.slot()) : childLoops.next();
+            loop.register(ch).addListener(r -> {
+                if (!r.isSuccess()) {
+                    LOG.log(System.Logger.Level.WARNING, "a connection handed over to slot " + heir.slot()
+                            + " could not be registered, closed: " + r.cause());
+                    ch.unsafe().closeForcibly();
+                }
+            });
+        }
+
+        @Override
+        public void handedOver(Worker heir, byte[] datagram, InetSocketAddress sender) {
+            Channel ch = bySlot.get(heir.slot());
+            if (ch == null || !ch.isOpen()) {
+                LOG.log(System.Logger.Level.WARNING, "a datagram from " + sender + " handed over to slot "
+                        + heir.slot() + " has no channel to go to; dropped");
+                return;
+            }
+            ch.eventLoop().execute(() -> {
+                ch.pipeline().fireChannelRead(new DatagramPacket(Unpooled.wrappedBuffer(datagram),
+                        (InetSocketAddress) ch.localAddress(), sender));
+                ch.pipeline().fireChannelReadComplete();
+            });
+        }
+
+        @Override
+        public String toString() {
+            return NettyReuseport.this.toString();
+        }
+    }
+
+    /**
+     * Closes a channel on its loop and waits (bounded) for its descriptor to be closed. If the loop is gone
+     * (shut down before the group let go) the descriptor is closed here, once, through Netty's own object.
+     */
+    private static void closeChannel(Channel ch, Worker worker, int fd) {
+        ChannelFuture f = ch.close();
+        if (!ch.eventLoop().inEventLoop()) {
+            f.awaitUninterruptibly(LEAVE_TIMEOUT_MILLIS);
+        }
+        if (!ch.isOpen()) {
+            return;
+        }
+        if (ch.eventLoop().isShutdown() && ch instanceof UnixChannel e) {
+            try {
+                e.fd().close();
+                return;
+            } catch (IOException x) {
+                LOG.log(System.Logger.Level.WARNING, "closing slot " + worker.slot() + "'s fd " + fd
+                        + " after its loop stopped failed: " + x);
+                return;
+            }
+        }
+        LOG.log(System.Logger.Level.WARNING, "slot " + worker.slot() + "'s channel (fd " + fd + ") did not close "
+                + "within " + LEAVE_TIMEOUT_MILLIS + " ms on " + ch.eventLoop() + (f.isDone() ? ": " + f.cause()
+                : " (is the loop blocked?)") + "; it closes when the loop gets to it");
+    }
+
+    private static void closeQuietly(int fd, Throwable failure) {
+        try {
+            Sys.close(fd);
+        } catch (NativeException e) {
+            failure.addSuppressed(e);
+        }
+    }
+
+    /** First handler of a worker's server channel: counts each accepted connection on the worker. */
+    private static final class AcceptCounter extends ChannelInboundHandlerAdapter {
+        private final Worker worker;
+
+        AcceptCounter(Worker worker) {
+            this.worker = worker;
+        }
+
+        @Override
+        public void channelRead(ChannelHandlerContext ctx, Object msg) {
+            worker.recordAccepted();
+            ctx.fireChannelRead(msg);
+        }
+    }
+
+    /** First handler of a worker's datagram channel: counts datagrams in and out on the worker. */
+    private static final class DatagramCounter extends ChannelDuplexHandler {
+        private final Worker worker;
+
+        DatagramCounter(Worker worker) {
+            this.worker = worker;
+        }
+
+        @Override
+        public void channelRead(ChannelHandlerContext ctx, Object msg) {
+            if (msg instanceof DatagramPacket) {
+                worker.recordReceived();
+            }
+            ctx.fireChannelRead(msg);
+        }
+
+        @Override
+        public void write(ChannelHandlerContext ctx, Object msg, ChannelPromise promise) {
+            if (msg instanceof DatagramPacket) {
+                worker.recordSent();
+            }
+            ctx.write(msg, promise);
+        }
+    }
+}
