@@ -3,8 +3,9 @@
 # process five times; every connection must succeed. Runs as root in a private network namespace (it
 # re-executes itself under `unshare -n`, brings lo up there and checks that net.ipv4.tcp_migrate_req is 0,
 # which it only reads). It builds nothing: it expects examples/target/reuseport-examples.jar (build with
-# `mvn -B -q -o -DskipTests package`). Installs wrk with apt when missing. Last line:
-#   RESULT wrk-restarts requests=<n> socket_errors=<connect+read+write+timeout> non2xx=<n>
+# `mvn -B -q -o -DskipTests package`). Installs wrk with apt when missing. SERVER=netty-echo runs the
+# Netty adapter's server instead of the library's own echo (default SERVER=echo). Last line:
+#   RESULT wrk-restarts server=<echo|netty-echo> requests=<n> socket_errors=<connect+read+write+timeout> non2xx=<n>
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -12,6 +13,11 @@ JAR=$ROOT/examples/target/reuseport-examples.jar
 PORT=8080
 RESIZES=20
 HANDOFFS=5
+SERVER=${SERVER:-echo}
+case "$SERVER" in
+  echo|netty-echo) ;;
+  *) echo "wrk-restarts: SERVER=$SERVER; accepted: echo or netty-echo" >&2; exit 2 ;;
+esac
 
 pick_java() { # a JDK 25 java: $JAVA, then the Temurin 25 install, then $JAVA_HOME
   local j v
@@ -82,7 +88,9 @@ trap 'exit 130' INT TERM
 start_server() {
   local n=$1 i
   shift
-  "$JAVA" -jar "$JAR" echo --serve --http --protocol tcp --port "$PORT" "$@" >"$DIR/gen$n.out" 2>"$DIR/gen$n.err" &
+  local args=(--serve --http --port "$PORT")
+  [ "$SERVER" = echo ] && args+=(--protocol tcp)
+  "$JAVA" -jar "$JAR" "$SERVER" "${args[@]}" "$@" >"$DIR/gen$n.out" 2>"$DIR/gen$n.err" &
   SERVER_PID=$!
   PIDS+=("$SERVER_PID")
   for i in $(seq 300); do
@@ -113,7 +121,7 @@ await_exit() {
 }
 
 start_server 0 --control "$CTL"
-echo "generation 0: pid $SERVER_PID serving 127.0.0.1:$PORT, control socket $CTL"
+echo "generation 0: $SERVER pid $SERVER_PID serving 127.0.0.1:$PORT, control socket $CTL"
 
 # wrk runs until it is interrupted 2 s after the last hand-off (a 300 s bound otherwise); on SIGINT it
 # stops and prints its full report. It runs at nice 10 so that the JVMs this script starts (ctl clients,
@@ -156,7 +164,7 @@ for i in $(seq "$HANDOFFS"); do
     echo "  generation $((i - 1)) did not hand off and exit cleanly: $(tail -n 3 "$DIR/gen$((i - 1)).out" | tr '\n' ' ')"
     HANDOFF_FAIL=$((HANDOFF_FAIL + 1))
   fi
-  if grep -q 'opening the group anew' "$DIR/gen$i.err"; then
+  if grep -q 'opening the group \(anew\|on the standby\)' "$DIR/gen$i.err"; then
     echo "  generation $i fell back to opening a new group: $(grep -m1 'hand-off' "$DIR/gen$i.err")"
     HANDOFF_FAIL=$((HANDOFF_FAIL + 1))
   fi
@@ -206,5 +214,5 @@ else
 fi
 cleanup >/dev/null 2>&1
 PIDS=()
-echo "RESULT wrk-restarts requests=$requests socket_errors=$socket_errors non2xx=$non2xx"
+echo "RESULT wrk-restarts server=$SERVER requests=$requests socket_errors=$socket_errors non2xx=$non2xx"
 exit $rc

@@ -39,6 +39,7 @@ final class NettyEcho {
     private final EventLoopGroup loops;
     private final Map<EventExecutor, Integer> index = new IdentityHashMap<>();
     private final AtomicLongArray perLoop;
+    private final java.util.concurrent.atomic.AtomicInteger open = new java.util.concurrent.atomic.AtomicInteger();
     private final boolean http;
 
     NettyEcho(int threads, boolean http) {
@@ -77,6 +78,8 @@ final class NettyEcho {
             @Override
             protected void initChannel(Channel ch) {
                 perLoop.incrementAndGet(loopIndex(ch));
+                open.incrementAndGet();
+                ch.closeFuture().addListener(f -> open.decrementAndGet());
                 if (http) {
                     ch.pipeline().addLast(new HttpServerCodec(), ok);
                 } else {
@@ -84,6 +87,11 @@ final class NettyEcho {
                 }
             }
         };
+    }
+
+    /** Connections accepted and not yet closed. */
+    int open() {
+        return open.get();
     }
 
     void shutdown() {

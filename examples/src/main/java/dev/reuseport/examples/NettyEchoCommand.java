@@ -53,6 +53,18 @@ final class NettyEchoCommand implements Callable<Integer> {
     @Option(names = "--connections", defaultValue = "2000", description = "demo: connections (default ${DEFAULT-VALUE})")
     int connections;
 
+    @Option(names = "--control", description = "with --serve: serve the operator socket at this path (ctl status, "
+            + "resize, restart, policy, handoff ...)")
+    java.nio.file.Path control;
+
+    @Option(names = "--take-over", description = "with --serve: take the group over from the process serving this "
+            + "control socket (its sockets, program and maps), then serve the control socket there")
+    java.nio.file.Path takeOver;
+
+    @Option(names = "--drain-seconds", defaultValue = "5", description = "after handing off: how long the old process "
+            + "lets Netty finish the connections it holds (default ${DEFAULT-VALUE})")
+    int drainSeconds;
+
     @Override
     public Integer call() throws Exception {
         PrintWriter out = spec.commandLine().getOut();
@@ -66,23 +78,63 @@ final class NettyEchoCommand implements Callable<Integer> {
             throw new ParameterException(spec.commandLine(), "--connections " + connections + " is not accepted; "
                     + "accepted: 1 or more");
         }
+        if ((control != null || takeOver != null) && !serve) {
+            throw new ParameterException(spec.commandLine(), "--control and --take-over need --serve");
+        }
         NettyEcho netty = new NettyEcho(workers, http);
-        try (ReuseportGroup g = ReuseportGroup.tcp().address(address).port(port).workers(workers).policy(pol).open();
+        ReuseportGroup.Builder b = ReuseportGroup.tcp().address(address).port(port).workers(workers).policy(pol);
+        try (ReuseportGroup g = takeOver != null ? ReuseportGroup.takeOver(takeOver, b) : b.open();
              NettyReuseport served = NettyReuseport.serve(g, netty.loops(), netty.loops(), netty.childInitializer())) {
-            out.println("reuseport netty-echo on " + g.localAddress() + ", " + workers + " workers on " + workers
-                    + " epoll event loops" + (http ? ", HTTP responses" : ""));
+            out.println("reuseport netty-echo on " + g.localAddress() + ", " + g.workers().size() + " workers on "
+                    + workers + " epoll event loops" + (http ? ", HTTP responses" : ""));
             out.print(g.capabilities().toTable());
             out.flush();
             if (serve) {
-                out.println("READY " + g.localAddress().getPort());
-                out.println("serving; Ctrl-C stops");
-                out.flush();
-                new CountDownLatch(1).await();
-                return 0;
+                return serve(out, g, netty);
             }
             return demo(out, g, served, netty);
         } finally {
             netty.shutdown();
+        }
+    }
+
+    /**
+     * Serves until interrupted or, with a control socket, until the group was handed to a new process;
+     * then lets Netty finish what it holds (the adapter gave the sockets back when the group handed off).
+     */
+    private int serve(PrintWriter out, ReuseportGroup g, NettyEcho netty) throws Exception {
+        java.nio.file.Path ctlPath = control != null ? control : takeOver;
+        if (ctlPath == null) {
+            out.println("READY " + g.localAddress().getPort());
+            out.println("serving; Ctrl-C stops");
+            out.flush();
+            new CountDownLatch(1).await();
+            return 0;
+        }
+        dev.reuseport.ControlSocket cs;
+        try {
+            // the adapter gives each worker added by 'resize' its own channel: no onWorkersAdded needed
+            cs = dev.reuseport.ControlSocket.serve(g, ctlPath, takeOver != null);
+        } catch (IllegalArgumentException | IllegalStateException e) {
+            throw new ParameterException(spec.commandLine(), "--control: " + e.getMessage());
+        }
+        try (cs) {
+            out.println("control socket " + ctlPath);
+            out.println("READY " + g.localAddress().getPort());
+            out.println("serving; Ctrl-C stops");
+            out.flush();
+            while (!cs.awaitHandOff(java.time.Duration.ofSeconds(1))) {
+                // serving
+            }
+            out.println("handed off; draining for up to " + drainSeconds + " s");
+            out.flush();
+            long deadline = System.nanoTime() + java.time.Duration.ofSeconds(drainSeconds).toNanos();
+            while (netty.open() > 0 && System.nanoTime() < deadline) {
+                Thread.sleep(10);
+            }
+            out.println("drained (" + netty.open() + " connections still open); exiting");
+            out.flush();
+            return 0;
         }
     }
 
