@@ -1,6 +1,6 @@
 package dev.reuseport;
 
-import dev.reuseport.sys.Sys;
+import dev.reuseport.sys.internal.Sys;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;

@@ -1,8 +1,8 @@
 package dev.reuseport;
 
 import dev.reuseport.sys.NativeException;
-import dev.reuseport.sys.NativeFd;
-import dev.reuseport.sys.Sys;
+import dev.reuseport.sys.internal.NativeFd;
+import dev.reuseport.sys.internal.Sys;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.nio.ByteBuffer;

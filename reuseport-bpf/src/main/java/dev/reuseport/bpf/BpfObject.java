@@ -1,8 +1,8 @@
 package dev.reuseport.bpf;
 
-import dev.reuseport.sys.LibBpf;
 import dev.reuseport.sys.NativeException;
-import dev.reuseport.sys.NativeMemory;
+import dev.reuseport.sys.internal.LibBpf;
+import dev.reuseport.sys.internal.NativeMemory;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.charset.StandardCharsets;

@@ -1,10 +1,10 @@
 package dev.reuseport.bpf;
 
 import dev.reuseport.sys.Errno;
-import dev.reuseport.sys.LibBpf;
 import dev.reuseport.sys.NativeException;
-import dev.reuseport.sys.SockAddr;
-import dev.reuseport.sys.Sys;
+import dev.reuseport.sys.internal.LibBpf;
+import dev.reuseport.sys.internal.SockAddr;
+import dev.reuseport.sys.internal.Sys;
 import java.io.IOException;
 import java.math.BigInteger;
 import java.net.InetAddress;

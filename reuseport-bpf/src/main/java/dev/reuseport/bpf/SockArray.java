@@ -1,7 +1,7 @@
 package dev.reuseport.bpf;
 
-import dev.reuseport.sys.LibBpf;
 import dev.reuseport.sys.NativeException;
+import dev.reuseport.sys.internal.LibBpf;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 

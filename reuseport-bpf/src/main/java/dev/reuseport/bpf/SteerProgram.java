@@ -1,8 +1,8 @@
 package dev.reuseport.bpf;
 
-import dev.reuseport.sys.LibBpf;
 import dev.reuseport.sys.NativeException;
-import dev.reuseport.sys.Sys;
+import dev.reuseport.sys.internal.LibBpf;
+import dev.reuseport.sys.internal.Sys;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -298,7 +298,7 @@ public final class SteerProgram implements AutoCloseable {
         int stride = (stats.valueSize() + 7) & ~7;
         byte[] zero = new byte[stride * cpus];
         for (int s = 0; s < n; s++) {
-            dev.reuseport.sys.LibBpf.mapUpdate(stats.fd(), BpfMap.u32(s), zero, LibBpf.BPF_ANY, "map stats");
+            LibBpf.mapUpdate(stats.fd(), BpfMap.u32(s), zero, LibBpf.BPF_ANY, "map stats");
         }
     }
 
