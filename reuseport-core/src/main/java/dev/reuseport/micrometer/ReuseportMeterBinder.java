@@ -18,7 +18,13 @@ import java.util.function.ToDoubleFunction;
  * Micrometer is an optional dependency: add {@code io.micrometer:micrometer-core} to use this class.
  * Values come from a sampler refreshed at most once per {@code refresh} (so a scrape of many meters
  * reads one consistent window).
+ *
+ * <p>On the module path, a module using this class also {@code requires micrometer.core}: module
+ * {@code dev.reuseport} requires it only statically.
  */
+// "exports": the Micrometer types in this class's signatures are not re-exported by dev.reuseport
+// (requires static, not transitive; see module-info.java), which is deliberate for an optional dependency.
+@SuppressWarnings("exports")
 public final class ReuseportMeterBinder implements MeterBinder {
     private final ReuseportGroup group;
     private final MetricsSampler sampler;
