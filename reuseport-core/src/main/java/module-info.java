@@ -4,7 +4,10 @@
  * {@link dev.reuseport.micrometer.ReuseportMeterBinder} when Micrometer is present.
  *
  * <p>Use it with {@code requires dev.reuseport;}. On JDK 22 and later, start the JVM with
- * {@code --enable-native-access=dev.reuseport.sys} (the module that makes the native calls).
+ * {@code --enable-native-access=dev.reuseport.sys,org.jnrproject.jffi}: {@code dev.reuseport.sys} makes
+ * the native calls through the FFM API, and jnr-unixsocket, which the control socket and the hand-off
+ * use, loads jffi's JNI stub from module {@code org.jnrproject.jffi}. On the class path the flag is
+ * {@code --enable-native-access=ALL-UNNAMED}.
  */
 // Every third-party module required here is automatic (none ships a module-info), which javac flags
 // on each such requires; the names come from their manifests, except HdrHistogram's (see below).
