@@ -7,7 +7,12 @@ package dev.reuseport;
 public final class AddressInUseException extends ReuseportException {
     private static final long serialVersionUID = 1L;
 
-    /** With a message and the native failure behind it. */
+    /**
+     * A bind that failed with EADDRINUSE.
+     *
+     * @param message which address and port, and what to do about it
+     * @param cause   the native failure behind it (a {@code NativeException} for {@code bind}), or null
+     */
     public AddressInUseException(String message, Throwable cause) {
         super(message, cause);
     }

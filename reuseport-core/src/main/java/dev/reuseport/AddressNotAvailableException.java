@@ -7,7 +7,13 @@ package dev.reuseport;
 public final class AddressNotAvailableException extends ReuseportException {
     private static final long serialVersionUID = 1L;
 
-    /** With a message and the native failure behind it. */
+    /**
+     * A bind that failed because the address is not usable on this host.
+     *
+     * @param message which address, and why it is not available
+     * @param cause   the native failure behind it (a {@code NativeException} for {@code socket} or
+     *                {@code bind}), or null
+     */
     public AddressNotAvailableException(String message, Throwable cause) {
         super(message, cause);
     }

@@ -33,7 +33,11 @@ public final class AuditLog {
 
     /**
      * Also appends every entry to {@code path} (created if missing, never truncated), starting with
-     * the entries already recorded.
+     * the entries already recorded. Replaces a file given before. A later write that fails is logged
+     * (System.Logger {@code dev.reuseport}, WARNING) and the entry stays in memory.
+     *
+     * @param path the audit file
+     * @throws IOException when the entries recorded so far cannot be written; the file is then not used
      */
     public synchronized void appendTo(Path path) throws IOException {
         StringBuilder b = new StringBuilder();
@@ -45,7 +49,14 @@ public final class AuditLog {
         this.file = path;
     }
 
-    /** Records an event; {@code fields} in order after time, event, kernel and backend. */
+    /**
+     * Records an event as one JSON line: {@code time} (ISO-8601, UTC), {@code event}, the fields in their
+     * map order, then {@code kernel} and {@code backend}.
+     *
+     * @param event  the event's name, e.g. {@code policy}
+     * @param fields the event's fields; numbers and booleans stay JSON numbers and booleans, null becomes
+     *               {@code null}, anything else its {@code toString()} as a JSON string
+     */
     public synchronized void record(String event, Map<String, Object> fields) {
         Map<String, Object> all = new LinkedHashMap<>();
         all.put("time", Instant.now().toString());
@@ -68,7 +79,13 @@ public final class AuditLog {
         }
     }
 
-    /** A shorthand for {@link #record(String, Map)} with key/value pairs. */
+    /**
+     * A shorthand for {@link #record(String, Map)} with key/value pairs.
+     *
+     * @param event the event's name
+     * @param kv    alternating keys and values, e.g. {@code "slot", 3, "reason", "stalled"}; a trailing key
+     *              without a value is ignored
+     */
     public void record(String event, Object... kv) {
         Map<String, Object> m = new LinkedHashMap<>();
         for (int i = 0; i + 1 < kv.length; i += 2) {
@@ -77,12 +94,21 @@ public final class AuditLog {
         record(event, m);
     }
 
-    /** The entries in memory, oldest first. */
+    /**
+     * The entries in memory.
+     *
+     * @return an immutable copy of the last {@value #KEEP} JSON lines at most, oldest first
+     */
     public synchronized List<String> entries() {
         return List.copyOf(lines);
     }
 
-    /** The last {@code n} entries. */
+    /**
+     * The most recent entries.
+     *
+     * @param n how many, at least 0
+     * @return an immutable copy of the last {@code n} JSON lines (fewer when fewer are kept), oldest first
+     */
     public synchronized List<String> tail(int n) {
         return List.copyOf(lines.subList(Math.max(0, lines.size() - n), lines.size()));
     }

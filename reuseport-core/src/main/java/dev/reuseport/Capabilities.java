@@ -19,17 +19,28 @@ import java.util.Optional;
 public record Capabilities(String kernelRelease, String backend, String backendReason, List<Feature> features,
                            String steering, String steeringReason) {
 
-    /** Copies the feature list. */
+    /** Copies the feature list, so that the report stays immutable. */
     public Capabilities {
         features = List.copyOf(features);
     }
 
-    /** The feature named {@code name}, if probed. */
+    /**
+     * One feature of the report.
+     *
+     * @param name a feature name, one of the {@code dev.reuseport.bpf.Probes} constants, e.g.
+     *             {@code Probes.MIGRATE}
+     * @return the feature's outcome, or empty when it was not probed
+     */
     public Optional<Feature> feature(String name) {
         return features.stream().filter(f -> f.name().equals(name)).findFirst();
     }
 
-    /** Whether the feature named {@code name} was probed and is on. */
+    /**
+     * Whether a feature is on.
+     *
+     * @param name a feature name, one of the {@code dev.reuseport.bpf.Probes} constants
+     * @return true when the feature was probed and is ON; false when OFF, INCONCLUSIVE or not probed
+     */
     public boolean isOn(String name) {
         return feature(name).map(Feature::isOn).orElse(false);
     }
@@ -39,7 +50,13 @@ public record Capabilities(String kernelRelease, String backend, String backendR
         return new Capabilities(kernelRelease, backend, backendReason, features, steering, reason);
     }
 
-    /** The report as an aligned text table, as the demo and the operator CLI print it. */
+    /**
+     * The report as an aligned text table, as the demo and the operator CLI print it: kernel, backend and
+     * steering lines with their reasons, then one line per feature with its state, detail and minimum
+     * kernel.
+     *
+     * @return the table, one line per row
+     */
     public String toTable() {
         StringBuilder b = new StringBuilder();
         b.append(String.format("kernel   %s%n", kernelRelease));

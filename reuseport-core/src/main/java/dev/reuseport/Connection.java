@@ -1,8 +1,8 @@
 package dev.reuseport;
 
 import dev.reuseport.sys.NativeException;
-import dev.reuseport.sys.NativeFd;
-import dev.reuseport.sys.Sys;
+import dev.reuseport.sys.internal.NativeFd;
+import dev.reuseport.sys.internal.Sys;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.nio.ByteBuffer;
@@ -25,12 +25,20 @@ public final class Connection implements ByteChannel {
         this.nonBlocking = nonBlocking;
     }
 
-    /** The slot of the worker that accepted it. */
+    /**
+     * The worker that accepted this connection.
+     *
+     * @return that worker's slot, its stable id within the group
+     */
     public int slot() {
         return slot;
     }
 
-    /** Whether reads and writes return 0 instead of blocking. */
+    /**
+     * Whether the descriptor was accepted with O_NONBLOCK.
+     *
+     * @return true when reads and writes return 0 instead of blocking
+     */
     public boolean isNonBlocking() {
         return nonBlocking;
     }
@@ -57,7 +65,15 @@ public final class Connection implements ByteChannel {
         }
     }
 
-    /** Writes all of {@code src}, waiting for room when non-blocking. */
+    /**
+     * Writes all of {@code src}; on a non-blocking connection waits for room in the send buffer with
+     * {@code poll(POLLOUT)}, one second at a time, for as long as it takes.
+     *
+     * @param src the bytes to send, from its position to its limit; its position ends at its limit
+     * @throws java.nio.channels.ClosedChannelException when this connection was closed
+     * @throws IOException when a write fails, e.g. EPIPE or ECONNRESET once the peer is gone (the
+     *                     position then says how much was sent)
+     */
     public void writeFully(ByteBuffer src) throws IOException {
         while (src.hasRemaining()) {
             if (write(src) == 0) {
@@ -71,7 +87,13 @@ public final class Connection implements ByteChannel {
         }
     }
 
-    /** Half-closes the sending side (shutdown SHUT_WR). */
+    /**
+     * Half-closes the sending side ({@code shutdown(SHUT_WR)}): the peer reads end of stream once it has
+     * read what was sent, and this side can still read.
+     *
+     * @throws java.nio.channels.ClosedChannelException when this connection was closed
+     * @throws IOException when the kernel refuses, e.g. ENOTCONN once the connection is reset
+     */
     public void shutdownOutput() throws IOException {
         int n = fd.acquire();
         try {
@@ -81,7 +103,13 @@ public final class Connection implements ByteChannel {
         }
     }
 
-    /** The client's address (getpeername). */
+    /**
+     * The client's address ({@code getpeername}).
+     *
+     * @return the peer's IP address and port
+     * @throws java.nio.channels.ClosedChannelException when this connection was closed
+     * @throws IOException when the kernel refuses, e.g. ENOTCONN once the connection is reset
+     */
     public InetSocketAddress remoteAddress() throws IOException {
         int n = fd.acquire();
         try {
@@ -91,7 +119,14 @@ public final class Connection implements ByteChannel {
         }
     }
 
-    /** The local address the client reached (getsockname). */
+    /**
+     * The local address the client reached ({@code getsockname}): the group's port, and the concrete
+     * local IP when the group is bound to a wildcard address.
+     *
+     * @return the local IP address and port
+     * @throws java.nio.channels.ClosedChannelException when this connection was closed
+     * @throws IOException when the kernel refuses
+     */
     public InetSocketAddress localAddress() throws IOException {
         int n = fd.acquire();
         try {
@@ -101,14 +136,21 @@ public final class Connection implements ByteChannel {
         }
     }
 
-    /** The raw descriptor number; valid until {@link #close()}, or forever after {@link #detach()}. */
+    /**
+     * The raw descriptor number, for an I/O layer that takes a foreign descriptor. While this object owns
+     * it, do not close it: {@link #close()} does.
+     *
+     * @return the number; valid until {@link #close()}, or for good after {@link #detach()}
+     */
     public int fd() {
         return fd.number();
     }
 
     /**
-     * Gives the descriptor to the caller: this object stops using it and {@link #close()} no longer
-     * closes it. Returns the number.
+     * Gives the descriptor to the caller: {@link #isOpen()} turns false and {@link #close()} no longer
+     * closes it; the caller closes it when done.
+     *
+     * @return the descriptor number
      */
     public int detach() {
         detached = true;
@@ -120,6 +162,13 @@ public final class Connection implements ByteChannel {
         return !fd.isClosed() && !detached;
     }
 
+    /**
+     * Closes the connection, once however many threads call this; a no-op after {@link #detach()}. When
+     * another thread is blocked in a call on it, the socket is shut down to wake that call and the
+     * descriptor is closed when the call returns, so a stale call never touches a reused number.
+     *
+     * @throws NativeException when {@code close(2)} fails, or the shutdown that wakes a blocked call does
+     */
     @Override
     public void close() throws NativeException {
         if (!detached) {

@@ -1,6 +1,6 @@
 package dev.reuseport;
 
-import dev.reuseport.sys.Sys;
+import dev.reuseport.sys.internal.Sys;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -8,9 +8,18 @@ import java.util.List;
 import jnr.unixsocket.UnixSocketAddress;
 import jnr.unixsocket.UnixSocketChannel;
 
-/** A client of a {@link ControlSocket}: one request line, one reply. */
+/**
+ * A client of a {@link ControlSocket}: one request line, one reply. Every read waits at most 30 seconds.
+ * The server accepts only clients of its own user (checked with SO_PEERCRED).
+ */
 public final class ControlClient implements AutoCloseable {
-    /** A reply: body lines, and OK with its text or ERR with the message. */
+    /**
+     * A reply: the body lines, then a final {@code OK [text]} or {@code ERR message} line.
+     *
+     * @param ok   true for {@code OK}, false for {@code ERR}
+     * @param text what followed {@code OK } or {@code ERR }: empty for a plain OK, the error for ERR
+     * @param body the lines before the final one, in order (e.g. a table or a metrics page)
+     */
     public record Reply(boolean ok, String text, List<String> body) {
     }
 
@@ -23,12 +32,27 @@ public final class ControlClient implements AutoCloseable {
         Sys.setTimeouts(lines.fd(), 30_000);
     }
 
-    /** Connects to the control socket at {@code path}. */
+    /**
+     * Connects to the control socket at {@code path} (AF_UNIX, stream).
+     *
+     * @param path the socket file a {@link ControlSocket} serves
+     * @return the connected client, which the caller closes
+     * @throws IOException when nothing listens there (ECONNREFUSED), the file is missing (ENOENT) or not
+     *                     accessible (EACCES)
+     */
     public static ControlClient connect(Path path) throws IOException {
         return new ControlClient(UnixSocketChannel.open(new UnixSocketAddress(path.toFile())));
     }
 
-    /** Sends one request line and reads the reply. */
+    /**
+     * Sends one request line, e.g. {@code status} or {@code policy round-robin}, and reads the reply.
+     *
+     * @param line the request, one line without a newline
+     * @return the reply, OK or ERR
+     * @throws IllegalArgumentException when {@code line} contains a newline
+     * @throws IOException when the server closes the connection before replying, sends no complete line
+     *                     within 30 seconds, or a line longer than 64 KiB
+     */
     public Reply request(String line) throws IOException {
         if (line.indexOf('\n') >= 0) {
             throw new IllegalArgumentException("a request is one line; got one with a newline");

@@ -1,6 +1,6 @@
 package dev.reuseport;
 
-import dev.reuseport.sys.Sys;
+import dev.reuseport.sys.internal.Sys;
 import java.io.IOException;
 import java.nio.channels.ClosedChannelException;
 import java.nio.file.Files;
@@ -38,10 +38,24 @@ public final class ControlSocket implements AutoCloseable {
             java.util.regex.Pattern.compile("^[ \\t\\n\\x0B\\f\\r]+|[ \\t\\n\\x0B\\f\\r]+$");
     private static final System.Logger LOG = System.getLogger("dev.reuseport.control");
 
-    /** A command: given the words after its name, writes body lines and returns the final OK text. */
+    /**
+     * A command of the control socket. It runs on the thread of the client's session: requests of one
+     * client run one after another, those of several clients concurrently.
+     */
     @FunctionalInterface
     public interface Command {
-        /** Runs it; throw IllegalArgumentException/IllegalStateException for a refusal naming the value. */
+        /**
+         * Runs the command for one request.
+         *
+         * @param args the request's words after the command name (the line is split on whitespace)
+         * @param body where to add the reply's body lines; a line starting with {@code OK} or {@code ERR}
+         *             is sent with a leading blank so that it cannot end the reply
+         * @return the text of the final {@code OK} line, or null or empty for a plain {@code OK}
+         * @throws IOException when the command fails; the client gets {@code ERR <name> failed: <message>}.
+         *                     Throw IllegalArgumentException, IllegalStateException or
+         *                     UnsupportedOperationException instead for a refusal: the client gets
+         *                     {@code ERR <message>}, which should name the value and what is accepted.
+         */
         String run(List<String> args, List<String> body) throws IOException;
     }
 
@@ -154,19 +168,39 @@ public final class ControlSocket implements AutoCloseable {
 
     /** Told about workers a command added, so that the application can start serving them. */
     public interface Listener {
-        /** Workers added by {@code resize}. */
+        /**
+         * Called on the requesting client's session thread after a {@code resize} request added workers,
+         * before the reply is sent.
+         *
+         * @param workers the new workers, none serving yet; empty when the resize removed workers or
+         *                changed nothing
+         */
         void workersAdded(List<Worker> workers);
     }
 
     private volatile Listener listener = w -> { };
 
-    /** Sets who is told about workers added from the control socket. */
+    /**
+     * Sets who is told about workers added from the control socket, replacing the one set before (by
+     * default nobody is told, and added workers accept nothing until the application serves them).
+     *
+     * @param l the listener
+     * @return this control socket
+     */
     public ControlSocket onWorkersAdded(Listener l) {
         this.listener = l;
         return this;
     }
 
-    /** Adds (or replaces) a command. */
+    /**
+     * Adds a command, or replaces a built-in one of the same name ({@code handoff} cannot be replaced).
+     *
+     * @param name the command name: 1 to 32 characters, a lowercase letter then lowercase letters or
+     *             {@code -}
+     * @param c    what it does
+     * @return this control socket
+     * @throws IllegalArgumentException when the name is not of that form
+     */
     public ControlSocket command(String name, Command c) {
         if (name == null || !name.matches("[a-z][a-z-]{0,31}")) {
             throw new IllegalArgumentException("command name '" + name + "'; accepted: lowercase letters and '-', "
@@ -180,7 +214,20 @@ public final class ControlSocket implements AutoCloseable {
      * Serves {@code group} on a new socket at {@code path}. The directory must exist, belong to this
      * user and not be writable by group or others. An existing socket file at {@code path} with nothing
      * listening is replaced; one with a live server is replaced only when {@code replace} (the new
-     * process of a hand-off takes the path over).
+     * process of a hand-off takes the path over). The socket file gets mode 0600; a daemon thread named
+     * {@code reuseport-control <file name>} accepts clients, and each client is served on a daemon thread
+     * of its own (reads there wait at most 60 seconds for a request).
+     *
+     * @param group   the group the commands act on
+     * @param path    the socket file; its absolute form at most 107 bytes (the size of
+     *                {@code sockaddr_un.sun_path} less its NUL)
+     * @param replace whether to take the path over from a live server
+     * @return the serving control socket, which the caller closes
+     * @throws IllegalArgumentException when the path is null or too long, the directory is missing, not
+     *                                  this user's or writable by others, or the path is a file that is
+     *                                  not a socket
+     * @throws IllegalStateException    when a live server holds the path and {@code replace} is false
+     * @throws IOException              when the socket cannot be created, bound or given its mode
      */
     public static ControlSocket serve(ReuseportGroup group, Path path, boolean replace) throws IOException {
         if (group == null) {
@@ -253,22 +300,42 @@ public final class ControlSocket implements AutoCloseable {
         }
     }
 
-    /** Where the socket is. */
+    /**
+     * Where the socket is.
+     *
+     * @return the socket file's absolute path
+     */
     public Path path() {
         return path;
     }
 
-    /** Peers refused because their uid was neither this process's nor root's. */
+    /**
+     * How many peers were refused because their uid (from SO_PEERCRED) was neither this process's nor
+     * root's; each refusal is also in the audit trail.
+     *
+     * @return the count since {@link #serve}
+     */
     public long refusedPeers() {
         return refusedPeers.get();
     }
 
-    /** Waits until the group has been handed off to a new process; true when it was. */
+    /**
+     * Waits until the group has been handed off to a new process through this socket. After a hand-off
+     * the new process owns the listeners too; this process should stop accepting and close its group.
+     *
+     * @param timeout how long to wait at most (millisecond resolution)
+     * @return true when the hand-off completed, false when the time ran out first
+     * @throws InterruptedException when the waiting thread is interrupted
+     */
     public boolean awaitHandOff(Duration timeout) throws InterruptedException {
         return handedOff.await(timeout.toMillis(), TimeUnit.MILLISECONDS);
     }
 
-    /** Whether the group was handed off through this socket. */
+    /**
+     * Whether the group was handed off to a new process through this socket.
+     *
+     * @return true once a {@code handoff} request completed
+     */
     public boolean handedOff() {
         return handedOff.getCount() == 0;
     }

@@ -58,7 +58,14 @@ public final class Controller implements AutoCloseable {
      */
     public record Settings(Duration window, int windows, double shadowAbove, double enforceGain, long dropsAbove,
                            double p99Factor, long failuresAbove, Duration coolDown, boolean automatic) {
-        /** Checks the values. */
+        /**
+         * Checks the values.
+         *
+         * @throws IllegalArgumentException naming the value at fault and the accepted range: window 1 ms
+         *                                  to 1 h, windows 1 to 1000, shadowAbove at least 1, enforceGain
+         *                                  in (0, 1], p99Factor at least 1, dropsAbove and failuresAbove
+         *                                  at least 0, coolDown zero or positive
+         */
         public Settings {
             if (window.isNegative() || window.isZero() || window.toMillis() > 3_600_000) {
                 throw new IllegalArgumentException("window " + window + "; accepted: 1 ms .. 1 h");
@@ -80,7 +87,13 @@ public final class Controller implements AutoCloseable {
             }
         }
 
-        /** 1 s windows, K = 3, shadow above 1.5, enforce at ≤ 0.8× predicted, drops +10, p99 ×2, failures +5, 60 s cool-down. */
+        /**
+         * The defaults: 1 s windows, K = 3, shadow above an imbalance of 1.5, enforce when the prediction is
+         * at most 0.8 times the observed imbalance, fall back on 10 more drops per window, twice the p99 or
+         * 5 more setup failures, hold FALLBACK for 60 s, move automatically.
+         *
+         * @return those settings
+         */
         public static Settings defaults() {
             return new Settings(Duration.ofSeconds(1), 3, 1.5, 0.8, 10, 2.0, 5, Duration.ofSeconds(60), true);
         }
@@ -121,12 +134,31 @@ public final class Controller implements AutoCloseable {
         }
     }
 
-    /** Starts a controller that evaluates one window every {@code settings.window()} on its own thread. */
+    /**
+     * Starts a controller in OBSERVE that ends one window every {@code settings.window()} on a daemon
+     * thread named {@code reuseport-controller}, and becomes the group's {@link ReuseportGroup#controller()}.
+     * An error during a window is recorded in the audit trail and the next window runs.
+     *
+     * @param group     the group to run
+     * @param candidate the policy to shadow and enforce
+     * @param settings  thresholds and hysteresis
+     * @return the running controller; {@link #close()} stops it
+     * @throws IllegalArgumentException when the candidate is the kernel hash
+     */
     public static Controller start(ReuseportGroup group, Policy candidate, Settings settings) {
         return new Controller(group, candidate, settings, true);
     }
 
-    /** A controller whose windows the caller ends with {@link #tick()} (tests, benchmarks). */
+    /**
+     * A controller in OBSERVE whose windows the caller ends with {@link #tick()} (tests, benchmarks); it
+     * becomes the group's {@link ReuseportGroup#controller()} as well.
+     *
+     * @param group     the group to run
+     * @param candidate the policy to shadow and enforce
+     * @param settings  thresholds and hysteresis ({@code window} is not used for timing)
+     * @return the controller
+     * @throws IllegalArgumentException when the candidate is the kernel hash
+     */
     public static Controller manual(ReuseportGroup group, Policy candidate, Settings settings) {
         return new Controller(group, candidate, settings, false);
     }
@@ -144,37 +176,68 @@ public final class Controller implements AutoCloseable {
         }
     }
 
-    /** The state now. */
+    /**
+     * The state now.
+     *
+     * @return the current state
+     */
     public synchronized State state() {
         return state;
     }
 
-    /** The group it runs. */
+    /**
+     * The group this controller runs.
+     *
+     * @return the group
+     */
     public ReuseportGroup group() {
         return group;
     }
 
-    /** The policy this controller shadows and enforces. */
+    /**
+     * The policy this controller shadows and enforces.
+     *
+     * @return the candidate policy
+     */
     public Policy candidate() {
         return candidate;
     }
 
-    /** The application reports connection setups that failed (timeouts, resets) in the current window. */
+    /**
+     * The application reports connection setups that failed (timeouts, resets) in the current window; in
+     * ENFORCE, more than the baseline plus {@code failuresAbove} for K windows triggers FALLBACK.
+     *
+     * @param n how many failed since the last report
+     */
     public void recordSetupFailures(long n) {
         setupFailures.addAndGet(n);
     }
 
-    /** The last window's metrics, or null before the first. */
+    /**
+     * The metrics of the last window ended.
+     *
+     * @return the last window's metrics, or null before the first window ended
+     */
     public synchronized GroupMetrics lastWindow() {
         return last;
     }
 
-    /** Nanoseconds from the last fallback trigger to the kernel default being in force; -1 if none yet. */
+    /**
+     * How fast the last fallback took effect.
+     *
+     * @return nanoseconds from the last FALLBACK trigger to the kernel default being in force, or -1 when
+     *         there was no fallback yet
+     */
     public synchronized long lastFallbackNanos() {
         return lastFallbackNanos;
     }
 
-    /** The baseline recorded in OBSERVE: {@code [drops per window, worst p99 µs, setup failures per window]}. */
+    /**
+     * The baseline ENFORCE is judged against: the mean of the last (up to 10) windows spent in OBSERVE.
+     *
+     * @return {@code [drops per window, worst p99 in µs, setup failures per window]}; zeros before any
+     *         OBSERVE window
+     */
     public synchronized double[] baseline() {
         double[] sum = new double[3];
         for (double[] b : baseline) {
@@ -186,7 +249,15 @@ public final class Controller implements AutoCloseable {
         return new double[] {sum[0] / n, sum[1] / n, sum[2] / n};
     }
 
-    /** Ends one window: samples the metrics and applies the triggers. Returns that window's metrics. */
+    /**
+     * Ends one window: samples the group's metrics and applies the trigger of the current state (a
+     * trigger must hold for K consecutive windows); a transition it causes is audited like any other.
+     *
+     * @return that window's metrics
+     * @throws IOException when sampling fails or a transition cannot apply its policy
+     * @throws IllegalStateException when an automatic move is refused (e.g. shadowing is not possible
+     *                               without BPF); the state is unchanged then
+     */
     public synchronized GroupMetrics tick() throws IOException {
         GroupMetrics m = sampler.sample();
         last = m;
@@ -245,9 +316,15 @@ public final class Controller implements AutoCloseable {
 
     /**
      * Moves to {@code target} at the operator's request. Only the arrows of the state machine are
-     * allowed; FALLBACK is allowed from every state.
+     * allowed (OBSERVE to SHADOW; SHADOW to ENFORCE or OBSERVE; ENFORCE to OBSERVE; FALLBACK to OBSERVE),
+     * and FALLBACK from every state. The transition is audited with the reason, prefixed
+     * {@code operator:}, and emitted as a JFR event.
      *
-     * @throws IllegalStateException naming the transition and what is accepted from the current state
+     * @param target the state to move to
+     * @param reason why, for the audit trail; null or blank records {@code no reason given}
+     * @throws IllegalStateException naming the transition and what is accepted from the current state, or
+     *                               why the candidate cannot be shadowed or enforced (no BPF steering)
+     * @throws IOException when switching the group's policy fails
      */
     public synchronized void to(State target, String reason) throws IOException {
         move(target, "operator: " + (reason == null || reason.isBlank() ? "no reason given" : reason));
@@ -294,6 +371,10 @@ public final class Controller implements AutoCloseable {
         ReuseportEvents.transition(group.toString(), from.name(), target.name(), reason, switchNanos);
     }
 
+    /**
+     * Stops the controller: its thread ends and the group has no controller any more. The policy in force
+     * stays as it is.
+     */
     @Override
     public void close() {
         closed = true;

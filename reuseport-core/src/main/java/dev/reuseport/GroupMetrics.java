@@ -32,12 +32,22 @@ public record GroupMetrics(long timeMillis, double windowSeconds, String policy,
         netstat = Map.copyOf(netstat);
     }
 
-    /** Total drops over every worker (cumulative). */
+    /**
+     * The drops of every worker added up.
+     *
+     * @return the sum of {@link WorkerMetrics#drops()}, cumulative since each socket was opened (not per
+     *         window)
+     */
     public long drops() {
         return workers.stream().mapToLong(WorkerMetrics::drops).sum();
     }
 
-    /** The metrics as an aligned table. */
+    /**
+     * The metrics as an aligned text table, as {@code ctl metrics} prints it: a header line with the
+     * derived figures, one row per worker, then the namespace-wide counters.
+     *
+     * @return the table, one line per row
+     */
     public String toTable() {
         StringBuilder b = new StringBuilder();
         b.append(String.format(Locale.ROOT, "policy %s generation %d state %s window %.1fs imbalance %.3f "
@@ -56,7 +66,12 @@ public record GroupMetrics(long timeMillis, double windowSeconds, String policy,
         return b.toString();
     }
 
-    /** The metrics in the Prometheus text exposition format. */
+    /**
+     * The metrics in the Prometheus text exposition format (version 0.0.4), as {@code ctl metrics --prom}
+     * serves them: the derived ratios as gauges, and one series per worker labelled {@code slot}.
+     *
+     * @return the exposition text, with {@code # HELP} and {@code # TYPE} lines
+     */
     public String toPrometheus() {
         StringBuilder b = new StringBuilder();
         gauge(b, "reuseport_imbalance_ratio", "max/mean of per-worker rate over the window", imbalance);

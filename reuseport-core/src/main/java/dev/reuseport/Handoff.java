@@ -2,7 +2,7 @@ package dev.reuseport;
 
 import dev.reuseport.bpf.SteerProgram;
 import dev.reuseport.sys.NativeException;
-import dev.reuseport.sys.Sys;
+import dev.reuseport.sys.internal.Sys;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;

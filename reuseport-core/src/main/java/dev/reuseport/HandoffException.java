@@ -4,12 +4,21 @@ package dev.reuseport;
 public final class HandoffException extends ReuseportException {
     private static final long serialVersionUID = 1L;
 
-    /** With what went wrong. */
+    /**
+     * A hand-off that failed without an underlying exception, e.g. refused by the old process.
+     *
+     * @param message what went wrong, naming the control socket
+     */
     public HandoffException(String message) {
         super(message, null);
     }
 
-    /** With what went wrong and why. */
+    /**
+     * A hand-off that failed because of another exception.
+     *
+     * @param message what went wrong, naming the control socket
+     * @param cause   the failure behind it, e.g. the I/O error on the control socket
+     */
     public HandoffException(String message, Throwable cause) {
         super(message, cause);
     }

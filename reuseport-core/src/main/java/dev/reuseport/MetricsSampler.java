@@ -31,7 +31,15 @@ public final class MetricsSampler {
         this.lastNanos = group.openedNanos();
     }
 
-    /** The window since the previous sample (the first: since the group opened). */
+    /**
+     * Ends this sampler's window and starts the next: reads every worker's kernel counters
+     * ({@code TCP_INFO}, {@code SO_MEMINFO}), the steering program's counters and the latencies recorded
+     * with {@link Worker#recordLatency(long)}, and turns them into rates over the window.
+     *
+     * @return the window since this sampler's previous sample (the first: since the group opened)
+     * @throws GroupClosedException when the group is closed
+     * @throws IOException when a kernel counter cannot be read
+     */
     public synchronized GroupMetrics sample() throws IOException {
         long now = System.nanoTime();
         double secs = Math.max(1e-6, (now - lastNanos) / 1e9);

@@ -27,45 +27,88 @@ public sealed interface Policy permits Policy.KernelHash, Policy.RoundRobin, Pol
     /** The most weight units a weighted policy may have in all (the program's table size). */
     int MAX_WEIGHT_SUM = 65537;
 
-    /** The kernel's own hash over the live members: no program. */
+    /**
+     * The kernel's own choice: a hash of the flow's addresses and ports over the live members, with no
+     * program attached. Membership changes move flows of every worker, not only the leaver's.
+     *
+     * @return the kernel-hash policy, spec {@code kernel-hash}
+     */
     static Policy kernelHash() {
         return KernelHash.INSTANCE;
     }
 
-    /** Each new connection or datagram to the next live worker in slot order. */
+    /**
+     * Each new connection or datagram to the next live worker in slot order (a global sequence in the
+     * program). Needs the eBPF steering program.
+     *
+     * @return the round-robin policy, spec {@code round-robin}
+     */
     static Policy roundRobin() {
         return RoundRobin.INSTANCE;
     }
 
-    /** Flow hash → a table of slots with minimal movement when membership changes. */
+    /**
+     * The flow's hash indexes a table of slots (Maglev-style, derived from the previous table) so that a
+     * membership change moves as few flows as it can: a worker leaving moves only its own flows. Needs
+     * the eBPF steering program.
+     *
+     * @return the consistent-hashing policy, spec {@code consistent}
+     */
     static Policy consistent() {
         return Consistent.INSTANCE;
     }
 
-    /** New flows to the next worker, remembered per flow in an LRU table. */
+    /**
+     * A new flow goes to the next worker in sequence and is remembered in the program's LRU flow table,
+     * so later packets of the flow stay there; the least recently seen flows are forgotten when the table
+     * is full. Needs the eBPF steering program.
+     *
+     * @return the sticky policy, spec {@code sticky}
+     */
     static Policy sticky() {
         return Sticky.INSTANCE;
     }
 
     /**
-     * Shares by weight, one weight per slot (slot 0 first). Weights are 0 (no new traffic) or more; at
-     * least one must be positive; their sum at most {@value #MAX_WEIGHT_SUM}.
+     * Shares by weight, one weight per slot (slot 0 first): the program's table repeats each slot as often
+     * as its weight, and new connections or datagrams walk the table in sequence. Needs the eBPF steering
+     * program.
+     *
+     * @param weights one per slot, each 0 (no new traffic) or more, at least one positive, at most
+     *                {@link ReuseportGroup#MAX_WORKERS} of them, summing to at most {@value #MAX_WEIGHT_SUM}
+     * @return the weighted policy, spec {@code weighted:W0,W1,...}
+     * @throws IllegalArgumentException naming the weight or sum at fault and what is accepted
      */
     static Policy weighted(int... weights) {
         return new Weighted(weights);
     }
 
-    /** The worker by the CPU processing the packet: CPU c → the c-th live worker (modulo their count). */
+    /**
+     * The worker by the CPU that processes the packet in the kernel: CPU c goes to the c-th live worker,
+     * modulo their count. Pair it with IRQ/RSS pinning and workers pinned to those CPUs. Needs the eBPF
+     * steering program.
+     *
+     * @return the CPU policy, spec {@code cpu}
+     */
     static Policy cpu() {
         return Cpu.INSTANCE;
     }
 
-    /** The policy's name as {@link #parse} reads it, e.g. {@code weighted:1,1,2}. */
+    /**
+     * The policy's name, for configuration, the control socket and the audit trail.
+     *
+     * @return the spec {@link #parse} reads back to an equal policy, e.g. {@code weighted:1,1,2}
+     */
     String spec();
 
     /**
-     * Reads a spec: {@code kernel-hash}, {@code round-robin}, {@code consistent}, {@code sticky},
-     * {@code cpu}, or {@code weighted:W0,W1,...}.
+     * Reads a spec, case-insensitively and ignoring surrounding blanks.
+     *
+     * @param spec {@code kernel-hash}, {@code round-robin}, {@code consistent}, {@code sticky},
+     *             {@code cpu}, or {@code weighted:W0,W1,...}
+     * @return the policy
+     * @throws IllegalArgumentException when the spec is null, unknown, or its weights are not accepted;
+     *                                  the message lists what is accepted
      */
     static Policy parse(String spec) {
         if (spec == null) {
@@ -96,7 +139,7 @@ public sealed interface Policy permits Policy.KernelHash, Policy.RoundRobin, Pol
         }
     }
 
-    /** The kernel hash. */
+    /** The {@link Policy#kernelHash()} policy; one instance. */
     final class KernelHash implements Policy {
         static final KernelHash INSTANCE = new KernelHash();
 
@@ -114,7 +157,7 @@ public sealed interface Policy permits Policy.KernelHash, Policy.RoundRobin, Pol
         }
     }
 
-    /** Round robin. */
+    /** The {@link Policy#roundRobin()} policy; one instance. */
     final class RoundRobin implements Policy {
         static final RoundRobin INSTANCE = new RoundRobin();
 
@@ -132,7 +175,7 @@ public sealed interface Policy permits Policy.KernelHash, Policy.RoundRobin, Pol
         }
     }
 
-    /** Consistent hashing. */
+    /** The {@link Policy#consistent()} policy; one instance. */
     final class Consistent implements Policy {
         static final Consistent INSTANCE = new Consistent();
 
@@ -150,7 +193,7 @@ public sealed interface Policy permits Policy.KernelHash, Policy.RoundRobin, Pol
         }
     }
 
-    /** Sticky flows. */
+    /** The {@link Policy#sticky()} policy; one instance. */
     final class Sticky implements Policy {
         static final Sticky INSTANCE = new Sticky();
 
@@ -168,7 +211,7 @@ public sealed interface Policy permits Policy.KernelHash, Policy.RoundRobin, Pol
         }
     }
 
-    /** CPU affinity. */
+    /** The {@link Policy#cpu()} policy; one instance. */
     final class Cpu implements Policy {
         static final Cpu INSTANCE = new Cpu();
 
@@ -186,7 +229,7 @@ public sealed interface Policy permits Policy.KernelHash, Policy.RoundRobin, Pol
         }
     }
 
-    /** Weighted shares; immutable. */
+    /** A {@link Policy#weighted(int...)} policy; immutable, equal when the weights are. */
     final class Weighted implements Policy {
         static final String ACCEPTED = "kernel-hash, round-robin, consistent, sticky, cpu, weighted:W0,W1,...";
         private final int[] weights;
@@ -215,7 +258,11 @@ public sealed interface Policy permits Policy.KernelHash, Policy.RoundRobin, Pol
             this.weights = weights.clone();
         }
 
-        /** The weight of each slot. */
+        /**
+         * The weights this policy was made with.
+         *
+         * @return a copy: the weight of each slot, slot 0 first
+         */
         public int[] weights() {
             return weights.clone();
         }

@@ -4,12 +4,12 @@ import dev.reuseport.bpf.Feature;
 import dev.reuseport.bpf.Probes;
 import dev.reuseport.bpf.SteerProgram;
 import dev.reuseport.sys.Errno;
-import dev.reuseport.sys.LibBpf;
-import dev.reuseport.sys.Native;
 import dev.reuseport.sys.NativeException;
-import dev.reuseport.sys.NativeFd;
-import dev.reuseport.sys.SockAddr;
-import dev.reuseport.sys.Sys;
+import dev.reuseport.sys.internal.LibBpf;
+import dev.reuseport.sys.internal.Native;
+import dev.reuseport.sys.internal.NativeFd;
+import dev.reuseport.sys.internal.SockAddr;
+import dev.reuseport.sys.internal.Sys;
 import java.io.IOException;
 import java.net.Inet6Address;
 import java.net.InetAddress;
@@ -116,6 +116,16 @@ public final class ReuseportGroup implements AutoCloseable {
      * successful hand-off the standby sockets close, their queues moved (migrated, or drained) to the
      * workers. The audit trail of the group returned says which way it went ({@code takeover} or
      * {@code takeover-fallback}).
+     *
+     * @param control  the old process's control socket
+     * @param fallback what to open when the hand-off fails, or null to fail instead
+     * @return the group taken over (with the old process's policy, generation and slot ids), or the one
+     *         opened from {@code fallback}
+     * @throws HandoffException when the hand-off fails and there is no fallback: refused, broken off, or a
+     *                          descriptor that is not a member of the announced group
+     * @throws IllegalArgumentException {@code control} is null or too long for a Unix socket address
+     * @throws IOException a {@link ReuseportException} when the fallback cannot be opened either, or the
+     *                     group taken over cannot be set up here
      */
     public static ReuseportGroup takeOver(java.nio.file.Path control, Builder fallback) throws IOException {
         ControlSocket.checkPath(control);
@@ -267,27 +277,50 @@ public final class ReuseportGroup implements AutoCloseable {
         return true;
     }
 
-    /** A builder for a group of listening TCP sockets. */
+    /**
+     * Starts a group of listening TCP sockets.
+     *
+     * @return a builder with the defaults: address 0.0.0.0, port 0, one worker per CPU, backlog 1024, the
+     *         kernel's receive buffer, the kernel hash, migration on
+     */
     public static Builder tcp() {
         return new Builder(Protocol.TCP);
     }
 
-    /** A builder for a group of bound UDP sockets. */
+    /**
+     * Starts a group of bound UDP sockets.
+     *
+     * @return a builder with the defaults: address 0.0.0.0, port 0, one worker per CPU, the kernel's
+     *         receive buffer, the kernel hash
+     */
     public static Builder udp() {
         return new Builder(Protocol.UDP);
     }
 
-    /** TCP or UDP. */
+    /**
+     * What the group's sockets carry.
+     *
+     * @return TCP (workers accept) or UDP (workers receive and send)
+     */
     public Protocol protocol() {
         return protocol;
     }
 
-    /** The address and port every member is bound to (the real port when 0 was asked for). */
+    /**
+     * Where the group listens.
+     *
+     * @return the address and port every member is bound to (the port the kernel chose when 0 was asked
+     *         for)
+     */
     public InetSocketAddress localAddress() {
         return localAddress;
     }
 
-    /** The live workers, in slot order. */
+    /**
+     * The live workers. Workers added or removed later do not change the returned list.
+     *
+     * @return an immutable list of the live workers, in ascending slot order
+     */
     public List<Worker> workers() {
         List<Worker> out = new ArrayList<>();
         for (Worker w : bySlot) {
@@ -298,12 +331,22 @@ public final class ReuseportGroup implements AutoCloseable {
         return List.copyOf(out);
     }
 
-    /** The live slot ids, ascending. */
+    /**
+     * The live slot ids.
+     *
+     * @return a new array of the live workers' slots, ascending
+     */
     public int[] slots() {
         return workers().stream().mapToInt(Worker::slot).toArray();
     }
 
-    /** The worker in {@code slot}. */
+    /**
+     * One live worker by its slot.
+     *
+     * @param slot the slot id
+     * @return the worker in that slot
+     * @throws IllegalArgumentException when no live worker has that slot; the message lists the live slots
+     */
     public Worker worker(int slot) {
         Worker[] ws = bySlot;
         if (slot < 0 || slot >= ws.length || ws[slot] == null) {
@@ -313,12 +356,23 @@ public final class ReuseportGroup implements AutoCloseable {
         return ws[slot];
     }
 
-    /** What the host gives this group and how it steers. */
+    /**
+     * What the host gives this group and how it steers; a new report after every policy change, shadow or
+     * fallback.
+     *
+     * @return the latest capability report (immutable)
+     */
     public Capabilities capabilities() {
         return capabilities;
     }
 
-    /** Every worker's counters, by slot. */
+    /**
+     * Every live worker's counters and kernel figures, as {@link Worker#stats()} reads them.
+     *
+     * @return one snapshot per live worker, in slot order
+     * @throws GroupClosedException when the group is closed
+     * @throws IOException when a socket option cannot be read
+     */
     public List<WorkerStats> stats() throws IOException {
         ensureOpen();
         List<WorkerStats> out = new ArrayList<>();
@@ -328,14 +382,24 @@ public final class ReuseportGroup implements AutoCloseable {
         return out;
     }
 
-    /** The policy in force: {@link Policy#kernelHash()} whenever the steering program is not in use. */
+    /**
+     * The policy in force.
+     *
+     * @return the policy that steers now: {@link Policy#kernelHash()} whenever the steering program is not
+     *         in use, also while another policy is only shadowed
+     */
     public Policy policy() {
         synchronized (lock) {
             return policy;
         }
     }
 
-    /** The policy version: it rises by one with every table the program is given. */
+    /**
+     * The policy version, recorded with every table in the program's config and in the audit trail.
+     *
+     * @return a number that rises by one with every table (or switch to pass mode) the program is given;
+     *         0 before the first
+     */
     public int generation() {
         synchronized (lock) {
             return generation;
@@ -350,7 +414,13 @@ public final class ReuseportGroup implements AutoCloseable {
      * Switching to {@link Policy#kernelHash()} with the program attached is one map update (mode PASS).
      * If a map update fails midway, the previous table stays in force and the failure is thrown.
      *
+     * @param next the policy to steer by
      * @return the capability report after the switch
+     * @throws IllegalArgumentException when {@code next} is null, or a weighted policy whose weights do not
+     *                                  match the group's slots (one weight per slot 0..highest)
+     * @throws GroupClosedException when the group is closed
+     * @throws IOException when a map update fails (the previous table stays in force; the failure is
+     *                     audited)
      */
     public Capabilities policy(Policy next) throws IOException {
         if (next == null) {
@@ -444,6 +514,12 @@ public final class ReuseportGroup implements AutoCloseable {
     /**
      * Writes the forensic bundle (capabilities, kernel, sysctls, policy history, audit trail, metrics,
      * steering maps) into {@code dir}, which must not exist yet. Changes nothing in the group.
+     *
+     * @param dir the bundle directory to create; its parent must be a writable directory
+     * @return the files written, in order
+     * @throws IllegalArgumentException when {@code dir} is null, exists, or cannot be created
+     * @throws GroupClosedException when the group is closed
+     * @throws IOException when a file cannot be written or a figure cannot be read
      */
     public List<java.nio.file.Path> bundle(java.nio.file.Path dir) throws IOException {
         ensureOpen();
@@ -461,7 +537,12 @@ public final class ReuseportGroup implements AutoCloseable {
         return openedNanos;
     }
 
-    /** A new sampler of windowed metrics (its first window runs from the group's opening). */
+    /**
+     * A new sampler of windowed metrics. Samplers are independent: each sample ends that sampler's window
+     * only.
+     *
+     * @return a sampler whose first window runs from the group's opening
+     */
     public MetricsSampler newSampler() {
         return new MetricsSampler(this);
     }
@@ -473,18 +554,31 @@ public final class ReuseportGroup implements AutoCloseable {
         }
     }
 
-    /** The audit trail. */
+    /**
+     * The group's audit trail: every policy change, restart, membership change, hand-off, refused peer
+     * and failed map update.
+     *
+     * @return the trail, shared by everyone who records into it
+     */
     public AuditLog audit() {
         return audit;
     }
 
-    /** The control state's name, or {@code -} when no {@link Controller} runs this group. */
+    /**
+     * The control state, for reports.
+     *
+     * @return the {@link Controller.State} name, or {@code -} when no {@link Controller} runs this group
+     */
     public String controlState() {
         Controller c = controller;
         return c == null ? "-" : c.state().name();
     }
 
-    /** The controller running this group, or null. */
+    /**
+     * The controller running this group: the one last started on it and not closed.
+     *
+     * @return the controller, or null when none runs
+     */
     public Controller controller() {
         return controller;
     }
@@ -501,8 +595,14 @@ public final class ReuseportGroup implements AutoCloseable {
     /**
      * Runs {@code candidate} in the program in count-only mode: the kernel hash still chooses, while the
      * per-slot shadow counters record what the policy would have chosen. Needs the steering program.
+     * Replaces the policy in force by the kernel hash.
      *
-     * @return false when the host cannot run the program (see {@link #capabilities()})
+     * @param candidate the policy to count, not the kernel hash
+     * @return true when shadowing runs; false when the host cannot run the program (the report from
+     *         {@link #capabilities()} says why)
+     * @throws IllegalArgumentException when {@code candidate} is the kernel hash
+     * @throws GroupClosedException when the group is closed
+     * @throws IOException when a map update fails (the previous table stays in force)
      */
     public boolean shadow(Policy candidate) throws IOException {
         if (candidate == null) {
@@ -535,7 +635,12 @@ public final class ReuseportGroup implements AutoCloseable {
     /**
      * Back to the kernel default in one step (mode PASS: two map updates; nothing to do without a
      * program). Returns {@link System#nanoTime()} at the moment the kernel default was in force, so that a
-     * caller can time trigger-to-default.
+     * caller can time trigger-to-default. Ends shadowing as well; the program stays attached.
+     *
+     * @param reason why, for the audit trail and the capability report
+     * @return {@link System#nanoTime()} when the kernel default was in force
+     * @throws GroupClosedException when the group is closed
+     * @throws IOException when a map update fails
      */
     public long fallback(String reason) throws IOException {
         synchronized (lock) {
@@ -589,6 +694,11 @@ public final class ReuseportGroup implements AutoCloseable {
     /**
      * Per-slot counters of the steering program (selected, would-have-selected in shadow, migrated,
      * fallback), index = slot id; empty when no program is attached.
+     *
+     * @return the counters of slots 0 to the highest live slot, summed over CPUs since the program was
+     *         loaded; empty without a program
+     * @throws GroupClosedException when the group is closed
+     * @throws IOException when a map lookup fails
      */
     public List<SteerProgram.SlotCounters> steeringCounters() throws IOException {
         synchronized (lock) {
@@ -613,7 +723,15 @@ public final class ReuseportGroup implements AutoCloseable {
     /**
      * Removes the worker in {@code slot} at run time. The steering table stops naming it first (with
      * the consistent and sticky policies only its flows move, spread over the survivors), then its
-     * socket closes. The last worker cannot be removed.
+     * socket closes. The last worker cannot be removed. Connections queued on the leaver migrate to a
+     * survivor (select-or-migrate program) or, without it, are accepted (UDP: received) and handed to the
+     * lowest-slot survivor; a thread blocked on the leaver gets {@link GroupClosedException}.
+     *
+     * @param slot the slot of the worker to remove
+     * @throws IllegalArgumentException when no live worker has that slot
+     * @throws IllegalStateException when it is the last worker
+     * @throws GroupClosedException when the group is closed
+     * @throws IOException when a map update or the socket's close fails
      */
     public void removeWorker(int slot) throws IOException {
         synchronized (lock) {
@@ -683,6 +801,12 @@ public final class ReuseportGroup implements AutoCloseable {
     /**
      * Adds a worker at run time in the lowest free slot, bound like the others; with a steering policy
      * it takes its share (with the consistent policy, only flows that move to it move).
+     *
+     * @return the new worker; start serving it (it accepts nothing by itself)
+     * @throws IllegalStateException when the group already has {@link #MAX_WORKERS} workers
+     * @throws GroupClosedException when the group is closed
+     * @throws ReuseportException when the new socket cannot be opened or bound
+     * @throws IOException when a map update fails (the worker is then closed again)
      */
     public Worker addWorker() throws IOException {
         synchronized (lock) {
@@ -735,6 +859,10 @@ public final class ReuseportGroup implements AutoCloseable {
      * net.ipv4.tcp_migrate_req says. Without that program (see {@link #capabilities()}) the old accept
      * queue (UDP: receive queue) is drained into the workers before each old socket closes; connections
      * that arrive between the last drain and the close can then still be reset.
+     *
+     * @throws GroupClosedException when the group is closed
+     * @throws ReuseportException when the next generation cannot be opened; the current one keeps serving
+     * @throws IOException when a map update fails
      */
     public void restart() throws IOException {
         synchronized (lock) {
@@ -743,7 +871,15 @@ public final class ReuseportGroup implements AutoCloseable {
         }
     }
 
-    /** Replaces the socket of the worker in {@code slot} alone, as {@link #restart()} does for all. */
+    /**
+     * Replaces the socket of one worker, as {@link #restart()} does for all; counts as one restart.
+     *
+     * @param slot the slot of the worker whose socket is replaced
+     * @throws IllegalArgumentException when no live worker has that slot
+     * @throws GroupClosedException when the group is closed
+     * @throws ReuseportException when the new socket cannot be opened; the old one keeps serving
+     * @throws IOException when a map update fails
+     */
     public void replaceWorker(int slot) throws IOException {
         synchronized (lock) {
             ensureOpen();
@@ -755,7 +891,12 @@ public final class ReuseportGroup implements AutoCloseable {
      * Grows or shrinks the group to {@code workers} live workers: new ones take the lowest free slots,
      * the highest slots leave (their queued connections migrate, or are drained, to the survivors).
      *
+     * @param workers the number of live workers wanted, 1..{@value #MAX_WORKERS}
      * @return the workers added (empty when shrinking), for the caller to start serving
+     * @throws IllegalArgumentException when {@code workers} is out of range
+     * @throws GroupClosedException when the group is closed
+     * @throws IOException when adding or removing a worker fails, as {@link #addWorker()} and
+     *                     {@link #removeWorker(int)} say; the workers changed before that stay changed
      */
     public List<Worker> resize(int workers) throws IOException {
         if (workers < 1 || workers > MAX_WORKERS) {
@@ -783,6 +924,11 @@ public final class ReuseportGroup implements AutoCloseable {
      * most {@code stall} plus one check ({@code stall / 4}); workers that never called accept or receive
      * are left alone, and so is the last worker. Every removal is audited. Close the returned handle to
      * stop watching.
+     *
+     * @param stall how long a worker may stay away from accept or receive while work waits, 10 ms to 1 h
+     * @return the handle of the watching daemon thread ({@code reuseport-watchdog}); closing it stops the
+     *         thread and throws nothing
+     * @throws IllegalArgumentException when {@code stall} is null or out of range
      */
     public AutoCloseable watchdog(java.time.Duration stall) {
         if (stall == null || stall.toMillis() < 10 || stall.toMillis() > 3_600_000) {
@@ -823,7 +969,11 @@ public final class ReuseportGroup implements AutoCloseable {
         };
     }
 
-    /** The number of socket swaps done: each {@link #restart()} and {@link #replaceWorker(int)} counts one. */
+    /**
+     * How many socket swaps were done.
+     *
+     * @return the count: each {@link #restart()} and {@link #replaceWorker(int)} counts one
+     */
     public long restarts() {
         synchronized (lock) {
             return restarts;
@@ -972,6 +1122,8 @@ public final class ReuseportGroup implements AutoCloseable {
      * listener at a time. If {@code joined} fails for a socket, those already given are taken back
      * ({@code leaving}) and the failure is thrown.
      *
+     * @param listener the engine to serve the sockets
+     * @throws IOException           what {@code joined} threw, after the sockets given were taken back
      * @throws IllegalStateException another listener is attached
      * @throws GroupClosedException  the group is closed
      */
@@ -1005,6 +1157,8 @@ public final class ReuseportGroup implements AutoCloseable {
      * Takes the sockets back from {@code listener}: {@link SocketListener#leaving} for each socket it
      * holds; the group keeps serving them itself ({@link Worker#accept}, {@link Worker#receive}). Nothing
      * happens when {@code listener} is not the one attached (or the group is closed: closing told it).
+     *
+     * @param listener the listener attached with {@link #attach(SocketListener)}
      */
     public void detach(SocketListener listener) {
         synchronized (lock) {
@@ -1104,7 +1258,11 @@ public final class ReuseportGroup implements AutoCloseable {
         }
     }
 
-    /** Whether {@link #close()} was called. */
+    /**
+     * Whether the group is closed here.
+     *
+     * @return true once {@link #close()} was called, or the group was handed off to another process
+     */
     public boolean isClosed() {
         return closed.get();
     }
@@ -1128,7 +1286,11 @@ public final class ReuseportGroup implements AutoCloseable {
     /**
      * Closes every member. Calls blocked in {@link Worker#accept} or {@link Worker#receive} return with
      * {@link GroupClosedException} within {@value Worker#POLL_SLICE_MILLIS} ms; each descriptor is
-     * released once no call uses it. Idempotent.
+     * released once no call uses it. Idempotent. The steering program leaves with the group's last
+     * member.
+     *
+     * @throws IOException the first failure of a socket's close (the others suppressed in it); every
+     *                     socket is closed regardless
      */
     @Override
     public void close() throws IOException {
@@ -1213,7 +1375,13 @@ public final class ReuseportGroup implements AutoCloseable {
             }
         }
 
-        /** The address to bind: a local interface address, or a wildcard (0.0.0.0, ::). Default 0.0.0.0. */
+        /**
+         * The address to bind: a local interface address, or a wildcard (0.0.0.0, ::). Default 0.0.0.0.
+         *
+         * @param address the address; an IPv6 address makes an IPv6 group
+         * @return this builder
+         * @throws IllegalArgumentException when {@code address} is null
+         */
         public Builder address(InetAddress address) {
             if (address == null) {
                 throw new IllegalArgumentException("address null is not an address; accepted: an IPv4 or IPv6 "
@@ -1225,7 +1393,11 @@ public final class ReuseportGroup implements AutoCloseable {
 
         /**
          * The address to bind, as a literal ({@code 127.0.0.1}, {@code ::1}, {@code 0.0.0.0}, {@code ::})
-         * or {@code localhost}; host names are not resolved.
+         * or {@code localhost}; host names are not resolved. An IPv6 literal may be in brackets.
+         *
+         * @param literal the address
+         * @return this builder
+         * @throws IllegalArgumentException when {@code literal} is empty or not an IP literal
          */
         public Builder address(String literal) {
             if (literal == null || literal.isBlank()) {
@@ -1259,7 +1431,14 @@ public final class ReuseportGroup implements AutoCloseable {
             return s.matches("\\d{1,3}(\\.\\d{1,3}){3}");
         }
 
-        /** The port, 0..65535; 0 lets the kernel pick one, which every member then shares. Default 0. */
+        /**
+         * The port; 0 lets the kernel pick one for the first member, which every other member then shares.
+         * Default 0.
+         *
+         * @param port 0..65535; below 1024 needs CAP_NET_BIND_SERVICE
+         * @return this builder
+         * @throws IllegalArgumentException when {@code port} is out of range
+         */
         public Builder port(int port) {
             if (port < 0 || port > 65535) {
                 throw new IllegalArgumentException("port " + port + " is out of range; accepted: 0..65535 "
@@ -1269,7 +1448,13 @@ public final class ReuseportGroup implements AutoCloseable {
             return this;
         }
 
-        /** The number of workers (sockets), 1..{@value ReuseportGroup#MAX_WORKERS}. Default: the CPU count. */
+        /**
+         * The number of workers, one socket each. Default: the number of CPUs the JVM sees.
+         *
+         * @param workers 1..{@value ReuseportGroup#MAX_WORKERS}
+         * @return this builder
+         * @throws IllegalArgumentException when {@code workers} is out of range
+         */
         public Builder workers(int workers) {
             if (workers < 1 || workers > MAX_WORKERS) {
                 throw new IllegalArgumentException("workers " + workers + " is out of range; accepted: 1.."
@@ -1279,7 +1464,14 @@ public final class ReuseportGroup implements AutoCloseable {
             return this;
         }
 
-        /** TCP accept-queue length per worker, 1..{@value ReuseportGroup#MAX_BACKLOG}. Default 1024. */
+        /**
+         * The TCP accept-queue length of each worker's socket ({@code listen(2)}'s backlog; the kernel caps
+         * it at {@code net.core.somaxconn}). Ignored for UDP. Default 1024.
+         *
+         * @param backlog 1..{@value ReuseportGroup#MAX_BACKLOG}
+         * @return this builder
+         * @throws IllegalArgumentException when {@code backlog} is out of range
+         */
         public Builder backlog(int backlog) {
             if (backlog < 1 || backlog > MAX_BACKLOG) {
                 throw new IllegalArgumentException("backlog " + backlog + " is out of range; accepted: 1.."
@@ -1291,7 +1483,12 @@ public final class ReuseportGroup implements AutoCloseable {
 
         /**
          * SO_RCVBUF per socket in bytes: 0 keeps the kernel default, otherwise
-         * {@value ReuseportGroup#MIN_RECEIVE_BUFFER}..{@value ReuseportGroup#MAX_RECEIVE_BUFFER}.
+         * {@value ReuseportGroup#MIN_RECEIVE_BUFFER}..{@value ReuseportGroup#MAX_RECEIVE_BUFFER}. The
+         * kernel caps the value at {@code net.core.rmem_max}, then doubles it for its bookkeeping.
+         *
+         * @param bytes the receive buffer size in bytes, or 0
+         * @return this builder
+         * @throws IllegalArgumentException when {@code bytes} is out of range
          */
         public Builder receiveBuffer(int bytes) {
             if (bytes != 0 && (bytes < MIN_RECEIVE_BUFFER || bytes > MAX_RECEIVE_BUFFER)) {
@@ -1305,6 +1502,10 @@ public final class ReuseportGroup implements AutoCloseable {
         /**
          * The steering policy (default {@link Policy#kernelHash()}). A policy the host cannot run leaves
          * the group on the kernel hash; {@link ReuseportGroup#capabilities()} then says why.
+         *
+         * @param policy the policy to steer by once the group is open
+         * @return this builder
+         * @throws IllegalArgumentException when {@code policy} is null
          */
         public Builder policy(Policy policy) {
             if (policy == null) {
@@ -1319,6 +1520,9 @@ public final class ReuseportGroup implements AutoCloseable {
          * Whether a TCP group on the kernel hash still attaches the select-or-migrate program (in pass
          * mode: the kernel hash decides) so that restarts, resizes and removals lose no queued
          * connection. Default true; it needs the SELECT_OR_MIGRATE feature and is skipped without it.
+         *
+         * @param migration whether to attach the migrate program for the kernel hash
+         * @return this builder
          */
         public Builder migration(boolean migration) {
             this.migration = migration;
@@ -1327,8 +1531,10 @@ public final class ReuseportGroup implements AutoCloseable {
 
         /**
          * Binds every member with SO_REUSEPORT (and listens, for TCP). On any failure every socket made so
-         * far is closed before the exception leaves.
+         * far is closed before the exception leaves. Probes the host's capabilities (see
+         * {@link ReuseportGroup#capabilities()}) and applies the policy.
          *
+         * @return the open group, which the caller closes
          * @throws AddressInUseException        the port is held by a socket without SO_REUSEPORT or of
          *                                      another user
          * @throws AddressNotAvailableException the address is not local, or its family is absent here

@@ -55,6 +55,10 @@ public interface SocketListener {
      * The worker's slot now has a socket and {@code fd} is a duplicate of it that the listener owns.
      * Start serving it. A failure thrown here is reported by the group operation that called it (after that
      * operation completed, for a restart; an added worker is taken out again).
+     *
+     * @param worker the worker whose slot the socket serves
+     * @param fd     a duplicate of the socket's descriptor, owned by the listener from now on
+     * @throws IOException when the engine cannot serve it (the group reports it and gives the slot back)
      */
     void joined(Worker worker, int fd) throws IOException;
 
@@ -62,6 +66,9 @@ public interface SocketListener {
      * The socket behind {@code fd} (the duplicate given to {@link #joined}) is leaving the worker's slot:
      * stop using {@code fd} and close it before returning. A failure is logged and audited; the group goes
      * on.
+     *
+     * @param worker the worker whose slot the socket served
+     * @param fd     the duplicate given to {@link #joined}, to close before returning
      */
     void leaving(Worker worker, int fd);
 
@@ -69,12 +76,19 @@ public interface SocketListener {
      * A connection the group accepted from a leaving listener's queue because the kernel could not
      * migrate it; {@code heir} is the worker to serve it. It is non-blocking and now the listener's: serve
      * it, or close it. Take the descriptor with {@link Connection#detach()} to hand it to an engine.
+     *
+     * @param heir       the worker that inherits the connection
+     * @param connection the accepted connection, non-blocking, owned by the listener
      */
     void handedOver(Worker heir, Connection connection);
 
     /**
      * A datagram the group read from a leaving socket's receive queue, sent by {@code sender}; {@code heir}
      * is the worker to answer it.
+     *
+     * @param heir     the worker that inherits the datagram
+     * @param datagram its payload, the listener's to keep
+     * @param sender   where it came from (where an answer goes)
      */
     void handedOver(Worker heir, byte[] datagram, InetSocketAddress sender);
 }

@@ -1,8 +1,8 @@
 package dev.reuseport;
 
 import dev.reuseport.sys.NativeException;
-import dev.reuseport.sys.NativeFd;
-import dev.reuseport.sys.Sys;
+import dev.reuseport.sys.internal.NativeFd;
+import dev.reuseport.sys.internal.Sys;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.nio.ByteBuffer;
@@ -43,17 +43,30 @@ public final class Worker {
         this.fd = new NativeFd(fd, false);
     }
 
-    /** The stable slot id, 0..workers-1. */
+    /**
+     * The worker's stable identity within the group: its index in the steering program's socket array,
+     * kept across restarts and other workers' removal.
+     *
+     * @return the slot id, {@code 0..ReuseportGroup.MAX_WORKERS-1}
+     */
     public int slot() {
         return slot;
     }
 
-    /** TCP or UDP. */
+    /**
+     * What this worker's socket carries: TCP workers accept, UDP workers receive and send.
+     *
+     * @return the group's protocol
+     */
     public Protocol protocol() {
         return protocol;
     }
 
-    /** The group this worker belongs to. */
+    /**
+     * The group this worker belongs to.
+     *
+     * @return the group
+     */
     public ReuseportGroup group() {
         return group;
     }
@@ -103,28 +116,45 @@ public final class Worker {
     }
 
     /**
-     * Waits up to {@code timeout} for a connection and accepts it as a blocking {@link Connection}.
-     * Returns null when none arrived in time.
+     * Waits up to {@code timeout} for a connection and accepts it as a blocking {@link Connection}
+     * ({@code accept4} with SOCK_CLOEXEC). The wait polls in slices of at most 50 ms, so a close of the
+     * group is seen within one slice.
      *
+     * @param timeout how long to wait at most; zero or negative: do not wait
+     * @return the connection, which the caller closes, or null when none arrived in time
+     * @throws UnsupportedOperationException on a UDP worker
      * @throws GroupClosedException when the group is (or gets) closed
+     * @throws IOException when {@code accept4} or {@code poll} fails with another errno
      */
     public Connection accept(Duration timeout) throws IOException {
         return accept(timeout, false);
     }
 
     /**
-     * Accepts a queued connection without waiting, or returns null when none is queued.
+     * Accepts a queued connection without waiting, for event loops that learned from elsewhere that one
+     * is queued.
      *
-     * @param nonBlockingConnection whether the returned connection is in non-blocking mode
+     * @param nonBlockingConnection whether the returned connection is in non-blocking mode (O_NONBLOCK)
+     * @return the connection, which the caller closes, or null when none is queued
+     * @throws UnsupportedOperationException on a UDP worker
+     * @throws GroupClosedException when the group is closed
+     * @throws IOException when {@code accept4} fails with another errno
      */
     public Connection tryAccept(boolean nonBlockingConnection) throws IOException {
         return accept(Duration.ZERO, nonBlockingConnection);
     }
 
     /**
-     * Waits up to {@code timeout} (zero: not at all) for a connection.
+     * Waits up to {@code timeout} for a connection and accepts it. Connections a restart took off the
+     * previous socket's queue (when the kernel could not migrate them) come first. The wait polls in
+     * slices of at most 50 ms, so a close of the group is seen within one slice.
      *
-     * @param nonBlockingConnection whether the returned connection is in non-blocking mode
+     * @param timeout               how long to wait at most; zero or negative: do not wait
+     * @param nonBlockingConnection whether the returned connection is in non-blocking mode (O_NONBLOCK)
+     * @return the connection, which the caller closes, or null when none arrived in time
+     * @throws UnsupportedOperationException on a UDP worker
+     * @throws GroupClosedException when the group is (or gets) closed
+     * @throws IOException when {@code accept4} or {@code poll} fails with another errno
      */
     public Connection accept(Duration timeout, boolean nonBlockingConnection) throws IOException {
         requireProtocol(Protocol.TCP, "accept");
@@ -153,8 +183,17 @@ public final class Worker {
     }
 
     /**
-     * Waits up to {@code timeout} (zero: not at all) for a datagram and reads it into {@code dst}
-     * (truncated to the room left, as the kernel does). Returns the sender, or null when none arrived.
+     * Waits up to {@code timeout} for a datagram and reads it into {@code dst}, truncated to the room left
+     * (the rest of the datagram is lost, as the kernel does). Datagrams a restart took off the previous
+     * socket come first. The wait polls in slices of at most 50 ms, so a close of the group is seen within
+     * one slice.
+     *
+     * @param dst     where the datagram goes, from its position; its position advances by the bytes read
+     * @param timeout how long to wait at most; zero or negative: do not wait
+     * @return the sender's address, or null when no datagram arrived in time
+     * @throws UnsupportedOperationException on a TCP worker
+     * @throws GroupClosedException when the group is (or gets) closed
+     * @throws IOException when {@code recvfrom} or {@code poll} fails with another errno
      */
     public InetSocketAddress receive(ByteBuffer dst, Duration timeout) throws IOException {
         requireProtocol(Protocol.UDP, "receive");
@@ -197,7 +236,19 @@ public final class Worker {
         return true;
     }
 
-    /** Sends {@code src}'s remaining bytes as one datagram to {@code target}; false when the buffer was full. */
+    /**
+     * Sends {@code src}'s remaining bytes as one datagram to {@code target} from this worker's socket (so
+     * the reply leaves from the group's address and port), without blocking.
+     *
+     * @param src    the datagram, from its position to its limit; its position advances when it is sent
+     * @param target where to send it
+     * @return true when it was sent, false when the socket's send buffer was full (EAGAIN) and nothing was
+     *         sent
+     * @throws UnsupportedOperationException on a TCP worker
+     * @throws IllegalArgumentException when a heap buffer holds more than 64 KiB (use a direct buffer)
+     * @throws GroupClosedException when the group is closed
+     * @throws IOException when {@code sendto} fails otherwise, e.g. EMSGSIZE for a datagram too large
+     */
     public boolean send(ByteBuffer src, InetSocketAddress target) throws IOException {
         requireProtocol(Protocol.UDP, "send");
         NativeFd f = fd;
@@ -216,7 +267,11 @@ public final class Worker {
 
     /**
      * Records how long one request took on this worker (the application's own notion: accept to
-     * response written, datagram in to reply out). Lock-free; feeds the per-worker p50/p99/p999.
+     * response written, datagram in to reply out). Lock-free; feeds the per-worker p50/p99/p999 of
+     * {@link MetricsSampler} windows and the controller's p99 trigger. Values are kept in whole
+     * microseconds with three significant digits.
+     *
+     * @param nanos the duration in nanoseconds; anything under a microsecond counts as one
      */
     public void recordLatency(long nanos) {
         latency.recordValue(Math.max(1, nanos / 1000));
@@ -229,7 +284,15 @@ public final class Worker {
         return latencyTotal.copy();
     }
 
-    /** The socket's cookie (SO_COOKIE): what the kernel reports for it in a REUSEPORT_SOCKARRAY. */
+    /**
+     * The socket's cookie ({@code SO_COOKIE}, Linux 4.12): the kernel's unique id of the socket, and what
+     * it reports for it in a REUSEPORT_SOCKARRAY. A restart gives the worker a new socket and so a new
+     * cookie.
+     *
+     * @return the cookie, never 0
+     * @throws GroupClosedException when the group is closed
+     * @throws IOException when the kernel refuses (ENOPROTOOPT before 4.12)
+     */
     public long cookie() throws IOException {
         NativeFd f = fd;
         int n = acquire(f);
@@ -282,7 +345,15 @@ public final class Worker {
         }
     }
 
-    /** The counters now, with the kernel's queue and drop figures for this socket. */
+    /**
+     * The worker's counters now, with the kernel's figures for its socket: for TCP the accept queue's
+     * length and limit ({@code TCP_INFO} of the listener), for both the drop counter ({@code SO_MEMINFO}).
+     *
+     * @return a snapshot; accepted, received and sent count since the worker was added, drops since its
+     *         socket was opened
+     * @throws GroupClosedException when the group is closed
+     * @throws IOException when a socket option cannot be read
+     */
     public WorkerStats stats() throws IOException {
         int depth = 0;
         int limit = 0;

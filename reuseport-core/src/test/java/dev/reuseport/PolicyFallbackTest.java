@@ -3,7 +3,7 @@ package dev.reuseport;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
-import dev.reuseport.sys.Sys;
+import dev.reuseport.sys.internal.Sys;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;

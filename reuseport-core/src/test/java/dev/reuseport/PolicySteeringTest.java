@@ -24,7 +24,7 @@ class PolicySteeringTest {
     @BeforeAll
     static void steeringIsAvailable() {
         List<dev.reuseport.bpf.Feature> f = Probes.steering();
-        if (dev.reuseport.sys.Sys.uid() != 0) {
+        if (dev.reuseport.sys.internal.Sys.uid() != 0) {
             assumeTrue(Probes.steeringAvailable(f), "not root and eBPF steering unavailable: " + f);
         }
         // as root on a kernel with sk_reuseport (4.19+) a probe that says otherwise is a bug, not a skip

@@ -4,8 +4,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.reuseport.bpf.SteerProgram;
-import dev.reuseport.sys.LibBpf;
 import dev.reuseport.sys.NativeException;
+import dev.reuseport.sys.internal.LibBpf;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;

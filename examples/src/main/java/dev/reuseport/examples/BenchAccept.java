@@ -1,7 +1,7 @@
 package dev.reuseport.examples;
 
 import dev.reuseport.ReuseportGroup;
-import dev.reuseport.sys.Native;
+import dev.reuseport.sys.internal.Native;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.net.InetAddress;

@@ -8,7 +8,7 @@ import dev.reuseport.Protocol;
 import dev.reuseport.ReuseportGroup;
 import dev.reuseport.Worker;
 import dev.reuseport.WorkerStats;
-import dev.reuseport.sys.Sys;
+import dev.reuseport.sys.internal.Sys;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;

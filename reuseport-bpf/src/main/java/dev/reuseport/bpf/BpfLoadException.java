@@ -8,6 +8,7 @@ import dev.reuseport.sys.NativeException;
  */
 public final class BpfLoadException extends NativeException {
     private static final long serialVersionUID = 1L;
+    /** The verifier log, empty when the kernel wrote none. */
     private final String fullLog;
 
     BpfLoadException(String program, int errno, String fullLog) {
@@ -30,7 +31,12 @@ public final class BpfLoadException extends NativeException {
         return ": " + lines[lines.length - 1].strip();
     }
 
-    /** The verifier log as the kernel wrote it. */
+    /**
+     * The whole verifier log of the rejected program, as the kernel wrote it; the exception's message
+     * carries only its last meaningful line.
+     *
+     * @return the log, or an empty string when the kernel wrote none (e.g. a failure before verification)
+     */
     public String fullLog() {
         return fullLog;
     }

@@ -1,8 +1,8 @@
 package dev.reuseport.bpf;
 
-import dev.reuseport.sys.LibBpf;
 import dev.reuseport.sys.NativeException;
-import dev.reuseport.sys.NativeMemory;
+import dev.reuseport.sys.internal.LibBpf;
+import dev.reuseport.sys.internal.NativeMemory;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
@@ -15,7 +15,7 @@ import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
  * A BPF ELF object: opened from bytes (libbpf parses it; no program is in the kernel yet), then
- * {@link #load() loaded}, which creates its maps and programs and owns their descriptors until
+ * {@link #load(String...) loaded}, which creates its maps and programs and owns their descriptors until
  * {@link #close()}. The ELF image and each program's verifier-log buffer stay allocated for as long as
  * libbpf may read or write them.
  */
@@ -38,7 +38,17 @@ public final class BpfObject implements AutoCloseable {
         this.obj = obj;
     }
 
-    /** Opens an object from an ELF image. */
+    /**
+     * Opens an object from an ELF image ({@code bpf_object__open_mem}): libbpf parses it; nothing is in
+     * the kernel until {@link #load(String...)}. The image is copied into native memory that stays
+     * allocated until {@link #close()}.
+     *
+     * @param name  a name for messages, e.g. the resource name
+     * @param image the ELF bytes (a clang {@code -target bpf} object)
+     * @return the open object, which the caller closes
+     * @throws IllegalStateException when libbpf could not be loaded (the message says why)
+     * @throws NativeException when libbpf cannot parse the image
+     */
     public static BpfObject open(String name, byte[] image) throws NativeException {
         LibBpf.ensureAvailable();
         LibBpf.silence();
@@ -51,12 +61,20 @@ public final class BpfObject implements AutoCloseable {
         }
     }
 
-    /** Reads a classpath resource (e.g. {@code steer.bpf.o} beside this class). */
+    /**
+     * Reads a resource of this module's package, e.g. {@link SteerProgram#OBJECT}, with
+     * {@link Class#getResourceAsStream(String)} on this class: it works from the class path and from the
+     * module path alike.
+     *
+     * @param name the resource name, relative to {@code dev/reuseport/bpf}
+     * @return its bytes
+     * @throws IOException when there is no such resource, or reading it fails
+     */
     public static byte[] resource(String name) throws IOException {
         try (InputStream in = BpfObject.class.getResourceAsStream(name)) {
             if (in == null) {
-                throw new IOException("BPF object " + name + " is not on the class path beside "
-                        + BpfObject.class.getName());
+                throw new IOException("BPF object " + name + " is not a resource beside "
+                        + BpfObject.class.getName() + " (in the reuseport-bpf JAR)");
             }
             return in.readAllBytes();
         }
@@ -68,15 +86,31 @@ public final class BpfObject implements AutoCloseable {
         }
     }
 
-    /** Sets a program's expected attach type before loading (e.g. SELECT_OR_MIGRATE). */
+    /**
+     * Sets a program's expected attach type before {@link #load(String...)}; the verifier checks the
+     * program against it (for an sk_reuseport program: whether it may migrate).
+     *
+     * @param program    the program's name in the object
+     * @param attachType a {@code BPF_*} attach type, e.g. 39 (BPF_SK_REUSEPORT_SELECT) or 40
+     *                   (BPF_SK_REUSEPORT_SELECT_OR_MIGRATE, Linux 5.14)
+     * @throws IllegalStateException when the object is closed
+     * @throws NativeException when the object has no such program (ENOENT) or libbpf refuses
+     */
     public void expectedAttachType(String program, int attachType) throws NativeException {
         ensureOpen();
         LibBpf.setExpectedAttachType(LibBpf.findProgram(obj, program), attachType);
     }
 
     /**
-     * Loads every program and creates every map. A verifier rejection throws {@link BpfLoadException}
-     * with the program's log.
+     * Loads every program and creates every map ({@code bpf_object__load}); after that the object owns
+     * their descriptors. The named programs get a verifier-log buffer, which libbpf fills only when the
+     * load fails. Needs CAP_BPF (or CAP_SYS_ADMIN) and, for sk_reuseport programs, Linux 4.19.
+     *
+     * @param programNames the programs whose verifier log a rejection should report
+     * @throws IllegalStateException when the object is closed
+     * @throws BpfLoadException when the kernel rejects a program: the errno, the log's last meaningful
+     *                          line in the message, the whole log in {@link BpfLoadException#fullLog()}
+     * @throws NativeException when a named program does not exist (ENOENT)
      */
     public void load(String... programNames) throws NativeException {
         ensureOpen();
@@ -116,7 +150,14 @@ public final class BpfObject implements AutoCloseable {
         return new String(b, 0, n, StandardCharsets.UTF_8);
     }
 
-    /** A loaded program by name. */
+    /**
+     * A loaded program of this object; the same instance on every call.
+     *
+     * @param programName the program's name (its ELF section function name)
+     * @return the program, whose descriptor this object owns
+     * @throws IllegalStateException when the object is closed or not loaded yet
+     * @throws NativeException when there is no such program (ENOENT)
+     */
     public BpfProgram program(String programName) throws NativeException {
         ensureLoaded();
         BpfProgram p = programs.get(programName);
@@ -127,7 +168,14 @@ public final class BpfObject implements AutoCloseable {
         return p;
     }
 
-    /** A created map by name. */
+    /**
+     * A map this object created; the same instance on every call.
+     *
+     * @param mapName the map's name in the object
+     * @return the map, whose descriptor this object owns
+     * @throws IllegalStateException when the object is closed or not loaded yet
+     * @throws NativeException when there is no such map (ENOENT) or its info cannot be read
+     */
     public BpfMap map(String mapName) throws NativeException {
         ensureLoaded();
         BpfMap m = maps.get(mapName);
@@ -150,7 +198,11 @@ public final class BpfObject implements AutoCloseable {
         }
     }
 
-    /** The object's name. */
+    /**
+     * The name this object was opened under.
+     *
+     * @return the name given to {@link #open(String, byte[])}
+     */
     public String name() {
         return name;
     }

@@ -1,7 +1,7 @@
 package dev.reuseport.bpf;
 
-import dev.reuseport.sys.LibBpf;
 import dev.reuseport.sys.NativeException;
+import dev.reuseport.sys.internal.LibBpf;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 
@@ -19,17 +19,32 @@ public final class BpfProgram {
         this.fd = fd;
     }
 
-    /** The program's name in the object. */
+    /**
+     * The program's name.
+     *
+     * @return its name in the object, e.g. {@link SteerProgram#SELECT}
+     */
     public String name() {
         return name;
     }
 
-    /** Its descriptor (owned by the object). */
+    /**
+     * The program's file descriptor, the value {@code SO_ATTACH_REUSEPORT_EBPF} takes. It belongs to the
+     * object and is closed with it: do not close it yourself.
+     *
+     * @return the descriptor number
+     */
     public int fd() {
         return fd;
     }
 
-    /** The kernel's id and tag for this program (bpf_prog_info), for audit trails. */
+    /**
+     * The kernel's id and tag for this program ({@code bpf_obj_get_info_by_fd}), for audit trails: the id
+     * is what {@code bpftool prog show id N} takes.
+     *
+     * @return the id, tag and type, read now
+     * @throws NativeException when the kernel cannot report them (e.g. EBADF once the object is closed)
+     */
     public Info info() throws NativeException {
         byte[] raw = new byte[232];
         LibBpf.objectInfo(fd, raw);

@@ -32,22 +32,47 @@ public record Feature(String name, State state, String detail, String minimumKer
         Objects.requireNonNull(minimumKernel, "minimumKernel");
     }
 
-    /** A feature that is on. */
+    /**
+     * A feature the kernel accepted.
+     *
+     * @param name          the feature, one of the {@link Probes} names
+     * @param detail        what was found, e.g. {@code libbpf 1.1 from libbpf.so.1}
+     * @param minimumKernel the first kernel release with the feature, or {@code -}
+     * @return the ON outcome
+     */
     public static Feature on(String name, String detail, String minimumKernel) {
         return new Feature(name, State.ON, detail, minimumKernel);
     }
 
-    /** A feature that is conclusively off. */
+    /**
+     * A feature the kernel or the system refused, conclusively.
+     *
+     * @param name          the feature, one of the {@link Probes} names
+     * @param detail        why: the errno, the missing file or the prerequisite that is off
+     * @param minimumKernel the first kernel release with the feature, or {@code -}
+     * @return the OFF outcome
+     */
     public static Feature off(String name, String detail, String minimumKernel) {
         return new Feature(name, State.OFF, detail, minimumKernel);
     }
 
-    /** A probe that could not decide. */
+    /**
+     * A probe that could not decide, e.g. EPERM without CAP_BPF; such an outcome is never cached.
+     *
+     * @param name          the feature, one of the {@link Probes} names
+     * @param detail        what stopped the probe
+     * @param minimumKernel the first kernel release with the feature, or {@code -}
+     * @return the INCONCLUSIVE outcome
+     */
     public static Feature inconclusive(String name, String detail, String minimumKernel) {
         return new Feature(name, State.INCONCLUSIVE, detail, minimumKernel);
     }
 
-    /** Whether the feature is on. */
+    /**
+     * Whether the feature is on.
+     *
+     * @return true for {@link State#ON}; false for OFF and INCONCLUSIVE
+     */
     public boolean isOn() {
         return state == State.ON;
     }

@@ -1,10 +1,10 @@
 package dev.reuseport.bpf;
 
 import dev.reuseport.sys.Errno;
-import dev.reuseport.sys.LibBpf;
 import dev.reuseport.sys.NativeException;
-import dev.reuseport.sys.SockAddr;
-import dev.reuseport.sys.Sys;
+import dev.reuseport.sys.internal.LibBpf;
+import dev.reuseport.sys.internal.SockAddr;
+import dev.reuseport.sys.internal.Sys;
 import java.io.IOException;
 import java.math.BigInteger;
 import java.net.InetAddress;
@@ -63,14 +63,26 @@ public final class Probes {
         return f;
     }
 
-    /** SO_REUSEPORT: set on a throwaway UDP socket. */
+    /**
+     * Probes SO_REUSEPORT (Linux 3.9) by setting it on a throwaway UDP socket.
+     *
+     * @return ON when setsockopt accepted it; OFF on ENOPROTOOPT; INCONCLUSIVE when no socket could be made
+     *         or another errno came back
+     */
     public static Feature soReuseport() {
         return cached(SO_REUSEPORT, Probes::probeSoReuseport);
     }
 
     /**
-     * Every feature steering needs, in dependency order; a feature whose prerequisite is not on is
-     * reported OFF or INCONCLUSIVE naming that prerequisite.
+     * Probes every feature steering needs, in dependency order: libbpf, the privilege to load programs
+     * (CAP_BPF or CAP_SYS_ADMIN in the effective set, read from {@code /proc/self/status} on every call),
+     * the sk_reuseport program type and REUSEPORT_SOCKARRAY map type (4.19), the library's own program
+     * loaded and attached to a throwaway group (5.12), its select-or-migrate variant (5.14) and
+     * SO_DETACH_REUSEPORT_BPF (5.3). A feature whose prerequisite is not on is reported OFF (or
+     * INCONCLUSIVE, when the privilege is what is missing) naming that prerequisite, without being probed.
+     * With {@code -Dreuseport.bpf=false} every feature is OFF and nothing is probed.
+     *
+     * @return one outcome per feature, in the order above
      */
     public static List<Feature> steering() {
         List<Feature> out = new ArrayList<>();
@@ -119,7 +131,13 @@ public final class Probes {
         return out;
     }
 
-    /** Whether every feature the steering program needs (all but migrate and detach) is on. */
+    /**
+     * Whether a group can be steered: every feature the steering program needs is on. Migration and
+     * detach only add to it and are not needed.
+     *
+     * @param features the outcomes of {@link #steering()}
+     * @return true when every feature but {@link #MIGRATE} and {@link #DETACH} is on
+     */
     public static boolean steeringAvailable(List<Feature> features) {
         for (Feature f : features) {
             if (!f.isOn() && !f.name().equals(MIGRATE) && !f.name().equals(DETACH)) {
@@ -129,7 +147,13 @@ public final class Probes {
         return true;
     }
 
-    /** The first feature steering needs that is not on, or null. */
+    /**
+     * Why a group cannot be steered.
+     *
+     * @param features the outcomes of {@link #steering()}
+     * @return the first feature steering needs that is not on (never {@link #MIGRATE} or {@link #DETACH}),
+     *         or null when steering is available
+     */
     public static Feature firstMissing(List<Feature> features) {
         for (Feature f : features) {
             if (!f.isOn() && !f.name().equals(MIGRATE) && !f.name().equals(DETACH)) {

@@ -1,7 +1,7 @@
 package dev.reuseport.bpf;
 
-import dev.reuseport.sys.LibBpf;
 import dev.reuseport.sys.NativeException;
+import dev.reuseport.sys.internal.LibBpf;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 
@@ -35,20 +35,46 @@ public final class SockArray extends BpfMap {
         }
     }
 
-    /** Puts the socket {@code socketFd} into {@code slot}, replacing what was there. */
+    /**
+     * Puts a socket into a slot, replacing what was there in one map update: a program that runs
+     * meanwhile sees the old socket or the new one, never an empty slot.
+     *
+     * @param slot     the slot, {@code 0..maxEntries()-1}
+     * @param socketFd a bound SO_REUSEPORT UDP socket or a listening SO_REUSEPORT TCP socket of the group
+     *                 the program serves
+     * @throws IllegalArgumentException when the slot is out of bounds
+     * @throws NativeException when the kernel refuses the socket: EINVAL when it is not bound (UDP) or
+     *                         listening (TCP) or has no SO_REUSEPORT, EBUSY when it already sits in a socket
+     *                         array (a socket has one slot of one array at a time)
+     */
     public void set(int slot, int socketFd) throws NativeException {
         bounds(slot);
         byte[] v = valueSize() == 8 ? u64(socketFd) : u32(socketFd);
         LibBpf.mapUpdate(fd(), u32(slot), v, LibBpf.BPF_ANY, "map " + name() + " slot " + slot);
     }
 
-    /** Empties {@code slot}; false when it was already empty. */
+    /**
+     * Empties a slot; new traffic that selects it then falls back to the kernel's hash.
+     *
+     * @param slot the slot, {@code 0..maxEntries()-1}
+     * @return true when a socket was removed, false when the slot was already empty
+     * @throws IllegalArgumentException when the slot is out of bounds
+     * @throws NativeException when the delete fails other than with ENOENT
+     */
     public boolean clear(int slot) throws NativeException {
         bounds(slot);
         return LibBpf.mapDelete(fd(), u32(slot), "map " + name() + " slot " + slot);
     }
 
-    /** The cookie of the socket in {@code slot}, or 0 when empty. */
+    /**
+     * The socket in a slot, as its cookie ({@code SO_COOKIE}): the kernel never hands out a descriptor
+     * from a socket array.
+     *
+     * @param slot the slot, {@code 0..maxEntries()-1}
+     * @return the socket's cookie, or 0 when the slot is empty
+     * @throws IllegalArgumentException when the slot is out of bounds
+     * @throws NativeException when the lookup fails other than with ENOENT
+     */
     public long cookie(int slot) throws NativeException {
         bounds(slot);
         byte[] out = new byte[8];

@@ -1,8 +1,8 @@
 package dev.reuseport.bpf;
 
-import dev.reuseport.sys.LibBpf;
 import dev.reuseport.sys.NativeException;
-import dev.reuseport.sys.Sys;
+import dev.reuseport.sys.internal.LibBpf;
+import dev.reuseport.sys.internal.Sys;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -52,7 +52,11 @@ public final class SteerProgram implements AutoCloseable {
             this.code = code;
         }
 
-        /** The value the program reads. */
+        /**
+         * The mode's number in the program's config map.
+         *
+         * @return the value {@code steer.bpf.c} reads: 0 PASS, 1 HASH, 2 SEQ, 3 STICKY, 4 CPU
+         */
         public int code() {
             return code;
         }
@@ -114,7 +118,17 @@ public final class SteerProgram implements AutoCloseable {
     /**
      * Takes over a program and maps another process loaded (received by SCM_RIGHTS in a hand-off): the
      * descriptors become this object's and close with it. {@code mapFds} are in {@link #MAPS} order.
-     * Each map is checked against the layout this class expects.
+     * Each map is checked against the layout this class expects, so that a descriptor of another kind
+     * fails here rather than corrupting the live table. The half in force is read from the adopted maps,
+     * so the next {@link #publish} writes beside it.
+     *
+     * @param programFd   the program's descriptor, of type sk_reuseport
+     * @param programName {@link #SELECT} or {@link #MIGRATE}: whether the program migrates
+     * @param mapFds      the seven map descriptors, in {@link #MAPS} order
+     * @return the adopted program, which owns (and closes) every descriptor given
+     * @throws IllegalArgumentException when the count, a map's type or sizes, or the program's type do not
+     *                                  match; nothing is closed then
+     * @throws NativeException when the kernel cannot report a descriptor's info (e.g. EBADF)
      */
     public static SteerProgram adopt(int programFd, String programName, int[] mapFds) throws NativeException {
         if (mapFds.length != MAPS.size()) {
@@ -152,15 +166,31 @@ public final class SteerProgram implements AutoCloseable {
         }
     }
 
-    /** The program's descriptor followed by the maps' in {@link #MAPS} order, for a hand-off. */
+    /**
+     * The descriptors a hand-off sends, so that the new process can {@link #adopt} them.
+     *
+     * @return the program's descriptor followed by the maps' in {@link #MAPS} order; still owned by this
+     *         object
+     */
     public int[] descriptors() {
         return new int[] {program.fd(), slots.fd(), active.fd(), config.fd(), table.fd(), seq.fd(), flows.fd(),
             stats.fd()};
     }
 
     /**
-     * Loads the committed object. With {@code migrate} the program to attach is the select-or-migrate
-     * one; without it both programs load as plain select programs (for kernels before 5.14).
+     * Loads the committed object ({@link #OBJECT}, a resource of this module) and creates its maps. With
+     * {@code migrate} the program to attach is the select-or-migrate one; without it both programs load
+     * as plain select programs (for kernels before 5.14). Needs libbpf, CAP_BPF (or CAP_SYS_ADMIN) and a
+     * kernel whose verifier accepts the program (the library reports 5.12 as the minimum;
+     * {@link Probes#steering()} decides by doing exactly this load).
+     *
+     * @param migrate whether the program to attach migrates requests queued on a closing listener (5.14)
+     * @return the loaded program and maps, not attached to anything yet; the caller closes it
+     * @throws IllegalStateException when libbpf could not be loaded
+     * @throws BpfLoadException when the verifier rejects the program (the whole log in
+     *                          {@link BpfLoadException#fullLog()})
+     * @throws IOException when the resource cannot be read, or another libbpf or bpf call fails
+     *                     ({@link NativeException}, e.g. EPERM without the privilege)
      */
     public static SteerProgram load(boolean migrate) throws IOException {
         BpfObject obj = BpfObject.open(OBJECT, BpfObject.resource(OBJECT));
@@ -175,39 +205,86 @@ public final class SteerProgram implements AutoCloseable {
         }
     }
 
-    /** The program attached to groups. */
+    /**
+     * The program {@link #attach} attaches.
+     *
+     * @return {@link #MIGRATE} when {@link #migrates()}, else {@link #SELECT}
+     */
     public BpfProgram program() {
         return program;
     }
 
-    /** Whether the attached program migrates requests from closing listeners. */
+    /**
+     * Whether the attached program migrates: loaded with expected attach type
+     * BPF_SK_REUSEPORT_SELECT_OR_MIGRATE (Linux 5.14), it moves requests queued on a closing listener to
+     * the slot it selects instead of letting the kernel reset them.
+     *
+     * @return true for the select-or-migrate program
+     */
     public boolean migrates() {
         return migrate;
     }
 
-    /** The socket array: slot → socket. */
+    /**
+     * The socket array the program selects from.
+     *
+     * @return the map of slot (worker id) to socket
+     */
     public SockArray slots() {
         return slots;
     }
 
-    /** The sticky flow table (LRU hash: flow hash → slot). */
+    /**
+     * The STICKY mode's flow table: an LRU hash of flow hash to slot, filled by the program; the kernel
+     * evicts the least recently used flows when it is full.
+     *
+     * @return the map (4-byte keys and values)
+     */
     public BpfMap flows() {
         return flows;
     }
 
-    /** Attaches the program to the group of {@code memberFd} (bound UDP or listening TCP member). */
+    /**
+     * Attaches the program to the whole reuseport group of one member ({@code SO_ATTACH_REUSEPORT_EBPF},
+     * Linux 4.5 for UDP, 4.6 for TCP), replacing the program the group ran. Closing this object later
+     * does not detach it.
+     *
+     * @param memberFd a member of the group: a bound UDP socket or a listening TCP socket with
+     *                 SO_REUSEPORT
+     * @throws NativeException when the kernel refuses the attach, e.g. EINVAL for a socket without
+     *                         SO_REUSEPORT
+     */
     public void attach(int memberFd) throws NativeException {
         Sys.setInt(memberFd, Sys.SOL_SOCKET, Sys.SO_ATTACH_REUSEPORT_EBPF, program.fd());
     }
 
-    /** Removes whatever program the group of {@code memberFd} runs; ENOENT when none is attached. */
+    /**
+     * Removes whatever program the reuseport group of one member runs ({@code SO_DETACH_REUSEPORT_BPF},
+     * Linux 5.3), whoever attached it; the kernel hash selects from then on.
+     *
+     * @param memberFd any member of the group
+     * @throws NativeException ENOENT when no program is attached; ENOPROTOOPT before Linux 5.3
+     */
     public static void detach(int memberFd) throws NativeException {
         Sys.setInt(memberFd, Sys.SOL_SOCKET, Sys.SO_DETACH_REUSEPORT_BPF, 0);
     }
 
     /**
-     * Writes {@code slotTable} and {@code mode} into the half not in force, then switches to it.
-     * Returns the half now in force.
+     * Writes a table and a mode into the half not in force, then switches to it with one update of the
+     * {@code active} map: a packet sees the old table or the new one, never a mix. Only the entries that
+     * differ from what that half held are written.
+     *
+     * @param mode       how a packet becomes a table index; {@link Mode#PASS} ignores the table
+     * @param slotTable  the table: entry {@code i} is the slot (0..{@link #MAX_SLOTS}-1) index {@code i}
+     *                   selects; 1..{@link #TABLE_MAX} entries (none needed for PASS). Repeating a slot
+     *                   weights it.
+     * @param shadow     true to count what the table would select (the {@code shadow} counter) while the
+     *                   kernel hash still selects
+     * @param generation a number user space records with the table (the program does not read it)
+     * @return the half now in force, 0 or 1
+     * @throws IllegalArgumentException when the table is empty or too long, or names a slot out of range;
+     *                                  nothing was written then
+     * @throws NativeException when a map update fails; the half in force is then still the old one
      */
     public synchronized int publish(Mode mode, int[] slotTable, boolean shadow, int generation)
             throws NativeException {
@@ -242,24 +319,46 @@ public final class SteerProgram implements AutoCloseable {
         return next;
     }
 
-    /** Switches to PASS (the kernel hash) with two map updates: the fastest way back to the default. */
+    /**
+     * Switches to {@link Mode#PASS}, the kernel hash, with two map updates (config, then active): the
+     * fastest way back to the default without detaching.
+     *
+     * @param generation the number recorded with the switch
+     * @return the half now in force, 0 or 1
+     * @throws NativeException when a map update fails; the old table is then still in force
+     */
     public int pass(int generation) throws NativeException {
         return publish(Mode.PASS, new int[0], false, generation);
     }
 
-    /** Map updates written since load: the audit trail reports them. */
+    /**
+     * How many map updates {@link #publish} and {@link #pass} wrote through this object; the audit trail
+     * reports them.
+     *
+     * @return the count since load (or adoption)
+     */
     public synchronized long updates() {
         return updates;
     }
 
-    /** The config now in force: {@code [mode, tableLength, shadow, generation]}. */
+    /**
+     * The config in force, read from the kernel.
+     *
+     * @return {@code [mode code, table length, shadow (0 or 1), generation]}
+     * @throws NativeException when the lookup fails
+     */
     public synchronized int[] config() throws NativeException {
         byte[] v = config.lookup(BpfMap.u32(half));
         ByteBuffer b = ByteBuffer.wrap(v).order(ByteOrder.nativeOrder());
         return new int[] {b.getInt(0), b.getInt(4), b.getInt(8), b.getInt(12)};
     }
 
-    /** The table in force. */
+    /**
+     * The table in force, read back from the kernel entry by entry (one lookup per entry).
+     *
+     * @return the slot of each table index; empty in PASS mode
+     * @throws NativeException when a lookup fails
+     */
     public synchronized int[] table() throws NativeException {
         int len = config()[1];
         int[] out = new int[len];
@@ -270,7 +369,14 @@ public final class SteerProgram implements AutoCloseable {
         return out;
     }
 
-    /** Counters of slots 0..{@code n-1}, summed over CPUs. */
+    /**
+     * The program's per-slot counters, summed over every possible CPU. They count since load or the last
+     * {@link #resetCounters}; the sum is not atomic with the program's increments.
+     *
+     * @param n how many slots to read, from slot 0; at most {@link #MAX_SLOTS}
+     * @return one entry per slot, index = slot
+     * @throws NativeException when a lookup fails
+     */
     public SlotCounters[] counters(int n) throws NativeException {
         SlotCounters[] out = new SlotCounters[n];
         int stride = (stats.valueSize() + 7) & ~7;
@@ -293,16 +399,29 @@ public final class SteerProgram implements AutoCloseable {
         return out;
     }
 
-    /** Zeroes the counters of slots 0..{@code n-1}. */
+    /**
+     * Zeroes the counters of the first {@code n} slots on every CPU. Increments racing with the reset
+     * may survive it.
+     *
+     * @param n how many slots to reset, from slot 0; at most {@link #MAX_SLOTS}
+     * @throws NativeException when a map update fails
+     */
     public void resetCounters(int n) throws NativeException {
         int stride = (stats.valueSize() + 7) & ~7;
         byte[] zero = new byte[stride * cpus];
         for (int s = 0; s < n; s++) {
-            dev.reuseport.sys.LibBpf.mapUpdate(stats.fd(), BpfMap.u32(s), zero, LibBpf.BPF_ANY, "map stats");
+            LibBpf.mapUpdate(stats.fd(), BpfMap.u32(s), zero, LibBpf.BPF_ANY, "map stats");
         }
     }
 
-    /** Forgets every sticky flow that points at {@code slot}; returns how many. */
+    /**
+     * Forgets every sticky flow that points at a slot, so that those flows pick a slot again on their next
+     * connection (used when the slot's worker leaves). Walks the whole flow table.
+     *
+     * @param slot the slot whose flows go
+     * @return how many flows were forgotten
+     * @throws NativeException when a walk, lookup or delete fails
+     */
     public int forgetFlowsOf(int slot) throws NativeException {
         byte[] key = null;
         byte[] next = new byte[4];

@@ -4,7 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import dev.reuseport.sys.NativeException;
-import dev.reuseport.sys.Sys;
+import dev.reuseport.sys.internal.Sys;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;

@@ -31,7 +31,7 @@ class ProbesTest {
 
     @Test
     void everySteeringFeatureIsOnAsRootOnThisKernel() {
-        assumeTrue(KernelSupport.isRoot(), "the probes can only all be ON as root (uid " + dev.reuseport.sys.Sys.uid() + ")");
+        assumeTrue(KernelSupport.isRoot(), "the probes can only all be ON as root (uid " + dev.reuseport.sys.internal.Sys.uid() + ")");
         assumeTrue(KernelSupport.kernelAtLeast(5, 14),
                 () -> "SELECT_OR_MIGRATE needs Linux 5.14; this is " + KernelSupport.release());
         List<Feature> features = Probes.steering();
@@ -52,7 +52,7 @@ class ProbesTest {
 
     @Test
     void missingLibbpfTurnsOffEverythingThatNeedsItNamingThePath() throws Exception {
-        Map<String, Feature> f = childFeatures(List.of(), false, "-D" + dev.reuseport.sys.LibBpf.PATH_PROPERTY + "="
+        Map<String, Feature> f = childFeatures(List.of(), false, "-D" + dev.reuseport.sys.internal.LibBpf.PATH_PROPERTY + "="
                 + MISSING_LIBBPF);
         Feature lib = f.get(Probes.LIBBPF);
         assertThat(lib.state()).as("%s", lib).isEqualTo(Feature.State.OFF);
@@ -67,7 +67,7 @@ class ProbesTest {
     @Test
     void withoutCapBpfPrivilegeIsInconclusiveNeverKernelOff() throws Exception {
         assumeTrue(KernelSupport.isRoot(), "dropping CAP_BPF from a child needs root (uid "
-                + dev.reuseport.sys.Sys.uid() + ")");
+                + dev.reuseport.sys.internal.Sys.uid() + ")");
         assumeTrue(KernelSupport.onPath("setpriv"), "setpriv (util-linux) is not installed: cannot start a child without CAP_BPF");
         List<String> drop = List.of("setpriv", "--bounding-set", "-bpf,-sys_admin", "--inh-caps", "-bpf,-sys_admin");
         Map<String, Feature> f = childFeatures(drop, true);
@@ -109,9 +109,9 @@ class ProbesTest {
         if (System.getProperty("reuseport.backend") != null) {
             cmd.add("-Dreuseport.backend=" + System.getProperty("reuseport.backend"));
         }
-        String lib = System.getProperty(dev.reuseport.sys.LibBpf.PATH_PROPERTY);
+        String lib = System.getProperty(dev.reuseport.sys.internal.LibBpf.PATH_PROPERTY);
         if (passLibbpf && lib != null) {
-            cmd.add("-D" + dev.reuseport.sys.LibBpf.PATH_PROPERTY + "=" + lib);
+            cmd.add("-D" + dev.reuseport.sys.internal.LibBpf.PATH_PROPERTY + "=" + lib);
         }
         cmd.addAll(List.of(props));
         cmd.add("-cp");

@@ -6,7 +6,7 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 import dev.reuseport.bpf.SteerProgram.Mode;
 import dev.reuseport.bpf.SteerProgram.SlotCounters;
 import dev.reuseport.bpf.TestGroup.Proto;
-import dev.reuseport.sys.Sys;
+import dev.reuseport.sys.internal.Sys;
 import java.net.DatagramSocket;
 import java.net.InetAddress;
 import java.util.ArrayList;

@@ -3,7 +3,7 @@ package dev.reuseport.bpf;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import dev.reuseport.sys.LibBpf;
+import dev.reuseport.sys.internal.LibBpf;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;

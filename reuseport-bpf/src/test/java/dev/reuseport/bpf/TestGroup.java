@@ -1,8 +1,8 @@
 package dev.reuseport.bpf;
 
 import dev.reuseport.sys.NativeException;
-import dev.reuseport.sys.SockAddr;
-import dev.reuseport.sys.Sys;
+import dev.reuseport.sys.internal.SockAddr;
+import dev.reuseport.sys.internal.Sys;
 import java.io.IOException;
 import java.net.DatagramPacket;
 import java.net.DatagramSocket;

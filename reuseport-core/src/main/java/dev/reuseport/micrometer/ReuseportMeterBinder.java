@@ -18,7 +18,13 @@ import java.util.function.ToDoubleFunction;
  * Micrometer is an optional dependency: add {@code io.micrometer:micrometer-core} to use this class.
  * Values come from a sampler refreshed at most once per {@code refresh} (so a scrape of many meters
  * reads one consistent window).
+ *
+ * <p>On the module path, a module using this class also {@code requires micrometer.core}: module
+ * {@code dev.reuseport} requires it only statically.
  */
+// "exports": the Micrometer types in this class's signatures are not re-exported by dev.reuseport
+// (requires static, not transitive; see module-info.java), which is deliberate for an optional dependency.
+@SuppressWarnings("exports")
 public final class ReuseportMeterBinder implements MeterBinder {
     private final ReuseportGroup group;
     private final MetricsSampler sampler;
@@ -27,7 +33,15 @@ public final class ReuseportMeterBinder implements MeterBinder {
     private volatile GroupMetrics latest;
     private volatile long latestNanos;
 
-    /** Binds {@code group}'s metrics, tagged with {@code tags}, refreshed at most every {@code refresh}. */
+    /**
+     * A binder for one group's metrics. Meters are registered by {@link #bindTo(MeterRegistry)}; they all
+     * read the latest window of this binder's own sampler, which is sampled again when it is older than
+     * {@code refresh}. Once the group is closed the meters keep their last values.
+     *
+     * @param group   the group to observe
+     * @param refresh the longest a sampled window is reused, e.g. the scrape interval
+     * @param tags    tags added to every meter, besides {@code protocol}, {@code port} and {@code slot}
+     */
     public ReuseportMeterBinder(ReuseportGroup group, Duration refresh, Tags tags) {
         this.group = group;
         this.sampler = group.newSampler();
@@ -49,6 +63,14 @@ public final class ReuseportMeterBinder implements MeterBinder {
         return latest;
     }
 
+    /**
+     * Registers the group's meters: the imbalance, shadow-imbalance and p99-divergence ratios, the policy
+     * generation and the restart count, and per worker (tagged {@code slot}) accepted, received, drops,
+     * queue depth, steered and migrated counts and the p99 latency in microseconds. Per-worker meters are
+     * registered for the slots the group has now; workers added later are not registered.
+     *
+     * @param registry where to register them
+     */
     @Override
     public void bindTo(MeterRegistry registry) {
         Gauge.builder("reuseport.imbalance.ratio", this, b -> value(b, GroupMetrics::imbalance)).tags(tags)

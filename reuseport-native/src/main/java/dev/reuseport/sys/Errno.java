@@ -236,12 +236,24 @@ public final class Errno {
         MESSAGES[errno] = message;
     }
 
-    /** The symbolic name ({@code EADDRINUSE}), or {@code errno <n>} when unknown. */
+    /**
+     * The symbolic name of an errno value.
+     *
+     * @param errno a positive errno value, as {@link NativeException#errno()} returns it
+     * @return its name, e.g. {@code EADDRINUSE}; {@code errno <n>} for a value this table does not know
+     *         (never null)
+     */
     public static String name(int errno) {
         return errno > 0 && errno < NAMES.length && NAMES[errno] != null ? NAMES[errno] : "errno " + errno;
     }
 
-    /** The C library's message for {@code errno}, or {@code Unknown error <n>}. */
+    /**
+     * The message glibc's {@code strerror} gives for an errno value, without calling into the C library.
+     *
+     * @param errno a positive errno value
+     * @return e.g. {@code Address already in use}; {@code Unknown error <n>} for a value this table does
+     *         not know (never null)
+     */
     public static String message(int errno) {
         return errno > 0 && errno < MESSAGES.length && MESSAGES[errno] != null
                 ? MESSAGES[errno] : "Unknown error " + errno;

@@ -6,7 +6,7 @@ import dev.reuseport.ReuseportGroup;
 import dev.reuseport.SocketListener;
 import dev.reuseport.Worker;
 import dev.reuseport.sys.NativeException;
-import dev.reuseport.sys.Sys;
+import dev.reuseport.sys.internal.Sys;
 import io.netty.bootstrap.Bootstrap;
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.buffer.Unpooled;
@@ -118,6 +118,13 @@ public final class NettyReuseport implements AutoCloseable {
      * or another {@code @Sharable} handler) on the same loop when {@code childLoops == bossLoops}, else on
      * {@code childLoops.next()}. Set child options in the initializer ({@code ch.config().setOption}).
      *
+     * @param group        an open TCP group
+     * @param bossLoops    epoll loops, at least one per worker: slot {@code s} is served by loop
+     *                     {@code s % n}
+     * @param childLoops   where accepted connections run: {@code bossLoops} to keep each on the loop that
+     *                     accepted it, or other epoll loops
+     * @param childHandler what each accepted connection's pipeline gets
+     * @return the adapter, serving; close it to give the sockets back to the group
      * @throws IllegalArgumentException a null argument, a UDP group, a loop that is not an epoll loop, fewer
      *                                  boss loops than workers, or a handler that cannot be shared
      * @throws IllegalStateException    Netty's native epoll transport is not available here, or the group
@@ -141,6 +148,10 @@ public final class NettyReuseport implements AutoCloseable {
      * {@code loops}, with {@code handler} (a {@link ChannelInitializer} or another {@code @Sharable}
      * handler) in its pipeline; it reads {@link DatagramPacket}s and answers by writing them.
      *
+     * @param group   an open UDP group
+     * @param loops   epoll loops, at least one per worker: slot {@code s} is served by loop {@code s % n}
+     * @param handler what each worker's datagram channel's pipeline gets
+     * @return the adapter, serving; close it to give the sockets back to the group
      * @throws IllegalArgumentException a null argument, a TCP group, a loop that is not an epoll loop, fewer
      *                                  loops than workers, or a handler that cannot be shared
      * @throws IllegalStateException    Netty's native epoll transport is not available here, or the group
@@ -213,7 +224,12 @@ public final class NettyReuseport implements AutoCloseable {
         }
     }
 
-    /** The worker whose socket {@code channel} (or its parent, for an accepted connection) came from, or null. */
+    /**
+     * The worker whose socket {@code channel} (or its parent, for an accepted connection) came from.
+     *
+     * @param channel a channel this adapter made, or a connection one of them accepted
+     * @return the worker, or null for a channel that is neither
+     */
     public static Worker worker(Channel channel) {
         for (Channel c = channel; c != null; c = c.parent()) {
             Worker w = c.attr(WORKER).get();
@@ -224,22 +240,41 @@ public final class NettyReuseport implements AutoCloseable {
         return null;
     }
 
-    /** The group served. */
+    /**
+     * The group served.
+     *
+     * @return the group given to {@code serve} or {@code serveDatagrams}
+     */
     public ReuseportGroup group() {
         return group;
     }
 
-    /** The channel serving each live slot now, by slot (a snapshot). */
+    /**
+     * The channel serving each live slot now.
+     *
+     * @return a snapshot, by slot in ascending order
+     */
     public Map<Integer, Channel> channels() {
         return java.util.Collections.unmodifiableMap(new TreeMap<>(bySlot));
     }
 
-    /** The channel serving {@code slot} now, or null. */
+    /**
+     * The channel serving a slot now.
+     *
+     * @param slot a worker's slot
+     * @return its channel, or null when the slot is not live (or not served yet)
+     */
     public Channel channel(int slot) {
         return bySlot.get(slot);
     }
 
-    /** The event loop that serves {@code slot} (whether or not the slot is live). */
+    /**
+     * The event loop that serves a slot, whether or not the slot is live.
+     *
+     * @param slot 0..{@link ReuseportGroup#MAX_WORKERS}-1
+     * @return loop {@code slot % n} of the loops given
+     * @throws IllegalArgumentException a slot out of range
+     */
     public EventLoop loop(int slot) {
         if (slot < 0 || slot >= ReuseportGroup.MAX_WORKERS) {
             throw new IllegalArgumentException("slot " + slot + " is out of range; accepted: 0.."

@@ -1,4 +1,7 @@
-package dev.reuseport.sys;
+package dev.reuseport.sys.internal;
+
+import dev.reuseport.sys.Errno;
+import dev.reuseport.sys.NativeException;
 
 /**
  * The libbpf functions reuseport needs, from the system's {@code libbpf.so.1} (or the path in

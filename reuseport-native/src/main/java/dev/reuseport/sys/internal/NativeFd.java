@@ -1,5 +1,7 @@
-package dev.reuseport.sys;
+package dev.reuseport.sys.internal;
 
+import dev.reuseport.sys.Errno;
+import dev.reuseport.sys.NativeException;
 import java.nio.channels.ClosedChannelException;
 import java.util.concurrent.atomic.AtomicInteger;
 

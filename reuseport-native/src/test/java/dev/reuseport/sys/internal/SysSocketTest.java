@@ -1,8 +1,10 @@
-package dev.reuseport.sys;
+package dev.reuseport.sys.internal;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import dev.reuseport.sys.Errno;
+import dev.reuseport.sys.NativeException;
 import java.io.InputStream;
 import java.io.OutputStream;
 import java.net.DatagramPacket;

@@ -1,4 +1,4 @@
-package dev.reuseport.sys;
+package dev.reuseport.sys.internal;
 
 import com.kenai.jffi.CallContext;
 import com.kenai.jffi.CallingConvention;
@@ -6,12 +6,11 @@ import com.kenai.jffi.Invoker;
 import com.kenai.jffi.Library;
 import com.kenai.jffi.MemoryIO;
 import com.kenai.jffi.Type;
+import dev.reuseport.sys.internal.jnr.JnrLibBpf;
+import dev.reuseport.sys.internal.jnr.JnrLibC;
 import jnr.ffi.LastError;
 import jnr.ffi.LibraryLoader;
 import jnr.ffi.Runtime;
-import jnr.ffi.annotations.IgnoreError;
-import jnr.ffi.types.size_t;
-import jnr.ffi.types.ssize_t;
 
 import java.lang.ref.Cleaner;
 import java.nio.ByteBuffer;
@@ -83,117 +82,12 @@ final class JnrBackend implements NativeBackend {
             CallingConvention.DEFAULT, true);
     private static final Cleaner CLEANER = Cleaner.create();
 
-    // ---- native declarations --------------------------------------------------------------------------------
-
-    /** libc, pointers as raw addresses. Public so that jnr's generated implementation may implement it. */
-    public interface LibC {
-        int socket(int domain, int type, int protocol);
-
-        int setsockopt(int fd, int level, int optname, long optval, int optlen);
-
-        int getsockopt(int fd, int level, int optname, long optval, long optlenPtr);
-
-        int bind(int fd, long addr, int addrlen);
-
-        int connect(int fd, long addr, int addrlen);
-
-        int listen(int fd, int backlog);
-
-        int accept4(int fd, long addr, long addrlenPtr, int flags);
-
-        int getsockname(int fd, long addr, long addrlenPtr);
-
-        int getpeername(int fd, long addr, long addrlenPtr);
-
-        int shutdown(int fd, int how);
-
-        int close(int fd);
-
-        /** fcntl's fixed three-int form (F_DUPFD_CLOEXEC). */
-        int fcntl(int fd, int cmd, int arg);
-
-        @ssize_t long read(int fd, long buf, @size_t long count);
-
-        @ssize_t long write(int fd, long buf, @size_t long count);
-
-        // recvfrom and sendto (six arguments) are called through jffi: see the class comment.
-
-        @ssize_t long sendmsg(int fd, long msghdr, int flags);
-
-        @ssize_t long recvmsg(int fd, long msghdr, int flags);
-
-        int poll(long fds, long nfds, int timeout);
-
-        int uname(long buf);
-
-        @IgnoreError
-        int getuid();
-
-        int sched_getcpu();
-
-        int sched_setaffinity(int pid, @size_t long cpusetsize, long mask);
-
-        @IgnoreError
-        long malloc(@size_t long size);
-
-        @IgnoreError
-        void free(long ptr);
-    }
-
-    /** libbpf 1.x, pointers as raw addresses. */
-    public interface LibBpf {
-        int libbpf_major_version();
-
-        int libbpf_minor_version();
-
-        long libbpf_set_print(long fn);
-
-        int libbpf_num_possible_cpus();
-
-        long bpf_object__open_mem(long objBuf, @size_t long objBufSz, long opts);
-
-        int bpf_object__load(long obj);
-
-        void bpf_object__close(long obj);
-
-        long bpf_object__find_program_by_name(long obj, long name);
-
-        long bpf_object__find_map_by_name(long obj, long name);
-
-        int bpf_program__fd(long prog);
-
-        int bpf_program__set_expected_attach_type(long prog, int type);
-
-        int bpf_program__set_log_buf(long prog, long logBuf, @size_t long logSize);
-
-        int bpf_program__set_log_level(long prog, int logLevel);
-
-        int bpf_map__fd(long map);
-
-        // bpf_map_create (six arguments) is called through jffi: see the class comment.
-
-        int bpf_map_update_elem(int fd, long key, long value, long flags);
-
-        int bpf_map_lookup_elem(int fd, long key, long value);
-
-        int bpf_map_delete_elem(int fd, long key);
-
-        int bpf_map_freeze(int fd);
-
-        int bpf_map_get_next_key(int fd, long key, long nextKey);
-
-        int bpf_obj_get_info_by_fd(int bpfFd, long info, long infoLenPtr);
-
-        int libbpf_probe_bpf_prog_type(int progType, long opts);
-
-        int libbpf_probe_bpf_map_type(int mapType, long opts);
-
-        int libbpf_probe_bpf_helper(int progType, int helperId, long opts);
-    }
+    // The native declarations are JnrLibC and JnrLibBpf, in a package of their own that the module opens
+    // to jnr-ffi's generated implementations (see module-info.java).
 
     // ---- state ----------------------------------------------------------------------------------------------
 
-    private final LibC libc;
+    private final JnrLibC libc;
     private final Runtime runtime;
     private final long recvfromFn;
     private final long sendtoFn;
@@ -201,16 +95,16 @@ final class JnrBackend implements NativeBackend {
 
     private final Object libbpfLock = new Object();
     private volatile boolean libbpfTried;
-    private volatile LibBpf libbpf;
+    private volatile JnrLibBpf libbpf;
     private long bpfMapCreateFn;
     private volatile String libbpfReason;
 
     JnrBackend() {
-        LibC c;
+        JnrLibC c;
         long recv;
         long send;
         try {
-            c = LibraryLoader.create(LibC.class).failImmediately().load(LIBC);
+            c = LibraryLoader.create(JnrLibC.class).failImmediately().load(LIBC);
             Library lib = Library.getCachedInstance(LIBC, Library.LAZY | Library.GLOBAL);
             if (lib == null) {
                 throw new UnsatisfiedLinkError(Library.getLastError());
@@ -615,7 +509,7 @@ final class JnrBackend implements NativeBackend {
     // ---- libbpf ---------------------------------------------------------------------------------------------
 
     /** The loaded libbpf, or null (with {@link #libbpfReason} set) when it cannot be loaded. */
-    private LibBpf bpf() {
+    private JnrLibBpf bpf() {
         if (libbpfTried) {
             return libbpf;
         }
@@ -632,7 +526,7 @@ final class JnrBackend implements NativeBackend {
                         libbpfReason = "cannot load libbpf from '" + path
                                 + "': not libbpf 1.x (no symbol libbpf_major_version)";
                     } else {
-                        LibBpf lib = LibraryLoader.create(LibBpf.class).failImmediately().load(path);
+                        JnrLibBpf lib = LibraryLoader.create(JnrLibBpf.class).failImmediately().load(path);
                         bpfMapCreateFn = handle.getSymbolAddress("bpf_map_create");
                         libbpf = lib;
                     }
@@ -678,7 +572,7 @@ final class JnrBackend implements NativeBackend {
 
     @Override
     public int libbpfVersion() {
-        LibBpf b = bpf();
+        JnrLibBpf b = bpf();
         if (b == null) {
             return -ENOSYS;
         }
@@ -691,7 +585,7 @@ final class JnrBackend implements NativeBackend {
 
     @Override
     public void libbpfSilence() {
-        LibBpf b = bpf();
+        JnrLibBpf b = bpf();
         if (b == null) {
             return;
         }
@@ -704,7 +598,7 @@ final class JnrBackend implements NativeBackend {
 
     @Override
     public int libbpfNumPossibleCpus() {
-        LibBpf b = bpf();
+        JnrLibBpf b = bpf();
         if (b == null) {
             return -ENOSYS;
         }
@@ -717,7 +611,7 @@ final class JnrBackend implements NativeBackend {
 
     @Override
     public long bpfObjectOpenMem(long buf, long size) {
-        LibBpf b = bpf();
+        JnrLibBpf b = bpf();
         if (b == null) {
             return -ENOSYS;
         }
@@ -731,7 +625,7 @@ final class JnrBackend implements NativeBackend {
 
     @Override
     public int bpfObjectLoad(long obj) {
-        LibBpf b = bpf();
+        JnrLibBpf b = bpf();
         if (b == null) {
             return -ENOSYS;
         }
@@ -744,7 +638,7 @@ final class JnrBackend implements NativeBackend {
 
     @Override
     public void bpfObjectClose(long obj) {
-        LibBpf b = bpf();
+        JnrLibBpf b = bpf();
         if (b == null || obj == 0) {
             return;
         }
@@ -767,7 +661,7 @@ final class JnrBackend implements NativeBackend {
 
     /** bpf_object__find_map_by_name or bpf_object__find_program_by_name with a C copy of {@code name}. */
     private long findByName(long obj, String name, boolean map) {
-        LibBpf b = bpf();
+        JnrLibBpf b = bpf();
         if (b == null) {
             return -ENOSYS;
         }
@@ -787,7 +681,7 @@ final class JnrBackend implements NativeBackend {
 
     @Override
     public int bpfProgramFd(long prog) {
-        LibBpf b = bpf();
+        JnrLibBpf b = bpf();
         if (b == null) {
             return -ENOSYS;
         }
@@ -800,7 +694,7 @@ final class JnrBackend implements NativeBackend {
 
     @Override
     public int bpfProgramSetExpectedAttachType(long prog, int attachType) {
-        LibBpf b = bpf();
+        JnrLibBpf b = bpf();
         if (b == null) {
             return -ENOSYS;
         }
@@ -813,7 +707,7 @@ final class JnrBackend implements NativeBackend {
 
     @Override
     public int bpfProgramSetLogBuf(long prog, long buf, long size) {
-        LibBpf b = bpf();
+        JnrLibBpf b = bpf();
         if (b == null) {
             return -ENOSYS;
         }
@@ -826,7 +720,7 @@ final class JnrBackend implements NativeBackend {
 
     @Override
     public int bpfProgramSetLogLevel(long prog, int level) {
-        LibBpf b = bpf();
+        JnrLibBpf b = bpf();
         if (b == null) {
             return -ENOSYS;
         }
@@ -839,7 +733,7 @@ final class JnrBackend implements NativeBackend {
 
     @Override
     public int bpfMapFreeze(int fd) {
-        LibBpf b = bpf();
+        JnrLibBpf b = bpf();
         if (b == null) {
             return -ENOSYS;
         }
@@ -852,7 +746,7 @@ final class JnrBackend implements NativeBackend {
 
     @Override
     public int bpfMapFd(long map) {
-        LibBpf b = bpf();
+        JnrLibBpf b = bpf();
         if (b == null) {
             return -ENOSYS;
         }
@@ -865,7 +759,7 @@ final class JnrBackend implements NativeBackend {
 
     @Override
     public int bpfMapCreate(int mapType, String name, int keySize, int valueSize, int maxEntries) {
-        LibBpf b = bpf();
+        JnrLibBpf b = bpf();
         if (b == null) {
             return -ENOSYS;
         }
@@ -889,7 +783,7 @@ final class JnrBackend implements NativeBackend {
 
     @Override
     public int bpfMapUpdateElem(int fd, byte[] key, byte[] value, long flags) {
-        LibBpf b = bpf();
+        JnrLibBpf b = bpf();
         if (b == null) {
             return -ENOSYS;
         }
@@ -909,7 +803,7 @@ final class JnrBackend implements NativeBackend {
 
     @Override
     public int bpfMapLookupElem(int fd, byte[] key, byte[] valueOut) {
-        LibBpf b = bpf();
+        JnrLibBpf b = bpf();
         if (b == null) {
             return -ENOSYS;
         }
@@ -932,7 +826,7 @@ final class JnrBackend implements NativeBackend {
 
     @Override
     public int bpfMapDeleteElem(int fd, byte[] key) {
-        LibBpf b = bpf();
+        JnrLibBpf b = bpf();
         if (b == null) {
             return -ENOSYS;
         }
@@ -950,7 +844,7 @@ final class JnrBackend implements NativeBackend {
 
     @Override
     public int bpfMapGetNextKey(int fd, byte[] key, byte[] nextOut) {
-        LibBpf b = bpf();
+        JnrLibBpf b = bpf();
         if (b == null) {
             return -ENOSYS;
         }
@@ -975,7 +869,7 @@ final class JnrBackend implements NativeBackend {
 
     @Override
     public int bpfObjGetInfoByFd(int fd, byte[] info) {
-        LibBpf b = bpf();
+        JnrLibBpf b = bpf();
         if (b == null) {
             return -ENOSYS;
         }
@@ -1001,7 +895,7 @@ final class JnrBackend implements NativeBackend {
 
     @Override
     public int libbpfProbeProgType(int progType) {
-        LibBpf b = bpf();
+        JnrLibBpf b = bpf();
         if (b == null) {
             return -ENOSYS;
         }
@@ -1014,7 +908,7 @@ final class JnrBackend implements NativeBackend {
 
     @Override
     public int libbpfProbeMapType(int mapType) {
-        LibBpf b = bpf();
+        JnrLibBpf b = bpf();
         if (b == null) {
             return -ENOSYS;
         }
@@ -1027,7 +921,7 @@ final class JnrBackend implements NativeBackend {
 
     @Override
     public int libbpfProbeHelper(int progType, int helperId) {
-        LibBpf b = bpf();
+        JnrLibBpf b = bpf();
         if (b == null) {
             return -ENOSYS;
         }

@@ -1,4 +1,4 @@
-package dev.reuseport.sys;
+package dev.reuseport.sys.internal;
 
 import static java.lang.foreign.ValueLayout.ADDRESS;
 import static java.lang.foreign.ValueLayout.JAVA_BYTE;
@@ -98,6 +98,11 @@ final class FfmBackend implements NativeBackend {
         return new FfmBackend();
     }
 
+    /**
+     * How to grant native access, naming the flag for where this class runs: its module
+     * ({@code dev.reuseport.sys}) on the module path, {@code ALL-UNNAMED} on the class path. On the module
+     * path jnr's JNI stub loads from jffi's own module, which a JVM that denies native access must grant too.
+     */
     private static String nativeAccessMessage() {
         Module module = FfmBackend.class.getModule();
         String who = module.isNamed() ? module.getName() : "ALL-UNNAMED";
@@ -105,7 +110,8 @@ final class FfmBackend implements NativeBackend {
                 + "--enable-native-access=" + who
                 + (module.isNamed() ? "" : " (or add 'Enable-Native-Access: ALL-UNNAMED' to the manifest of an"
                         + " executable JAR)")
-                + ", or force the jnr backend with -Dreuseport.backend=jnr";
+                + ", or force the jnr backend with -Dreuseport.backend=jnr"
+                + (module.isNamed() ? " (and --enable-native-access=org.jnrproject.jffi)" : "");
     }
 
     @Override

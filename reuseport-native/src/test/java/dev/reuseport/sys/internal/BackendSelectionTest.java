@@ -1,4 +1,4 @@
-package dev.reuseport.sys;
+package dev.reuseport.sys.internal;
 
 import static org.assertj.core.api.Assertions.assertThat;
 

@@ -1,4 +1,4 @@
-package dev.reuseport.sys;
+package dev.reuseport.sys.internal;
 
 import java.net.Inet4Address;
 import java.net.Inet6Address;

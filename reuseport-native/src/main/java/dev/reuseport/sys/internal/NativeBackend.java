@@ -1,5 +1,6 @@
-package dev.reuseport.sys;
+package dev.reuseport.sys.internal;
 
+import dev.reuseport.sys.NativeException;
 import java.nio.ByteBuffer;
 
 /**

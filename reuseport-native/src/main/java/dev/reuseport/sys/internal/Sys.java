@@ -1,5 +1,7 @@
-package dev.reuseport.sys;
+package dev.reuseport.sys.internal;
 
+import dev.reuseport.sys.Errno;
+import dev.reuseport.sys.NativeException;
 import java.net.InetSocketAddress;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;

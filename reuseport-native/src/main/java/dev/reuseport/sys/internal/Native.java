@@ -1,4 +1,4 @@
-package dev.reuseport.sys;
+package dev.reuseport.sys.internal;
 
 import java.lang.invoke.MethodHandle;
 import java.lang.invoke.MethodHandles;
@@ -66,7 +66,7 @@ public final class Native {
         }
         try {
             MethodHandles.Lookup lookup = MethodHandles.lookup();
-            Class<?> type = lookup.findClass("dev.reuseport.sys.FfmBackend");
+            Class<?> type = lookup.findClass("dev.reuseport.sys.internal.FfmBackend");
             MethodHandle create = lookup.findStatic(type, "create", MethodType.methodType(NativeBackend.class));
             return (NativeBackend) create.invokeExact();
         } catch (ClassNotFoundException e) {

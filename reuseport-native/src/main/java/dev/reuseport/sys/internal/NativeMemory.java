@@ -1,4 +1,4 @@
-package dev.reuseport.sys;
+package dev.reuseport.sys.internal;
 
 import java.util.concurrent.atomic.AtomicLong;
 

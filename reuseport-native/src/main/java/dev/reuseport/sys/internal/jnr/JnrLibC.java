@@ -1,0 +1,66 @@
+package dev.reuseport.sys.internal.jnr;
+
+import jnr.ffi.annotations.IgnoreError;
+import jnr.ffi.types.size_t;
+import jnr.ffi.types.ssize_t;
+
+/**
+ * libc as jnr-ffi binds it for {@code JnrBackend}, pointers as raw addresses.
+ *
+ * <p>Public, in a package of its own that the module opens: jnr-ffi defines the implementation it
+ * generates in a class loader of its own (an unnamed module), which must be able to implement this
+ * interface at run time. Nothing else is in this package.
+ */
+public interface JnrLibC {
+    int socket(int domain, int type, int protocol);
+
+    int setsockopt(int fd, int level, int optname, long optval, int optlen);
+
+    int getsockopt(int fd, int level, int optname, long optval, long optlenPtr);
+
+    int bind(int fd, long addr, int addrlen);
+
+    int connect(int fd, long addr, int addrlen);
+
+    int listen(int fd, int backlog);
+
+    int accept4(int fd, long addr, long addrlenPtr, int flags);
+
+    int getsockname(int fd, long addr, long addrlenPtr);
+
+    int getpeername(int fd, long addr, long addrlenPtr);
+
+    int shutdown(int fd, int how);
+
+    int close(int fd);
+
+    /** fcntl's fixed three-int form (F_DUPFD_CLOEXEC). */
+    int fcntl(int fd, int cmd, int arg);
+
+    @ssize_t long read(int fd, long buf, @size_t long count);
+
+    @ssize_t long write(int fd, long buf, @size_t long count);
+
+    // recvfrom and sendto (six arguments) are called through jffi: see the class comment.
+
+    @ssize_t long sendmsg(int fd, long msghdr, int flags);
+
+    @ssize_t long recvmsg(int fd, long msghdr, int flags);
+
+    int poll(long fds, long nfds, int timeout);
+
+    int uname(long buf);
+
+    @IgnoreError
+    int getuid();
+
+    int sched_getcpu();
+
+    int sched_setaffinity(int pid, @size_t long cpusetsize, long mask);
+
+    @IgnoreError
+    long malloc(@size_t long size);
+
+    @IgnoreError
+    void free(long ptr);
+}
