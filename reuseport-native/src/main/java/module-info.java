@@ -28,7 +28,7 @@ module dev.reuseport.sys {
     requires org.objectweb.asm;
 
     exports dev.reuseport.sys;
-    exports dev.reuseport.sys.internal to dev.reuseport.bpf, dev.reuseport, dev.reuseport.netty;
+    exports dev.reuseport.sys.internal to dev.reuseport.bpf, dev.reuseport;
     // jnr-ffi defines the implementations it generates for JnrLibC and JnrLibBpf in a class loader of its
     // own, whose unnamed module must be able to implement them; no qualified export can name that
     // module. "opens" grants access at run time only (nothing compiles against the package), and the

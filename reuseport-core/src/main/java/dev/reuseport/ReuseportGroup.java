@@ -1050,7 +1050,8 @@ public final class ReuseportGroup implements AutoCloseable {
      * Closes a socket that left a worker. TCP with the migrate program: the kernel moves its queue when
      * the last reference closes. Otherwise the socket is drained into {@code heir} and closed right after,
      * in this thread: no new call may start on it, a UDP receive in flight is woken (shutdown), and once
-     * the last call has let go (bounded by two poll slices) the queue is drained, drained again after a
+     * the last call has let go (waiting up to four poll slices; past that the last call does what follows
+     * when it ends) the queue is drained, drained again after a
      * settle (for packets the kernel steered here before the steering change and queues late), and the
      * number closed. Draining while a worker thread still polls the socket would leave a window in which a
      * datagram is queued on a socket that its poller then closes unread. A TCP listener that was lent to a
@@ -1078,7 +1079,7 @@ public final class ReuseportGroup implements AutoCloseable {
                 wake = e; // the close below still happens; the caller hears of it after
             }
         }
-        long deadline = System.nanoTime() + 2L * Worker.POLL_SLICE_MILLIS * 1_000_000;
+        long deadline = System.nanoTime() + 4L * Worker.POLL_SLICE_MILLIS * 1_000_000;
         boolean drained = old.finishHeld(deadline, n -> {
             drain(n, heir);
             settle();
@@ -1088,8 +1089,8 @@ public final class ReuseportGroup implements AutoCloseable {
             }
         });
         if (!drained) {
-            audit.record("drain-skipped", "heir", heir.slot(), "reason", "a call on the leaving socket did not end in "
-                    + 2 * Worker.POLL_SLICE_MILLIS + " ms; it closes when that call ends");
+            audit.record("drain-deferred", "heir", heir.slot(), "reason", "a call on the leaving socket did not end in "
+                    + 4 * Worker.POLL_SLICE_MILLIS + " ms; that call drains and closes it when it ends");
         }
         if (wake != null) {
             throw wake;

@@ -5,8 +5,6 @@ import dev.reuseport.Protocol;
 import dev.reuseport.ReuseportGroup;
 import dev.reuseport.SocketListener;
 import dev.reuseport.Worker;
-import dev.reuseport.sys.NativeException;
-import dev.reuseport.sys.internal.Sys;
 import io.netty.bootstrap.Bootstrap;
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.buffer.Unpooled;
@@ -440,10 +438,11 @@ public final class NettyReuseport implements AutoCloseable {
                 : " (is the loop blocked?)") + "; it closes when the loop gets to it");
     }
 
+    /** Closes a lent descriptor no channel took, through Netty's own wrapper (the library's calls are internal). */
     private static void closeQuietly(int fd, Throwable failure) {
         try {
-            Sys.close(fd);
-        } catch (NativeException e) {
+            new io.netty.channel.unix.FileDescriptor(fd).close();
+        } catch (IOException e) {
             failure.addSuppressed(e);
         }
     }

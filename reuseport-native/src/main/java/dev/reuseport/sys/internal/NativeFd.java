@@ -53,6 +53,28 @@ public final class NativeFd implements AutoCloseable {
         int s = state.addAndGet(-USER);
         if (s == CLOSED) {
             closeNumber();
+        } else if (s == (CLOSED | HELD)) {
+            runPending(); // the closer gave up waiting and left its last action to the last call
+        }
+    }
+
+    /** The last action a closer left behind when its calls outlived its deadline; null when none. */
+    private final java.util.concurrent.atomic.AtomicReference<NumberAction> pending =
+            new java.util.concurrent.atomic.AtomicReference<>();
+
+    /** Runs the pending last action and closes the number, if a closer left one (exactly once). */
+    private void runPending() {
+        NumberAction a = pending.getAndSet(null);
+        if (a == null) {
+            return;
+        }
+        try {
+            a.run(fd);
+        } catch (NativeException e) {
+            closeFailure = e;
+        } finally {
+            closeNumber();
+            state.set(CLOSED);
         }
     }
 
@@ -124,10 +146,11 @@ public final class NativeFd implements AutoCloseable {
     /**
      * Finishes a {@link #closeHeld()}: waits until {@code deadlineNanos} ({@link System#nanoTime()}) for
      * the calls in flight to end, then runs {@code lastAction} on the number and closes it. When calls are
-     * still in flight at the deadline, {@code lastAction} is not run and the last of those calls closes the
-     * number as {@link #close()} would.
+     * still in flight at the deadline, the last of them runs {@code lastAction} and closes the number when
+     * it ends (a failure there is kept for {@link #closeFailure()}), so the action always runs right
+     * before the close, whichever thread that is.
      *
-     * @return whether {@code lastAction} ran (the number is closed either way, now or by the last call)
+     * @return whether {@code lastAction} ran here (else the last call runs it)
      * @throws NativeException the failure of close(2) when this call closed the number, or of
      *     {@code lastAction} (the number is closed then too)
      */
@@ -157,10 +180,10 @@ public final class NativeFd implements AutoCloseable {
             }
             return true;
         }
-        // calls still in flight: hand the close back to the last of them
-        int s = state.updateAndGet(v -> v & ~HELD);
-        if (s == CLOSED) {
-            closeNumber();
+        // calls still in flight: the last of them runs the action and closes the number when it ends
+        pending.set(lastAction);
+        if (state.get() == (CLOSED | HELD)) {
+            runPending(); // it ended between the check above and now (runPending runs it once, here or there)
         }
         return false;
     }
