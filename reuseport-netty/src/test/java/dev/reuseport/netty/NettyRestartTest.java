@@ -67,7 +67,7 @@ class NettyRestartTest {
         NettyTesting.Outcome o = run("udp", "20", "restart");
         if (!o.output().contains("steering=bpf")) {
             // without the program the kernel hash can steer to a leaving socket after its drain
-            org.junit.jupiter.api.Assumptions.assumeTrue(dev.reuseport.sys.internal.Sys.uid() != 0,
+            org.junit.jupiter.api.Assumptions.assumeTrue(NettyTesting.uid() != 0,
                     "as root the steering program must load: " + o.output());
             org.junit.jupiter.api.Assumptions.abort("no eBPF steering: " + o.output());
         }

@@ -4,7 +4,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import dev.reuseport.bpf.Probes;
-import dev.reuseport.sys.internal.Sys;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.ChannelHandler;
@@ -49,7 +48,7 @@ final class NettyTesting {
     /** Skips without root when eBPF steering is unavailable; as root a probe saying otherwise fails. */
     static void assumeSteering() {
         List<dev.reuseport.bpf.Feature> f = Probes.steering();
-        if (Sys.uid() != 0) {
+        if (uid() != 0) {
             assumeTrue(Probes.steeringAvailable(f), "not root and eBPF steering unavailable: " + f);
         }
         assertThat(Probes.steeringAvailable(f)).as("probes as root: %s", f).isTrue();
@@ -218,5 +217,14 @@ final class NettyTesting {
         String text = new String(out, StandardCharsets.UTF_8);
         System.out.println("[child " + main.getSimpleName() + "] " + text.replace("\n", "\n[child] "));
         return new Outcome(p.exitValue(), text);
+    }
+
+    /** This process's uid (the owner of /proc/self), without the library's internal calls. */
+    static int uid() {
+        try {
+            return (Integer) java.nio.file.Files.getAttribute(java.nio.file.Path.of("/proc/self"), "unix:uid");
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
     }
 }
