@@ -55,7 +55,9 @@
  *    mode PASS or unknown, table_len 0 or > TABLE_MAX -> SK_PASS untouched
  *    (the kernel hashes over the live members).
  *  - index i in [0, table_len):
- *      HASH    md->hash % table_len
+ *      HASH    table index = (md->hash * table_len) >> 32, the kernel's own
+ *              reciprocal_scale: a table of n blocks in socket order picks
+ *              exactly the socket the kernel hash would
  *      SEQ     fetch_add(seq[0], 1) % table_len  (user space writes the
  *              round-robin / weighted sequence into the table)
  *      CPU     bpf_get_smp_processor_id() % table_len
@@ -200,7 +202,8 @@ static __always_inline int pick(struct sk_reuseport_md *md)
 	hash = md->hash;
 	switch (mode) {
 	case MODE_HASH:
-		slot = table_slot(half, hash % len);
+		/* reciprocal_scale(hash, len), as reuseport_select_sock_by_hash */
+		slot = table_slot(half, (__u32)(((__u64)hash * len) >> 32));
 		break;
 	case MODE_SEQ:
 		slot = seq_slot(half, len);

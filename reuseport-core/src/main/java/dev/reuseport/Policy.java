@@ -48,9 +48,12 @@ public sealed interface Policy permits Policy.KernelHash, Policy.RoundRobin, Pol
     }
 
     /**
-     * The flow's hash indexes a table of slots (Maglev-style, derived from the previous table) so that a
-     * membership change moves as few flows as it can: a worker leaving moves only its own flows. Needs
-     * the eBPF steering program.
+     * The flow's hash indexes a table of slots, derived from the previous table, so that a membership
+     * change moves as few flows as it can: a worker leaving moves only its own flows, one joining takes
+     * only its share. A fresh table is kernel-aligned (indexed with the kernel's own
+     * {@code reciprocal_scale}, the workers in blocks in slot order): while the group has the members
+     * it opened with, every flow goes where the kernel hash would send it, so enforcing this policy or
+     * falling back from it moves no flow. Needs the eBPF steering program.
      *
      * @return the consistent-hashing policy, spec {@code consistent}
      */

@@ -8,10 +8,17 @@ import java.util.Arrays;
  * Turns a policy and the live slots into what the steering program reads: a mode and a table of slot
  * ids. Pure computation; the consistent table is derived from the previous one so that membership
  * changes move as little as possible.
+ *
+ * <p>The consistent table starts kernel-aligned: the program indexes it as the kernel indexes its
+ * socket array, {@code reciprocal_scale(hash, length)}, and a fresh table is the live slots in contiguous
+ * blocks of equal length, in slot order. While the members are the ones the group opened with (the
+ * kernel's socket array in slot order), every flow goes exactly where the kernel hash sends it, so
+ * switching between the kernel hash and the consistent policy (enforce, fallback) moves no flow; when a
+ * member leaves or joins, only its entries change, where the kernel would reshuffle about half the flows.
  */
 final class TablePlanner {
-    /** Entries of the consistent (hash) table: a prime, so Maglev permutations cover it. */
-    static final int CONSISTENT_SIZE = 4093;
+    /** At most this many entries in a consistent table; a fresh one has the largest multiple of the live count. */
+    static final int CONSISTENT_MAX = 4096;
 
     /** A mode and its table. */
     record Plan(Mode mode, int[] table) {
@@ -63,10 +70,25 @@ final class TablePlanner {
         if (policy instanceof Policy.Weighted w) {
             return new Plan(Mode.SEQ, smoothWeighted(w, live));
         }
-        if (previous != null && previous.mode() == Mode.HASH && previous.length() == CONSISTENT_SIZE) {
+        if (previous != null && previous.mode() == Mode.HASH && previous.length() >= live.length) {
             return new Plan(Mode.HASH, rebalance(previous.table(), live));
         }
-        return new Plan(Mode.HASH, maglev(live, CONSISTENT_SIZE));
+        return new Plan(Mode.HASH, blocks(live));
+    }
+
+    /**
+     * A fresh consistent table: {@code live} in contiguous blocks of {@code CONSISTENT_MAX / n} entries
+     * each, in order, so that entry {@code reciprocal_scale(h, length)} is {@code live[reciprocal_scale(h, n)]}
+     * for every hash {@code h}: the kernel's own choice among n sockets in that order.
+     */
+    static int[] blocks(int[] live) {
+        int n = live.length;
+        int per = CONSISTENT_MAX / n;
+        int[] table = new int[per * n];
+        for (int i = 0; i < table.length; i++) {
+            table[i] = live[i / per];
+        }
+        return table;
     }
 
     /**
@@ -100,39 +122,10 @@ final class TablePlanner {
         return seq;
     }
 
-    /** Maglev population of a table of {@code m} (prime) entries over {@code live}. */
-    static int[] maglev(int[] live, int m) {
-        int n = live.length;
-        long[] offset = new long[n];
-        long[] skip = new long[n];
-        for (int i = 0; i < n; i++) {
-            offset[i] = Long.remainderUnsigned(mix(live[i], 0x9E3779B97F4A7C15L), m);
-            skip[i] = Long.remainderUnsigned(mix(live[i], 0xC2B2AE3D27D4EB4FL), m - 1) + 1;
-        }
-        int[] table = new int[m];
-        Arrays.fill(table, -1);
-        long[] next = new long[n];
-        int filled = 0;
-        while (true) {
-            for (int i = 0; i < n; i++) {
-                int c = (int) ((offset[i] + next[i] * skip[i]) % m);
-                while (table[c] >= 0) {
-                    next[i]++;
-                    c = (int) ((offset[i] + next[i] * skip[i]) % m);
-                }
-                table[c] = live[i];
-                next[i]++;
-                if (++filled == m) {
-                    return table;
-                }
-            }
-        }
-    }
-
     /**
      * The previous table adjusted to {@code live}: entries of slots that left go to the survivor with
-     * the fewest entries; a slot that joined takes entries (along its Maglev permutation) only from
-     * slots above their fair share. No other entry changes.
+     * the fewest entries; a slot that joined takes entries (along a permutation of the table seeded by
+     * its slot id) only from slots above their fair share. No other entry changes.
      */
     static int[] rebalance(int[] previous, int[] live) {
         int m = previous.length;
@@ -166,6 +159,9 @@ final class TablePlanner {
             }
             long offset = Long.remainderUnsigned(mix(t, 0x9E3779B97F4A7C15L), m);
             long skip = Long.remainderUnsigned(mix(t, 0xC2B2AE3D27D4EB4FL), m - 1) + 1;
+            while (gcd(skip, m) != 1) {
+                skip = skip % (m - 1) + 1; // a step coprime with m visits every entry once
+            }
             for (long j = 0; j < m && count[t] < target; j++) {
                 int c = (int) ((offset + j * skip) % m);
                 int owner = table[c];
@@ -177,6 +173,15 @@ final class TablePlanner {
             }
         }
         return table;
+    }
+
+    private static long gcd(long a, long b) {
+        while (b != 0) {
+            long r = a % b;
+            a = b;
+            b = r;
+        }
+        return a;
     }
 
     /** splitmix64 finaliser of {@code v} with a seed. */

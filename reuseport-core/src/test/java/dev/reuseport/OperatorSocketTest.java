@@ -86,7 +86,7 @@ class OperatorSocketTest {
             assertThat(b.resolve(f)).isNotEmptyFile();
         }
         assertThat(Files.readString(b.resolve("sysctls.txt"))).contains("net.ipv4.tcp_migrate_req = ");
-        assertThat(Files.readString(b.resolve("bpf-maps.txt"))).contains("config mode HASH table_len 4093");
+        assertThat(Files.readString(b.resolve("bpf-maps.txt"))).contains("config mode HASH table_len 4096");
         assertThat(Files.readString(b.resolve("policy-history.txt"))).contains("consistent");
         assertThat(Files.readString(b.resolve("audit.jsonl"))).contains("\"event\":\"attach\"");
         assertThat(Files.readString(b.resolve("metrics.prom"))).contains("reuseport_worker_drops_total{slot=\"0\"}");

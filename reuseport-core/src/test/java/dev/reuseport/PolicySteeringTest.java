@@ -116,6 +116,70 @@ class PolicySteeringTest {
     }
 
     @Test
+    void switchingBetweenTheKernelHashAndConsistentMovesNoFlow() throws Exception {
+        for (ReuseportGroup.Builder b : List.of(udp(Policy.kernelHash()), tcp(Policy.kernelHash()))) {
+            try (ReuseportGroup g = b.open(); TestTraffic t = new TestTraffic(g)) {
+                boolean isUdp = g.protocol() == Protocol.UDP;
+                List<DatagramChannel> flows = isUdp ? TestTraffic.flows(1024) : List.of();
+                List<java.net.InetSocketAddress> clients = new java.util.ArrayList<>();
+                try {
+                    // TCP: a flow is a client address and port, bound the same each time
+                    for (int i = 0; i < 256 && !isUdp; i++) {
+                        clients.add(new java.net.InetSocketAddress(TestTraffic.LO, 0));
+                    }
+                    int[] kernel = isUdp ? pingAll(t, flows) : null;
+                    List<Integer> kernelTcp = isUdp ? null : connectAll(g, clients, true);
+                    g.policy(Policy.consistent());
+                    assertThat(g.capabilities().steering()).isEqualTo("bpf consistent");
+                    if (isUdp) {
+                        assertThat(pingAll(t, flows)).as("UDP flows after enforcing consistent").containsExactly(kernel);
+                    } else {
+                        assertThat(connectAll(g, clients, false)).as("TCP 4-tuples after enforcing consistent")
+                                .isEqualTo(kernelTcp);
+                    }
+                    g.fallback("test: back to the kernel hash");
+                    if (isUdp) {
+                        assertThat(pingAll(t, flows)).as("UDP flows after falling back").containsExactly(kernel);
+                    }
+                } finally {
+                    TestTraffic.closeAll(flows);
+                }
+            }
+        }
+    }
+
+    private static int[] pingAll(TestTraffic t, List<DatagramChannel> flows) throws java.io.IOException {
+        int[] w = new int[flows.size()];
+        for (int i = 0; i < w.length; i++) {
+            w[i] = t.ping(flows.get(i));
+        }
+        return w;
+    }
+
+    /**
+     * One connection from each client address; the first time the kernel picks the ports (recorded into
+     * {@code clients}), later the same ports are bound again, so each connection repeats its 4-tuple.
+     */
+    private static List<Integer> connectAll(ReuseportGroup g, List<java.net.InetSocketAddress> clients, boolean first)
+            throws java.io.IOException {
+        List<Integer> slots = new java.util.ArrayList<>();
+        for (int i = 0; i < clients.size(); i++) {
+            try (java.net.Socket s = new java.net.Socket()) {
+                s.setReuseAddress(true);
+                s.setSoLinger(true, 0); // RST on close: no TIME_WAIT holds the 4-tuple
+                s.bind(clients.get(i));
+                if (first) {
+                    clients.set(i, (java.net.InetSocketAddress) s.getLocalSocketAddress());
+                }
+                s.connect(g.localAddress(), 5000);
+                s.setSoTimeout(5000);
+                slots.add(s.getInputStream().read());
+            }
+        }
+        return slots;
+    }
+
+    @Test
     void consistentMovesOnlyTheLeaversFlowsAndOnlyNewcomersGain() throws Exception {
         try (ReuseportGroup g = udp(Policy.consistent()).open(); TestTraffic t = new TestTraffic(g)) {
             List<DatagramChannel> flows = TestTraffic.flows(1024);

@@ -20,18 +20,25 @@ class TablePlannerTest {
     }
 
     @Test
-    void maglevGivesEverySlotAnEqualShareWithinOneEntry() {
-        int[] t = TablePlanner.maglev(EIGHT, TablePlanner.CONSISTENT_SIZE);
-        int[] c = counts(t);
-        int m = TablePlanner.CONSISTENT_SIZE;
-        for (int s : EIGHT) {
-            assertThat(c[s]).isBetween(m / 8, m / 8 + 1);
+    void aFreshConsistentTablePicksWhatTheKernelHashPicks() {
+        for (int n : new int[] {1, 3, 7, 8, 13, 256}) {
+            int[] live = IntStream.range(0, n).toArray();
+            TablePlanner.Plan p = TablePlanner.plan(Policy.consistent(), live, null, 2);
+            assertThat(p.mode()).isEqualTo(Mode.HASH);
+            assertThat(p.length()).as("n=%d", n).isEqualTo(TablePlanner.CONSISTENT_MAX / n * n);
+            java.util.SplittableRandom r = new java.util.SplittableRandom(n);
+            for (int k = 0; k < 100_000; k++) {
+                long h = r.nextInt() & 0xFFFFFFFFL;
+                int kernel = live[(int) ((h * n) >>> 32)]; // reciprocal_scale(hash, num_socks)
+                int program = p.at((int) ((h * p.length()) >>> 32)); // what steer.bpf.c's HASH mode reads
+                assertThat(program).as("n=%d hash=%d", n, h).isEqualTo(kernel);
+            }
         }
     }
 
     @Test
     void removingASlotMovesOnlyItsEntriesAndSpreadsThem() {
-        int[] before = TablePlanner.maglev(EIGHT, TablePlanner.CONSISTENT_SIZE);
+        int[] before = TablePlanner.blocks(EIGHT);
         int[] live = {0, 1, 2, 4, 5, 6, 7};
         int[] after = TablePlanner.rebalance(before, live);
         int[] c = counts(after);
@@ -42,7 +49,7 @@ class TablePlannerTest {
                 assertThat(after[i]).isNotEqualTo(3);
             }
         }
-        int m = TablePlanner.CONSISTENT_SIZE;
+        int m = before.length;
         for (int s : live) {
             assertThat(c[s]).isBetween(m / 7 - 1, m / 7 + 2);
         }
@@ -51,7 +58,7 @@ class TablePlannerTest {
     @Test
     void addingASlotMovesEntriesOnlyToTheNewcomer() {
         int[] seven = {0, 1, 2, 4, 5, 6, 7};
-        int[] before = TablePlanner.maglev(seven, TablePlanner.CONSISTENT_SIZE);
+        int[] before = TablePlanner.blocks(seven);
         int[] after = TablePlanner.rebalance(before, EIGHT);
         int moved = 0;
         for (int i = 0; i < before.length; i++) {
@@ -60,7 +67,8 @@ class TablePlannerTest {
                 moved++;
             }
         }
-        assertThat(moved).isEqualTo(TablePlanner.CONSISTENT_SIZE / 8);
+        assertThat(moved).isEqualTo(before.length / 8);
+        assertThat(counts(after)[3]).isEqualTo(before.length / 8);
     }
 
     @Test
@@ -93,7 +101,7 @@ class TablePlannerTest {
         TablePlanner.Plan cpu = TablePlanner.plan(Policy.cpu(), new int[] {2, 5}, null, 4);
         assertThat(cpu.mode()).isEqualTo(Mode.CPU);
         assertThat(cpu.table()).containsExactly(2, 5, 2, 5);
-        assertThat(TablePlanner.plan(Policy.consistent(), EIGHT, null, 2).length()).isEqualTo(TablePlanner.CONSISTENT_SIZE);
+        assertThat(TablePlanner.plan(Policy.consistent(), EIGHT, null, 2).length()).isEqualTo(TablePlanner.CONSISTENT_MAX);
     }
 
     @Test
