@@ -773,16 +773,33 @@ public final class ReuseportGroup implements AutoCloseable {
     }
 
     /**
-     * A short pause after a steering change, so that packets the old table already steered (in softirq,
-     * microseconds from selection to the socket queue) are queued before a leaving socket is drained.
+     * After a steering change and before a leaving socket is drained: waits for an RCU grace period
+     * ({@link Sys#rcuGracePeriod()}). The steering program and the enqueue of the packet it steered run
+     * in one RCU read-side section (softirq), so once the grace period has passed, every packet steered
+     * by the old table or slot array is on its socket's queue, however long the CPU was held up in
+     * between (a descheduled vCPU); nothing steered before the change can arrive after the drain. Where
+     * the kernel refuses (membarrier missing, or nohz_full) a 2 ms pause stands in, which covers the
+     * usual microseconds from selection to queue but not a stall.
      */
     private static void settle() {
+        try {
+            Sys.rcuGracePeriod();
+            return;
+        } catch (NativeException e) {
+            if (!settleFallbackLogged) {
+                settleFallbackLogged = true;
+                LOG.log(System.Logger.Level.INFO, "no RCU grace period from membarrier (" + e.getMessage()
+                        + "); steering changes settle with a 2 ms pause instead");
+            }
+        }
         try {
             Thread.sleep(2);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
     }
+
+    private static volatile boolean settleFallbackLogged;
 
     /** Whether the policy in force steers by a table (as opposed to the kernel hash, possibly shadowed). */
     private boolean tablePolicy() {
@@ -1051,9 +1068,9 @@ public final class ReuseportGroup implements AutoCloseable {
      * the last reference closes. Otherwise the socket is drained into {@code heir} and closed right after,
      * in this thread: no new call may start on it, a UDP receive in flight is woken (shutdown), and once
      * the last call has let go (waiting up to four poll slices; past that the last call does what follows
-     * when it ends) the queue is drained, drained again after a
-     * settle (for packets the kernel steered here before the steering change and queues late), and the
-     * number closed. Draining while a worker thread still polls the socket would leave a window in which a
+     * when it ends) the queue is drained and the number closed. The callers settle (an RCU grace period,
+     * see {@link #settle()}) between the steering change and this, so everything steered here is queued
+     * by then. Draining while a worker thread still polls the socket would leave a window in which a
      * datagram is queued on a socket that its poller then closes unread. A TCP listener that was lent to a
      * {@link SocketListener} ({@code external}) is shut down for reading before the close, so that a
      * duplicate still open elsewhere cannot keep it in the group (see {@link SocketListener}).
@@ -1081,8 +1098,7 @@ public final class ReuseportGroup implements AutoCloseable {
         }
         long deadline = System.nanoTime() + 4L * Worker.POLL_SLICE_MILLIS * 1_000_000;
         boolean drained = old.finishHeld(deadline, n -> {
-            drain(n, heir);
-            settle();
+            // the caller settled after the steering change: what was steered here is queued now
             drain(n, heir);
             if (external && protocol == Protocol.TCP) {
                 Sys.shutdown(n, Sys.SHUT_RD);

@@ -491,6 +491,12 @@ final class JnrBackend implements NativeBackend {
     }
 
     @Override
+    public int membarrier(int cmd) {
+        long r = libc.syscall(Sys.SYS_MEMBARRIER, cmd, 0, 0);
+        return r == -1 ? -errno() : (int) r;
+    }
+
+    @Override
     public int schedGetcpu() {
         return check(libc.sched_getcpu());
     }

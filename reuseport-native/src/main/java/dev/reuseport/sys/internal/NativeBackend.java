@@ -134,6 +134,12 @@ interface NativeBackend {
     /** getuid(2). */
     int getuid();
 
+    /**
+     * membarrier(2) with {@code cmd} (through syscall(2), glibc has no wrapper): its result (for
+     * MEMBARRIER_CMD_QUERY the supported commands), or -errno.
+     */
+    int membarrier(int cmd);
+
     /** sched_getcpu(3): the CPU the calling thread runs on, or -errno. */
     int schedGetcpu();
 

@@ -452,6 +452,35 @@ public final class Sys {
         return B.getuid();
     }
 
+    /** membarrier(2)'s number on x86_64 (aarch64: 283). */
+    public static final long SYS_MEMBARRIER = "aarch64".equals(System.getProperty("os.arch")) ? 283 : 324;
+    /** MEMBARRIER_CMD_GLOBAL: returns once every CPU has passed an RCU grace period (synchronize_rcu). */
+    public static final int MEMBARRIER_CMD_GLOBAL = 1;
+
+    /**
+     * The membarrier commands this kernel supports (MEMBARRIER_CMD_QUERY), a bit mask.
+     *
+     * @throws NativeException ENOSYS before Linux 4.3
+     */
+    public static int membarrierCommands() throws NativeException {
+        return check("membarrier", B.membarrier(0));
+    }
+
+    /**
+     * Waits for an RCU grace period (membarrier MEMBARRIER_CMD_GLOBAL, which the kernel implements with
+     * synchronize_rcu): every softirq that was running when this was called, and so every packet a
+     * steering program had already chosen a socket for, has finished and been queued.
+     *
+     * @throws NativeException when the kernel refuses (ENOSYS before 4.3, EINVAL with nohz_full)
+     */
+    public static void rcuGracePeriod() throws NativeException {
+        int r;
+        do {
+            r = B.membarrier(MEMBARRIER_CMD_GLOBAL);
+        } while (r == -Errno.EINTR);
+        check("membarrier", r);
+    }
+
     /** sched_getcpu(3). */
     public static int currentCpu() throws NativeException {
         return check("sched_getcpu", B.schedGetcpu());

@@ -216,6 +216,9 @@ final class FfmBackend implements NativeBackend {
         static final MethodHandle POLL = capture("poll", false, JAVA_INT, ADDRESS, JAVA_LONG, JAVA_INT);
         static final MethodHandle UNAME = capture("uname", false, JAVA_INT, ADDRESS);
         static final MethodHandle GETUID = plain("getuid", true, FunctionDescriptor.of(JAVA_INT));
+        static final MethodHandle SYSCALL3 = LINKER.downcallHandle(find("syscall"),
+                FunctionDescriptor.of(JAVA_LONG, JAVA_LONG, JAVA_INT, JAVA_INT, JAVA_INT),
+                ERRNO, Linker.Option.firstVariadicArg(1));
         static final MethodHandle SCHED_GETCPU = capture("sched_getcpu", true, JAVA_INT);
         static final MethodHandle SCHED_SETAFFINITY =
                 capture("sched_setaffinity", false, JAVA_INT, JAVA_INT, JAVA_LONG, ADDRESS);
@@ -702,6 +705,17 @@ final class FfmBackend implements NativeBackend {
     }
 
     // ---- process ------------------------------------------------------------------------------
+
+    @Override
+    public int membarrier(int cmd) {
+        Scratch s = scratch();
+        try {
+            long r = (long) Libc.SYSCALL3.invokeExact(s.state, (long) Sys.SYS_MEMBARRIER, cmd, 0, 0);
+            return r < 0 ? err(s.state) : (int) r;
+        } catch (Throwable t) {
+            throw unchecked(t);
+        }
+    }
 
     @Override
     public int uname(byte[] out) {

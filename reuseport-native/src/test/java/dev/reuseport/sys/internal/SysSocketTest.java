@@ -257,6 +257,18 @@ class SysSocketTest {
                 .hasMessageContaining("not held");
     }
 
+    @Test
+    void membarrierOffersAGlobalBarrierAndWaitsForAGracePeriod() throws Exception {
+        // QUERY's mask names GLOBAL (bit 0) and, since 4.14, PRIVATE_EXPEDITED (bit 3): a wrong syscall
+        // number would not answer like this
+        int commands = Sys.membarrierCommands();
+        assertThat(commands & Sys.MEMBARRIER_CMD_GLOBAL).as("commands 0x%x", commands).isEqualTo(1);
+        assertThat(commands & 8).as("commands 0x%x", commands).isEqualTo(8);
+        long t0 = System.nanoTime();
+        Sys.rcuGracePeriod();
+        assertThat(System.nanoTime() - t0).as("a grace period, not a hang").isLessThan(2_000_000_000L);
+    }
+
     /** What a /proc/self/fd link points at now, or "gone". */
     private static String target(Path link) throws java.io.IOException {
         return Files.exists(link, java.nio.file.LinkOption.NOFOLLOW_LINKS) ? Files.readSymbolicLink(link).toString()

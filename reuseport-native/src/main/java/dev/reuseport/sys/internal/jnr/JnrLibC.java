@@ -54,6 +54,9 @@ public interface JnrLibC {
     @IgnoreError
     int getuid();
 
+    /** syscall(2) with three int arguments (on x86_64 and aarch64 they travel in registers either way). */
+    long syscall(long number, int a, int b, int c);
+
     int sched_getcpu();
 
     int sched_setaffinity(int pid, @size_t long cpusetsize, long mask);
