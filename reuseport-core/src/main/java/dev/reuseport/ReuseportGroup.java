@@ -1098,6 +1098,9 @@ public final class ReuseportGroup implements AutoCloseable {
         }
         long deadline = System.nanoTime() + 4L * Worker.POLL_SLICE_MILLIS * 1_000_000;
         boolean drained = old.finishHeld(deadline, n -> {
+            if (protocol == Protocol.UDP) {
+                excludeFromLookups(n);
+            }
             // the caller settled after the steering change: what was steered here is queued now
             drain(n, heir);
             if (external && protocol == Protocol.TCP) {
@@ -1229,6 +1232,28 @@ public final class ReuseportGroup implements AutoCloseable {
             audit.record("listener-failed", "call", "leaving", "slot", w.slot(), "error", e.toString());
         }
         return true;
+    }
+
+    /**
+     * Takes a leaving UDP socket out of the kernel's lookups before its drain and close, by connecting it
+     * to a peer that never sends (loopback at the group's own port): a connected socket scores -1 for
+     * every other source, and the kernel hash skips connected members. Without this, close(2) has a
+     * window in which the socket is already out of the reuseport group but still first in the port's
+     * hash chain (IPv4 adds new sockets at the head, so the newest members, the ones a shrink closes,
+     * are met first), and a datagram that meets it there is queued on a socket being destroyed, lost
+     * without a counter. The price: the kernel marks the group as having connected members, and UDP
+     * lookups then compare the other members' scores after the steering choice (a few compares a
+     * datagram). A failure is logged; the drain and close go on as before.
+     */
+    private void excludeFromLookups(int n) {
+        try {
+            InetAddress peer = InetAddress.getByName(family == SockAddr.AF_INET6 ? "::1" : "127.0.0.1");
+            Sys.connect(n, new InetSocketAddress(peer, localAddress.getPort()), family);
+        } catch (NativeException | UnknownHostException e) {
+            audit.record("exclude-failed", "fd", n, "error", e.getMessage());
+            LOG.log(System.Logger.Level.WARNING, describe() + ": could not take a leaving socket out of lookups ("
+                    + e.getMessage() + "); a datagram arriving as it closes may be lost");
+        }
     }
 
     /** Moves what is queued on leaving socket {@code n} to {@code heir}, or to the socket listener if one is attached. */
