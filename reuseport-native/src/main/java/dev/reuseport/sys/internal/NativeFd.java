@@ -62,11 +62,14 @@ public final class NativeFd implements AutoCloseable {
     private final java.util.concurrent.atomic.AtomicReference<NumberAction> pending =
             new java.util.concurrent.atomic.AtomicReference<>();
 
-    /** Runs the pending last action and closes the number, if a closer left one (exactly once). */
-    private void runPending() {
+    /**
+     * Runs the pending last action and closes the number, if a closer left one (exactly once over all
+     * threads); a failure of either is kept for {@link #closeFailure()}. Whether it ran here.
+     */
+    private boolean runPending() {
         NumberAction a = pending.getAndSet(null);
         if (a == null) {
-            return;
+            return false;
         }
         try {
             a.run(fd);
@@ -76,6 +79,7 @@ public final class NativeFd implements AutoCloseable {
             closeNumber();
             state.set(CLOSED);
         }
+        return true;
     }
 
     /** Whether {@link #close()} was called. */
@@ -166,26 +170,16 @@ public final class NativeFd implements AutoCloseable {
                 break;
             }
         }
-        if (state.compareAndSet(CLOSED | HELD, CLOSED | HELD)) {
-            // no caller left and none can start: the number is ours alone
-            try {
-                lastAction.run(fd);
-            } finally {
-                closeNumber();
-                state.set(CLOSED);
-                NativeException f = closeFailure;
-                if (f != null) {
-                    throw f;
-                }
-            }
-            return true;
-        }
-        // calls still in flight: the last of them runs the action and closes the number when it ends
+        // whoever finds no call left runs it once: this thread now, or else the last call as it ends
         pending.set(lastAction);
-        if (state.get() == (CLOSED | HELD)) {
-            runPending(); // it ended between the check above and now (runPending runs it once, here or there)
+        if (state.get() != (CLOSED | HELD) || !runPending()) {
+            return false;
         }
-        return false;
+        NativeException f = closeFailure;
+        if (f != null) {
+            throw f;
+        }
+        return true;
     }
 
     /** What {@link #finishHeld} runs on the number before closing it. */
