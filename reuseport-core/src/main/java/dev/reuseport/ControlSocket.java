@@ -425,7 +425,7 @@ public final class ControlSocket implements AutoCloseable {
         Command c = commands.get(name);
         if (c == null) {
             String shown = name.length() > 40 ? name.substring(0, 40) + "..." : name;
-            lines.writeLine("ERR unknown command '" + printable(shown) + "'; accepted: " + String.join(", ", commandNames()));
+            lines.writeLine("ERR unknown command '" + Shown.printable(shown) + "'; accepted: " + String.join(", ", commandNames()));
             return false;
         }
         List<String> body = new ArrayList<>();
@@ -433,10 +433,10 @@ public final class ControlSocket implements AutoCloseable {
         try {
             result = c.run(words, body);
         } catch (IllegalArgumentException | IllegalStateException | UnsupportedOperationException e) {
-            lines.writeLine("ERR " + printable(e.getMessage()));
+            lines.writeLine("ERR " + Shown.printable(e.getMessage()));
             return false;
         } catch (IOException e) {
-            lines.writeLine("ERR " + name + " failed: " + printable(e.getMessage()));
+            lines.writeLine("ERR " + name + " failed: " + Shown.printable(e.getMessage()));
             return false;
         }
         for (String b : body) {
@@ -450,17 +450,6 @@ public final class ControlSocket implements AutoCloseable {
         List<String> names = new ArrayList<>(commands.keySet());
         names.add("handoff");
         return names;
-    }
-
-    static String printable(String s) {
-        if (s == null) {
-            return "";
-        }
-        StringBuilder b = new StringBuilder();
-        for (char ch : s.toCharArray()) {
-            b.append(ch >= 0x20 && ch < 0x7f ? ch : '?');
-        }
-        return b.toString();
     }
 
     private static void noArgs(String name, List<String> a) {

@@ -103,7 +103,7 @@ final class Handoff {
     /** Old side: sends the group over {@code lines}, after the peer asked for {@code version}. */
     static boolean send(ReuseportGroup group, ControlLines lines, String version) throws IOException {
         if (!String.valueOf(VERSION).equals(version)) {
-            lines.writeLine("ERR handoff version '" + ControlSocket.printable(version) + "' is not supported; accepted: " + VERSION);
+            lines.writeLine("ERR handoff version '" + Shown.printable(version) + "' is not supported; accepted: " + VERSION);
             return false;
         }
         return group.handOff(layout -> {

@@ -13,14 +13,22 @@ final class Shown {
         if (value == null) {
             return "null";
         }
-        String s = value.length() > MAX ? value.substring(0, MAX) : value;
-        StringBuilder b = new StringBuilder("'");
-        for (char ch : s.toCharArray()) {
-            b.append(ch >= 0x20 && ch < 0x7f ? ch : '?');
-        }
-        b.append('\'');
+        StringBuilder b = new StringBuilder("'")
+                .append(printable(value.length() > MAX ? value.substring(0, MAX) : value)).append('\'');
         if (value.length() > MAX) {
             b.append("... (").append(value.length()).append(" characters)");
+        }
+        return b.toString();
+    }
+
+    /** {@code s} with every character outside printable ASCII as '?' (a reply line stays one line); "" for null. */
+    static String printable(String s) {
+        if (s == null) {
+            return "";
+        }
+        StringBuilder b = new StringBuilder(s.length());
+        for (char ch : s.toCharArray()) {
+            b.append(ch >= 0x20 && ch < 0x7f ? ch : '?');
         }
         return b.toString();
     }
