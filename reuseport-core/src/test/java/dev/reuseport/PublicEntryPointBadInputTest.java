@@ -9,7 +9,6 @@ import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.List;
 import java.util.stream.Stream;
 import org.assertj.core.api.ThrowableAssert.ThrowingCallable;
@@ -153,7 +152,7 @@ class PublicEntryPointBadInputTest {
     @MethodSource("cases")
     void aBadValueIsATypedErrorNamingItAndChangesNothing(String what, Class<? extends Throwable> type, String message,
                                                          Call call) throws Exception {
-        List<String> fdsBefore = descriptors();
+        java.util.Set<String> fdsBefore = descriptors();
         int generation = group.generation();
         Policy policy = group.policy();
         int[] slots = group.slots();
@@ -168,23 +167,11 @@ class PublicEntryPointBadInputTest {
         assertThat(descriptors()).as("%s: descriptors after", what).isEqualTo(fdsBefore);
     }
 
-    /** This process's socket and anon-inode (BPF, epoll) descriptors, each as number -> what it points at. */
-    private static List<String> descriptors() throws IOException {
-        List<String> out = new ArrayList<>();
-        try (Stream<Path> s = Files.list(Path.of("/proc/self/fd"))) {
-            for (Path p : (Iterable<Path>) s::iterator) {
-                try {
-                    out.add(p.getFileName() + "->" + Files.readSymbolicLink(p));
-                } catch (IOException e) {
-                    // the descriptor that listed the directory, closed meanwhile
-                }
-            }
-        }
-        // what the library can leak: sockets and BPF objects (the JVM itself opens and closes files, such
-        // as cgroup limits, at its own pace)
-        out.removeIf(l -> !l.contains("->socket:[") && !l.contains("->anon_inode:"));
-        String[] a = out.toArray(String[]::new);
-        Arrays.sort(a);
-        return List.of(a);
+    /**
+     * This process's socket and anon-inode (BPF, epoll) descriptors: what the library can leak (the JVM
+     * itself opens and closes files, such as cgroup limits, at its own pace).
+     */
+    private static java.util.Set<String> descriptors() throws IOException {
+        return TestKernel.descriptors(t -> t.startsWith("socket:[") || t.startsWith("anon_inode:"));
     }
 }

@@ -27,12 +27,17 @@ final class TestKernel {
      * (programs, maps). JAR files the JVM opens lazily for class loading are not among them.
      */
     static java.util.Set<String> sockets() throws IOException {
+        return descriptors(t -> t.startsWith("socket:") || t.startsWith("anon_inode:bpf"));
+    }
+
+    /** This process's descriptors whose link target {@code keep} accepts, as {@code "fd -> target"}. */
+    static java.util.Set<String> descriptors(java.util.function.Predicate<String> keep) throws IOException {
         java.util.Set<String> out = new java.util.TreeSet<>();
         try (var s = Files.list(Path.of("/proc/self/fd"))) {
             for (Path p : (Iterable<Path>) s::iterator) {
                 try {
                     String target = Files.readSymbolicLink(p).toString();
-                    if (target.startsWith("socket:") || target.startsWith("anon_inode:bpf")) {
+                    if (keep.test(target)) {
                         out.add(p.getFileName() + " -> " + target);
                     }
                 } catch (IOException gone) {
