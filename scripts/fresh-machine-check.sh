@@ -118,9 +118,8 @@ cleanup() {
   local rc=$? i
   trap - EXIT INT TERM
   if [ -n "$inner_pid" ] && kill -0 "$inner_pid" 2>/dev/null; then
-    # unshare --kill-child: when it dies, the namespace's init is killed, and with it every process in it
-    kill -TERM "$inner_pid" 2>/dev/null || true
-    for i in $(seq 50); do kill -0 "$inner_pid" 2>/dev/null || break; sleep 0.2; done
+    # unshare --fork blocks SIGINT and SIGTERM; --kill-child: when it dies, the namespace's init gets
+    # SIGKILL, and with it every process in the PID namespace; then the mount namespace has no member
     kill -KILL "$inner_pid" 2>/dev/null || true
     wait "$inner_pid" 2>/dev/null || true
   fi
@@ -130,8 +129,9 @@ cleanup() {
   if grep -q " $work/" /proc/self/mountinfo; then
     echo "fresh-machine-check: something is still mounted under $work; left in place" >&2
     rc=2
-  else
-    rm -rf --one-file-system "$work"
+  else   # (a process of the killed namespace may still be exiting for a moment)
+    for i in 1 2 3 4 5 6; do rm -rf --one-file-system "$work" 2>/dev/null && break; sleep 1; done
+    [ ! -e "$work" ] || { echo "fresh-machine-check: could not remove $work" >&2; rc=2; }
   fi
   exit "$rc"
 }
@@ -217,7 +217,16 @@ while IFS= read -r cmd; do
     PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
     /bin/bash -c "cd /root/project && $cmd" </dev/null >"$logs/cmd$n.log" 2>&1
   rc=$?
-  echo "$n $rc $(( $(date +%s) - start ))" >>"$logs/results"
+  end=$(date +%s)
+  apt_s=-   # the span of the root's dpkg log written during this command (UTC: the root has no time zone)
+  if [ -s "$root/var/log/dpkg.log" ]; then
+    span=$(awk -v a="$(date -u -d "@$start" '+%F %T')" -v b="$(date -u -d "@$end" '+%F %T')" \
+      '{ t = $1 " " $2 } t >= a && t <= b { if (f == "") f = t; l = t } END { print f "|" l }' "$root/var/log/dpkg.log")
+    if [ "$span" != "|" ]; then
+      apt_s=$(( $(date -u -d "${span#*|}" +%s) - $(date -u -d "${span%|*}" +%s) ))
+    fi
+  fi
+  echo "$n $rc $((end - start)) ${apt_s:--}" >>"$logs/results"
 done <"$logs/commands"
 chroot "$root" dpkg-query -W -f '${Package} ${Version}\n' >"$logs/packages-after.txt" 2>/dev/null
 du -sm "$root/root/.m2/repository" 2>/dev/null | cut -f1 >"$logs/m2-mb"
@@ -233,12 +242,13 @@ inner_pid=
 # --- 4. the verdict ---------------------------------------------------------------------------------
 echo
 pass=0
-while read -r n rc s; do
+while read -r n rc s apt_s; do
   cmd=${COMMANDS[$((n - 1))]}
   log=$logs/cmd$n.log
   if [ "$rc" = 0 ]; then pass=$((pass + 1)); verdict=PASS; else verdict="FAIL (exit status $rc)"; fi
   printf '== %s: %s, exit status %s, wall time %d s (%d min %02d s)\n' "$cmd" "$verdict" "$rc" "$s" $((s / 60)) $((s % 60))
   { grep -E '^installing: ' "$log" || true; } | sed 's/^/   /'
+  [ "$apt_s" = - ] || echo "   (apt's package installs in it: about $apt_s s, from the root's dpkg log)"
   if grep -qE '^[a-z0-9-]+ +(ffm|jnr) +tests=' "$log"; then
     grep -E '^[a-z0-9-]+ +(ffm|jnr) +tests=' "$log" | sed 's/^/   /'
     awk '/ (ffm|jnr) +tests=/ { for (i = 1; i <= NF; i++) { split($i, kv, "="); sum[kv[1]] += kv[2] } }
