@@ -245,7 +245,7 @@ pass=0
 while read -r n rc s apt_s; do
   cmd=${COMMANDS[$((n - 1))]}
   log=$logs/cmd$n.log
-  if [ "$rc" = 0 ]; then pass=$((pass + 1)); verdict=PASS; else verdict="FAIL (exit status $rc)"; fi
+  if [ "$rc" = 0 ]; then pass=$((pass + 1)); verdict=PASS; else verdict=FAIL; fi
   printf '== %s: %s, exit status %s, wall time %d s (%d min %02d s)\n' "$cmd" "$verdict" "$rc" "$s" $((s / 60)) $((s % 60))
   { grep -E '^installing: ' "$log" || true; } | sed 's/^/   /'
   [ "$apt_s" = - ] || echo "   (apt's package installs in it: about $apt_s s, from the root's dpkg log)"
