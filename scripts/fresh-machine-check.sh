@@ -269,5 +269,6 @@ if [ -s "$logs/packages-after.txt" ]; then
   echo "== the scripts installed $(( $(wc -l <"$logs/packages-after.txt") - $(wc -l <"$logs/packages-before.txt") )) Debian packages" \
     "(with dependencies); Maven repository afterwards: $(cat "$logs/m2-mb" 2>/dev/null || echo '?') MB"
 fi
+echo "== load average at the end (1/5/15 min): $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) CPUs (times above include the wait for CPU)"
 echo "== total $(secs "$t0") s; README's commands passed: $pass of ${#COMMANDS[@]}"
 [ "$pass" = "${#COMMANDS[@]}" ]
