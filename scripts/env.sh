@@ -11,6 +11,7 @@ command -v prlimit >/dev/null 2>&1 || need_pkgs+=(util-linux)
 [ -e /usr/lib/x86_64-linux-gnu/libbpf.so.1 ] || [ -e /usr/lib/aarch64-linux-gnu/libbpf.so.1 ] || need_pkgs+=(libbpf1)
 command -v clang >/dev/null 2>&1 || need_pkgs+=(clang)
 command -v llvm-strip >/dev/null 2>&1 || need_pkgs+=(llvm)
+[ -e /usr/include/bpf/bpf_helpers.h ] || need_pkgs+=(libbpf-dev) # build-bpf.sh (SteerObjectMatchesSourceTest)
 [ -d /usr/lib/jvm/java-17-openjdk-amd64 ] || [ -d /usr/lib/jvm/java-17-openjdk-arm64 ] || need_pkgs+=(openjdk-17-jdk-headless)
 if [ ${#need_pkgs[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
