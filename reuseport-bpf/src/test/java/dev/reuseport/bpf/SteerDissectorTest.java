@@ -375,7 +375,8 @@ class SteerDissectorTest {
                 for (int i = 0; i < old.size(); i++) {
                     first[i] = g.sendOne(old.get(i), ("hello " + i).getBytes());
                 }
-                assertThat(first).as("first datagrams go by the policy to generation 0").allMatch(m -> m >= 0 && m < 4);
+                assertThat(java.util.Arrays.stream(first).boxed().toList()).as("first datagrams go by the policy to generation 0")
+                        .allMatch(m -> m >= 0 && m < 4);
                 assertThat(java.util.Arrays.stream(first).distinct().count()).as("round-robin spread").isEqualTo(4);
                 for (int r = 0; r < 3; r++) {
                     for (int i = 0; i < old.size(); i++) {
