@@ -509,9 +509,19 @@ public final class SteerProgram implements AutoCloseable {
         return ByteBuffer.wrap(v).order(ByteOrder.nativeOrder()).getInt(off);
     }
 
+    /**
+     * The dcfg half in force, read from the kernel each time: another object on the same maps (the other
+     * side of a hand-off) may have switched it.
+     */
+    private int dissectorHalf() throws NativeException {
+        byte[] d = dactive.lookup(BpfMap.u32(0));
+        dhalf = d == null ? 0 : u32At(d, 0) & 1;
+        return dhalf;
+    }
+
     /** Writes the dissector config into the half not in force and switches to it. */
     private void writeDissector(Dissector d, int working) throws NativeException {
-        int next = 1 - dhalf;
+        int next = 1 - dissectorHalf();
         dcfg.update(BpfMap.u32(next), d.encode(working), LibBpf.BPF_ANY);
         dactive.update(BpfMap.u32(0), BpfMap.u32(next), LibBpf.BPF_ANY);
         updates += 2;
@@ -519,7 +529,7 @@ public final class SteerProgram implements AutoCloseable {
     }
 
     private byte[] dissectorConfig() throws NativeException {
-        return dcfg.lookup(BpfMap.u32(dhalf));
+        return dcfg.lookup(BpfMap.u32(dissectorHalf()));
     }
 
     /**

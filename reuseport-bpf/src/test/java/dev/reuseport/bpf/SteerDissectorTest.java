@@ -437,6 +437,38 @@ class SteerDissectorTest {
 
     @ParameterizedTest(name = "{0}")
     @ValueSource(strings = {"127.0.0.1"})
+    void anAdoptedProgramKeepsDissectorGenerationsAndCounters(String host) throws Exception {
+        Random rnd = new Random(9);
+        try (TestGroup g = TestGroup.open(Proto.UDP, on(host), 4); SteerProgram p = steered(g, POLICY)) {
+            p.setGeneration(5, 0, 3, KEY);
+            p.setWorkingGeneration(5);
+            p.setDissector(Dissector.quic(CID_LEN, 2));
+            byte[] cid = QuicCid.encode(CID_LEN, 2, 5, 2, KEY, rnd);
+            try (DatagramSocket c = g.udpClient()) {
+                assertThat(g.sendOne(c, shortHeader(cid))).isEqualTo(2);
+                int[] d = p.descriptors();
+                int[] maps = new int[d.length - 1];
+                for (int i = 1; i < d.length; i++) {
+                    maps[i - 1] = dev.reuseport.sys.internal.Sys.dup(d[i]);
+                }
+                assertThat(maps).hasSize(SteerProgram.MAPS.size());
+                try (SteerProgram a = SteerProgram.adopt(dev.reuseport.sys.internal.Sys.dup(d[0]), SteerProgram.SELECT,
+                        maps)) {
+                    assertThat(a.dissector()).isEqualTo(Dissector.quic(CID_LEN, 2));
+                    assertThat(a.workingGeneration()).isEqualTo(5);
+                    assertThat(a.generation(5)).isEqualTo(p.generation(5));
+                    assertThat(a.dissectorCounters(Dissector.Kind.QUIC).cookie()).isEqualTo(1);
+                    // the adopter switches the dissector: the half it writes is the one not in force
+                    a.setDissector(Dissector.offsetCookie(0, 2));
+                    assertThat(p.dissector()).isEqualTo(Dissector.offsetCookie(0, 2));
+                    assertThat(g.sendOne(c, new byte[] {5, 1})).isEqualTo(1);
+                }
+            }
+        }
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @ValueSource(strings = {"127.0.0.1"})
     void passModeAndTcpBypassTheDissector(String host) throws Exception {
         Random rnd = new Random(6);
         try (TestGroup g = TestGroup.open(Proto.UDP, on(host), 4); SteerProgram p = steered(g, POLICY)) {
