@@ -159,8 +159,17 @@
  *    nothing is read past the packet, and nothing is dropped.
  *
  * Map lookups per packet: active, config, table, stats (+ seq for SEQ and a
- * STICKY miss, + flows for STICKY). ARRAY and PERCPU_ARRAY lookups are
- * inlined by the verifier; counters are plain per-CPU increments.
+ * STICKY miss, + flows for STICKY). A UDP packet adds dactive and dcfg;
+ * with a dissector also dstats, gens for a cookie (+ flows when QUIC keys
+ * the policy by DCID), or dflows and gens for FLOW. ARRAY and PERCPU_ARRAY
+ * lookups are inlined by the verifier; counters are plain per-CPU
+ * increments.
+ *
+ * Generations: user space sets gens[g] up (LIVE, base, count, key) before
+ * it hands out a cookie of g, and changes base/count/key only while g is
+ * RETIRED or UNUSED, so a reader never meets a half-written range. Numbers
+ * wrap (255 -> 0); a reused number gets a new key, so the cookies of its
+ * earlier holder fail the check bits ("no cookie").
  */
 #include <linux/bpf.h>
 #include <linux/types.h>

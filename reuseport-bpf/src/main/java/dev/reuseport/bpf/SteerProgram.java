@@ -20,6 +20,17 @@ import java.nio.ByteOrder;
  * BPF_SK_REUSEPORT_SELECT_OR_MIGRATE, 5.14) also moves requests queued on a closing listener to a live
  * slot, whatever net.ipv4.tcp_migrate_req says. Any lookup miss or error passes (SK_PASS) to the
  * kernel's hash; the program never drops.
+ *
+ * <p>Stateful UDP: a {@link Dissector} ({@link #setDissector}) reads each UDP datagram before the policy
+ * does: a routing cookie (a QUIC connection id in the {@link QuicCid} layout, or a key at a payload
+ * offset) names a socket generation and a worker in it, and a flow table remembers the slot and generation
+ * of a flow's first datagram. Generations ({@link #setGeneration}, {@link #retireGeneration},
+ * {@link #setWorkingGeneration}) map a generation number (0..255, wrapping) to a range of slots, so that
+ * the sockets of several generations (of one process, or of an old and a new process after a hand-off)
+ * serve side by side: packets of an old generation's connections reach its sockets while new ones go by
+ * the policy's table to the working generation. Datagrams without a valid cookie, malformed ones, and
+ * cookies for a generation or socket that is gone are steered by the policy, never dropped;
+ * {@link #dissectorCounters} counts each outcome.
  */
 public final class SteerProgram implements AutoCloseable {
     /** Slots in the socket array: worker ids 0..255. */
@@ -73,7 +84,10 @@ public final class SteerProgram implements AutoCloseable {
     public record SlotCounters(long selected, long shadow, long migrated, long fallback) {
     }
 
-    /** The maps, by name, in the order a hand-off passes them. */
+    /**
+     * The maps, by name, in the order a hand-off passes them: the policy's seven, then the dissectors'
+     * ({@code dcfg}, {@code dactive}, {@code gens}, {@code dstats}, {@code dflows}).
+     */
     public static final java.util.List<String> MAPS =
             java.util.List.of("slots", "active", "config", "table", "seq", "flows", "stats", "dcfg", "dactive",
                     "gens", "dstats", "dflows");
