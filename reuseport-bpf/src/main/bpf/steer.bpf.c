@@ -148,7 +148,8 @@
  *  - OFFSET: the key at payload offset `offset`, resolved like a cookie.
  *  - FLOW: the 4-tuple (addresses from the network header, ports from the
  *    UDP header) in dflows: known, seen within idle_ns, its generation LIVE
- *    and its slot inside it -> that slot (flow_hit++, seen refreshed); else
+ *    with the slot inside it, or UNUSED (never set up: no bound) -> that
+ *    slot (flow_hit++, seen refreshed); else
  *    flow_miss++ (+ flow_expired++ or gone++), the policy steers, and a
  *    successful selection is remembered as { now, slot, working }.
  *  - A selected-but-empty cookie/flow slot counts gone++ and stats.fallback,
@@ -613,8 +614,9 @@ static __always_inline int steer_flow(struct sk_reuseport_md *md, struct config 
 				ds->flow_expired++;
 		} else {
 			ge = bpf_map_lookup_elem(&gens, &g);
-			if (ge && ge->state == GEN_LIVE && slot >= ge->base && slot < (__u32)ge->base + ge->count
-			    && slot < MAX_SLOTS) {
+			/* a generation never set up does not bound its flows */
+			if (slot < MAX_SLOTS && ge && (ge->state == GEN_UNUSED || (ge->state == GEN_LIVE
+			    && slot >= ge->base && slot < (__u32)ge->base + ge->count))) {
 				if (cfg->shadow) {
 					count_shadow(slot);
 					if (ds)

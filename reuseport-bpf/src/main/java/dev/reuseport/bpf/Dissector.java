@@ -129,7 +129,9 @@ public final class Dissector {
     /**
      * Flows: a datagram's 4-tuple is remembered with the slot and the working generation that received
      * its first datagram; later datagrams of the flow go there while that generation is live, until the
-     * flow has been idle for {@code idle}. The table is an LRU hash of 65,536 flows.
+     * flow has been idle for {@code idle}. The table is an LRU hash of 65,536 flows. Keep the policy's
+     * table on the working generation's slots ({@link SteerProgram#setWorkingGeneration}); when that
+     * generation was never set up, flows simply keep their slot until idle or until its socket is gone.
      *
      * @param idle how long a flow may be silent and still be the same flow; 1 ms .. 1 day
      * @return the flow dissector

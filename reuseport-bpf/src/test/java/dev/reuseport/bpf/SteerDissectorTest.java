@@ -478,7 +478,7 @@ class SteerDissectorTest {
 
     @ParameterizedTest(name = "{0}")
     @ValueSource(strings = {"127.0.0.1"})
-    void passModeAndTcpBypassTheDissector(String host) throws Exception {
+    void passModeAndTcpBypassEveryDissector(String host) throws Exception {
         Random rnd = new Random(6);
         try (TestGroup g = TestGroup.open(Proto.UDP, on(host), 4); SteerProgram p = steered(g, POLICY)) {
             p.setGeneration(0, 0, 4, KEY);
@@ -489,6 +489,54 @@ class SteerDissectorTest {
             }
             assertThat(p.dissectorCounters(Dissector.Kind.QUIC)).as("PASS: the kernel hash, nothing dissected")
                     .isEqualTo(new DissectorCounters(0, 0, 0, 0, 0, 0, 0));
+        }
+        try (TestGroup g = TestGroup.open(Proto.TCP, on(host), 4); SteerProgram p = steered(g, POLICY)) {
+            p.setGeneration(0, 0, 4, KEY);
+            p.setDissector(Dissector.offsetCookie(0, 2));
+            assertThat(g.newFlows(20)).as("TCP connections go by the policy").containsOnly(POLICY);
+            p.setDissector(Dissector.flow(Duration.ofSeconds(5)));
+            assertThat(g.newFlows(20)).as("TCP connections go by the policy").containsOnly(POLICY);
+            assertThat(p.dissectorCounters(Dissector.Kind.OFFSET_COOKIE)).isEqualTo(new DissectorCounters(0, 0, 0, 0,
+                    0, 0, 0));
+            assertThat(p.dissectorCounters(Dissector.Kind.FLOW)).isEqualTo(new DissectorCounters(0, 0, 0, 0, 0, 0, 0));
+        }
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @ValueSource(strings = {"127.0.0.1", "::1"})
+    void flowsWithoutGenerationsKeepTheirSlotUntilItCloses(String host) throws Exception {
+        try (TestGroup g = TestGroup.open(Proto.UDP, on(host), 4); SteerProgram p = SteerProgram.load(false)) {
+            g.fillSlots(p.slots());
+            p.attach(g.fd(0));
+            p.setDissector(Dissector.flow(Duration.ofSeconds(30)));
+            p.publish(Mode.SEQ, identity(0, 4), false, 1);
+            List<DatagramSocket> cs = clients(g, 8);
+            try {
+                int[] first = new int[cs.size()];
+                for (int i = 0; i < cs.size(); i++) {
+                    first[i] = g.sendOne(cs.get(i), ("a" + i).getBytes());
+                }
+                for (int i = 0; i < cs.size(); i++) {
+                    assertThat(g.sendOne(cs.get(i), ("b" + i).getBytes())).as("flow %d", i).isEqualTo(first[i]);
+                }
+                int leaver = first[0];
+                g.closeMember(leaver);
+                p.publish(Mode.SEQ, java.util.Arrays.stream(identity(0, 4)).filter(s -> s != leaver).toArray(), false, 2);
+                int moved = 0;
+                for (int i = 0; i < cs.size(); i++) {
+                    int to = g.sendOne(cs.get(i), ("c" + i).getBytes());
+                    if (first[i] == leaver) {
+                        assertThat(to).as("flow %d of the closed member", i).isNotEqualTo(leaver).isNotNegative();
+                        moved++;
+                    } else {
+                        assertThat(to).as("flow %d", i).isEqualTo(first[i]);
+                    }
+                }
+                assertThat(p.dissectorCounters(Dissector.Kind.FLOW))
+                        .isEqualTo(new DissectorCounters(0, 0, moved, 0, 16 - moved, 8 + moved, 0));
+            } finally {
+                closeAll(cs);
+            }
         }
     }
 }
