@@ -335,6 +335,36 @@ class SteerDissectorTest {
 
     @ParameterizedTest(name = "{0}")
     @ValueSource(strings = {"127.0.0.1", "::1"})
+    void randomDatagramsAreNeverDroppedAndCountedOnce(String host) throws Exception {
+        Random rnd = new Random(10);
+        try (TestGroup g = TestGroup.open(Proto.UDP, on(host), 4); SteerProgram p = steered(g, POLICY)) {
+            p.setGeneration(0, 0, 3, KEY);
+            p.setDissector(Dissector.quic(CID_LEN));
+            int n = 1000;
+            List<String> wrong = new ArrayList<>();
+            try (DatagramSocket c = g.udpClient()) {
+                for (int i = 0; i < n; i++) {
+                    byte[] d = new byte[rnd.nextInt(41)];
+                    rnd.nextBytes(d);
+                    if (d.length > 0 && i % 2 == 0) {
+                        d[0] = (byte) (d[0] & 0x7f); // half of them short headers
+                    }
+                    int to = g.sendOne(c, d);
+                    if (to != POLICY) {
+                        wrong.add(java.util.HexFormat.of().formatHex(d) + " -> member " + to);
+                    }
+                }
+            }
+            assertThat(wrong).as("%s: random datagrams not steered by the policy (-1: dropped)", g).isEmpty();
+            DissectorCounters c = p.dissectorCounters(Dissector.Kind.QUIC);
+            assertThat(c.cookie()).as("%s", c).isZero();
+            assertThat(c.noCookie() + c.gone() + c.malformed()).as("every datagram counted once: %s", c).isEqualTo(n);
+            assertThat(c.malformed()).as("some were too short: %s", c).isPositive();
+        }
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @ValueSource(strings = {"127.0.0.1", "::1"})
     void offsetCookiesOfTwoAndFourBytesReachTheirSlot(String host) throws Exception {
         try (TestGroup g = TestGroup.open(Proto.UDP, on(host), 4); SteerProgram p = steered(g, POLICY)) {
             p.setGeneration(7, 0, 3, KEY);
