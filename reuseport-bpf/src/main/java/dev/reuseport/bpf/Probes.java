@@ -37,6 +37,8 @@ public final class Probes {
     public static final String MIGRATE = "SELECT_OR_MIGRATE";
     /** Feature name: SO_DETACH_REUSEPORT_BPF. */
     public static final String DETACH = "SO_DETACH_REUSEPORT_BPF";
+    /** Feature name: the steering program's QUIC dissector steers a cookie-bearing datagram to its slot. */
+    public static final String QUIC_DISSECTOR = "QUIC dissector";
     /** The switch that turns every BPF feature off: {@code -Dreuseport.bpf=false}. */
     public static final String BPF_SWITCH = "reuseport.bpf";
 
@@ -161,6 +163,86 @@ public final class Probes {
             }
         }
         return null;
+    }
+
+    /**
+     * Probes the QUIC dissector by doing it once: loads the steering program, sets up generation 0 over a
+     * throwaway UDP group of two sockets on 127.0.0.1, sends one short-header datagram whose connection id
+     * carries the cookie of worker 1 ({@link QuicCid}), and checks that socket 1 received it and that the
+     * dissector counted a cookie. It needs what {@link #steering()} needs (the program reads the datagram
+     * with {@code bpf_skb_load_bytes}, Linux 4.19; the library's program needs 5.12). A conclusive result is
+     * cached; with {@code -Dreuseport.bpf=false} it is OFF without probing.
+     *
+     * @return ON when the datagram reached the cookie's socket; OFF (with what happened) when it did not
+     *         or the program is refused; INCONCLUSIVE without the privilege
+     */
+    public static Feature quicDissector() {
+        if ("false".equalsIgnoreCase(System.getProperty(BPF_SWITCH, "true"))) {
+            return Feature.off(QUIC_DISSECTOR, "turned off by -D" + BPF_SWITCH + "=false", "5.12");
+        }
+        List<Feature> base = steering();
+        Feature missing = firstMissing(base);
+        if (missing != null) {
+            return new Feature(QUIC_DISSECTOR, missing.state() == Feature.State.INCONCLUSIVE
+                    ? Feature.State.INCONCLUSIVE : Feature.State.OFF, "needs " + missing.name() + " ("
+                    + missing.detail() + ")", "5.12");
+        }
+        return cached(QUIC_DISSECTOR, Probes::probeQuicDissector);
+    }
+
+    private static Feature probeQuicDissector() {
+        String since = "5.12";
+        int[] fds = {-1, -1};
+        try (SteerProgram p = SteerProgram.load(false)) {
+            InetAddress lo = InetAddress.getByAddress(new byte[] {127, 0, 0, 1});
+            int port = 0;
+            for (int i = 0; i < 2; i++) {
+                fds[i] = Sys.socket(SockAddr.AF_INET, Sys.SOCK_DGRAM | Sys.SOCK_NONBLOCK, 0);
+                Sys.setInt(fds[i], Sys.SOL_SOCKET, Sys.SO_REUSEPORT, 1);
+                Sys.bind(fds[i], new InetSocketAddress(lo, port), SockAddr.AF_INET);
+                port = Sys.localAddress(fds[0]).getPort();
+                p.slots().set(i, fds[i]);
+            }
+            p.attach(fds[0]);
+            p.publish(SteerProgram.Mode.HASH, new int[] {0}, false, 1);
+            int key = 0x51c0ffee;
+            p.setGeneration(0, 0, 2, key);
+            p.setDissector(Dissector.quic(QuicCid.MIN_LENGTH));
+            byte[] cid = QuicCid.encode(QuicCid.MIN_LENGTH, 0, 0, 1, key, new byte[QuicCid.MIN_LENGTH]);
+            java.nio.ByteBuffer pkt = java.nio.ByteBuffer.allocateDirect(1 + cid.length + 16);
+            pkt.put((byte) 0x40).put(cid).position(pkt.limit()).flip();
+            Sys.send(fds[0], pkt, new InetSocketAddress(lo, port), SockAddr.AF_INET, 0);
+            java.nio.ByteBuffer rx = java.nio.ByteBuffer.allocateDirect(64);
+            long deadline = System.nanoTime() + 2_000_000_000L;
+            while (System.nanoTime() < deadline) {
+                for (int i = 0; i < 2; i++) {
+                    rx.clear();
+                    if (Sys.receive(fds[i], rx, Sys.MSG_DONTWAIT) != null) {
+                        SteerProgram.DissectorCounters c = p.dissectorCounters(Dissector.Kind.QUIC);
+                        return i == 1 && c.cookie() == 1
+                                ? Feature.on(QUIC_DISSECTOR, "a cookie-bearing short-header datagram reached its slot",
+                                        since)
+                                : Feature.off(QUIC_DISSECTOR, "a datagram for slot 1 reached slot " + i
+                                        + " (counters " + c + ")", since);
+                    }
+                }
+                Thread.sleep(1);
+            }
+            return Feature.off(QUIC_DISSECTOR, "the probe datagram did not arrive in 2 s", since);
+        } catch (NativeException e) {
+            if (e.is(Errno.EPERM) || e.is(Errno.EACCES) && !(e instanceof BpfLoadException)) {
+                return Feature.inconclusive(QUIC_DISSECTOR, e.getMessage(), since);
+            }
+            return Feature.off(QUIC_DISSECTOR, e.getMessage(), since);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return Feature.inconclusive(QUIC_DISSECTOR, "interrupted", since);
+        } catch (IOException | RuntimeException e) {
+            return Feature.off(QUIC_DISSECTOR, e.toString(), since);
+        } finally {
+            closeQuietly(fds[0]);
+            closeQuietly(fds[1]);
+        }
     }
 
     private static Feature probeLibbpf() {

@@ -20,6 +20,17 @@ import java.nio.ByteOrder;
  * BPF_SK_REUSEPORT_SELECT_OR_MIGRATE, 5.14) also moves requests queued on a closing listener to a live
  * slot, whatever net.ipv4.tcp_migrate_req says. Any lookup miss or error passes (SK_PASS) to the
  * kernel's hash; the program never drops.
+ *
+ * <p>Stateful UDP: a {@link Dissector} ({@link #setDissector}) reads each UDP datagram before the policy
+ * does: a routing cookie (a QUIC connection id in the {@link QuicCid} layout, or a key at a payload
+ * offset) names a socket generation and a worker in it, and a flow table remembers the slot and generation
+ * of a flow's first datagram. Generations ({@link #setGeneration}, {@link #retireGeneration},
+ * {@link #setWorkingGeneration}) map a generation number (0..255, wrapping) to a range of slots, so that
+ * the sockets of several generations (of one process, or of an old and a new process after a hand-off)
+ * serve side by side: packets of an old generation's connections reach its sockets while new ones go by
+ * the policy's table to the working generation. Datagrams without a valid cookie, malformed ones, and
+ * cookies for a generation or socket that is gone are steered by the policy, never dropped;
+ * {@link #dissectorCounters} counts each outcome.
  */
 public final class SteerProgram implements AutoCloseable {
     /** Slots in the socket array: worker ids 0..255. */
@@ -73,9 +84,15 @@ public final class SteerProgram implements AutoCloseable {
     public record SlotCounters(long selected, long shadow, long migrated, long fallback) {
     }
 
-    /** The maps, by name, in the order a hand-off passes them. */
+    /**
+     * The maps, by name, in the order a hand-off passes them: the policy's seven, then the dissectors'
+     * ({@code dcfg}, {@code dactive}, {@code gens}, {@code dstats}, {@code dflows}).
+     */
     public static final java.util.List<String> MAPS =
-            java.util.List.of("slots", "active", "config", "table", "seq", "flows", "stats");
+            java.util.List.of("slots", "active", "config", "table", "seq", "flows", "stats", "dcfg", "dactive",
+                    "gens", "dstats", "dflows");
+    /** Socket generations the program knows: numbers 0..255, wrapping. */
+    public static final int MAX_GENERATIONS = 256;
 
     private final AutoCloseable owner;
     private final BpfProgram program;
@@ -87,32 +104,47 @@ public final class SteerProgram implements AutoCloseable {
     private final BpfMap flows;
     private final BpfMap stats;
     private final BpfMap seq;
+    private final BpfMap dcfg;
+    private final BpfMap dactive;
+    private final BpfMap gens;
+    private final BpfMap dstats;
+    private final BpfMap dflows;
     private final int cpus;
+    private int dhalf;
     /** What user space last wrote into each half, so that a publish writes only the entries that differ. */
     private final int[][] halves = new int[2][];
     private int half;
     private long updates;
 
     private SteerProgram(BpfObject object, boolean migrate) throws NativeException {
-        this(object, object.program(migrate ? MIGRATE : SELECT), migrate, object.map("slots"), object.map("active"),
-                object.map("config"), object.map("table"), object.map("seq"), object.map("flows"), object.map("stats"));
+        this(object, object.program(migrate ? MIGRATE : SELECT), migrate, new BpfMap[] {object.map("slots"),
+            object.map("active"), object.map("config"), object.map("table"), object.map("seq"), object.map("flows"),
+            object.map("stats"), object.map("dcfg"), object.map("dactive"), object.map("gens"), object.map("dstats"),
+            object.map("dflows")});
     }
 
-    private SteerProgram(AutoCloseable owner, BpfProgram program, boolean migrate, BpfMap slots, BpfMap active,
-                         BpfMap config, BpfMap table, BpfMap seq, BpfMap flows, BpfMap stats) throws NativeException {
+    /** {@code m} in {@link #MAPS} order. */
+    private SteerProgram(AutoCloseable owner, BpfProgram program, boolean migrate, BpfMap[] m) throws NativeException {
         this.owner = owner;
         this.migrate = migrate;
         this.program = program;
-        this.slots = new SockArray(slots);
-        this.active = active;
-        this.config = config;
-        this.table = table;
-        this.seq = seq;
-        this.flows = flows;
-        this.stats = stats;
+        this.slots = new SockArray(m[0]);
+        this.active = m[1];
+        this.config = m[2];
+        this.table = m[3];
+        this.seq = m[4];
+        this.flows = m[5];
+        this.stats = m[6];
+        this.dcfg = m[7];
+        this.dactive = m[8];
+        this.gens = m[9];
+        this.dstats = m[10];
+        this.dflows = m[11];
         this.cpus = LibBpf.possibleCpus();
         byte[] h = active.lookup(BpfMap.u32(0));
         this.half = h == null ? 0 : ByteBuffer.wrap(h).order(ByteOrder.nativeOrder()).getInt(0) & 1;
+        byte[] d = dactive.lookup(BpfMap.u32(0));
+        this.dhalf = d == null ? 0 : ByteBuffer.wrap(d).order(ByteOrder.nativeOrder()).getInt(0) & 1;
     }
 
     /**
@@ -124,7 +156,7 @@ public final class SteerProgram implements AutoCloseable {
      *
      * @param programFd   the program's descriptor, of type sk_reuseport
      * @param programName {@link #SELECT} or {@link #MIGRATE}: whether the program migrates
-     * @param mapFds      the seven map descriptors, in {@link #MAPS} order
+     * @param mapFds      the map descriptors, one per name of {@link #MAPS}, in that order
      * @return the adopted program, which owns (and closes) every descriptor given
      * @throws IllegalArgumentException when the count, a map's type or sizes, or the program's type do not
      *                                  match; nothing is closed then
@@ -151,12 +183,17 @@ public final class SteerProgram implements AutoCloseable {
         expect(m[2], LibBpf.MAP_TYPE_ARRAY, 4, 16, 2);
         expect(m[3], LibBpf.MAP_TYPE_ARRAY, 4, 4, 2 * TABLE_MAX);
         expect(m[6], 6, 4, 32, MAX_SLOTS);
+        expect(m[7], LibBpf.MAP_TYPE_ARRAY, 4, 32, 2);
+        expect(m[8], LibBpf.MAP_TYPE_ARRAY, 4, 4, 1);
+        expect(m[9], LibBpf.MAP_TYPE_ARRAY, 4, 12, MAX_GENERATIONS);
+        expect(m[10], 6, 4, 64, 4);
+        expect(m[11], 9, 40, 16, 65536);
         BpfProgram prog = new BpfProgram(programName, programFd);
         if (prog.info().type() != LibBpf.PROG_TYPE_SK_REUSEPORT) {
             throw new IllegalArgumentException("descriptor " + programFd + " is a BPF program of type "
                     + prog.info().type() + "; accepted: sk_reuseport (" + LibBpf.PROG_TYPE_SK_REUSEPORT + ")");
         }
-        return new SteerProgram(closer, prog, programName.equals(MIGRATE), m[0], m[1], m[2], m[3], m[4], m[5], m[6]);
+        return new SteerProgram(closer, prog, programName.equals(MIGRATE), m);
     }
 
     private static void expect(BpfMap m, int type, int key, int value, int max) {
@@ -174,7 +211,7 @@ public final class SteerProgram implements AutoCloseable {
      */
     public int[] descriptors() {
         return new int[] {program.fd(), slots.fd(), active.fd(), config.fd(), table.fd(), seq.fd(), flows.fd(),
-            stats.fd()};
+            stats.fd(), dcfg.fd(), dactive.fd(), gens.fd(), dstats.fd(), dflows.fd()};
     }
 
     /**
@@ -438,6 +475,236 @@ public final class SteerProgram implements AutoCloseable {
             flows.delete(k);
         }
         return doomed.size();
+    }
+
+    // ------------------------------------------------------------------ dissectors and generations
+
+    /** The state of a socket generation in the program's {@code gens} map. */
+    public enum GenerationState {
+        /** Never set up (or its number not in use): its cookies are "no cookie". */
+        UNUSED,
+        /** Its sockets serve: cookies and flows of it reach its slots. */
+        LIVE,
+        /** Drained and gone: its cookies count as "gone" and are steered by the policy. */
+        RETIRED
+    }
+
+    /**
+     * A socket generation as the program sees it: a range of slots and the key of its cookies' check bits.
+     *
+     * @param number the generation, 0..255 (wrapping)
+     * @param base   its first slot
+     * @param count  its slots: {@code base .. base+count-1}; a cookie's worker must be below it
+     * @param key    the key of its cookies' check bits ({@link QuicCid#check})
+     * @param state  UNUSED, LIVE or RETIRED
+     */
+    public record Generation(int number, int base, int count, int key, GenerationState state) {
+    }
+
+    /**
+     * A dissector's counters, summed over CPUs; each dissected datagram counts once in {@code cookie},
+     * {@code noCookie}, {@code gone} or {@code malformed} (QUIC, offset cookie), or in {@code flowHit} or
+     * {@code flowMiss} (flow).
+     *
+     * @param cookie      steered by a valid cookie to its slot
+     * @param noCookie    no valid cookie (a client's Initial, a random or forged id): the policy steered
+     * @param gone        a valid cookie or a known flow whose slot or generation is gone: the policy steered
+     * @param malformed   too short for the header or the key, a DCID length over 20, an unreadable address:
+     *                    the policy steered (never dropped)
+     * @param flowHit     flow: a known flow went to its slot
+     * @param flowMiss    flow: a new (or expired, or gone) flow; the policy steered and it was remembered
+     * @param flowExpired flow: the subset of {@code flowMiss} whose entry had been idle too long
+     */
+    public record DissectorCounters(long cookie, long noCookie, long gone, long malformed, long flowHit,
+                                    long flowMiss, long flowExpired) {
+    }
+
+    private static int u32At(byte[] v, int off) {
+        return ByteBuffer.wrap(v).order(ByteOrder.nativeOrder()).getInt(off);
+    }
+
+    /**
+     * The dcfg half in force, read from the kernel each time: another object on the same maps (the other
+     * side of a hand-off) may have switched it.
+     */
+    private int dissectorHalf() throws NativeException {
+        byte[] d = dactive.lookup(BpfMap.u32(0));
+        dhalf = d == null ? 0 : u32At(d, 0) & 1;
+        return dhalf;
+    }
+
+    /** Writes the dissector config into the half not in force and switches to it. */
+    private void writeDissector(Dissector d, int working) throws NativeException {
+        int next = 1 - dissectorHalf();
+        dcfg.update(BpfMap.u32(next), d.encode(working), LibBpf.BPF_ANY);
+        dactive.update(BpfMap.u32(0), BpfMap.u32(next), LibBpf.BPF_ANY);
+        updates += 2;
+        dhalf = next;
+    }
+
+    private byte[] dissectorConfig() throws NativeException {
+        return dcfg.lookup(BpfMap.u32(dissectorHalf()));
+    }
+
+    /**
+     * Puts a dissector in force for the UDP datagrams of the group, keeping the working generation: the
+     * config is written into the half of the {@code dcfg} map not in force and switched in with one update
+     * of {@code dactive}, so a datagram sees the old dissector or the new one. Takes effect at once and
+     * only for UDP; {@link Mode#PASS} (the kernel hash) bypasses every dissector.
+     *
+     * @param dissector what to read in each datagram
+     * @throws NativeException when a map update fails; the old dissector is then still in force
+     */
+    public synchronized void setDissector(Dissector dissector) throws NativeException {
+        java.util.Objects.requireNonNull(dissector, "dissector");
+        writeDissector(dissector, workingGeneration());
+    }
+
+    /**
+     * The dissector in force, read from the kernel.
+     *
+     * @return the spec the program reads; {@link Dissector#none()} after load
+     * @throws NativeException when the lookup fails
+     */
+    public synchronized Dissector dissector() throws NativeException {
+        return Dissector.decode(dissectorConfig());
+    }
+
+    /**
+     * Names the working generation: the one a new flow of the {@link Dissector#flow flow} dissector is
+     * remembered with. (Datagrams without a cookie follow the policy's table, which user space fills with
+     * the working generation's slots.)
+     *
+     * @param generation 0..255
+     * @throws IllegalArgumentException when the number is out of range
+     * @throws NativeException when a map update fails
+     */
+    public synchronized void setWorkingGeneration(int generation) throws NativeException {
+        checkGeneration(generation);
+        writeDissector(dissector(), generation);
+    }
+
+    /**
+     * The working generation in force.
+     *
+     * @return 0..255
+     * @throws NativeException when the lookup fails
+     */
+    public synchronized int workingGeneration() throws NativeException {
+        return u32At(dissectorConfig(), 20) & 0xff;
+    }
+
+    private static void checkGeneration(int generation) {
+        if (generation < 0 || generation >= MAX_GENERATIONS) {
+            throw new IllegalArgumentException("generation " + generation + "; accepted: 0.." + (MAX_GENERATIONS - 1));
+        }
+    }
+
+    private void writeGeneration(int number, int base, int count, int key, GenerationState state)
+            throws NativeException {
+        ByteBuffer b = ByteBuffer.allocate(12).order(ByteOrder.nativeOrder());
+        b.putInt(0, key).putShort(4, (short) base).putShort(6, (short) count).putInt(8, state.ordinal());
+        gens.update(BpfMap.u32(number), b.array(), LibBpf.BPF_ANY);
+        updates++;
+    }
+
+    /**
+     * Makes a generation LIVE with a range of slots and the key of its cookies' check bits. Set it up
+     * before any of its connection ids or keys is handed out, and change its range or key only after
+     * {@link #retireGeneration retiring} it (a datagram reading the entry while it is rewritten could see
+     * a mix). A new key for a reused number makes the ids of its earlier holder "no cookie".
+     *
+     * @param number the generation, 0..255
+     * @param base   its first slot, 0..255
+     * @param count  its slots, 1..(256 - base)
+     * @param key    the key of its check bits (any value; a random one per generation is best)
+     * @throws IllegalArgumentException when a value is out of range
+     * @throws NativeException when the map update fails
+     */
+    public synchronized void setGeneration(int number, int base, int count, int key) throws NativeException {
+        checkGeneration(number);
+        if (base < 0 || base >= MAX_SLOTS) {
+            throw new IllegalArgumentException("generation base slot " + base + "; accepted: 0.." + (MAX_SLOTS - 1));
+        }
+        if (count < 1 || base + count > MAX_SLOTS) {
+            throw new IllegalArgumentException("generation of " + count + " slots from slot " + base + "; accepted: 1.."
+                    + (MAX_SLOTS - base));
+        }
+        writeGeneration(number, base, count, key, GenerationState.LIVE);
+    }
+
+    /**
+     * Retires a generation: its cookies and flows count as "gone" from now on and are steered by the
+     * policy. Its range and key stay recorded (so its cookies are still recognised) until the number is
+     * set up again.
+     *
+     * @param number the generation, 0..255
+     * @throws IllegalArgumentException when the number is out of range
+     * @throws NativeException when a map update fails
+     */
+    public synchronized void retireGeneration(int number) throws NativeException {
+        Generation g = generation(number);
+        writeGeneration(number, g.base(), g.count(), g.key(), GenerationState.RETIRED);
+    }
+
+    /**
+     * A generation as the program sees it.
+     *
+     * @param number the generation, 0..255
+     * @return its range, key and state (UNUSED with zeros when never set up)
+     * @throws IllegalArgumentException when the number is out of range
+     * @throws NativeException when the lookup fails
+     */
+    public synchronized Generation generation(int number) throws NativeException {
+        checkGeneration(number);
+        ByteBuffer b = ByteBuffer.wrap(gens.lookup(BpfMap.u32(number))).order(ByteOrder.nativeOrder());
+        int st = b.getInt(8);
+        GenerationState state = st >= 0 && st < GenerationState.values().length ? GenerationState.values()[st]
+                : GenerationState.UNUSED;
+        return new Generation(number, b.getShort(4) & 0xffff, b.getShort(6) & 0xffff, b.getInt(0), state);
+    }
+
+    /**
+     * A dissector's counters, summed over every possible CPU (not atomic with the program's increments).
+     *
+     * @param kind the dissector; NONE has no counters and reads zeros
+     * @return the counters since load or the last {@link #resetDissectorCounters}
+     * @throws NativeException when the lookup fails
+     */
+    public DissectorCounters dissectorCounters(Dissector.Kind kind) throws NativeException {
+        int stride = (dstats.valueSize() + 7) & ~7;
+        byte[] v = dstats.lookup(BpfMap.u32(kind.code()), stride * cpus);
+        ByteBuffer b = ByteBuffer.wrap(v).order(ByteOrder.nativeOrder());
+        long[] sum = new long[7];
+        for (int c = 0; c < cpus; c++) {
+            for (int i = 0; i < sum.length; i++) {
+                sum[i] += b.getLong(c * stride + i * 8);
+            }
+        }
+        return new DissectorCounters(sum[0], sum[1], sum[2], sum[3], sum[4], sum[5], sum[6]);
+    }
+
+    /**
+     * Zeroes every dissector's counters on every CPU.
+     *
+     * @throws NativeException when a map update fails
+     */
+    public void resetDissectorCounters() throws NativeException {
+        int stride = (dstats.valueSize() + 7) & ~7;
+        byte[] zero = new byte[stride * cpus];
+        for (Dissector.Kind k : Dissector.Kind.values()) {
+            LibBpf.mapUpdate(dstats.fd(), BpfMap.u32(k.code()), zero, LibBpf.BPF_ANY, "map dstats");
+        }
+    }
+
+    /**
+     * The flow dissector's table: an LRU hash of 4-tuple (40-byte key) to slot, generation and last-seen
+     * time (16-byte value), filled by the program.
+     *
+     * @return the map
+     */
+    public BpfMap dissectorFlows() {
+        return dflows;
     }
 
     /**

@@ -194,6 +194,36 @@ final class TestGroup implements AutoCloseable {
         return n;
     }
 
+    /**
+     * Sends one datagram of any content from {@code client} and returns the member that received it, -1 if
+     * none did in time. A member receiving any other datagram fails the test (nothing else is in flight).
+     */
+    int sendOne(DatagramSocket client, byte[] payload) throws IOException, InterruptedException {
+        client.send(new DatagramPacket(payload, payload.length, target()));
+        ByteBuffer rx = ByteBuffer.allocateDirect(2048);
+        long deadline = System.nanoTime() + ARRIVAL_MILLIS * 1_000_000L;
+        do {
+            for (int m = 0; m < fds.length; m++) {
+                if (!open[m]) {
+                    continue;
+                }
+                rx.clear();
+                if (Sys.receive(fds[m], rx, Sys.MSG_DONTWAIT) == null) {
+                    continue;
+                }
+                rx.flip();
+                byte[] got = new byte[rx.remaining()];
+                rx.get(got);
+                if (!Arrays.equals(got, payload)) {
+                    throw new AssertionError("member " + m + " received a stray datagram of " + got.length + " bytes");
+                }
+                return m;
+            }
+            Thread.sleep(1);
+        } while (System.nanoTime() < deadline);
+        return -1;
+    }
+
     /** {@code n} TCP connections from distinct client sockets; per connection, the member that accepted it. */
     private int[] connect(int n) throws IOException, InterruptedException {
         int[] owner = new int[n];
