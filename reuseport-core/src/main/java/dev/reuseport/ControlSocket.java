@@ -1,5 +1,8 @@
 package dev.reuseport;
 
+import dev.reuseport.handoff.Handoff;
+import dev.reuseport.internal.wire.ControlLines;
+import dev.reuseport.internal.wire.Shown;
 import dev.reuseport.sys.internal.Sys;
 import java.io.IOException;
 import java.nio.channels.ClosedChannelException;
@@ -411,7 +414,7 @@ public final class ControlSocket implements AutoCloseable {
                 return false;
             }
             try {
-                boolean done = Handoff.send(group, lines, words.get(0));
+                boolean done = Handoff.send(group::handOff, lines, words.get(0));
                 if (done) {
                     handedOff.countDown();
                     closeServer();

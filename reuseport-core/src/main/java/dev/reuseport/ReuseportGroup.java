@@ -3,6 +3,9 @@ package dev.reuseport;
 import dev.reuseport.bpf.Feature;
 import dev.reuseport.bpf.Probes;
 import dev.reuseport.bpf.SteerProgram;
+import dev.reuseport.handoff.Handoff;
+import dev.reuseport.internal.steer.TablePlanner;
+import dev.reuseport.internal.wire.Shown;
 import dev.reuseport.sys.Errno;
 import dev.reuseport.sys.NativeException;
 import dev.reuseport.sys.internal.LibBpf;
@@ -132,7 +135,7 @@ public final class ReuseportGroup implements AutoCloseable {
         int[] standby = fallback != null && fallback.port != 0 ? fallback.openMembers() : null;
         ReuseportGroup g;
         try {
-            g = Handoff.receive(control);
+            g = Handoff.receive(control, ReuseportGroup::adopt);
         } catch (IOException e) {
             if (fallback == null) {
                 throw e instanceof ReuseportException r ? r
@@ -204,7 +207,7 @@ public final class ReuseportGroup implements AutoCloseable {
             if (program != null && g.policy instanceof Policy.Consistent) {
                 g.plan = new TablePlanner.Plan(SteerProgram.Mode.HASH, program.table());
             } else if (program != null && !(g.policy instanceof Policy.KernelHash)) {
-                g.plan = TablePlanner.plan(g.policy, g.slots(), null, g.cpus());
+                g.plan = TablePlanner.plan(rule(g.policy), g.slots(), null, g.cpus());
             }
             g.capabilities = caps.withSteering(g.policy instanceof Policy.KernelHash ? "kernel hash"
                     : "bpf " + g.policy.spec(), "taken over by hand-off at generation " + g.generation
@@ -213,23 +216,12 @@ public final class ReuseportGroup implements AutoCloseable {
         return g;
     }
 
-    /** Old side of a hand-off: what the exchange with the new process does while the group is held. */
-    interface Exchange {
-        /** Sends the layout and descriptors; true when the peer confirmed it accepts on them. */
-        boolean run(Handoff.Layout layout) throws IOException;
-    }
-
-    /** What to send once the old side has let go. */
-    interface Goodbye {
-        void run() throws IOException;
-    }
-
     /**
      * Runs a hand-off exchange with the group held still (no policy or membership change meanwhile); when
      * the peer confirms, this process lets go of every descriptor (without shutting a socket down: the
      * peer shares them) and the group reads as closed here. Returns whether the group was handed off.
      */
-    boolean handOff(Exchange exchange, Goodbye goodbye) throws IOException {
+    boolean handOff(Handoff.Exchange exchange, Handoff.Goodbye goodbye) throws IOException {
         synchronized (lock) {
             ensureOpen();
             List<Worker> ws = workers();
@@ -454,7 +446,7 @@ public final class ReuseportGroup implements AutoCloseable {
                             + " requested but " + why);
                 }
             }
-            TablePlanner.Plan p = TablePlanner.plan(next, slots(), plan, cpus());
+            TablePlanner.Plan p = TablePlanner.plan(rule(next), slots(), plan, cpus());
             publish(p, false, "policy " + next.spec());
             policy = next;
             plan = p;
@@ -621,7 +613,7 @@ public final class ReuseportGroup implements AutoCloseable {
                     return false;
                 }
             }
-            TablePlanner.Plan p = TablePlanner.plan(candidate, slots(), null, cpus());
+            TablePlanner.Plan p = TablePlanner.plan(rule(candidate), slots(), null, cpus());
             publish(p, true, "shadow " + candidate.spec());
             policy = Policy.kernelHash();
             plan = null;
@@ -687,6 +679,25 @@ public final class ReuseportGroup implements AutoCloseable {
         }
     }
 
+    /** The policy as the table planner reads it. */
+    static TablePlanner.Rule rule(Policy p) {
+        TablePlanner.Kind kind;
+        if (p instanceof Policy.KernelHash) {
+            kind = TablePlanner.Kind.KERNEL_HASH;
+        } else if (p instanceof Policy.RoundRobin) {
+            kind = TablePlanner.Kind.ROUND_ROBIN;
+        } else if (p instanceof Policy.Sticky) {
+            kind = TablePlanner.Kind.STICKY;
+        } else if (p instanceof Policy.Cpu) {
+            kind = TablePlanner.Kind.CPU;
+        } else if (p instanceof Policy.Weighted) {
+            kind = TablePlanner.Kind.WEIGHTED;
+        } else {
+            kind = TablePlanner.Kind.CONSISTENT;
+        }
+        return new TablePlanner.Rule(kind, p.spec(), p instanceof Policy.Weighted w ? w.weights() : new int[0]);
+    }
+
     private int cpus() throws NativeException {
         return LibBpf.possibleCpus();
     }
@@ -749,7 +760,7 @@ public final class ReuseportGroup implements AutoCloseable {
                 // steer nothing new to the leaver before its queue is drained and it closes: its policy's
                 // table without it, or (kernel hash, shadow) a temporary table over the survivors
                 routed = !tablePolicy();
-                TablePlanner.Plan p = TablePlanner.plan(routed ? Policy.consistent() : policy, live,
+                TablePlanner.Plan p = TablePlanner.plan(rule(routed ? Policy.consistent() : policy), live,
                         routed ? null : plan, cpus());
                 publish(p, false, routed ? "remove slot " + slot + ": steer to the survivors" : "remove slot " + slot);
                 if (!routed) {
@@ -809,7 +820,7 @@ public final class ReuseportGroup implements AutoCloseable {
     /** After a temporary routing table: the shadow that was running, or the kernel hash. */
     private void restoreAfterRouting(String why) throws NativeException {
         if (shadowed != null) {
-            publish(TablePlanner.plan(shadowed, slots(), null, cpus()), true, why + ": shadow " + shadowed.spec());
+            publish(TablePlanner.plan(rule(shadowed), slots(), null, cpus()), true, why + ": shadow " + shadowed.spec());
         } else {
             pass(why + ": back to the kernel hash");
         }
@@ -854,7 +865,7 @@ public final class ReuseportGroup implements AutoCloseable {
                 joinListener(w);
                 audit.record("add-worker", "slot", slot, "workers", workers().size(), "policy", policy.spec());
                 if (program != null && !(policy instanceof Policy.KernelHash)) {
-                    TablePlanner.Plan p = TablePlanner.plan(policy, slots(), plan, cpus());
+                    TablePlanner.Plan p = TablePlanner.plan(rule(policy), slots(), plan, cpus());
                     publish(p, false, "add slot " + slot);
                     plan = p;
                 }
@@ -1024,7 +1035,7 @@ public final class ReuseportGroup implements AutoCloseable {
             }
             if (!tablePolicy()) {
                 // the kernel hash would still pick closing sockets: steer by the table until they are gone
-                TablePlanner.Plan p = TablePlanner.plan(Policy.consistent(), slots(), null, cpus());
+                TablePlanner.Plan p = TablePlanner.plan(rule(Policy.consistent()), slots(), null, cpus());
                 publish(p, false, "restart: steer to the new generation");
                 routed = true;
             }

@@ -2,6 +2,8 @@ package dev.reuseport;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.reuseport.handoff.Handoff;
+import dev.reuseport.internal.wire.ControlLines;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.net.StandardProtocolFamily;

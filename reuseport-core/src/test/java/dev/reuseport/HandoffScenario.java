@@ -1,5 +1,6 @@
 package dev.reuseport;
 
+import dev.reuseport.handoff.Handoff;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.time.Duration;

@@ -1,7 +1,11 @@
-package dev.reuseport;
+package dev.reuseport.handoff;
 
+import dev.reuseport.HandoffException;
+import dev.reuseport.Protocol;
 import dev.reuseport.bpf.SteerProgram;
 import dev.reuseport.sys.NativeException;
+import dev.reuseport.internal.wire.ControlLines;
+import dev.reuseport.internal.wire.Shown;
 import dev.reuseport.sys.internal.Sys;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -28,9 +32,9 @@ import jnr.unixsocket.UnixSocketChannel;
  * If the new process dies or says {@code abort} before {@code ready}, the old one keeps serving; if the
  * old one dies after the descriptors arrived, the new one keeps them.
  */
-final class Handoff {
+public final class Handoff {
     /** The protocol version this build speaks. */
-    static final int VERSION = 1;
+    public static final int VERSION = 1;
     /** Descriptors per SCM_RIGHTS message (the kernel's limit is 253). */
     static final int BATCH = 200;
     static final int FRAME = 16;
@@ -41,13 +45,40 @@ final class Handoff {
      * {@code old:layout}, {@code old:confirmed}, {@code new:header}, {@code new:fds}, {@code new:layout},
      * {@code new:ready}); tests set it to kill the process at a chosen step. Does nothing by default.
      */
-    static volatile java.util.function.Consumer<String> step = s -> { };
+    public static volatile java.util.function.Consumer<String> step = s -> { };
 
     private Handoff() {
     }
 
+    /** The old side's group: runs an exchange with the group held still (see {@link #send}). */
+    public interface Source {
+        /**
+         * Runs {@code exchange} with no policy or membership change meanwhile; when it returns true, lets
+         * go of every descriptor and then runs {@code goodbye}. Returns whether the group was handed off.
+         */
+        boolean handOff(Exchange exchange, Goodbye goodbye) throws IOException;
+    }
+
+    /** Old side of a hand-off: what the exchange with the new process does while the group is held. */
+    public interface Exchange {
+        /** Sends the layout and descriptors; true when the peer confirmed it accepts on them. */
+        boolean run(Layout layout) throws IOException;
+    }
+
+    /** What to send once the old side has let go. */
+    public interface Goodbye {
+        /** Sends the farewell. */
+        void run() throws IOException;
+    }
+
+    /** New side: makes a group of what a hand-off delivered. */
+    public interface Adopter<G> {
+        /** The group of {@code layout}, whose descriptors are already in this process. */
+        G adopt(Layout layout) throws IOException;
+    }
+
     /** What the old process passes: the group's shape and what each descriptor is. */
-    record Layout(Protocol protocol, String address, int port, int backlog, int receiveBuffer, String policy,
+    public record Layout(Protocol protocol, String address, int port, int backlog, int receiveBuffer, String policy,
                   int generation, int[] slots, String program, int[] fds) {
 
         /** The descriptors for the sockets (one per slot), then program and maps when present. */
@@ -101,7 +132,7 @@ final class Handoff {
     }
 
     /** Old side: sends the group over {@code lines}, after the peer asked for {@code version}. */
-    static boolean send(ReuseportGroup group, ControlLines lines, String version) throws IOException {
+    public static boolean send(Source group, ControlLines lines, String version) throws IOException {
         if (!String.valueOf(VERSION).equals(version)) {
             lines.writeLine("ERR handoff version '" + Shown.printable(version) + "' is not supported; accepted: " + VERSION);
             return false;
@@ -135,7 +166,7 @@ final class Handoff {
     }
 
     /** New side: takes the group over from the process serving {@code control}. */
-    static ReuseportGroup receive(Path control) throws IOException {
+    public static <G> G receive(Path control, Adopter<G> adopter) throws IOException {
         UnixSocketChannel ch = UnixSocketChannel.open(new UnixSocketAddress(control.toFile()));
         List<Integer> received = new ArrayList<>();
         boolean kept = false;
@@ -177,9 +208,9 @@ final class Handoff {
             } catch (IllegalArgumentException | NullPointerException e) {
                 throw new HandoffException("hand-off from " + control + ": " + e.getMessage(), e);
             }
-            ReuseportGroup group;
+            G group;
             try {
-                group = ReuseportGroup.adopt(layout);
+                group = adopter.adopt(layout);
             } catch (IOException | RuntimeException e) {
                 lines.writeLine("abort");
                 throw e instanceof HandoffException he ? he
