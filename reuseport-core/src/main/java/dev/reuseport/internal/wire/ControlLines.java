@@ -6,6 +6,7 @@ import dev.reuseport.sys.internal.Sys;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
 
 /**
  * Line I/O on a connected Unix socket, straight on its descriptor, so that text lines and the
@@ -28,8 +29,31 @@ public final class ControlLines {
         return fd;
     }
 
+    /**
+     * The absolute form of a control socket path, checked for what a Unix socket address can hold.
+     *
+     * @param path the path
+     * @return its absolute form
+     * @throws IllegalArgumentException when {@code path} is null or longer than 107 bytes
+     */
+    public static Path checkPath(Path path) {
+        if (path == null) {
+            throw new IllegalArgumentException("control socket path null; accepted: a path in a directory owned by "
+                    + "uid " + Sys.uid() + " and writable by no one else (e.g. 0700)");
+        }
+        Path abs = path.toAbsolutePath();
+        int bytes = abs.toString().getBytes(java.nio.charset.StandardCharsets.UTF_8).length;
+        if (bytes > 107) {
+            throw new IllegalArgumentException("control socket path " + Shown.quote(abs.toString()) + " is longer than "
+                    + "107 bytes (" + bytes + "); accepted: a shorter path (sockaddr_un holds 108 bytes)");
+        }
+        return abs;
+    }
+
     /** A line longer than {@link #MAX_LINE}: it was read to its end and dropped, the stream stays usable. */
     public static final class LineTooLongException extends IOException {
+        private static final long serialVersionUID = 1L;
+
         LineTooLongException(long length) {
             super("control line of " + length + " bytes is too long; accepted: at most " + MAX_LINE + " bytes");
         }
