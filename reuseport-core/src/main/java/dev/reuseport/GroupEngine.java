@@ -268,12 +268,12 @@ final class GroupEngine {
         }
     }
 
-    /** Swaps in the next socket generation of every worker ({@code slot} < 0) or of one. */
-    void restart(int slot) throws IOException {
+    /** Swaps in the next socket generation of every worker ({@code all}) or of the one in {@code slot}. */
+    void restart(boolean all, int slot) throws IOException {
         changes.lock();
         try {
             ensureOpen();
-            swap(slot < 0 ? members.live() : List.of(worker(slot)));
+            swap(all ? members.live() : List.of(worker(slot)));
         } finally {
             changes.unlock();
         }

@@ -398,7 +398,7 @@ public final class ReuseportGroup implements AutoCloseable {
      * @throws IOException when a map update fails
      */
     public void restart() throws IOException {
-        engine.restart(-1);
+        engine.restart(true, 0);
     }
 
     /**
@@ -411,7 +411,7 @@ public final class ReuseportGroup implements AutoCloseable {
      * @throws IOException when a map update fails
      */
     public void replaceWorker(int slot) throws IOException {
-        engine.restart(slot);
+        engine.restart(false, slot);
     }
 
     /**
