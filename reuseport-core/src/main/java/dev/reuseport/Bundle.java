@@ -1,6 +1,5 @@
 package dev.reuseport;
 
-import dev.reuseport.bpf.SteerProgram;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -63,8 +62,8 @@ final class Bundle {
             sc.append(s.replace('/', '.')).append(" = ").append(read("/proc/sys/" + s)).append('\n');
         }
         out.add(put(dir, "sysctls.txt", sc.toString()));
-        StringBuilder hist = new StringBuilder("policy now: " + group.policy().spec() + " generation "
-                + group.generation() + " state " + group.controlState() + "\n");
+        StringBuilder hist = new StringBuilder("policy now: " + group.policy().spec() + " table version "
+                + group.tableVersion() + " state " + group.controlState() + "\n");
         for (String line : group.audit().entries()) {
             if (line.contains("\"event\":\"policy\"") || line.contains("\"event\":\"shadow\"")
                     || line.contains("\"event\":\"pass\"") || line.contains("\"event\":\"transition\"")
@@ -95,49 +94,5 @@ final class Bundle {
         } catch (IOException e) {
             return "unreadable (" + e.getClass().getSimpleName() + ")";
         }
-    }
-
-    /** The steering maps as text: config and table of the half in force, per-slot counters, flow count. */
-    static String maps(SteerProgram program, int slots) throws IOException {
-        if (program == null) {
-            return "no steering program attached\n";
-        }
-        StringBuilder b = new StringBuilder();
-        b.append("program ").append(program.program().name()).append(" id ").append(program.program().info().id())
-                .append(" tag ").append(program.program().info().tag()).append('\n');
-        int[] cfg = program.config();
-        b.append("config mode ").append(SteerProgram.Mode.values()[Math.min(cfg[0], 4)]).append(" table_len ")
-                .append(cfg[1]).append(" shadow ").append(cfg[2]).append(" generation ").append(cfg[3]).append('\n');
-        int[] table = program.table();
-        int[] count = new int[SteerProgram.MAX_SLOTS];
-        for (int s : table) {
-            count[s]++;
-        }
-        b.append("table (").append(table.length).append(" entries), entries per slot:");
-        for (int s = 0; s < SteerProgram.MAX_SLOTS; s++) {
-            if (count[s] > 0) {
-                b.append(' ').append(s).append('=').append(count[s]);
-            }
-        }
-        b.append('\n');
-        int show = Math.min(64, table.length);
-        b.append("table head:");
-        for (int i = 0; i < show; i++) {
-            b.append(' ').append(table[i]);
-        }
-        b.append(table.length > show ? " ...\n" : "\n");
-        b.append("slots (socket cookies):");
-        for (int s = 0; s < slots; s++) {
-            b.append(' ').append(s).append('=').append(program.slots().cookie(s));
-        }
-        b.append('\n');
-        SteerProgram.SlotCounters[] c = program.counters(slots);
-        b.append(String.format("%-5s %12s %12s %10s %10s%n", "slot", "selected", "shadow", "migrated", "fallback"));
-        for (int s = 0; s < c.length; s++) {
-            b.append(String.format("%-5d %12d %12d %10d %10d%n", s, c[s].selected(), c[s].shadow(), c[s].migrated(),
-                    c[s].fallback()));
-        }
-        b.append("sticky flows remembered: ").append(program.flows().countKeys()).append('\n');
-        return b.toString();
     }
 }

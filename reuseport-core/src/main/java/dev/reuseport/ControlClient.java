@@ -1,5 +1,6 @@
 package dev.reuseport;
 
+import dev.reuseport.internal.wire.ControlLines;
 import dev.reuseport.sys.internal.Sys;
 import java.io.IOException;
 import java.nio.file.Path;

@@ -1,5 +1,8 @@
 package dev.reuseport;
 
+import dev.reuseport.handoff.Handoff;
+import dev.reuseport.internal.wire.ControlLines;
+import dev.reuseport.internal.wire.Shown;
 import dev.reuseport.sys.internal.Sys;
 import java.io.IOException;
 import java.nio.channels.ClosedChannelException;
@@ -60,6 +63,8 @@ public final class ControlSocket implements AutoCloseable {
     }
 
     private final ReuseportGroup group;
+    /** The hand-off this socket runs for the {@code handoff} command (a test's reports each step). */
+    private final Handoff handoff;
     private final Path path;
     private final UnixServerSocketChannel server;
     private final Map<String, Command> commands = new LinkedHashMap<>();
@@ -69,8 +74,9 @@ public final class ControlSocket implements AutoCloseable {
     private final Thread acceptor;
     private final int uid = Sys.uid();
 
-    private ControlSocket(ReuseportGroup group, Path path, UnixServerSocketChannel server) {
+    private ControlSocket(ReuseportGroup group, Path path, UnixServerSocketChannel server, Handoff handoff) {
         this.group = group;
+        this.handoff = handoff;
         this.path = path;
         this.server = server;
         commands.put("status", (a, body) -> {
@@ -230,6 +236,11 @@ public final class ControlSocket implements AutoCloseable {
      * @throws IOException              when the socket cannot be created, bound or given its mode
      */
     public static ControlSocket serve(ReuseportGroup group, Path path, boolean replace) throws IOException {
+        return serve(group, path, replace, Handoff.PLAIN);
+    }
+
+    /** {@link #serve(ReuseportGroup, Path, boolean)} running hand-offs with {@code handoff}. */
+    static ControlSocket serve(ReuseportGroup group, Path path, boolean replace, Handoff handoff) throws IOException {
         if (group == null) {
             throw new IllegalArgumentException("group null; accepted: an open ReuseportGroup");
         }
@@ -255,7 +266,7 @@ public final class ControlSocket implements AutoCloseable {
             server.close();
             throw e;
         }
-        ControlSocket cs = new ControlSocket(group, abs, server);
+        ControlSocket cs = new ControlSocket(group, abs, server, handoff);
         cs.acceptor.start();
         LOG.log(System.Logger.Level.INFO, "control socket " + abs + " serves " + group);
         return cs;
@@ -263,17 +274,7 @@ public final class ControlSocket implements AutoCloseable {
 
     /** The absolute form of a control socket path, checked for what a Unix socket address can hold. */
     static Path checkPath(Path path) {
-        if (path == null) {
-            throw new IllegalArgumentException("control socket path null; accepted: a path in a directory owned by "
-                    + "uid " + Sys.uid() + " and writable by no one else (e.g. 0700)");
-        }
-        Path abs = path.toAbsolutePath();
-        int bytes = abs.toString().getBytes(java.nio.charset.StandardCharsets.UTF_8).length;
-        if (bytes > 107) {
-            throw new IllegalArgumentException("control socket path " + Shown.quote(abs.toString()) + " is longer than "
-                    + "107 bytes (" + bytes + "); accepted: a shorter path (sockaddr_un holds 108 bytes)");
-        }
-        return abs;
+        return ControlLines.checkPath(path);
     }
 
     static void checkDirectory(Path dir) throws IOException {
@@ -411,7 +412,7 @@ public final class ControlSocket implements AutoCloseable {
                 return false;
             }
             try {
-                boolean done = Handoff.send(group, lines, words.get(0));
+                boolean done = handoff.send(group::handOff, lines, words.get(0));
                 if (done) {
                     handedOff.countDown();
                     closeServer();
@@ -469,7 +470,7 @@ public final class ControlSocket implements AutoCloseable {
                     s.queueLimit(), s.drops()));
         }
         return "state " + group.controlState() + " policy " + group.policy().spec() + " generation "
-                + group.generation() + " workers " + group.workers().size();
+                + group.tableVersion() + " workers " + group.workers().size();
     }
 
     private void closeServer() {

@@ -366,7 +366,7 @@ public final class Controller implements AutoCloseable {
         streak = 0;
         enteredNanos = System.nanoTime();
         group.audit().record("transition", "from", from.name(), "to", target.name(), "reason", reason, "policy",
-                group.policy().spec(), "candidate", candidate.spec(), "generation", group.generation(), "switch_us",
+                group.policy().spec(), "candidate", candidate.spec(), "table_version", group.tableVersion(), "switch_us",
                 switchNanos / 1000);
         ReuseportEvents.transition(group.toString(), from.name(), target.name(), reason, switchNanos);
     }

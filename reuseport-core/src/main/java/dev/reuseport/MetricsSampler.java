@@ -76,7 +76,7 @@ public final class MetricsSampler {
                 p99s.add(p99);
             }
         }
-        return new GroupMetrics(System.currentTimeMillis(), secs, group.policy().spec(), group.generation(),
+        return new GroupMetrics(System.currentTimeMillis(), secs, group.policy().spec(), group.tableVersion(),
                 group.controlState(), out, maxOverMean(rates), maxOverMean(shadowRates), divergence(p99s),
                 group.restarts(), netstat());
     }

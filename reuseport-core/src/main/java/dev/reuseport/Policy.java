@@ -1,5 +1,6 @@
 package dev.reuseport;
 
+import dev.reuseport.internal.wire.Shown;
 import java.util.Arrays;
 import java.util.Locale;
 

@@ -21,6 +21,8 @@ public final class Worker {
     static final int POLL_SLICE_MILLIS = 50;
 
     private final ReuseportGroup group;
+    /** The group as messages name it. */
+    private final String groupName;
     private final int slot;
     private final Protocol protocol;
     private final int family;
@@ -35,8 +37,9 @@ public final class Worker {
     private final org.HdrHistogram.Histogram latencyTotal = new org.HdrHistogram.Histogram(3);
     private org.HdrHistogram.Histogram latencyInterval;
 
-    Worker(ReuseportGroup group, int slot, Protocol protocol, int family, int fd) {
+    Worker(ReuseportGroup group, String groupName, int slot, Protocol protocol, int family, int fd) {
         this.group = group;
+        this.groupName = groupName;
         this.slot = slot;
         this.protocol = protocol;
         this.family = family;
@@ -79,12 +82,12 @@ public final class Worker {
         try {
             return f.acquire();
         } catch (ClosedChannelException e) {
-            throw new GroupClosedException("worker " + slot + " of " + group.describe());
+            throw new GroupClosedException("worker " + slot + " of " + groupName);
         }
     }
 
     /**
-     * Puts a new socket under this worker (a restart's next generation) and returns the old one, which
+     * Puts a new socket under this worker (a restart's next socket generation) and returns the old one, which
      * the caller closes. Calls in flight finish on the old socket; later calls use the new one.
      */
     NativeFd swap(int newFd) {

@@ -2,6 +2,8 @@ package dev.reuseport;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.reuseport.handoff.Handoff;
+import dev.reuseport.internal.wire.ControlLines;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.net.StandardProtocolFamily;
@@ -63,7 +65,7 @@ class ControlSocketFuzzTest {
     private static ControlSocket socket;
     private static Raw raw;
     private static String status;
-    private static int generation;
+    private static int tableVersion;
     private static Policy policy;
     private static int auditEntries;
     private static long started;
@@ -79,7 +81,7 @@ class ControlSocketFuzzTest {
         group = ReuseportGroup.tcp().address(TestTraffic.LO).workers(WORKERS).open();
         controller = Controller.manual(group, Policy.roundRobin(), Controller.Settings.defaults());
         socket = ControlSocket.serve(group, dir.resolve("ctl"), false);
-        generation = group.generation();
+        tableVersion = group.tableVersion();
         policy = group.policy();
         auditEntries = group.audit().entries().size();
         try (Raw r = new Raw(socket.path())) {
@@ -466,7 +468,7 @@ class ControlSocketFuzzTest {
     // ---- checks ----
 
     private static void assertUnchanged(String after) {
-        assertThat(group.generation()).as("generation after %s", after).isEqualTo(generation);
+        assertThat(group.tableVersion()).as("table version after %s", after).isEqualTo(tableVersion);
         assertThat(controller.state()).as("controller state after %s", after).isEqualTo(Controller.State.OBSERVE);
         assertThat(group.workers()).as("workers after %s", after).hasSize(WORKERS);
         assertThat(group.policy()).as("policy after %s", after).isSameAs(policy);

@@ -1,5 +1,6 @@
 package dev.reuseport;
 
+import dev.reuseport.handoff.Handoff;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -19,20 +20,18 @@ public final class HandoffScenario {
 
     public static void main(String[] args) throws Exception {
         String haltAt = args[args.length - 1];
-        if (!haltAt.equals("-")) {
-            Handoff.step = step -> {
-                if (step.equals(haltAt)) {
-                    System.out.println("HALT " + step);
-                    System.out.flush();
-                    Runtime.getRuntime().halt(137);
-                }
-            };
-        }
+        Handoff handoff = haltAt.equals("-") ? Handoff.PLAIN : new Handoff(step -> {
+            if (step.equals(haltAt)) {
+                System.out.println("HALT " + step);
+                System.out.flush();
+                Runtime.getRuntime().halt(137);
+            }
+        });
         Path ctl = Path.of(args[1]);
         if (args[0].equals("old")) {
             try (ReuseportGroup g = ReuseportGroup.tcp().address("127.0.0.1").workers(4).backlog(1024).open();
                  TestTraffic t = new TestTraffic(g);
-                 ControlSocket cs = ControlSocket.serve(g, ctl, false)) {
+                 ControlSocket cs = ControlSocket.serve(g, ctl, false, handoff)) {
                 System.out.println("READY " + g.localAddress().getPort());
                 System.out.flush();
                 while (!cs.awaitHandOff(Duration.ofMillis(200))) {
@@ -47,7 +46,7 @@ public final class HandoffScenario {
         }
         int port = Integer.parseInt(args[2]);
         ReuseportGroup.Builder fallback = ReuseportGroup.tcp().address("127.0.0.1").port(port).workers(4).backlog(1024);
-        ReuseportGroup g = ReuseportGroup.takeOver(ctl, fallback);
+        ReuseportGroup g = GroupOpening.takeOver(ctl, fallback, handoff);
         String how = g.audit().entries().stream().filter(l -> l.contains("\"takeover")).findFirst().orElse("none");
         System.out.println((how.contains("takeover-fallback") ? "FALLBACK " : "TOOK-OVER ") + g.workers().size());
         try (ReuseportGroup group = g; TestTraffic t = new TestTraffic(group)) {

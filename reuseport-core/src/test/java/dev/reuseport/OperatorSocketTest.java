@@ -3,6 +3,7 @@ package dev.reuseport;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import dev.reuseport.internal.wire.ControlLines;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
@@ -124,11 +125,11 @@ class OperatorSocketTest {
     @MethodSource("badRequests")
     void badRequestsGetAnErrorNamingTheValueAndChangeNothing(String request, String error) throws Exception {
         String before = client.request("status").text();
-        int generation = group.generation();
+        int tableVersion = group.tableVersion();
         ControlClient.Reply r = client.request(request);
         assertThat(r.ok()).isFalse();
         assertThat(r.text()).startsWith(error);
-        assertThat(group.generation()).isEqualTo(generation);
+        assertThat(group.tableVersion()).isEqualTo(tableVersion);
         assertThat(controller.state()).isEqualTo(Controller.State.OBSERVE);
         assertThat(group.workers()).hasSize(8);
         assertThat(client.request("status").text()).as("the socket keeps serving, unchanged").isEqualTo(before);

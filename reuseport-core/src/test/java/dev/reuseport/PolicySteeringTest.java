@@ -265,7 +265,7 @@ class PolicySteeringTest {
             long drops = g.stats().stream().mapToLong(WorkerStats::drops).sum();
             assertThat(drops).as("kernel receive-buffer drops").isZero();
             assertThat(got).as("received of %d sent across 30 policy switches", sent.get()).isEqualTo(sent.get());
-            assertThat(g.generation()).isEqualTo(30);
+            assertThat(g.tableVersion()).isEqualTo(30);
         }
     }
 }

@@ -24,8 +24,8 @@ class PolicySwitchFailureTest {
         try (ReuseportGroup g = ReuseportGroup.tcp().address(TestTraffic.LO).workers(8).policy(Policy.roundRobin())
                 .open(); TestTraffic t = new TestTraffic(g)) {
             assertThat(g.capabilities().steering()).isEqualTo("bpf round-robin");
-            int generation = g.generation();
-            SteerProgram p = g.steeringProgram();
+            int tableVersion = g.tableVersion();
+            SteerProgram p = g.engine().steering().program();
             int configFd = p.descriptors()[1 + SteerProgram.MAPS.indexOf("config")];
             LibBpf.mapFreeze(configFd, "map config");
 
@@ -33,7 +33,7 @@ class PolicySwitchFailureTest {
                     .isInstanceOf(NativeException.class)
                     .hasMessageStartingWith("bpf_map_update_elem: EPERM (1)");
             assertThat(g.policy()).isEqualTo(Policy.roundRobin());
-            assertThat(g.generation()).isEqualTo(generation);
+            assertThat(g.tableVersion()).isEqualTo(tableVersion);
             assertThat(g.capabilities().steering()).isEqualTo("bpf round-robin");
             assertThat(g.audit().entries()).anyMatch(l -> l.contains("\"event\":\"publish-failed\"")
                     && l.contains("consistent") && l.contains("stays in force"));

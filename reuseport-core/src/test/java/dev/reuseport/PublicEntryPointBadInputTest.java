@@ -23,7 +23,7 @@ import org.junit.jupiter.params.provider.MethodSource;
 /**
  * Every public entry point that takes a value, fed values at and beyond each bound, null, empty and huge:
  * each gets a typed error naming the value and what is accepted, and afterwards the group is as it was
- * (generation, policy, slots, controller-free state) and this process holds exactly the descriptors it
+ * (table version, policy, slots, controller-free state) and this process holds exactly the descriptors it
  * held before. The operator commands have their own table ({@link OperatorSocketTest}).
  */
 @Tag("kernel")
@@ -153,7 +153,7 @@ class PublicEntryPointBadInputTest {
     void aBadValueIsATypedErrorNamingItAndChangesNothing(String what, Class<? extends Throwable> type, String message,
                                                          Call call) throws Exception {
         java.util.Set<String> fdsBefore = descriptors();
-        int generation = group.generation();
+        int tableVersion = group.tableVersion();
         Policy policy = group.policy();
         int[] slots = group.slots();
         ThrowingCallable run = () -> call.run(this);
@@ -161,7 +161,7 @@ class PublicEntryPointBadInputTest {
         assertThat(thrown).as(what).isInstanceOf(type);
         assertThat(thrown.getMessage()).as(what).contains(message);
         assertThat(thrown.getMessage().length()).as("%s: the message stays readable", what).isLessThan(1_000);
-        assertThat(group.generation()).as(what).isEqualTo(generation);
+        assertThat(group.tableVersion()).as(what).isEqualTo(tableVersion);
         assertThat(group.policy()).as(what).isEqualTo(policy);
         assertThat(group.slots()).as(what).containsExactly(slots);
         assertThat(descriptors()).as("%s: descriptors after", what).isEqualTo(fdsBefore);

@@ -79,7 +79,7 @@ public final class ReuseportMeterBinder implements MeterBinder {
                 .tags(tags).description("predicted imbalance of the shadowed policy").register(registry);
         Gauge.builder("reuseport.p99.divergence.ratio", this, b -> value(b, GroupMetrics::p99Divergence)).tags(tags)
                 .register(registry);
-        Gauge.builder("reuseport.policy.generation", group, g -> g.generation()).tags(tags).register(registry);
+        Gauge.builder("reuseport.policy.generation", group, g -> g.tableVersion()).tags(tags).register(registry);
         FunctionCounter.builder("reuseport.restarts", group, g -> g.restarts()).tags(tags).register(registry);
         for (int slot : group.slots()) {
             Tags t = tags.and("slot", Integer.toString(slot));

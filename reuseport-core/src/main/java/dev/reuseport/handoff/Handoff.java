@@ -1,7 +1,9 @@
-package dev.reuseport;
+package dev.reuseport.handoff;
 
 import dev.reuseport.bpf.SteerProgram;
 import dev.reuseport.sys.NativeException;
+import dev.reuseport.internal.wire.ControlLines;
+import dev.reuseport.internal.wire.Shown;
 import dev.reuseport.sys.internal.Sys;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -20,43 +22,98 @@ import jnr.unixsocket.UnixSocketChannel;
  *   new → old   handoff 1
  *   old → new   OK handoff 1 fds N batches B        (or ERR ..., e.g. a version mismatch)
  *   old → new   B messages of 16 bytes "FDS nnnnnnnnn\n", each carrying up to 200 descriptors by SCM_RIGHTS
- *   old → new   LAYOUT key=value ...                 (what each descriptor is, slots, policy, generation)
+ *   old → new   LAYOUT key=value ...                 (what each descriptor is, slots, policy, table version)
  *   new → old   ready                                 (the new process accepts on the same sockets now)
  *   old → new   OK bye                                (the old one has let go of its descriptors)
  * </pre>
  * The sockets are the same kernel objects in both processes, so their queues carry over untouched.
  * If the new process dies or says {@code abort} before {@code ready}, the old one keeps serving; if the
  * old one dies after the descriptors arrived, the new one keeps them.
+ *
+ * <p>Knows the wire and the layout, not the group: the old side runs over a {@link Source}, the new side
+ * hands what arrived to an {@link Adopter}. Failures are {@link HandoffFailure}s.
  */
-final class Handoff {
+public final class Handoff {
     /** The protocol version this build speaks. */
-    static final int VERSION = 1;
+    public static final int VERSION = 1;
     /** Descriptors per SCM_RIGHTS message (the kernel's limit is 253). */
     static final int BATCH = 200;
     static final int FRAME = 16;
     static final int TIMEOUT_MILLIS = 10_000;
 
+    /** A hand-off that reports no step. */
+    public static final Handoff PLAIN = new Handoff(s -> { });
+
     /**
      * Called at each step of the exchange with its name ({@code old:header}, {@code old:fds},
      * {@code old:layout}, {@code old:confirmed}, {@code new:header}, {@code new:fds}, {@code new:layout},
-     * {@code new:ready}); tests set it to kill the process at a chosen step. Does nothing by default.
+     * {@code new:ready}); a test passes one that kills the process at a chosen step.
      */
-    static volatile java.util.function.Consumer<String> step = s -> { };
+    private final java.util.function.Consumer<String> step;
 
-    private Handoff() {
+    /**
+     * A hand-off that reports each step.
+     *
+     * @param step called with each step's name
+     */
+    public Handoff(java.util.function.Consumer<String> step) {
+        this.step = step;
     }
 
-    /** What the old process passes: the group's shape and what each descriptor is. */
-    record Layout(Protocol protocol, String address, int port, int backlog, int receiveBuffer, String policy,
-                  int generation, int[] slots, String program, int[] fds) {
+    /** The old side's group: runs an exchange with the group held still (see {@link #send}). */
+    public interface Source {
+        /**
+         * Runs {@code exchange} with no policy or membership change meanwhile; when it returns true, lets
+         * go of every descriptor and then runs {@code goodbye}. Returns whether the group was handed off.
+         */
+        boolean handOff(Exchange exchange, Goodbye goodbye) throws IOException;
+    }
 
-        /** The descriptors for the sockets (one per slot), then program and maps when present. */
+    /** Old side of a hand-off: what the exchange with the new process does while the group is held. */
+    public interface Exchange {
+        /** Sends the layout and descriptors; true when the peer confirmed it accepts on them. */
+        boolean run(Layout layout) throws IOException;
+    }
+
+    /** What to send once the old side has let go. */
+    public interface Goodbye {
+        /** Sends the farewell. */
+        void run() throws IOException;
+    }
+
+    /** New side: makes a group of what a hand-off delivered. */
+    public interface Adopter<G> {
+        /** The group of {@code layout}, whose descriptors are already in this process. */
+        G adopt(Layout layout) throws IOException;
+    }
+
+    /**
+     * What the old process passes: the group's shape and what each descriptor is.
+     *
+     * @param protocol      {@code TCP} or {@code UDP}
+     * @param address       the bound address, as a literal
+     * @param port          the port
+     * @param backlog       the TCP accept-queue length
+     * @param receiveBuffer SO_RCVBUF, 0 for the kernel default
+     * @param policy        the spec of the policy in force
+     * @param tableVersion  the version of the table last published
+     * @param slots         the live slot ids
+     * @param program       the steering program's name, or null
+     * @param fds           the sockets (one per slot), then program and maps when present
+     */
+    public record Layout(String protocol, String address, int port, int backlog, int receiveBuffer, String policy,
+                  int tableVersion, int[] slots, String program, int[] fds) {
+
+        /**
+         * The layout line. The table version travels under the key {@code generation}, as protocol
+         * version 1 names it, so that this build and an older one can hand off to each other.
+         */
         String encode() {
             StringBuilder b = new StringBuilder("LAYOUT");
             b.append(" version=").append(VERSION).append(" protocol=").append(protocol).append(" address=")
                     .append(address).append(" port=").append(port).append(" backlog=").append(backlog)
                     .append(" rcvbuf=").append(receiveBuffer).append(" policy=").append(policy)
-                    .append(" generation=").append(generation).append(" slots=").append(join(slots))
+                    .append(" generation=").append(tableVersion).append(" slots=").append(join(slots))
                     .append(" program=").append(program == null ? "-" : program);
             return b.toString();
         }
@@ -85,7 +142,11 @@ final class Handoff {
                 throw new IllegalArgumentException("hand-off carried " + fds.length + " descriptors; the layout names "
                         + expected);
             }
-            return new Layout(Protocol.valueOf(kv.get("protocol")), kv.get("address"),
+            String protocol = kv.get("protocol");
+            if (!"TCP".equals(protocol) && !"UDP".equals(protocol)) {
+                throw new IllegalArgumentException("hand-off layout protocol '" + protocol + "'; accepted: TCP, UDP");
+            }
+            return new Layout(protocol, kv.get("address"),
                     Integer.parseInt(kv.get("port")), Integer.parseInt(kv.get("backlog")),
                     Integer.parseInt(kv.get("rcvbuf")), kv.get("policy"), Integer.parseInt(kv.get("generation")),
                     slots, "-".equals(program) ? null : program, fds);
@@ -100,8 +161,16 @@ final class Handoff {
         }
     }
 
-    /** Old side: sends the group over {@code lines}, after the peer asked for {@code version}. */
-    static boolean send(ReuseportGroup group, ControlLines lines, String version) throws IOException {
+    /**
+     * Old side: sends the group over {@code lines}, after the peer asked for {@code version}.
+     *
+     * @param group   the group to hand off
+     * @param lines   the control connection
+     * @param version the protocol version the peer asked for
+     * @return whether the group was handed off
+     * @throws IOException when the control connection fails
+     */
+    public boolean send(Source group, ControlLines lines, String version) throws IOException {
         if (!String.valueOf(VERSION).equals(version)) {
             lines.writeLine("ERR handoff version '" + Shown.printable(version) + "' is not supported; accepted: " + VERSION);
             return false;
@@ -134,8 +203,16 @@ final class Handoff {
         });
     }
 
-    /** New side: takes the group over from the process serving {@code control}. */
-    static ReuseportGroup receive(Path control) throws IOException {
+    /**
+     * New side: takes the group over from the process serving {@code control}.
+     *
+     * @param control the old process's control socket
+     * @param adopter makes the group of what arrived
+     * @param <G>     the group type
+     * @return the group adopted
+     * @throws IOException a {@link HandoffFailure} when refused or broken off; what the adopter threw
+     */
+    public <G> G receive(Path control, Adopter<G> adopter) throws IOException {
         UnixSocketChannel ch = UnixSocketChannel.open(new UnixSocketAddress(control.toFile()));
         List<Integer> received = new ArrayList<>();
         boolean kept = false;
@@ -145,7 +222,7 @@ final class Handoff {
             lines.writeLine("handoff " + VERSION);
             String head = lines.readLine();
             if (head == null || !head.startsWith("OK handoff ")) {
-                throw new HandoffException("hand-off refused by " + control + ": " + head);
+                throw new HandoffFailure("hand-off refused by " + control + ": " + head);
             }
             String[] h = head.split(" ");
             step.accept("new:header");
@@ -162,12 +239,12 @@ final class Handoff {
                 }
                 String f = new String(frame, 0, Math.max(0, got), StandardCharsets.US_ASCII);
                 if (got != FRAME || !f.startsWith("FDS ")) {
-                    throw new HandoffException("hand-off from " + control + " broke off in descriptor batch " + (b + 1)
+                    throw new HandoffFailure("hand-off from " + control + " broke off in descriptor batch " + (b + 1)
                             + " of " + batches);
                 }
             }
             if (received.size() != total) {
-                throw new HandoffException("hand-off from " + control + " carried " + received.size()
+                throw new HandoffFailure("hand-off from " + control + " carried " + received.size()
                         + " descriptors of " + total);
             }
             step.accept("new:fds");
@@ -175,15 +252,15 @@ final class Handoff {
             try {
                 layout = Layout.decode(lines.readLine(), received.stream().mapToInt(Integer::intValue).toArray());
             } catch (IllegalArgumentException | NullPointerException e) {
-                throw new HandoffException("hand-off from " + control + ": " + e.getMessage(), e);
+                throw new HandoffFailure("hand-off from " + control + ": " + e.getMessage(), e);
             }
-            ReuseportGroup group;
+            G group;
             try {
-                group = ReuseportGroup.adopt(layout);
+                group = adopter.adopt(layout);
             } catch (IOException | RuntimeException e) {
                 lines.writeLine("abort");
-                throw e instanceof HandoffException he ? he
-                        : new HandoffException("hand-off from " + control + ": cannot adopt the group: " + e.getMessage(), e);
+                throw e instanceof HandoffFailure he ? he
+                        : new HandoffFailure("hand-off from " + control + ": cannot adopt the group: " + e.getMessage(), e);
             }
             kept = true;
             step.accept("new:layout");

@@ -1,15 +1,15 @@
-package dev.reuseport;
+package dev.reuseport.internal.wire;
 
 /** How a value a caller gave is quoted in an error: control characters as '?', long values cut short. */
-final class Shown {
+public final class Shown {
     /** The most characters of a value an error message repeats. */
-    static final int MAX = 64;
+    public static final int MAX = 64;
 
     private Shown() {
     }
 
     /** {@code 'value'}, or {@code null}; past {@link #MAX} characters, the start and the full length. */
-    static String quote(String value) {
+    public static String quote(String value) {
         if (value == null) {
             return "null";
         }
@@ -22,7 +22,7 @@ final class Shown {
     }
 
     /** {@code s} with every character outside printable ASCII as '?' (a reply line stays one line); "" for null. */
-    static String printable(String s) {
+    public static String printable(String s) {
         if (s == null) {
             return "";
         }

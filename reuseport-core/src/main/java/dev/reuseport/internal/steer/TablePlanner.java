@@ -1,4 +1,4 @@
-package dev.reuseport;
+package dev.reuseport.internal.steer;
 
 import dev.reuseport.bpf.SteerProgram;
 import dev.reuseport.bpf.SteerProgram.Mode;
@@ -16,13 +16,51 @@ import java.util.Arrays;
  * switching between the kernel hash and the consistent policy (enforce, fallback) moves no flow; when a
  * member leaves or joins, only its entries change, where the kernel would reshuffle about half the flows.
  */
-final class TablePlanner {
+public final class TablePlanner {
     /** At most this many entries in a consistent table; a fresh one has the largest multiple of the live count. */
-    static final int CONSISTENT_MAX = 4096;
+    public static final int CONSISTENT_MAX = 4096;
+
+    /** The most slots a table names (the size of the program's socket array). */
+    public static final int MAX_SLOTS = 256;
+
+    /** What a policy asks of the table, in the planner's terms (the group translates its policy). */
+    public enum Kind {
+        /** The kernel hash decides (mode PASS). */
+        KERNEL_HASH,
+        /** A sequence over the live slots. */
+        ROUND_ROBIN,
+        /** Flows stay on the slot that first got them. */
+        STICKY,
+        /** The slot by the receiving CPU. */
+        CPU,
+        /** A sequence holding each slot its weight times. */
+        WEIGHTED,
+        /** A hash table that moves little when membership changes. */
+        CONSISTENT
+    }
+
+    /**
+     * A policy as the planner reads it.
+     *
+     * @param kind    which table
+     * @param spec    the policy's text, for messages
+     * @param weights the weight of each slot (index = slot id) for {@link Kind#WEIGHTED}, else empty
+     */
+    public record Rule(Kind kind, String spec, int[] weights) {
+        /** Copies the weights. */
+        public Rule {
+            weights = weights.clone();
+        }
+
+        int weight(int slot) {
+            return slot < weights.length ? weights[slot] : 0;
+        }
+    }
 
     /** A mode and its table. */
-    record Plan(Mode mode, int[] table) {
-        Plan {
+    public record Plan(Mode mode, int[] table) {
+        /** Copies the table. */
+        public Plan {
             table = table.clone();
         }
 
@@ -31,11 +69,11 @@ final class TablePlanner {
             return table.clone();
         }
 
-        int length() {
+        public int length() {
             return table.length;
         }
 
-        int at(int i) {
+        public int at(int i) {
             return table[i];
         }
     }
@@ -47,28 +85,28 @@ final class TablePlanner {
      * The plan for {@code policy} over {@code live} (ascending slot ids). {@code previous} is the plan
      * in force (may be null); {@code cpus} the possible CPU count.
      */
-    static Plan plan(Policy policy, int[] live, Plan previous, int cpus) {
+    public static Plan plan(Rule policy, int[] live, Plan previous, int cpus) {
         if (live.length == 0) {
             throw new IllegalStateException("no live worker to steer to");
         }
-        if (policy instanceof Policy.KernelHash) {
+        if (policy.kind() == Kind.KERNEL_HASH) {
             return new Plan(Mode.PASS, new int[0]);
         }
-        if (policy instanceof Policy.RoundRobin) {
+        if (policy.kind() == Kind.ROUND_ROBIN) {
             return new Plan(Mode.SEQ, live);
         }
-        if (policy instanceof Policy.Sticky) {
+        if (policy.kind() == Kind.STICKY) {
             return new Plan(Mode.STICKY, live);
         }
-        if (policy instanceof Policy.Cpu) {
+        if (policy.kind() == Kind.CPU) {
             int[] t = new int[Math.max(1, cpus)];
             for (int c = 0; c < t.length; c++) {
                 t[c] = live[c % live.length];
             }
             return new Plan(Mode.CPU, t);
         }
-        if (policy instanceof Policy.Weighted w) {
-            return new Plan(Mode.SEQ, smoothWeighted(w, live));
+        if (policy.kind() == Kind.WEIGHTED) {
+            return new Plan(Mode.SEQ, smoothWeighted(policy, live));
         }
         if (previous != null && previous.mode() == Mode.HASH && previous.length() >= live.length) {
             return new Plan(Mode.HASH, rebalance(previous.table(), live));
@@ -95,7 +133,7 @@ final class TablePlanner {
      * nginx's smooth weighted round robin over the live slots: a sequence of length sum(weights) in
      * which each slot appears exactly its weight times, spread out rather than in runs.
      */
-    static int[] smoothWeighted(Policy.Weighted w, int[] live) {
+    static int[] smoothWeighted(Rule w, int[] live) {
         int[] weight = new int[live.length];
         int total = 0;
         for (int i = 0; i < live.length; i++) {
@@ -130,8 +168,8 @@ final class TablePlanner {
     static int[] rebalance(int[] previous, int[] live) {
         int m = previous.length;
         int[] table = previous.clone();
-        int[] count = new int[ReuseportGroup.MAX_WORKERS];
-        boolean[] alive = new boolean[ReuseportGroup.MAX_WORKERS];
+        int[] count = new int[MAX_SLOTS];
+        boolean[] alive = new boolean[MAX_SLOTS];
         for (int s : live) {
             alive[s] = true;
         }

@@ -1,8 +1,9 @@
-package dev.reuseport;
+package dev.reuseport.internal.steer;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import dev.reuseport.Policy;
 import dev.reuseport.bpf.SteerProgram.Mode;
 import java.util.stream.IntStream;
 import org.junit.jupiter.api.Test;
@@ -12,7 +13,7 @@ class TablePlannerTest {
     private static final int[] EIGHT = IntStream.range(0, 8).toArray();
 
     private static int[] counts(int[] table) {
-        int[] c = new int[ReuseportGroup.MAX_WORKERS];
+        int[] c = new int[TablePlanner.MAX_SLOTS];
         for (int s : table) {
             c[s]++;
         }
@@ -23,7 +24,7 @@ class TablePlannerTest {
     void aFreshConsistentTablePicksWhatTheKernelHashPicks() {
         for (int n : new int[] {1, 3, 7, 8, 13, 256}) {
             int[] live = IntStream.range(0, n).toArray();
-            TablePlanner.Plan p = TablePlanner.plan(Policy.consistent(), live, null, 2);
+            TablePlanner.Plan p = TablePlanner.plan(rule(Policy.consistent()), live, null, 2);
             assertThat(p.mode()).isEqualTo(Mode.HASH);
             assertThat(p.length()).as("n=%d", n).isEqualTo(TablePlanner.CONSISTENT_MAX / n * n);
             java.util.SplittableRandom r = new java.util.SplittableRandom(n);
@@ -74,7 +75,7 @@ class TablePlannerTest {
     @Test
     void smoothWeightedSequenceHoldsEachSlotExactlyItsWeightTimes() {
         Policy.Weighted w = (Policy.Weighted) Policy.weighted(1, 1, 2, 2, 4, 4, 8, 8);
-        int[] seq = TablePlanner.smoothWeighted(w, EIGHT);
+        int[] seq = TablePlanner.smoothWeighted(rule(w), EIGHT);
         assertThat(seq).hasSize(30);
         int[] c = counts(seq);
         assertThat(new int[] {c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]}).containsExactly(1, 1, 2, 2, 4, 4, 8, 8);
@@ -87,7 +88,7 @@ class TablePlannerTest {
     @Test
     void weightsThatGiveEveryLiveSlotZeroAreRefused() {
         Policy.Weighted w = (Policy.Weighted) Policy.weighted(0, 0, 5);
-        assertThatThrownBy(() -> TablePlanner.smoothWeighted(w, new int[] {0, 1}))
+        assertThatThrownBy(() -> TablePlanner.smoothWeighted(rule(w), new int[] {0, 1}))
                 .isInstanceOf(IllegalArgumentException.class)
                 .hasMessage("policy weighted:0,0,5 gives every live slot [0, 1] weight 0; accepted: at least one "
                         + "live slot with weight > 0");
@@ -95,13 +96,13 @@ class TablePlannerTest {
 
     @Test
     void eachPolicyCompilesToItsMode() {
-        assertThat(TablePlanner.plan(Policy.kernelHash(), EIGHT, null, 2).mode()).isEqualTo(Mode.PASS);
-        assertThat(TablePlanner.plan(Policy.roundRobin(), EIGHT, null, 2).table()).containsExactly(EIGHT);
-        assertThat(TablePlanner.plan(Policy.sticky(), EIGHT, null, 2).mode()).isEqualTo(Mode.STICKY);
-        TablePlanner.Plan cpu = TablePlanner.plan(Policy.cpu(), new int[] {2, 5}, null, 4);
+        assertThat(TablePlanner.plan(rule(Policy.kernelHash()), EIGHT, null, 2).mode()).isEqualTo(Mode.PASS);
+        assertThat(TablePlanner.plan(rule(Policy.roundRobin()), EIGHT, null, 2).table()).containsExactly(EIGHT);
+        assertThat(TablePlanner.plan(rule(Policy.sticky()), EIGHT, null, 2).mode()).isEqualTo(Mode.STICKY);
+        TablePlanner.Plan cpu = TablePlanner.plan(rule(Policy.cpu()), new int[] {2, 5}, null, 4);
         assertThat(cpu.mode()).isEqualTo(Mode.CPU);
         assertThat(cpu.table()).containsExactly(2, 5, 2, 5);
-        assertThat(TablePlanner.plan(Policy.consistent(), EIGHT, null, 2).length()).isEqualTo(TablePlanner.CONSISTENT_MAX);
+        assertThat(TablePlanner.plan(rule(Policy.consistent()), EIGHT, null, 2).length()).isEqualTo(TablePlanner.CONSISTENT_MAX);
     }
 
     @Test
@@ -122,5 +123,15 @@ class TablePlannerTest {
                 .hasMessageStartingWith("weights [] are empty");
         assertThatThrownBy(() -> Policy.weighted(new int[257])).isInstanceOf(IllegalArgumentException.class)
                 .hasMessage("257 weights; accepted: 1..256 (one per slot)");
+    }
+
+    /** The policy as the group hands it to the planner (public parts of Policy only). */
+    private static TablePlanner.Rule rule(Policy p) {
+        TablePlanner.Kind kind = p instanceof Policy.KernelHash ? TablePlanner.Kind.KERNEL_HASH
+                : p instanceof Policy.RoundRobin ? TablePlanner.Kind.ROUND_ROBIN
+                : p instanceof Policy.Sticky ? TablePlanner.Kind.STICKY
+                : p instanceof Policy.Cpu ? TablePlanner.Kind.CPU
+                : p instanceof Policy.Weighted ? TablePlanner.Kind.WEIGHTED : TablePlanner.Kind.CONSISTENT;
+        return new TablePlanner.Rule(kind, p.spec(), p instanceof Policy.Weighted w ? w.weights() : new int[0]);
     }
 }

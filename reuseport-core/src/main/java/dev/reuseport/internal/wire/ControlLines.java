@@ -1,4 +1,4 @@
-package dev.reuseport;
+package dev.reuseport.internal.wire;
 
 import dev.reuseport.sys.Errno;
 import dev.reuseport.sys.NativeException;
@@ -6,30 +6,54 @@ import dev.reuseport.sys.internal.Sys;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
 
 /**
  * Line I/O on a connected Unix socket, straight on its descriptor, so that text lines and the
  * SCM_RIGHTS messages of a hand-off share one stream without a buffer reading past a message.
  */
-final class ControlLines {
+public final class ControlLines {
     /** The longest line accepted, in bytes. */
-    static final int MAX_LINE = 64 * 1024;
+    public static final int MAX_LINE = 64 * 1024;
     /** How much of an over-long line is read and dropped before the session gives up on the peer. */
-    static final long MAX_DISCARD = 1024 * 1024;
+    public static final long MAX_DISCARD = 1024 * 1024;
 
     private final int fd;
     private final ByteBuffer peeked = ByteBuffer.allocateDirect(4096);
 
-    ControlLines(int fd) {
+    public ControlLines(int fd) {
         this.fd = fd;
     }
 
-    int fd() {
+    public int fd() {
         return fd;
     }
 
+    /**
+     * The absolute form of a control socket path, checked for what a Unix socket address can hold.
+     *
+     * @param path the path
+     * @return its absolute form
+     * @throws IllegalArgumentException when {@code path} is null or longer than 107 bytes
+     */
+    public static Path checkPath(Path path) {
+        if (path == null) {
+            throw new IllegalArgumentException("control socket path null; accepted: a path in a directory owned by "
+                    + "uid " + Sys.uid() + " and writable by no one else (e.g. 0700)");
+        }
+        Path abs = path.toAbsolutePath();
+        int bytes = abs.toString().getBytes(java.nio.charset.StandardCharsets.UTF_8).length;
+        if (bytes > 107) {
+            throw new IllegalArgumentException("control socket path " + Shown.quote(abs.toString()) + " is longer than "
+                    + "107 bytes (" + bytes + "); accepted: a shorter path (sockaddr_un holds 108 bytes)");
+        }
+        return abs;
+    }
+
     /** A line longer than {@link #MAX_LINE}: it was read to its end and dropped, the stream stays usable. */
-    static final class LineTooLongException extends IOException {
+    public static final class LineTooLongException extends IOException {
+        private static final long serialVersionUID = 1L;
+
         LineTooLongException(long length) {
             super("control line of " + length + " bytes is too long; accepted: at most " + MAX_LINE + " bytes");
         }
@@ -43,7 +67,7 @@ final class ControlLines {
      * {@link #MAX_DISCARD} bytes without a newline, as a plain IOException: the peer is not speaking
      * lines); a read that times out (SO_RCVTIMEO) is an IOException naming what happened.
      */
-    String readLine() throws IOException {
+    public String readLine() throws IOException {
         byte[] buf = new byte[256];
         int n = 0;
         long length = 0;
@@ -107,7 +131,7 @@ final class ControlLines {
     }
 
     /** Writes {@code line} and a newline, all of it. */
-    void writeLine(String line) throws IOException {
+    public void writeLine(String line) throws IOException {
         ByteBuffer b = ByteBuffer.wrap((line + "\n").getBytes(StandardCharsets.UTF_8));
         while (b.hasRemaining()) {
             if (Sys.write(fd, b) == 0) {

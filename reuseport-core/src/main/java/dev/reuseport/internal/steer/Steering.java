@@ -1,0 +1,285 @@
+package dev.reuseport.internal.steer;
+
+import dev.reuseport.bpf.BpfProgram;
+import dev.reuseport.bpf.Feature;
+import dev.reuseport.bpf.Probes;
+import dev.reuseport.bpf.SteerProgram;
+import dev.reuseport.internal.Audit;
+import dev.reuseport.sys.NativeException;
+import dev.reuseport.sys.internal.LibBpf;
+import java.io.IOException;
+
+/**
+ * The steering program of one group and the version of the table it was last given: load and attach,
+ * publish a table (or its shadow), pass to the kernel hash, per-slot counters and the maps as text.
+ * Knows slots and descriptors, not workers or policies (the group plans with {@link TablePlanner}).
+ *
+ * <p>Not thread-safe: the group calls it under its steering lock, which is held for map updates only,
+ * never across a sleep or another process's answer.
+ */
+public final class Steering {
+    private final Audit audit;
+    private SteerProgram program;
+    private TablePlanner.Plan plan;
+    /** Rises by one with every table (or switch to pass mode) the program is given; read without the lock. */
+    private volatile int tableVersion;
+    private int programId;
+    private String programTag = "-";
+
+    /**
+     * A group's steering, with no program yet.
+     *
+     * @param audit where publishes, passes and failures are recorded
+     */
+    public Steering(Audit audit) {
+        this.audit = audit;
+    }
+
+    /**
+     * Takes a program and table version that a hand-off delivered.
+     *
+     * @param adopted      the program, already attached to the sockets, or null
+     * @param tableVersion the version the old process had published
+     */
+    public void adopt(SteerProgram adopted, int tableVersion) {
+        this.program = adopted;
+        this.tableVersion = tableVersion;
+    }
+
+    /**
+     * Loads, fills and attaches the steering program in pass mode.
+     *
+     * @param features the host's probed features
+     * @param migrate  whether to load the select-or-migrate variant
+     * @param slots    the live slot ids
+     * @param fds      each live slot's socket, in the order of {@code slots}
+     * @return null when attached, else why not
+     */
+    public String enable(java.util.List<Feature> features, boolean migrate, int[] slots, int[] fds) {
+        Feature missing = Probes.firstMissing(features);
+        if (missing != null) {
+            return missing.name() + " is " + missing.state() + " (" + missing.detail() + ")";
+        }
+        SteerProgram p = null;
+        try {
+            p = SteerProgram.load(migrate);
+            for (int i = 0; i < slots.length; i++) {
+                p.slots().set(slots[i], fds[i]);
+            }
+            p.pass(tableVersion);
+            p.attach(fds[0]);
+            program = p;
+            BpfProgram.Info info = p.program().info();
+            programId = info.id();
+            programTag = info.tag();
+            audit.record("attach", "program", p.program().name(), "program_id", programId, "program_tag", programTag,
+                    "migrates", p.migrates());
+            return null;
+        } catch (IOException | RuntimeException e) {
+            if (p != null) {
+                p.close();
+            }
+            return "loading or attaching the steering program failed: " + e.getMessage();
+        }
+    }
+
+    /**
+     * Whether a program is attached.
+     *
+     * @return true with a program
+     */
+    public boolean attached() {
+        return program != null;
+    }
+
+    /**
+     * The attached program.
+     *
+     * @return the program, or null
+     */
+    public SteerProgram program() {
+        return program;
+    }
+
+    /**
+     * Whether the attached program moves a closing listener's queue to its slot's new socket.
+     *
+     * @return true for the select-or-migrate program
+     */
+    public boolean migrates() {
+        return program != null && program.migrates();
+    }
+
+    /**
+     * The version of the table last given to the program; readable without the lock.
+     *
+     * @return 0 before the first table
+     */
+    public int tableVersion() {
+        return tableVersion;
+    }
+
+    /**
+     * The plan of the table policy in force.
+     *
+     * @return the plan, or null (kernel hash, shadow)
+     */
+    public TablePlanner.Plan plan() {
+        return plan;
+    }
+
+    /**
+     * Records the plan of the table policy in force.
+     *
+     * @param p the plan, or null when no table policy steers
+     */
+    public void plan(TablePlanner.Plan p) {
+        plan = p;
+    }
+
+    /**
+     * The plan for {@code rule} over the live slots, with this host's possible CPU count.
+     *
+     * @param rule     the policy in the planner's terms
+     * @param live     the live slot ids, ascending
+     * @param previous the plan in force, or null
+     * @return the plan
+     * @throws NativeException when the CPU count cannot be read
+     */
+    public TablePlanner.Plan plan(TablePlanner.Rule rule, int[] live, TablePlanner.Plan previous)
+            throws NativeException {
+        return TablePlanner.plan(rule, live, previous, LibBpf.possibleCpus());
+    }
+
+    /**
+     * Gives the program a new table (the next table version) and records it in the audit trail. A failed
+     * map update leaves the previous table in force; that is audited and thrown.
+     *
+     * @param p      the table
+     * @param shadow count only
+     * @param why    the reason, for the trail
+     * @param policy the spec of the policy in force, for the trail
+     * @throws NativeException when a map update fails
+     */
+    public void publish(TablePlanner.Plan p, boolean shadow, String why, String policy) throws NativeException {
+        long before = program.updates();
+        try {
+            program.publish(p.mode(), p.table(), shadow, tableVersion + 1);
+        } catch (NativeException | RuntimeException e) {
+            audit.record("publish-failed", "reason", why, "policy", policy, "table_version", tableVersion,
+                    "error", e.getMessage(), "outcome", "previous table (version " + tableVersion + ") stays in force");
+            throw e;
+        }
+        tableVersion++;
+        audit.record(shadow ? "shadow" : "policy", "reason", why, "mode", p.mode().name(), "table_length",
+                p.length(), "table_version", tableVersion, "program_id", programId, "program_tag", programTag,
+                "map_updates", program.updates() - before);
+    }
+
+    /**
+     * Mode PASS: the kernel hash decides; two map updates.
+     *
+     * @param why the reason, for the trail
+     * @return {@link System#nanoTime()} at the moment the kernel default was in force
+     * @throws NativeException when a map update fails
+     */
+    public long pass(String why) throws NativeException {
+        long t0 = System.nanoTime();
+        program.pass(tableVersion + 1);
+        long inForce = System.nanoTime();
+        tableVersion++;
+        audit.record("pass", "reason", why, "table_version", tableVersion, "program_id", programId, "program_tag",
+                programTag, "took_us", (inForce - t0) / 1000);
+        return inForce;
+    }
+
+    /**
+     * Points a slot of the socket array at a socket.
+     *
+     * @param slot the slot id
+     * @param fd   the socket
+     * @throws NativeException when the map update fails
+     */
+    public void setSlot(int slot, int fd) throws NativeException {
+        program.slots().set(slot, fd);
+    }
+
+    /**
+     * Empties a slot of the socket array (sticky flows remembered on it re-pick).
+     *
+     * @param slot the slot id
+     * @throws NativeException when the map update fails
+     */
+    public void clearSlot(int slot) throws NativeException {
+        program.slots().clear(slot);
+    }
+
+    /**
+     * The per-slot counters.
+     *
+     * @param slots how many slots, from 0
+     * @return one entry per slot
+     * @throws NativeException when a lookup fails
+     */
+    public SteerProgram.SlotCounters[] counters(int slots) throws NativeException {
+        return program.counters(slots);
+    }
+
+    /** Detaches from this process: closes the program and map descriptors (the program leaves with the last member). */
+    public void close() {
+        if (program != null) {
+            program.close();
+            program = null;
+        }
+    }
+
+    /**
+     * The steering maps as text: config and table of the half in force, per-slot counters, flow count.
+     *
+     * @param slots how many slots to show, from 0
+     * @return the text, or a line saying no program is attached
+     * @throws IOException when a lookup fails
+     */
+    public String describe(int slots) throws IOException {
+        if (program == null) {
+            return "no steering program attached\n";
+        }
+        StringBuilder b = new StringBuilder();
+        b.append("program ").append(program.program().name()).append(" id ").append(program.program().info().id())
+                .append(" tag ").append(program.program().info().tag()).append('\n');
+        int[] cfg = program.config();
+        b.append("config mode ").append(SteerProgram.Mode.values()[Math.min(cfg[0], 4)]).append(" table_len ")
+                .append(cfg[1]).append(" shadow ").append(cfg[2]).append(" table_version ").append(cfg[3]).append('\n');
+        int[] table = program.table();
+        int[] count = new int[SteerProgram.MAX_SLOTS];
+        for (int s : table) {
+            count[s]++;
+        }
+        b.append("table (").append(table.length).append(" entries), entries per slot:");
+        for (int s = 0; s < SteerProgram.MAX_SLOTS; s++) {
+            if (count[s] > 0) {
+                b.append(' ').append(s).append('=').append(count[s]);
+            }
+        }
+        b.append('\n');
+        int show = Math.min(64, table.length);
+        b.append("table head:");
+        for (int i = 0; i < show; i++) {
+            b.append(' ').append(table[i]);
+        }
+        b.append(table.length > show ? " ...\n" : "\n");
+        b.append("slots (socket cookies):");
+        for (int s = 0; s < slots; s++) {
+            b.append(' ').append(s).append('=').append(program.slots().cookie(s));
+        }
+        b.append('\n');
+        SteerProgram.SlotCounters[] c = program.counters(slots);
+        b.append(String.format("%-5s %12s %12s %10s %10s%n", "slot", "selected", "shadow", "migrated", "fallback"));
+        for (int s = 0; s < c.length; s++) {
+            b.append(String.format("%-5d %12d %12d %10d %10d%n", s, c[s].selected(), c[s].shadow(), c[s].migrated(),
+                    c[s].fallback()));
+        }
+        b.append("sticky flows remembered: ").append(program.flows().countKeys()).append('\n');
+        return b.toString();
+    }
+}
