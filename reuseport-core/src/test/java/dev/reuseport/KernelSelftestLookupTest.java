@@ -310,10 +310,27 @@ class KernelSelftestLookupTest {
                 assertThat(shadows.get(0).address()).isEqualTo(new InetSocketAddress(exact, port));
                 assertThat(String.join("\n", PortShadows.report(g))).contains(exact.getHostAddress())
                         .contains(":" + port + " ");
+                assertThat(statusBody(g)).as("the control socket's status").anyMatch(l -> l.startsWith("shadowed ")
+                        && l.contains(exact.getHostAddress()));
             } finally {
                 Sys.close(fd);
             }
             assertThat(PortShadows.of(g)).as("after the socket closed").isEmpty();
+        }
+    }
+
+    /** The body of the operator socket's {@code status} reply for {@code g}. */
+    static List<String> statusBody(ReuseportGroup g) throws IOException {
+        Path dir = Files.createTempDirectory("rp-shadow", java.nio.file.attribute.PosixFilePermissions.asFileAttribute(
+                java.nio.file.attribute.PosixFilePermissions.fromString("rwx------")));
+        try (ControlSocket socket = ControlSocket.serve(g, dir.resolve("ctl"), false);
+             ControlClient client = ControlClient.connect(socket.path())) {
+            ControlClient.Reply r = client.request("status");
+            assertThat(r.ok()).as("status: %s", r).isTrue();
+            return r.body();
+        } finally {
+            Files.deleteIfExists(dir.resolve("ctl"));
+            Files.deleteIfExists(dir);
         }
     }
 
