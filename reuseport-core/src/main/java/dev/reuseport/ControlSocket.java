@@ -464,6 +464,7 @@ public final class ControlSocket implements AutoCloseable {
         for (String l : c.toTable().split("\n")) {
             body.add(l);
         }
+        body.addAll(PortShadows.report(group)); // sockets that take part of the port's traffic before the group
         body.add(String.format("%-5s %10s %10s %10s %8s %8s", "slot", "accepted", "received", "queue", "limit", "drops"));
         for (WorkerStats s : group.stats()) {
             body.add(String.format("%-5d %10d %10d %10d %8d %8d", s.slot(), s.accepted(), s.received(), s.queueDepth(),
