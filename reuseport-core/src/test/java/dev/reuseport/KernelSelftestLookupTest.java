@@ -425,9 +425,7 @@ class KernelSelftestLookupTest {
     /** Raw access to a group's steering maps, for writing what the library itself never writes. */
     record Maps(BpfMap active, BpfMap config, BpfMap table) {
         static Maps of(ReuseportGroup g) throws ReflectiveOperationException {
-            var pf = ReuseportGroup.class.getDeclaredField("program");
-            pf.setAccessible(true);
-            SteerProgram p = (SteerProgram) pf.get(g);
+            SteerProgram p = g.engine().steering().program();
             return new Maps(field(p, "active"), field(p, "config"), field(p, "table"));
         }
 
