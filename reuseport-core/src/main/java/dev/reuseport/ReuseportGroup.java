@@ -77,6 +77,8 @@ public final class ReuseportGroup implements AutoCloseable {
     private SocketListener socketListener;
     /** The duplicate lent to {@link #socketListener} for each of the group's descriptors; under {@link #lock}. */
     private final java.util.Map<NativeFd, Integer> lent = new java.util.IdentityHashMap<>();
+    /** Ingest socket options (UDP GRO, busy polling) every member this group opens gets (issue 16). */
+    private IngestOptions ingest = IngestOptions.NONE;
 
     private ReuseportGroup(Builder b, InetSocketAddress local, int family, int[] fds, Capabilities caps) {
         this(b.protocol, local, family, b.backlog, b.receiveBuffer, IntStream.range(0, fds.length)
@@ -839,7 +841,7 @@ public final class ReuseportGroup implements AutoCloseable {
             }
             int fd;
             try {
-                fd = openMember(protocol, family, localAddress, backlog, receiveBuffer);
+                fd = IngestOptions.openMember(protocol, family, localAddress, backlog, receiveBuffer, ingest);
             } catch (NativeException e) {
                 throw new ReuseportException("cannot add a worker to " + describe() + ": " + e.getMessage(), e);
             }
@@ -1002,7 +1004,7 @@ public final class ReuseportGroup implements AutoCloseable {
         Arrays.fill(fresh, -1);
         try {
             for (int i = 0; i < fresh.length; i++) {
-                fresh[i] = openMember(protocol, family, localAddress, backlog, receiveBuffer);
+                fresh[i] = IngestOptions.openMember(protocol, family, localAddress, backlog, receiveBuffer, ingest);
             }
         } catch (NativeException e) {
             for (int fd : fresh) {
@@ -1407,6 +1409,7 @@ public final class ReuseportGroup implements AutoCloseable {
         private int receiveBuffer;
         private Policy policy = Policy.kernelHash();
         private boolean migration = true;
+        private IngestOptions ingest = IngestOptions.NONE;
 
         private Builder(Protocol protocol) {
             this.protocol = protocol;
@@ -1572,6 +1575,52 @@ public final class ReuseportGroup implements AutoCloseable {
         }
 
         /**
+         * UDP GRO (generic receive offload, Linux 5.0) on every member: the kernel may hand a receive
+         * several datagrams of one flow, coalesced into one buffer of equal-sized segments, which
+         * {@link Worker#receive(DatagramBatch, java.time.Duration)} reports with their segment size.
+         * Receive with batches of 65,535-byte slots: a coalesced buffer larger than the slot is truncated.
+         * Ignored for TCP. Default off.
+         *
+         * @param on whether to set UDP_GRO
+         * @return this builder
+         */
+        public Builder udpGro(boolean on) {
+            this.ingest = ingest.withGro(on);
+            return this;
+        }
+
+        /**
+         * SO_BUSY_POLL (Linux 3.11) on every member: a blocking receive with nothing queued busy-polls
+         * the device's queue for up to {@code micros} microseconds before sleeping. Costs CPU while
+         * waiting; helps only devices with NAPI busy-poll support (not loopback). Raising it above
+         * net.core.busy_read needs CAP_NET_ADMIN. Default 0 (off).
+         *
+         * @param micros 0..1,000,000
+         * @return this builder
+         * @throws IllegalArgumentException naming the value out of range
+         */
+        public Builder busyPoll(int micros) {
+            if (micros < 0 || micros > 1_000_000) {
+                throw new IllegalArgumentException("busyPoll " + micros + " us is out of range; accepted: 0.."
+                        + "1000000");
+            }
+            this.ingest = ingest.withBusyPoll(micros);
+            return this;
+        }
+
+        /**
+         * SO_PREFER_BUSY_POLL (Linux 5.11) on every member: prefer busy polling to softirq processing
+         * of the device queue (with a device's napi_defer_hard_irqs). Default off.
+         *
+         * @param on whether to set SO_PREFER_BUSY_POLL
+         * @return this builder
+         */
+        public Builder preferBusyPoll(boolean on) {
+            this.ingest = ingest.withPreferBusyPoll(on);
+            return this;
+        }
+
+        /**
          * Binds every member with SO_REUSEPORT (and listens, for TCP). On any failure every socket made so
          * far is closed before the exception leaves. Probes the host's capabilities (see
          * {@link ReuseportGroup#capabilities()}) and applies the policy.
@@ -1598,7 +1647,7 @@ public final class ReuseportGroup implements AutoCloseable {
             InetSocketAddress bound = new InetSocketAddress(address, port);
             try {
                 for (int i = 0; i < workers; i++) {
-                    fds[i] = openMember(protocol, family, bound, backlog, receiveBuffer);
+                    fds[i] = IngestOptions.openMember(protocol, family, bound, backlog, receiveBuffer, ingest);
                     if (i == 0) {
                         bound = new InetSocketAddress(address, Sys.localAddress(fds[0]).getPort());
                     }
@@ -1620,9 +1669,11 @@ public final class ReuseportGroup implements AutoCloseable {
                 List<Feature> features = new ArrayList<>();
                 features.add(Probes.soReuseport());
                 features.addAll(Probes.steering());
+                features.addAll(Probes.ingest());
                 Capabilities caps = new Capabilities(Sys.kernelRelease(), Native.backendName(),
                         Native.backendReason(), features, "kernel hash", "no steering policy requested");
                 ReuseportGroup group = new ReuseportGroup(this, bound, family, fds, caps);
+                group.ingest = ingest;
                 if (policy instanceof Policy.KernelHash && protocol == Protocol.TCP && migration
                         && caps.isOn(Probes.MIGRATE)) {
                     group.attachForMigration();
