@@ -165,7 +165,9 @@ public final class DatagramBatch {
 
     /**
      * Slot {@code i}'s payload view: after a receive, position 0 and limit the bytes received. The same
-     * buffer object every time (no allocation); reading it does not change the batch.
+     * buffer object every time (no allocation); reading it does not change the batch. To fill it for a
+     * send, {@code clear()} it (its capacity is {@link #slotBytes()}), write, then
+     * {@link #setLength(int, int)}.
      *
      * @param i the slot
      * @return the view over the slot's part of the slab

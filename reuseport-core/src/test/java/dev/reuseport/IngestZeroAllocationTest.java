@@ -21,7 +21,7 @@ import org.junit.jupiter.api.Test;
 @Tag("kernel")
 class IngestZeroAllocationTest {
     private static final InetAddress LO = InetAddress.getLoopbackAddress();
-    private static final Duration WAIT = Duration.ofMillis(200);
+    private static final Duration WAIT = Duration.ofSeconds(5);
 
     private interface Receive {
         boolean one() throws Exception;

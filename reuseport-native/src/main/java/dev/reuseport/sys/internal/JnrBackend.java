@@ -1057,7 +1057,8 @@ final class JnrBackend implements NativeBackend {
         if (r < 0) {
             return r;
         }
-        int n = Math.min(Math.min(r, CPU_SET_SIZE), maskOut.length);
+        // glibc returns 0 (not the kernel's mask size) and zero-fills the rest of the set
+        int n = Math.min(CPU_SET_SIZE, maskOut.length);
         IO.getByteArray(a, maskOut, 0, n);
         return n;
     }

@@ -85,7 +85,7 @@ public final class MsgVec {
         for (int i = 0; i < slots; i++) {
             int h = i * MMSG;
             meta.putLong(h + NAME, metaAddress + nameBase + (long) i * NAME_ROOM);
-            meta.putInt(h + NAMELEN, NAME_ROOM);
+            meta.putInt(h + NAMELEN, 0); // no target until set or received
             meta.putLong(h + IOV, metaAddress + iovBase + (long) i * IOVEC);
             meta.putLong(h + IOVLEN, 1L);
             meta.putLong(iovBase + i * IOVEC, dataAddress + (long) i * slotBytes);

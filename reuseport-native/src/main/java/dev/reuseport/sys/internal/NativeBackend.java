@@ -247,7 +247,7 @@ interface NativeBackend {
 
     /**
      * sched_getaffinity(0, …) of the calling thread into {@code maskOut} (a cpu_set_t, CPU n is bit
-     * {@code n % 8} of byte {@code n / 8}; 128 bytes cover 1,024 CPUs): the bytes the kernel wrote, or -errno.
+     * {@code n % 8} of byte {@code n / 8}; 128 bytes cover 1,024 CPUs): the bytes copied into {@code maskOut}, or -errno.
      */
     int schedGetaffinity(byte[] maskOut);
 

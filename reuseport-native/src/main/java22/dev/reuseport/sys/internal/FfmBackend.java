@@ -1327,7 +1327,8 @@ final class FfmBackend implements NativeBackend {
             if (r < 0) {
                 return err(s.state);
             }
-            int n = Math.min(Math.min(r, CPU_SET_BYTES), maskOut.length);
+            // glibc returns 0 (not the kernel's mask size) and zero-fills the rest of the set
+            int n = Math.min(CPU_SET_BYTES, maskOut.length);
             MemorySegment.copy(mask, JAVA_BYTE, 0, maskOut, 0, n);
             return n;
         } catch (Throwable t) {
