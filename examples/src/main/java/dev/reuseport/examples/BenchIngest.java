@@ -192,7 +192,10 @@ final class BenchIngest implements Callable<Integer> {
         }
         cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), Main.class.getName(), "bench", "ingest",
                 "--in-netns"));
-        cmd.addAll(spec.commandLine().getParseResult().originalArgs());
+        // the whole command line was given to the top command: pass on what follows "ingest"
+        List<String> all = spec.commandLine().getParseResult().originalArgs();
+        int at = all.indexOf("ingest");
+        cmd.addAll(all.subList(at + 1, all.size()));
         Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
         try (BufferedReader r = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8))) {
             String line;
@@ -542,10 +545,12 @@ final class BenchIngest implements Callable<Integer> {
     // ---- scale: membership-change time by group size ------------------------------------------------------
 
     private String scaleRuns() throws Exception {
-        out.printf("%nmembership change (UDP, kernel hash): time to remove one worker, median of 5%n");
-        out.printf("%-8s %12s %12s%n", "workers", "open ms", "remove ms");
+        out.printf("%nmembership change (UDP, kernel hash): time to open the group, remove one worker, then "
+                + "add one; medians of 5%n");
+        out.printf("%-8s %12s %12s %12s%n", "workers", "open ms", "add ms", "remove ms");
         String at256 = "na";
         for (int n : new int[] {1, 2, 8, 64, 256}) {
+            double[] add = new double[5];
             double[] open = new double[5];
             double[] remove = new double[5];
             for (int r = 0; r < 5; r++) {
@@ -553,14 +558,19 @@ final class BenchIngest implements Callable<Integer> {
                 try (ReuseportGroup g = ReuseportGroup.udp().address(InetAddress.getLoopbackAddress()).port(0)
                         .workers(n).open()) {
                     long t1 = System.nanoTime();
-                    g.removeWorker(g.slots()[n / 2]);
+                    if (n >= 2) {
+                        g.removeWorker(g.slots()[n / 2]);
+                    }
                     long t2 = System.nanoTime();
+                    g.addWorker();
+                    long t3 = System.nanoTime();
                     open[r] = (t1 - t0) / 1e6;
-                    remove[r] = (t2 - t1) / 1e6;
+                    remove[r] = n >= 2 ? (t2 - t1) / 1e6 : Double.NaN;
+                    add[r] = (t3 - t2) / 1e6;
                 }
             }
             double rm = median(remove);
-            out.printf(Locale.ROOT, "%-8d %12.2f %12.3f%n", n, median(open), rm);
+            out.printf(Locale.ROOT, "%-8d %12.2f %12.3f %12.3f%n", n, median(open), median(add), rm);
             if (n == 256) {
                 at256 = String.format(Locale.ROOT, "%.3f", rm);
             }
