@@ -9,28 +9,35 @@ import java.net.InetSocketAddress;
  * SO_PREFER_BUSY_POLL. Immutable; the builder makes a new one per change.
  */
 final class IngestOptions {
-    static final IngestOptions NONE = new IngestOptions(false, 0, false);
+    static final IngestOptions NONE = new IngestOptions(false, 0, false, 0);
 
     final boolean udpGro;
     final int busyPollMicros;
     final boolean preferBusyPoll;
+    /** Entries of the steering program's sticky flow table; 0: the object's own (65,536). */
+    final int flowCapacity;
 
-    IngestOptions(boolean udpGro, int busyPollMicros, boolean preferBusyPoll) {
+    IngestOptions(boolean udpGro, int busyPollMicros, boolean preferBusyPoll, int flowCapacity) {
         this.udpGro = udpGro;
         this.busyPollMicros = busyPollMicros;
         this.preferBusyPoll = preferBusyPoll;
+        this.flowCapacity = flowCapacity;
     }
 
     IngestOptions withGro(boolean on) {
-        return new IngestOptions(on, busyPollMicros, preferBusyPoll);
+        return new IngestOptions(on, busyPollMicros, preferBusyPoll, flowCapacity);
     }
 
     IngestOptions withBusyPoll(int micros) {
-        return new IngestOptions(udpGro, micros, preferBusyPoll);
+        return new IngestOptions(udpGro, micros, preferBusyPoll, flowCapacity);
     }
 
     IngestOptions withPreferBusyPoll(boolean on) {
-        return new IngestOptions(udpGro, busyPollMicros, on);
+        return new IngestOptions(udpGro, busyPollMicros, on, flowCapacity);
+    }
+
+    IngestOptions withFlowCapacity(int entries) {
+        return new IngestOptions(udpGro, busyPollMicros, preferBusyPoll, entries);
     }
 
     /** Sets the options on {@code fd}; what the defaults leave alone is not touched. */
@@ -66,6 +73,6 @@ final class IngestOptions {
     @Override
     public String toString() {
         return "udp-gro " + (udpGro ? "on" : "off") + ", busy-poll " + busyPollMicros + " us, prefer-busy-poll "
-                + (preferBusyPoll ? "on" : "off");
+                + (preferBusyPoll ? "on" : "off") + ", flow capacity " + (flowCapacity == 0 ? "default" : flowCapacity);
     }
 }

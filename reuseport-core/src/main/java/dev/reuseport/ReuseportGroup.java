@@ -668,7 +668,7 @@ public final class ReuseportGroup implements AutoCloseable {
         boolean migrate = capabilities.isOn(Probes.MIGRATE);
         SteerProgram p = null;
         try {
-            p = SteerProgram.load(migrate);
+            p = SteerProgram.load(migrate, ingest.flowCapacity);
             for (Worker w : workers()) {
                 p.slots().set(w.slot(), w.socket().number());
             }
@@ -1617,6 +1617,26 @@ public final class ReuseportGroup implements AutoCloseable {
          */
         public Builder preferBusyPoll(boolean on) {
             this.ingest = ingest.withPreferBusyPoll(on);
+            return this;
+        }
+
+        /**
+         * Entries of the steering program's sticky flow table (an LRU hash keyed by the flow hash), set
+         * before the program is loaded: up to this many live flows keep their worker under
+         * {@link Policy#sticky()}; past it the least recently used are evicted and choose again (they
+         * move). Kernel memory is roughly 100 bytes per entry (65,536: about 6 MiB; 1,048,576: about
+         * 100 MiB), charged to the memory cgroup. Default 0: the program's own 65,536.
+         *
+         * @param entries 0, or 1..16,777,216
+         * @return this builder
+         * @throws IllegalArgumentException naming the value out of range
+         */
+        public Builder flowCapacity(int entries) {
+            if (entries < 0 || entries > SteerProgram.MAX_FLOW_CAPACITY) {
+                throw new IllegalArgumentException("flowCapacity " + entries + " is out of range; accepted: 0 "
+                        + "(default " + SteerProgram.DEFAULT_FLOW_CAPACITY + ") or 1.." + SteerProgram.MAX_FLOW_CAPACITY);
+            }
+            this.ingest = ingest.withFlowCapacity(entries);
             return this;
         }
 

@@ -322,6 +322,15 @@ class IngestBatchTest {
     }
 
     @Test
+    void stickyGroupWithAMillionFlowCapacityOpensAndSteers() throws Exception {
+        try (ReuseportGroup g = ReuseportGroup.udp().address(LO).port(0).workers(2).policy(Policy.sticky())
+                .flowCapacity(1 << 20).open()) {
+            assumeTrue(g.capabilities().isOn("steering program"), "no steering here: " + g.capabilities());
+            assertThat(g.policy().spec()).isEqualTo("sticky");
+        }
+    }
+
+    @Test
     void threadAffinityIsSetAndReadBack() throws Exception {
         BitSet[] seen = new BitSet[3];
         Throwable[] failed = new Throwable[1];
@@ -376,6 +385,10 @@ class IngestBatchTest {
                 .hasMessageContaining("count 5");
         assertThatThrownBy(() -> b.payload(4)).isInstanceOf(IndexOutOfBoundsException.class)
                 .hasMessageContaining("slot 4");
+        assertThatThrownBy(() -> ReuseportGroup.udp().flowCapacity(-2)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("-2");
+        assertThatThrownBy(() -> ReuseportGroup.udp().flowCapacity(1 << 25)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining(Integer.toString(1 << 25));
         assertThatThrownBy(() -> ReuseportGroup.udp().busyPoll(-5)).isInstanceOf(IllegalArgumentException.class)
                 .hasMessageContaining("-5");
         try (ReuseportGroup g = ReuseportGroup.udp().address(LO).port(0).workers(1).open();

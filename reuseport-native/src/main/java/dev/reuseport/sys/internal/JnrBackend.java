@@ -1074,5 +1074,22 @@ final class JnrBackend implements NativeBackend {
         return check(libc.sched_setaffinity(0, CPU_SET_SIZE, a));
     }
 
+    @Override
+    public int bpfMapSetMaxEntries(long map, int maxEntries) {
+        JnrLibBpf b = bpf();
+        if (b == null) {
+            return -ENOSYS;
+        }
+        if (map == 0) {
+            return -EINVAL;
+        }
+        try {
+            int r = b.bpf_map__set_max_entries(map, maxEntries);
+            return r < 0 ? r : 0; // libbpf 1.x returns -errno itself
+        } catch (LinkageError e) {
+            return -ENOSYS;
+        }
+    }
+
     // --- end ingest ---
 }

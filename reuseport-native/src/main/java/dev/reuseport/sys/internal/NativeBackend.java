@@ -254,5 +254,11 @@ interface NativeBackend {
     /** sched_setaffinity(0, …) of the calling thread to the CPUs set in {@code mask}: 0 or -errno. */
     int schedSetaffinity(byte[] mask);
 
+    /**
+     * bpf_map__set_max_entries(map, maxEntries) on an opened, not yet loaded object's map (libbpf 0.8):
+     * 0 or -errno (-EBUSY once the object is loaded).
+     */
+    int bpfMapSetMaxEntries(long map, int maxEntries);
+
     // --- end ingest ---
 }

@@ -1353,5 +1353,47 @@ final class FfmBackend implements NativeBackend {
         }
     }
 
+    /** bpf_map__set_max_entries, bound from the same libbpf as {@code Bpf} on first use; null when absent. */
+    private static final class IngestBpf {
+        static final MethodHandle SET_MAX_ENTRIES;
+
+        static {
+            MethodHandle h = null;
+            if (Bpf.REASON == null) {
+                String path = System.getProperty("reuseport.libbpf", "libbpf.so.1");
+                try {
+                    SymbolLookup lib = SymbolLookup.libraryLookup(path, Arena.global());
+                    Optional<MemorySegment> sym = lib.find("bpf_map__set_max_entries");
+                    if (sym.isPresent()) {
+                        h = Linker.nativeLinker().downcallHandle(sym.get(),
+                                FunctionDescriptor.of(JAVA_INT, JAVA_LONG, JAVA_INT));
+                    }
+                } catch (RuntimeException | LinkageError e) {
+                    h = null;
+                }
+            }
+            SET_MAX_ENTRIES = h;
+        }
+
+        private IngestBpf() {
+        }
+    }
+
+    @Override
+    public int bpfMapSetMaxEntries(long map, int maxEntries) {
+        if (Bpf.REASON != null || IngestBpf.SET_MAX_ENTRIES == null) {
+            return -ENOSYS;
+        }
+        if (map == 0) {
+            return -EINVAL;
+        }
+        try {
+            int r = (int) IngestBpf.SET_MAX_ENTRIES.invokeExact(map, maxEntries);
+            return r < 0 ? r : 0; // libbpf 1.x returns -errno itself
+        } catch (Throwable t) {
+            throw unchecked(t);
+        }
+    }
+
     // --- end ingest ---
 }
