@@ -57,7 +57,7 @@ final class GroupEngine {
         }
         this.audit = new AuditLog(caps.kernelRelease(), caps.backend());
         this.steering = new GroupSteering(describe(), protocol, members,
-                () -> members.live().stream().mapToInt(w -> w.socket().number()).toArray(), closed, caps, audit);
+                () -> members.live().stream().mapToInt(w -> w.socket().number()).toArray(), closed, caps, audit, spec.flowCapacity());
         this.retirement = new Retirement(spec, audit::record, describe(), Worker.POLL_SLICE_MILLIS);
     }
 

@@ -39,13 +39,15 @@ final class GroupOpening {
         List<Feature> features = new ArrayList<>();
         features.add(Probes.soReuseport());
         features.addAll(Probes.steering());
+        features.addAll(Probes.ingest());
         return new Capabilities(Sys.kernelRelease(), Native.backendName(), Native.backendReason(), features,
                 steering, reason);
     }
 
     private static GroupSpec spec(ReuseportGroup.Builder b, int port) {
         return new GroupSpec(b.protocol == Protocol.TCP, SockAddr.family(b.address),
-                new InetSocketAddress(b.address, port), b.backlog, b.receiveBuffer);
+                new InetSocketAddress(b.address, port), b.backlog, b.receiveBuffer, b.ingest.udpGro(),
+                b.ingest.busyPollMicros(), b.ingest.preferBusyPoll(), b.ingest.flowCapacity());
     }
 
     /** The builder's members, bound and listening, on one port; closed again when one fails. */

@@ -38,11 +38,14 @@ final class GroupSteering {
     private volatile Capabilities capabilities;
     /** The policy in force; written under {@link #lock}. */
     private volatile Policy policy = Policy.kernelHash();
+    /** Entries of the program's sticky flow table, 0 for the object's own (set before every load). */
+    private final int flowCapacity;
     /** The policy being shadowed (count only), or null; under {@link #lock}. */
     private Policy shadowed;
 
     GroupSteering(String name, Protocol protocol, SlotTable<Worker> members, java.util.function.Supplier<int[]> memberFds,
-                  AtomicBoolean closed, Capabilities caps, AuditLog audit) {
+                  AtomicBoolean closed, Capabilities caps, AuditLog audit, int flowCapacity) {
+        this.flowCapacity = flowCapacity;
         this.name = name;
         this.protocol = protocol;
         this.members = members;
@@ -136,7 +139,8 @@ final class GroupSteering {
 
     /** Loads, fills and attaches the steering program (under {@link #lock}); null on success, else why not. */
     private String enable() {
-        return steering.enable(features, capabilities.isOn(Probes.MIGRATE), members.slots(), memberFds.get());
+        return steering.enable(features, capabilities.isOn(Probes.MIGRATE), members.slots(), memberFds.get(),
+                flowCapacity);
     }
 
     /** {@link ReuseportGroup#policy(Policy)}; the engine holds its change lock. */

@@ -535,6 +535,7 @@ public final class ReuseportGroup implements AutoCloseable {
         int receiveBuffer;
         Policy policy = Policy.kernelHash();
         boolean migration = true;
+        IngestOptions ingest = IngestOptions.defaults();
 
         private Builder(Protocol protocol) {
             this.protocol = protocol;
@@ -672,6 +673,21 @@ public final class ReuseportGroup implements AutoCloseable {
          */
         public Builder migration(boolean migration) {
             this.migration = migration;
+            return this;
+        }
+
+        /**
+         * The ingest options every member gets (UDP GRO, busy polling) and the sticky flow table's size.
+         *
+         * @param options the options; {@link IngestOptions#defaults()} leaves every socket option alone
+         * @return this builder
+         * @throws IllegalArgumentException when {@code options} is null
+         */
+        public Builder ingest(IngestOptions options) {
+            if (options == null) {
+                throw new IllegalArgumentException("ingest options null; accepted: IngestOptions.defaults() and its withers");
+            }
+            this.ingest = options;
             return this;
         }
 

@@ -373,7 +373,8 @@ public final class Worker {
         } finally {
             f.release();
         }
-        return new WorkerStats(slot, accepted.sum(), received.sum(), sent.sum(), depth, limit, drops);
+        return new WorkerStats(slot, accepted.sum(), received.sum() + (long) INGEST_RX.getOpaque(this),
+                sent.sum() + (long) INGEST_TX.getOpaque(this), depth, limit, drops);
     }
 
     private void requireProtocol(Protocol wanted, String op) {
@@ -391,4 +392,209 @@ public final class Worker {
     public String toString() {
         return "Worker[slot " + slot + ", " + protocol + ", " + fd + "]";
     }
+
+    // --- ingest: zero-allocation and batched receive/send, socket options read back (issue 16) ---
+
+    private static final java.lang.invoke.VarHandle INGEST_RX;
+    private static final java.lang.invoke.VarHandle INGEST_TX;
+
+    static {
+        try {
+            java.lang.invoke.MethodHandles.Lookup l = java.lang.invoke.MethodHandles.lookup();
+            INGEST_RX = l.findVarHandle(Worker.class, "ingestReceived", long.class);
+            INGEST_TX = l.findVarHandle(Worker.class, "ingestSent", long.class);
+        } catch (ReflectiveOperationException e) {
+            throw new ExceptionInInitializerError(e);
+        }
+    }
+
+    /**
+     * Datagrams received by the ingest paths; written with opaque stores by the receiving thread (one
+     * writer per worker is the intended shape; concurrent receivers on one worker may undercount).
+     */
+    @SuppressWarnings("unused")
+    private long ingestReceived;
+    /** Datagrams sent by {@link #send(DatagramBatch)}; as {@link #ingestReceived}. */
+    @SuppressWarnings("unused")
+    private long ingestSent;
+
+    private void countIngest(java.lang.invoke.VarHandle h, long n) {
+        h.setOpaque(this, (long) h.getOpaque(this) + n);
+    }
+
+    /**
+     * Waits up to {@code timeout} for a datagram and reads it into {@code dst}, its sender into
+     * {@code from}, allocating nothing per datagram: no address object, no array, no contended atomic
+     * (the counter is a single-writer opaque field, the fd guard a compare-and-set on an uncontended
+     * word). A datagram longer than the room left is truncated (see {@link DatagramSource#truncated()}).
+     * Datagrams a restart took off the previous socket come first. The wait polls in slices of at most
+     * 50 ms, so a close of the group is seen within one slice.
+     *
+     * @param dst     where the payload goes, from its position (which advances); a direct buffer avoids a
+     *                copy
+     * @param from    the holder that receives the sender's address
+     * @param timeout how long to wait at most; zero or negative: do not wait
+     * @return the bytes placed in {@code dst}, or -1 when no datagram arrived in time
+     * @throws UnsupportedOperationException on a TCP worker
+     * @throws GroupClosedException when the group is (or gets) closed
+     * @throws IOException when {@code recvmsg} or {@code poll} fails with another errno
+     */
+    public int receive(ByteBuffer dst, DatagramSource from, Duration timeout) throws IOException {
+        requireProtocol(Protocol.UDP, "receive");
+        long deadline = System.nanoTime() + timeout.toNanos();
+        dev.reuseport.sys.internal.MsgVec v = from.vec();
+        for (;;) {
+            lastCall = System.nanoTime();
+            if (!handedDatagrams.isEmpty()) {
+                Handed queued = handedDatagrams.poll();
+                if (queued != null) {
+                    int len = Math.min(queued.data().length, dst.remaining());
+                    dst.put(queued.data(), 0, len);
+                    from.fillFrom(queued.from(), family);
+                    from.truncated(len < queued.data().length);
+                    countIngest(INGEST_RX, 1);
+                    return len;
+                }
+            }
+            NativeFd f = fd;
+            int n = acquire(f);
+            try {
+                int r = v.receiveInto(n, dst, Sys.MSG_DONTWAIT);
+                if (r >= 0) {
+                    from.fillFrom(v, 0);
+                    countIngest(INGEST_RX, 1);
+                    return r;
+                }
+                if (!awaitReadable(n, deadline)) {
+                    return -1;
+                }
+            } finally {
+                f.release();
+            }
+        }
+    }
+
+    /**
+     * Waits up to {@code timeout} for datagrams and receives as many as are queued, up to the batch's
+     * capacity, with one recvmmsg(2) call into the batch's native buffers: no allocation, no copy beyond
+     * the kernel's. With UDP GRO on ({@link ReuseportGroup.Builder#udpGro(boolean)}) a slot may hold a
+     * coalesced buffer; see {@link DatagramBatch#segmentCount(int)}. Datagrams a restart took off the
+     * previous socket come first (in a batch of their own). The wait polls in slices of at most 50 ms.
+     *
+     * @param batch   the caller's batch; on return slots {@code 0..n-1} hold the datagrams
+     * @param timeout how long to wait at most; zero or negative: do not wait
+     * @return n, the slots filled, or 0 when none arrived in time
+     * @throws UnsupportedOperationException on a TCP worker
+     * @throws GroupClosedException when the group is (or gets) closed
+     * @throws IOException when {@code recvmmsg} or {@code poll} fails with another errno
+     */
+    public int receive(DatagramBatch batch, Duration timeout) throws IOException {
+        requireProtocol(Protocol.UDP, "receive");
+        long deadline = System.nanoTime() + timeout.toNanos();
+        dev.reuseport.sys.internal.MsgVec v = batch.vec();
+        for (;;) {
+            lastCall = System.nanoTime();
+            if (!handedDatagrams.isEmpty()) {
+                int k = 0;
+                Handed queued;
+                while (k < batch.capacity() && (queued = handedDatagrams.poll()) != null) {
+                    batch.handed(k++, queued.data(), queued.from(), family);
+                }
+                if (k > 0) {
+                    batch.handedCount(k);
+                    countIngest(INGEST_RX, k);
+                    return k;
+                }
+            }
+            NativeFd f = fd;
+            int n = acquire(f);
+            try {
+                int r = v.receive(n, batch.capacity(), Sys.MSG_DONTWAIT, true);
+                if (r > 0) {
+                    batch.received(r, true);
+                    countIngest(INGEST_RX, r);
+                    return r;
+                }
+                if (!awaitReadable(n, deadline)) {
+                    batch.received(0, false);
+                    return 0;
+                }
+            } finally {
+                f.release();
+            }
+        }
+    }
+
+    /**
+     * Sends slots {@code 0..batch.count()-1} with one sendmmsg(2) call from this worker's socket (so the
+     * datagrams leave from the group's address and port), without blocking. A slot with a segment size
+     * ({@link DatagramBatch#setSegmentSize(int, int)}) is a GSO send that the kernel cuts into datagrams.
+     *
+     * @param batch the batch, with count, lengths and targets set
+     * @return the slots sent (from slot 0; fewer than the count when the send buffer filled, 0 when it was
+     *         full)
+     * @throws UnsupportedOperationException on a TCP worker
+     * @throws IllegalStateException when the count is not set or a slot has no target
+     * @throws GroupClosedException when the group is closed
+     * @throws IOException when {@code sendmmsg} fails otherwise (EINVAL for too many GSO segments, EIO
+     *                     when the device cannot segment)
+     */
+    public int send(DatagramBatch batch) throws IOException {
+        requireProtocol(Protocol.UDP, "send");
+        int c = batch.prepareSend();
+        NativeFd f = fd;
+        int n = acquire(f);
+        try {
+            int r = batch.vec().send(n, 0, c, Sys.MSG_DONTWAIT);
+            countIngest(INGEST_TX, r);
+            return r;
+        } finally {
+            f.release();
+        }
+    }
+
+    /**
+     * Whether UDP GRO is on for this worker's socket, read back from the kernel (getsockopt UDP_GRO).
+     *
+     * @return true when on
+     * @throws GroupClosedException when the group is closed
+     * @throws IOException when the kernel refuses (ENOPROTOOPT before 5.0)
+     */
+    public boolean udpGro() throws IOException {
+        return readInt(Sys.SOL_UDP, Sys.UDP_GRO) != 0;
+    }
+
+    /**
+     * SO_BUSY_POLL of this worker's socket, read back from the kernel.
+     *
+     * @return microseconds of busy polling per blocking receive, 0 when off
+     * @throws GroupClosedException when the group is closed
+     * @throws IOException when the kernel refuses
+     */
+    public int busyPollMicros() throws IOException {
+        return readInt(Sys.SOL_SOCKET, Sys.SO_BUSY_POLL);
+    }
+
+    /**
+     * SO_PREFER_BUSY_POLL of this worker's socket, read back from the kernel.
+     *
+     * @return true when on
+     * @throws GroupClosedException when the group is closed
+     * @throws IOException when the kernel refuses (ENOPROTOOPT before 5.11)
+     */
+    public boolean preferBusyPoll() throws IOException {
+        return readInt(Sys.SOL_SOCKET, Sys.SO_PREFER_BUSY_POLL) != 0;
+    }
+
+    private int readInt(int level, int option) throws IOException {
+        NativeFd f = fd;
+        int n = acquire(f);
+        try {
+            return Sys.getInt(n, level, option);
+        } finally {
+            f.release();
+        }
+    }
+
+    // --- end ingest ---
 }

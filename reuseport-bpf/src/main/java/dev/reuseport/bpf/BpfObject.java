@@ -151,6 +151,27 @@ public final class BpfObject implements AutoCloseable {
     }
 
     /**
+     * Sets a map's capacity before {@link #load} creates it ({@code bpf_map__set_max_entries}).
+     *
+     * @param mapName    the map's name in the object
+     * @param maxEntries the capacity, at least 1
+     * @throws IllegalArgumentException when {@code maxEntries} is below 1
+     * @throws IllegalStateException when the object is closed or already loaded
+     * @throws NativeException when there is no such map (ENOENT) or libbpf refuses
+     */
+    public void maxEntries(String mapName, int maxEntries) throws NativeException {
+        ensureOpen();
+        if (loaded) {
+            throw new IllegalStateException("BPF object " + name + " is loaded; set map sizes before load()");
+        }
+        if (maxEntries < 1) {
+            throw new IllegalArgumentException("max_entries " + maxEntries + " for map " + mapName
+                    + "; accepted: 1 or more");
+        }
+        LibBpf.mapSetMaxEntries(LibBpf.findMap(obj, mapName), maxEntries);
+    }
+
+    /**
      * A loaded program of this object; the same instance on every call.
      *
      * @param programName the program's name (its ELF section function name)

@@ -375,4 +375,55 @@ public final class Probes {
             }
         }
     }
+
+    // --- recvmmsg/sendmmsg/GRO/GSO: ingest ---
+
+    /** Feature name: UDP GRO on a socket (UDP_GRO, Linux 5.0). */
+    public static final String UDP_GRO = "UDP_GRO";
+    /** Feature name: UDP GSO sends (UDP_SEGMENT, Linux 4.18). */
+    public static final String UDP_SEGMENT = "UDP_SEGMENT";
+    /** Feature name: SO_PREFER_BUSY_POLL (Linux 5.11). */
+    public static final String PREFER_BUSY_POLL = "SO_PREFER_BUSY_POLL";
+
+    /**
+     * Probes the ingest features by setting each on a throwaway UDP socket: UDP_GRO (5.0), UDP_SEGMENT
+     * (4.18) and SO_PREFER_BUSY_POLL (5.11, set to 0, which needs no privilege). ON when setsockopt
+     * accepted it; OFF with ENOPROTOOPT (or EINVAL: an option the kernel does not know); INCONCLUSIVE when
+     * no socket could be made or another errno came back (not cached).
+     *
+     * @return one outcome per feature, in the order above
+     */
+    public static List<Feature> ingest() {
+        List<Feature> out = new ArrayList<>();
+        out.add(cached(UDP_GRO, () -> probeOption(UDP_GRO, Sys.SOL_UDP, Sys.UDP_GRO, 1, "5.0")));
+        out.add(cached(UDP_SEGMENT, () -> probeOption(UDP_SEGMENT, Sys.SOL_UDP, Sys.UDP_SEGMENT, 1200, "4.18")));
+        out.add(cached(PREFER_BUSY_POLL,
+                () -> probeOption(PREFER_BUSY_POLL, Sys.SOL_SOCKET, Sys.SO_PREFER_BUSY_POLL, 0, "5.11")));
+        return out;
+    }
+
+    private static Feature probeOption(String name, int level, int option, int value, String since) {
+        int fd;
+        try {
+            fd = Sys.socket(2, Sys.SOCK_DGRAM, 0);
+        } catch (NativeException e) {
+            return Feature.inconclusive(name, "cannot make a probe socket: " + e.getMessage(), since);
+        }
+        try {
+            Sys.setInt(fd, level, option, value);
+            return Feature.on(name, "setsockopt accepted", since);
+        } catch (NativeException e) {
+            return e.is(Errno.ENOPROTOOPT) || e.is(Errno.EINVAL)
+                    ? Feature.off(name, e.getMessage(), since)
+                    : Feature.inconclusive(name, e.getMessage(), since);
+        } finally {
+            try {
+                Sys.close(fd);
+            } catch (NativeException ignored) {
+                // a probe socket that cannot close changes no outcome
+            }
+        }
+    }
+
+    // --- end ingest ---
 }

@@ -230,8 +230,35 @@ public final class SteerProgram implements AutoCloseable {
      *                     ({@link NativeException}, e.g. EPERM without the privilege)
      */
     public static SteerProgram load(boolean migrate) throws IOException {
+        return load(migrate, 0);
+    }
+
+    /** The flow table's capacity in the object as built (steer.bpf.c). */
+    public static final int DEFAULT_FLOW_CAPACITY = 65_536;
+    /** The largest flow table a group may ask for (16 M entries, about 1.5 GiB of kernel memory). */
+    public static final int MAX_FLOW_CAPACITY = 1 << 24;
+
+    /**
+     * As {@link #load(boolean)}, with the sticky flow table ({@code flows}, an LRU hash) sized to
+     * {@code flowCapacity} entries before the load: up to that many live flows keep their worker; past
+     * it, the least recently used are evicted and pick a worker again.
+     *
+     * @param migrate      whether the program migrates (5.14)
+     * @param flowCapacity entries of the flow table, 0 for the object's own ({@value #DEFAULT_FLOW_CAPACITY})
+     * @return the loaded program and maps; the caller closes it
+     * @throws IllegalArgumentException when {@code flowCapacity} is negative or above {@link #MAX_FLOW_CAPACITY}
+     * @throws IOException as {@link #load(boolean)}
+     */
+    public static SteerProgram load(boolean migrate, int flowCapacity) throws IOException {
+        if (flowCapacity < 0 || flowCapacity > MAX_FLOW_CAPACITY) {
+            throw new IllegalArgumentException("flow capacity " + flowCapacity + "; accepted: 0 (default "
+                    + DEFAULT_FLOW_CAPACITY + ") or 1.." + MAX_FLOW_CAPACITY);
+        }
         BpfObject obj = BpfObject.open(OBJECT, BpfObject.resource(OBJECT));
         try {
+            if (flowCapacity > 0) {
+                obj.maxEntries("flows", flowCapacity);
+            }
             obj.expectedAttachType(MIGRATE, migrate ? LibBpf.ATTACH_SK_REUSEPORT_SELECT_OR_MIGRATE
                     : LibBpf.ATTACH_SK_REUSEPORT_SELECT);
             obj.load(SELECT, MIGRATE);

@@ -3,16 +3,35 @@ package dev.reuseport.internal.member;
 import java.net.InetSocketAddress;
 
 /**
- * What every member socket of a group is: protocol, family, address and port, backlog and receive
- * buffer. Makes no syscall; {@link MemberSockets#open} makes a socket of it, and the hand-off carries it.
+ * What every member socket of a group is: protocol, family, address and port, backlog, receive buffer
+ * and the ingest options each member gets. Makes no syscall; {@link MemberSockets#open} makes a socket of
+ * it, and the hand-off carries it.
  *
- * @param tcp           TCP (listening) when true, UDP otherwise
- * @param family        AF_INET or AF_INET6
- * @param local         the address and port every member binds (port 0: the kernel picks for the first)
- * @param backlog       the TCP accept-queue length
- * @param receiveBuffer SO_RCVBUF in bytes, 0 for the kernel default
+ * @param tcp            TCP (listening) when true, UDP otherwise
+ * @param family         AF_INET or AF_INET6
+ * @param local          the address and port every member binds (port 0: the kernel picks for the first)
+ * @param backlog        the TCP accept-queue length
+ * @param receiveBuffer  SO_RCVBUF in bytes, 0 for the kernel default
+ * @param udpGro         UDP_GRO on every UDP member
+ * @param busyPollMicros SO_BUSY_POLL in microseconds, 0 to leave it alone
+ * @param preferBusyPoll SO_PREFER_BUSY_POLL on every member
+ * @param flowCapacity   entries of the steering program's sticky flow table, 0 for the object's own
  */
-public record GroupSpec(boolean tcp, int family, InetSocketAddress local, int backlog, int receiveBuffer) {
+public record GroupSpec(boolean tcp, int family, InetSocketAddress local, int backlog, int receiveBuffer,
+                        boolean udpGro, int busyPollMicros, boolean preferBusyPoll, int flowCapacity) {
+    /**
+     * A spec without ingest options.
+     *
+     * @param tcp           TCP (listening) when true, UDP otherwise
+     * @param family        AF_INET or AF_INET6
+     * @param local         the address and port every member binds
+     * @param backlog       the TCP accept-queue length
+     * @param receiveBuffer SO_RCVBUF in bytes, 0 for the kernel default
+     */
+    public GroupSpec(boolean tcp, int family, InetSocketAddress local, int backlog, int receiveBuffer) {
+        this(tcp, family, local, backlog, receiveBuffer, false, 0, false, 0);
+    }
+
     /**
      * The same spec at another port.
      *
@@ -20,6 +39,7 @@ public record GroupSpec(boolean tcp, int family, InetSocketAddress local, int ba
      * @return the spec bound to {@code port}
      */
     public GroupSpec atPort(int port) {
-        return new GroupSpec(tcp, family, new InetSocketAddress(local.getAddress(), port), backlog, receiveBuffer);
+        return new GroupSpec(tcp, family, new InetSocketAddress(local.getAddress(), port), backlog, receiveBuffer,
+                udpGro, busyPollMicros, preferBusyPoll, flowCapacity);
     }
 }

@@ -24,6 +24,15 @@ public final class MemberSockets {
             if (spec.receiveBuffer() > 0) {
                 Sys.setInt(fd, Sys.SOL_SOCKET, Sys.SO_RCVBUF, spec.receiveBuffer());
             }
+            if (spec.udpGro() && !spec.tcp()) {
+                Sys.setInt(fd, Sys.SOL_UDP, Sys.UDP_GRO, 1);
+            }
+            if (spec.busyPollMicros() > 0) {
+                Sys.setInt(fd, Sys.SOL_SOCKET, Sys.SO_BUSY_POLL, spec.busyPollMicros());
+            }
+            if (spec.preferBusyPoll()) {
+                Sys.setInt(fd, Sys.SOL_SOCKET, Sys.SO_PREFER_BUSY_POLL, 1);
+            }
             Sys.bind(fd, spec.local(), spec.family());
             if (spec.tcp()) {
                 Sys.listen(fd, spec.backlog());

@@ -53,16 +53,17 @@ public final class Steering {
      * @param migrate  whether to load the select-or-migrate variant
      * @param slots    the live slot ids
      * @param fds      each live slot's socket, in the order of {@code slots}
+     * @param flowCapacity entries of the sticky flow table, 0 for the object's own
      * @return null when attached, else why not
      */
-    public String enable(java.util.List<Feature> features, boolean migrate, int[] slots, int[] fds) {
+    public String enable(java.util.List<Feature> features, boolean migrate, int[] slots, int[] fds, int flowCapacity) {
         Feature missing = Probes.firstMissing(features);
         if (missing != null) {
             return missing.name() + " is " + missing.state() + " (" + missing.detail() + ")";
         }
         SteerProgram p = null;
         try {
-            p = SteerProgram.load(migrate);
+            p = SteerProgram.load(migrate, flowCapacity);
             for (int i = 0; i < slots.length; i++) {
                 p.slots().set(slots[i], fds[i]);
             }

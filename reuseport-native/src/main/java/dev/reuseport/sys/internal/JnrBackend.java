@@ -1026,4 +1026,70 @@ final class JnrBackend implements NativeBackend {
             }
         }
     }
+
+    // --- recvmmsg/sendmmsg/GRO/GSO: ingest ---
+
+    @Override
+    public int recvmmsg(int fd, long msgvec, int vlen, int flags) {
+        return check(libc.recvmmsg(fd, msgvec, vlen, flags, 0L));
+    }
+
+    @Override
+    public int sendmmsg(int fd, long msgvec, int vlen, int flags) {
+        return check(libc.sendmmsg(fd, msgvec, vlen, flags | MSG_NOSIGNAL));
+    }
+
+    @Override
+    public int recvmsgAt(int fd, long msghdr, int flags) {
+        return check(libc.recvmsg(fd, msghdr, flags));
+    }
+
+    @Override
+    public int sendmsgAt(int fd, long msghdr, int flags) {
+        return check(libc.sendmsg(fd, msghdr, flags | MSG_NOSIGNAL));
+    }
+
+    @Override
+    public int schedGetaffinity(byte[] maskOut) {
+        long a = scratch.get().address;
+        IO.setMemory(a, CPU_SET_SIZE, (byte) 0);
+        int r = check(libc.sched_getaffinity(0, CPU_SET_SIZE, a));
+        if (r < 0) {
+            return r;
+        }
+        // glibc returns 0 (not the kernel's mask size) and zero-fills the rest of the set
+        int n = Math.min(CPU_SET_SIZE, maskOut.length);
+        IO.getByteArray(a, maskOut, 0, n);
+        return n;
+    }
+
+    @Override
+    public int schedSetaffinity(byte[] mask) {
+        if (mask == null || mask.length > CPU_SET_SIZE) {
+            return -EINVAL;
+        }
+        long a = scratch.get().address;
+        IO.setMemory(a, CPU_SET_SIZE, (byte) 0);
+        IO.putByteArray(a, mask, 0, mask.length);
+        return check(libc.sched_setaffinity(0, CPU_SET_SIZE, a));
+    }
+
+    @Override
+    public int bpfMapSetMaxEntries(long map, int maxEntries) {
+        JnrLibBpf b = bpf();
+        if (b == null) {
+            return -ENOSYS;
+        }
+        if (map == 0) {
+            return -EINVAL;
+        }
+        try {
+            int r = b.bpf_map__set_max_entries(map, maxEntries);
+            return r < 0 ? r : 0; // libbpf 1.x returns -errno itself
+        } catch (LinkageError e) {
+            return -ENOSYS;
+        }
+    }
+
+    // --- end ingest ---
 }

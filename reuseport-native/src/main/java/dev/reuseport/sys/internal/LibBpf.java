@@ -196,4 +196,19 @@ public final class LibBpf {
     public static int probeHelper(int progType, int helper) {
         return B.libbpfProbeHelper(progType, helper);
     }
+
+    // --- recvmmsg/sendmmsg/GRO/GSO: ingest ---
+
+    /**
+     * bpf_map__set_max_entries on a map of an opened object, before it is loaded.
+     *
+     * @param map        the map (from {@link #findMap})
+     * @param maxEntries the capacity the kernel map gets at load
+     * @throws NativeException with EBUSY after the load, ENOSYS when libbpf lacks the function
+     */
+    public static void mapSetMaxEntries(long map, int maxEntries) throws NativeException {
+        check("bpf_map__set_max_entries", B.bpfMapSetMaxEntries(map, maxEntries), null);
+    }
+
+    // --- end ingest ---
 }

@@ -227,4 +227,38 @@ interface NativeBackend {
 
     /** libbpf_probe_bpf_helper(progType, helperId, NULL): 1 supported, 0 not, or -errno. */
     int libbpfProbeHelper(int progType, int helperId);
+
+    // --- recvmmsg/sendmmsg/GRO/GSO: ingest ---
+
+    /**
+     * recvmmsg(2) into a caller-built array of {@code vlen} {@code struct mmsghdr} at {@code msgvec}
+     * (laid out by {@link MsgVec}), without a timeout: the number of messages received, or -errno.
+     */
+    int recvmmsg(int fd, long msgvec, int vlen, int flags);
+
+    /** sendmmsg(2) of {@code vlen} {@code struct mmsghdr} at {@code msgvec}: the number sent, or -errno. */
+    int sendmmsg(int fd, long msgvec, int vlen, int flags);
+
+    /** recvmsg(2) with a caller-built {@code struct msghdr} at {@code msghdr}: bytes received, or -errno. */
+    int recvmsgAt(int fd, long msghdr, int flags);
+
+    /** sendmsg(2) with a caller-built {@code struct msghdr} at {@code msghdr}: bytes sent, or -errno. */
+    int sendmsgAt(int fd, long msghdr, int flags);
+
+    /**
+     * sched_getaffinity(0, …) of the calling thread into {@code maskOut} (a cpu_set_t, CPU n is bit
+     * {@code n % 8} of byte {@code n / 8}; 128 bytes cover 1,024 CPUs): the bytes copied into {@code maskOut}, or -errno.
+     */
+    int schedGetaffinity(byte[] maskOut);
+
+    /** sched_setaffinity(0, …) of the calling thread to the CPUs set in {@code mask}: 0 or -errno. */
+    int schedSetaffinity(byte[] mask);
+
+    /**
+     * bpf_map__set_max_entries(map, maxEntries) on an opened, not yet loaded object's map (libbpf 0.8):
+     * 0 or -errno (-EBUSY once the object is loaded).
+     */
+    int bpfMapSetMaxEntries(long map, int maxEntries);
+
+    // --- end ingest ---
 }

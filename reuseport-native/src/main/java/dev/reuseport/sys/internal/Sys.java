@@ -527,6 +527,8 @@ public final class Sys {
                 case SO_DETACH_REUSEPORT_BPF: return "SO_DETACH_REUSEPORT_BPF";
                 case SO_RXQ_OVFL: return "SO_RXQ_OVFL";
                 case SO_ERROR: return "SO_ERROR";
+                case SO_BUSY_POLL: return "SO_BUSY_POLL";
+                case SO_PREFER_BUSY_POLL: return "SO_PREFER_BUSY_POLL";
                 default: return "SOL_SOCKET/" + option;
             }
         }
@@ -536,9 +538,55 @@ public final class Sys {
         if (level == IPPROTO_TCP && option == TCP_NODELAY) {
             return "TCP_NODELAY";
         }
+        if (level == SOL_UDP && (option == UDP_GRO || option == UDP_SEGMENT)) {
+            return option == UDP_GRO ? "UDP_GRO" : "UDP_SEGMENT";
+        }
         if (level == IPPROTO_IPV6 && option == IPV6_V6ONLY) {
             return "IPV6_V6ONLY";
         }
         return level + "/" + option;
     }
+
+    // --- recvmmsg/sendmmsg/GRO/GSO: ingest ---
+
+    /** SO_BUSY_POLL (Linux 3.11): microseconds to busy-poll the device queue on a blocking receive. */
+    public static final int SO_BUSY_POLL = 46;
+    /** SO_PREFER_BUSY_POLL (Linux 5.11): prefer busy polling over softirq processing. */
+    public static final int SO_PREFER_BUSY_POLL = 69;
+    /** SOL_UDP. */
+    public static final int SOL_UDP = MsgVec.SOL_UDP;
+    /** UDP_SEGMENT (Linux 4.18). */
+    public static final int UDP_SEGMENT = MsgVec.UDP_SEGMENT;
+    /** UDP_GRO (Linux 5.0). */
+    public static final int UDP_GRO = MsgVec.UDP_GRO;
+    /** Bytes of a cpu_set_t as this library passes it: 1,024 CPUs. */
+    public static final int CPU_SET_BYTES = 128;
+
+    /**
+     * sched_getaffinity(2) of the calling thread.
+     *
+     * @return the CPUs the thread may run on
+     * @throws NativeException sched_getaffinity with the errno
+     */
+    public static java.util.BitSet affinity() throws NativeException {
+        byte[] mask = new byte[CPU_SET_BYTES];
+        int n = check("sched_getaffinity", B.schedGetaffinity(mask));
+        return java.util.BitSet.valueOf(java.util.Arrays.copyOf(mask, n));
+    }
+
+    /**
+     * sched_setaffinity(2) of the calling thread.
+     *
+     * @param cpus the CPUs it may run on (non-empty, each below 1,024)
+     * @throws NativeException sched_setaffinity with the errno (EINVAL when none of them is online)
+     */
+    public static void setAffinity(java.util.BitSet cpus) throws NativeException {
+        if (cpus.isEmpty() || cpus.length() > CPU_SET_BYTES * 8) {
+            throw new IllegalArgumentException("CPU set " + cpus + "; accepted: a non-empty set of CPUs 0.."
+                    + (CPU_SET_BYTES * 8 - 1));
+        }
+        check("sched_setaffinity", B.schedSetaffinity(cpus.toByteArray()));
+    }
+
+    // --- end ingest ---
 }

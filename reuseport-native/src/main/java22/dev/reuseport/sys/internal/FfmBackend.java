@@ -1251,4 +1251,149 @@ final class FfmBackend implements NativeBackend {
             throw unchecked(t);
         }
     }
+
+    // --- recvmmsg/sendmmsg/GRO/GSO: ingest ---
+
+    /**
+     * Downcall handles for the ingest calls, bound on first use. Pointers travel as {@code JAVA_LONG}
+     * (the same register on LP64): no MemorySegment is made per call, so a call allocates nothing even
+     * before the JIT's escape analysis has run.
+     */
+    private static final class Ingest {
+        static final MethodHandle RECVMMSG = Libc.capture("recvmmsg", false,
+                JAVA_INT, JAVA_INT, JAVA_LONG, JAVA_INT, JAVA_INT, JAVA_LONG);
+        static final MethodHandle SENDMMSG = Libc.capture("sendmmsg", false,
+                JAVA_INT, JAVA_INT, JAVA_LONG, JAVA_INT, JAVA_INT);
+        static final MethodHandle RECVMSG = Libc.capture("recvmsg", false, JAVA_LONG, JAVA_INT, JAVA_LONG, JAVA_INT);
+        static final MethodHandle SENDMSG = Libc.capture("sendmsg", false, JAVA_LONG, JAVA_INT, JAVA_LONG, JAVA_INT);
+        static final MethodHandle SCHED_GETAFFINITY =
+                Libc.capture("sched_getaffinity", false, JAVA_INT, JAVA_INT, JAVA_LONG, ADDRESS);
+
+        private Ingest() {
+        }
+    }
+
+    @Override
+    public int recvmmsg(int fd, long msgvec, int vlen, int flags) {
+        Scratch s = scratch();
+        try {
+            int r = (int) Ingest.RECVMMSG.invokeExact(s.state, fd, msgvec, vlen, flags, 0L);
+            return r < 0 ? err(s.state) : r;
+        } catch (Throwable t) {
+            throw unchecked(t);
+        }
+    }
+
+    @Override
+    public int sendmmsg(int fd, long msgvec, int vlen, int flags) {
+        Scratch s = scratch();
+        try {
+            int r = (int) Ingest.SENDMMSG.invokeExact(s.state, fd, msgvec, vlen, flags | MSG_NOSIGNAL);
+            return r < 0 ? err(s.state) : r;
+        } catch (Throwable t) {
+            throw unchecked(t);
+        }
+    }
+
+    @Override
+    public int recvmsgAt(int fd, long msghdr, int flags) {
+        Scratch s = scratch();
+        try {
+            long r = (long) Ingest.RECVMSG.invokeExact(s.state, fd, msghdr, flags);
+            return r < 0 ? err(s.state) : (int) r;
+        } catch (Throwable t) {
+            throw unchecked(t);
+        }
+    }
+
+    @Override
+    public int sendmsgAt(int fd, long msghdr, int flags) {
+        Scratch s = scratch();
+        try {
+            long r = (long) Ingest.SENDMSG.invokeExact(s.state, fd, msghdr, flags | MSG_NOSIGNAL);
+            return r < 0 ? err(s.state) : (int) r;
+        } catch (Throwable t) {
+            throw unchecked(t);
+        }
+    }
+
+    @Override
+    public int schedGetaffinity(byte[] maskOut) {
+        Scratch s = scratch();
+        MemorySegment mask = s.a;
+        try {
+            mask.fill((byte) 0);
+            int r = (int) Ingest.SCHED_GETAFFINITY.invokeExact(s.state, 0, (long) CPU_SET_BYTES, mask);
+            if (r < 0) {
+                return err(s.state);
+            }
+            // glibc returns 0 (not the kernel's mask size) and zero-fills the rest of the set
+            int n = Math.min(CPU_SET_BYTES, maskOut.length);
+            MemorySegment.copy(mask, JAVA_BYTE, 0, maskOut, 0, n);
+            return n;
+        } catch (Throwable t) {
+            throw unchecked(t);
+        }
+    }
+
+    @Override
+    public int schedSetaffinity(byte[] mask) {
+        if (mask == null || mask.length > CPU_SET_BYTES) {
+            return -EINVAL;
+        }
+        Scratch s = scratch();
+        MemorySegment m = s.a;
+        try {
+            m.fill((byte) 0);
+            MemorySegment.copy(mask, 0, m, JAVA_BYTE, 0, mask.length);
+            int r = (int) Libc.SCHED_SETAFFINITY.invokeExact(s.state, 0, (long) CPU_SET_BYTES, m);
+            return r < 0 ? err(s.state) : r;
+        } catch (Throwable t) {
+            throw unchecked(t);
+        }
+    }
+
+    /** bpf_map__set_max_entries, bound from the same libbpf as {@code Bpf} on first use; null when absent. */
+    private static final class IngestBpf {
+        static final MethodHandle SET_MAX_ENTRIES;
+
+        static {
+            MethodHandle h = null;
+            if (Bpf.REASON == null) {
+                String path = System.getProperty("reuseport.libbpf", "libbpf.so.1");
+                try {
+                    SymbolLookup lib = SymbolLookup.libraryLookup(path, Arena.global());
+                    Optional<MemorySegment> sym = lib.find("bpf_map__set_max_entries");
+                    if (sym.isPresent()) {
+                        h = Linker.nativeLinker().downcallHandle(sym.get(),
+                                FunctionDescriptor.of(JAVA_INT, JAVA_LONG, JAVA_INT));
+                    }
+                } catch (RuntimeException | LinkageError e) {
+                    h = null;
+                }
+            }
+            SET_MAX_ENTRIES = h;
+        }
+
+        private IngestBpf() {
+        }
+    }
+
+    @Override
+    public int bpfMapSetMaxEntries(long map, int maxEntries) {
+        if (Bpf.REASON != null || IngestBpf.SET_MAX_ENTRIES == null) {
+            return -ENOSYS;
+        }
+        if (map == 0) {
+            return -EINVAL;
+        }
+        try {
+            int r = (int) IngestBpf.SET_MAX_ENTRIES.invokeExact(map, maxEntries);
+            return r < 0 ? r : 0; // libbpf 1.x returns -errno itself
+        } catch (Throwable t) {
+            throw unchecked(t);
+        }
+    }
+
+    // --- end ingest ---
 }

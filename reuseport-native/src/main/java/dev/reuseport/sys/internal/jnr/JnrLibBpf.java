@@ -54,4 +54,10 @@ public interface JnrLibBpf {
     int libbpf_probe_bpf_map_type(int mapType, long opts);
 
     int libbpf_probe_bpf_helper(int progType, int helperId, long opts);
+
+    // --- recvmmsg/sendmmsg/GRO/GSO: ingest ---
+
+    int bpf_map__set_max_entries(long map, int maxEntries);
+
+    // --- end ingest ---
 }

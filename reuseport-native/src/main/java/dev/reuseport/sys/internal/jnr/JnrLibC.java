@@ -66,4 +66,14 @@ public interface JnrLibC {
 
     @IgnoreError
     void free(long ptr);
+
+    // --- recvmmsg/sendmmsg/GRO/GSO: ingest ---
+
+    int recvmmsg(int fd, long msgvec, int vlen, int flags, long timeout);
+
+    int sendmmsg(int fd, long msgvec, int vlen, int flags);
+
+    int sched_getaffinity(int pid, @size_t long cpusetsize, long mask);
+
+    // --- end ingest ---
 }
