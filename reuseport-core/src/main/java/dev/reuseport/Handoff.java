@@ -43,6 +43,13 @@ final class Handoff {
      */
     static volatile java.util.function.Consumer<String> step = s -> { };
 
+    /** Emits the step as a JFR event, then runs the test hook. */
+    private static void step(String name) {
+        int c = name.indexOf(':');
+        ReuseportEvents.handoffStep(name.substring(0, c), name.substring(c + 1), "");
+        step.accept(name);
+    }
+
     private Handoff() {
     }
 
@@ -110,7 +117,7 @@ final class Handoff {
             int[] fds = layout.fds();
             int batches = (fds.length + BATCH - 1) / BATCH;
             lines.writeLine("OK handoff " + VERSION + " fds " + fds.length + " batches " + batches);
-            step.accept("old:header");
+            step("old:header");
             for (int b = 0; b < batches; b++) {
                 int from = b * BATCH;
                 int n = Math.min(BATCH, fds.length - from);
@@ -118,9 +125,9 @@ final class Handoff {
                 Sys.sendFds(lines.fd(), java.util.Arrays.copyOf(frame, FRAME), java.util.Arrays.copyOfRange(fds, from,
                         from + n));
             }
-            step.accept("old:fds");
+            step("old:fds");
             lines.writeLine(layout.encode());
-            step.accept("old:layout");
+            step("old:layout");
             String answer;
             try {
                 answer = lines.readLine();
@@ -129,7 +136,7 @@ final class Handoff {
             }
             return "ready".equals(answer);
         }, () -> {
-            step.accept("old:confirmed");
+            step("old:confirmed");
             lines.writeLine("OK bye");
         });
     }
@@ -148,7 +155,7 @@ final class Handoff {
                 throw new HandoffException("hand-off refused by " + control + ": " + head);
             }
             String[] h = head.split(" ");
-            step.accept("new:header");
+            step("new:header");
             int total = Integer.parseInt(h[4]);
             int batches = Integer.parseInt(h[6]);
             for (int b = 0; b < batches; b++) {
@@ -170,7 +177,7 @@ final class Handoff {
                 throw new HandoffException("hand-off from " + control + " carried " + received.size()
                         + " descriptors of " + total);
             }
-            step.accept("new:fds");
+            step("new:fds");
             Layout layout;
             try {
                 layout = Layout.decode(lines.readLine(), received.stream().mapToInt(Integer::intValue).toArray());
@@ -186,10 +193,10 @@ final class Handoff {
                         : new HandoffException("hand-off from " + control + ": cannot adopt the group: " + e.getMessage(), e);
             }
             kept = true;
-            step.accept("new:layout");
+            step("new:layout");
             try {
                 lines.writeLine("ready");
-                step.accept("new:ready");
+                step("new:ready");
                 String bye = lines.readLine();
                 if (!"OK bye".equals(bye)) {
                     System.getLogger("dev.reuseport").log(System.Logger.Level.WARNING, "hand-off from " + control

@@ -66,6 +66,7 @@ public final class ReuseportGroup implements AutoCloseable {
     private TablePlanner.Plan plan;
     private int generation;
     private long restarts;
+    private long fallbacks;
     /** The policy being shadowed (count only), or null. */
     private Policy shadowed;
     private int programId;
@@ -98,6 +99,7 @@ public final class ReuseportGroup implements AutoCloseable {
         this.capabilities = caps;
         this.features = caps.features();
         this.audit = new AuditLog(caps.kernelRelease(), caps.backend());
+        ReuseportEvents.track(this);
     }
 
     /**
@@ -547,6 +549,13 @@ public final class ReuseportGroup implements AutoCloseable {
         return new MetricsSampler(this);
     }
 
+    /** How many times {@link #fallback(String)} ran (the Prometheus exposition's fallbacks counter). */
+    long fallbacks() {
+        synchronized (lock) {
+            return fallbacks;
+        }
+    }
+
     /** The attached program, or null (for tests in this package). */
     SteerProgram steeringProgram() {
         synchronized (lock) {
@@ -645,7 +654,8 @@ public final class ReuseportGroup implements AutoCloseable {
     public long fallback(String reason) throws IOException {
         synchronized (lock) {
             ensureOpen();
-            long inForce = System.nanoTime();
+            long t0 = System.nanoTime();
+            long inForce = t0;
             if (program != null) {
                 inForce = pass("fallback: " + reason);
             }
@@ -653,6 +663,8 @@ public final class ReuseportGroup implements AutoCloseable {
             plan = null;
             shadowed = null;
             capabilities = capabilities.withSteering("kernel hash", "fallback: " + reason);
+            fallbacks++;
+            ReuseportEvents.fallback(describe(), reason, program != null, inForce - t0);
             return inForce;
         }
     }
