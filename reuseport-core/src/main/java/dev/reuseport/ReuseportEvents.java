@@ -23,8 +23,19 @@ final class ReuseportEvents {
     private static final Set<ReuseportGroup> GROUPS = Collections.synchronizedSet(
             Collections.newSetFromMap(new WeakHashMap<>()));
 
-    static {
-        FlightRecorder.addPeriodicEvent(WorkerSample.class, ReuseportEvents::sampleWorkers);
+    private static final java.util.concurrent.atomic.AtomicBoolean HOOKED = new java.util.concurrent.atomic.AtomicBoolean();
+
+    /**
+     * Whether the Flight Recorder runs in this JVM. Until it does, no event object is made: the first one
+     * loads and sets up JFR's machinery, which costs up to seconds on a busy host, and must never land in a
+     * restart or a hand-off of a JVM that records nothing.
+     */
+    private static boolean on() {
+        try {
+            return FlightRecorder.isInitialized();
+        } catch (RuntimeException | LinkageError e) {
+            return false;
+        }
     }
 
     private ReuseportEvents() {
@@ -129,9 +140,30 @@ final class ReuseportEvents {
         int queueLimit;
     }
 
-    /** Follows a new group for the periodic worker sample. */
+    /**
+     * Follows a new group for the periodic worker sample. The first call registers, on a daemon thread so
+     * that no group waits for it, a listener that adds the periodic event once the Flight Recorder is
+     * initialized (at once when it already is).
+     */
     static void track(ReuseportGroup g) {
         GROUPS.add(g);
+        if (HOOKED.compareAndSet(false, true)) {
+            Thread t = new Thread(() -> {
+                try {
+                    FlightRecorder.addListener(new jdk.jfr.FlightRecorderListener() {
+                        @Override
+                        public void recorderInitialized(FlightRecorder recorder) {
+                            FlightRecorder.addPeriodicEvent(WorkerSample.class, ReuseportEvents::sampleWorkers);
+                        }
+                    });
+                } catch (RuntimeException | LinkageError e) {
+                    // a JVM without a usable Flight Recorder: groups work, there is just no periodic sample
+                    System.getLogger("dev.reuseport").log(System.Logger.Level.DEBUG, "no periodic JFR sample: " + e);
+                }
+            }, "reuseport-jfr-hook");
+            t.setDaemon(true);
+            t.start();
+        }
     }
 
     private static void sampleWorkers() {
@@ -166,6 +198,9 @@ final class ReuseportEvents {
 
     /** The typed events of an audit entry, and the entry itself. */
     static void audited(String event, Map<String, Object> fields) {
+        if (!on()) {
+            return;
+        }
         Audit a = new Audit();
         if (a.isEnabled()) {
             a.event = event;
@@ -203,6 +238,9 @@ final class ReuseportEvents {
 
     /** One step of a hand-off: {@code side} old or new. */
     static void handoffStep(String side, String step, String details) {
+        if (!on()) {
+            return;
+        }
         HandoffStep e = new HandoffStep();
         if (e.isEnabled()) {
             e.side = side;
@@ -213,6 +251,9 @@ final class ReuseportEvents {
     }
 
     static void fallback(String group, String reason, boolean program, long switchNanos) {
+        if (!on()) {
+            return;
+        }
         Fallback e = new Fallback();
         if (e.isEnabled()) {
             e.group = group;
@@ -265,6 +306,9 @@ final class ReuseportEvents {
     }
 
     static void transition(String group, String from, String to, String reason, long switchNanos) {
+        if (!on()) {
+            return;
+        }
         StateTransition e = new StateTransition();
         if (e.isEnabled()) {
             e.group = group;
@@ -277,6 +321,9 @@ final class ReuseportEvents {
     }
 
     static void policy(String group, String policy, int generation) {
+        if (!on()) {
+            return;
+        }
         PolicyChange e = new PolicyChange();
         if (e.isEnabled()) {
             e.group = group;
@@ -287,6 +334,9 @@ final class ReuseportEvents {
     }
 
     static void restart(String group, int sockets, long restarts) {
+        if (!on()) {
+            return;
+        }
         Restart e = new Restart();
         if (e.isEnabled()) {
             e.group = group;
