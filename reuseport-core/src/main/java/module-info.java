@@ -30,6 +30,8 @@ module dev.reuseport {
     requires static micrometer.core;
     // ReuseportEvents: JFR events for state transitions, policy changes and restarts.
     requires jdk.jfr;
+    // MetricsEndpoint: the optional /metrics HTTP endpoint on the JDK's own server (off unless started).
+    requires jdk.httpserver;
 
     exports dev.reuseport;
     exports dev.reuseport.micrometer;

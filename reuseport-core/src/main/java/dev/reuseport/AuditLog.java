@@ -22,6 +22,7 @@ public final class AuditLog {
     public static final int KEEP = 10_000;
 
     private final List<String> lines = new ArrayList<>();
+    private final Map<String, Long> counts = new java.util.HashMap<>();
     private final String kernel;
     private final String backend;
     private volatile Path file;
@@ -65,6 +66,8 @@ public final class AuditLog {
         all.put("kernel", kernel);
         all.put("backend", backend);
         String line = json(all);
+        counts.merge(event, 1L, Long::sum);
+        ReuseportEvents.audited(event, fields);
         lines.add(line);
         if (lines.size() > KEEP) {
             lines.remove(0);
@@ -111,6 +114,18 @@ public final class AuditLog {
      */
     public synchronized List<String> tail(int n) {
         return List.copyOf(lines.subList(Math.max(0, lines.size() - n), lines.size()));
+    }
+
+    /**
+     * How many entries of one kind were recorded since the trail was created, whatever {@link #KEEP}
+     * dropped from memory since: what the Prometheus exposition counts hand-offs, take-overs, watchdog
+     * removals and failed map updates with.
+     *
+     * @param event the event's name, e.g. {@code handoff}
+     * @return the count, 0 for a name never recorded
+     */
+    public synchronized long count(String event) {
+        return counts.getOrDefault(event, 0L);
     }
 
     static String json(Map<String, Object> m) {

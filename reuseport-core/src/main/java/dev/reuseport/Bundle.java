@@ -75,7 +75,7 @@ final class Bundle {
         out.add(put(dir, "audit.jsonl", String.join("\n", group.audit().entries()) + "\n"));
         GroupMetrics m = group.newSampler().sample();
         out.add(put(dir, "metrics.txt", m.toTable()));
-        out.add(put(dir, "metrics.prom", m.toPrometheus()));
+        out.add(put(dir, "metrics.prom", PrometheusExporter.of(group).scrape()));
         out.add(put(dir, "bpf-maps.txt", group.describeMaps()));
         group.audit().record("bundle", "dir", dir.toAbsolutePath().toString(), "files", out.size());
         return out;

@@ -111,10 +111,26 @@ public final class ControlSocket implements AutoCloseable {
             if (a.size() > 1 || a.size() == 1 && !a.get(0).equals("--prom")) {
                 throw new IllegalArgumentException("metrics takes no argument or --prom; got " + a);
             }
+            if (!a.isEmpty()) {
+                // the scraper's own cumulative view: ends no window, neither this socket's nor anyone's
+                body.addAll(List.of(PrometheusExporter.of(group).scrape().split("\n")));
+                return "prometheus exposition";
+            }
             GroupMetrics m = sampler.sample();
-            String text = a.isEmpty() ? m.toTable() : m.toPrometheus();
-            body.addAll(List.of(text.split("\n")));
+            body.addAll(List.of(m.toTable().split("\n")));
             return "metrics over " + String.format(java.util.Locale.ROOT, "%.1f", m.windowSeconds()) + " s";
+        });
+        commands.put("health", (a, body) -> {
+            noArgs("health", a);
+            if (group.isClosed()) {
+                throw new IllegalStateException("not ready: the group is closed (handed off or shut down)");
+            }
+            int n = group.workers().size();
+            if (n == 0) {
+                throw new IllegalStateException("not ready: no worker serves");
+            }
+            return "ready: " + n + " workers on " + group.protocol() + " port " + group.localAddress().getPort()
+                    + ", state " + group.controlState() + ", policy " + group.policy().spec();
         });
         commands.put("state", (a, body) -> {
             Controller c = group.controller();
@@ -236,7 +252,7 @@ public final class ControlSocket implements AutoCloseable {
      * @throws IOException              when the socket cannot be created, bound or given its mode
      */
     public static ControlSocket serve(ReuseportGroup group, Path path, boolean replace) throws IOException {
-        return serve(group, path, replace, Handoff.PLAIN);
+        return serve(group, path, replace, ReuseportEvents.HANDOFF);
     }
 
     /** {@link #serve(ReuseportGroup, Path, boolean)} running hand-offs with {@code handoff}. */

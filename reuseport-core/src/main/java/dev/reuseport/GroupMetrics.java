@@ -67,8 +67,10 @@ public record GroupMetrics(long timeMillis, double windowSeconds, String policy,
     }
 
     /**
-     * The metrics in the Prometheus text exposition format (version 0.0.4), as {@code ctl metrics --prom}
-     * serves them: the derived ratios as gauges, and one series per worker labelled {@code slot}.
+     * This window in the Prometheus text exposition format (version 0.0.4): the derived ratios as gauges,
+     * cumulative counts as counters ({@code _total}), and one series per worker labelled {@code slot}. A
+     * record of one window (the forensic bundle, a benchmark); a scraper uses {@link PrometheusExporter}
+     * instead, whose view is cumulative and carries {@code protocol} and {@code port} as well.
      *
      * @return the exposition text, with {@code # HELP} and {@code # TYPE} lines
      */
@@ -78,7 +80,7 @@ public record GroupMetrics(long timeMillis, double windowSeconds, String policy,
         gauge(b, "reuseport_shadow_imbalance_ratio", "predicted imbalance of the shadowed policy", shadowImbalance);
         gauge(b, "reuseport_p99_divergence_ratio", "max worker p99 over median worker p99", p99Divergence);
         gauge(b, "reuseport_policy_generation", "policy version", generation);
-        gauge(b, "reuseport_restarts_total", "socket swaps", restarts);
+        counter(b, "reuseport_restarts_total", "socket swaps", restarts);
         series(b, "reuseport_worker_accepted_total", "counter", "TCP connections accepted", w -> w.accepted());
         series(b, "reuseport_worker_received_total", "counter", "UDP datagrams received", w -> w.received());
         series(b, "reuseport_worker_queue_depth", "gauge", "TCP accept queue length", w -> w.queueDepth());
@@ -88,9 +90,16 @@ public record GroupMetrics(long timeMillis, double windowSeconds, String policy,
         series(b, "reuseport_worker_bpf_shadow_total", "counter", "would have been steered (shadow)", w -> w.shadow());
         series(b, "reuseport_worker_bpf_migrated_total", "counter", "migrated from closing listeners",
                 w -> w.migrated());
-        series(b, "reuseport_worker_latency_p99_microseconds", "gauge", "p99 over the window", w -> w.p99Micros());
-        netstat.forEach((k, v) -> gauge(b, "reuseport_netstat_" + k.toLowerCase(Locale.ROOT), "/proc/net/netstat " + k, v));
+        series(b, "reuseport_worker_latency_p99_seconds", "gauge", "p99 over the window", w -> w.p99Micros() / 1e6);
+        netstat.forEach((k, v) -> counter(b, "reuseport_netstat_" + PrometheusExporter.snake(k) + "_total",
+                "namespace-wide /proc/net/netstat TcpExt " + k, v));
         return b.toString();
+    }
+
+    private static void counter(StringBuilder b, String name, String help, double v) {
+        b.append("# HELP ").append(name).append(' ').append(help).append('\n');
+        b.append("# TYPE ").append(name).append(" counter\n");
+        b.append(name).append(' ').append(num(v)).append('\n');
     }
 
     private static void gauge(StringBuilder b, String name, String help, double v) {
@@ -109,6 +118,6 @@ public record GroupMetrics(long timeMillis, double windowSeconds, String policy,
     }
 
     private static String num(double v) {
-        return v == Math.rint(v) && Math.abs(v) < 1e15 ? Long.toString((long) v) : String.format(Locale.ROOT, "%.6f", v);
+        return PrometheusExporter.num(v);
     }
 }

@@ -40,6 +40,8 @@ final class GroupSteering {
     private volatile Policy policy = Policy.kernelHash();
     /** Entries of the program's sticky flow table, 0 for the object's own (set before every load). */
     private final int flowCapacity;
+    /** Fallbacks so far. */
+    private final java.util.concurrent.atomic.LongAdder fallbacks = new java.util.concurrent.atomic.LongAdder();
     /** The policy being shadowed (count only), or null; under {@link #lock}. */
     private Policy shadowed;
 
@@ -215,12 +217,18 @@ final class GroupSteering {
         }
     }
 
+    /** How many times {@link #fallback(String)} ran (the Prometheus exposition's fallbacks counter). */
+    long fallbacks() {
+        return fallbacks.sum();
+    }
+
     /** The short path: this lock alone, two map updates; never waits behind a change in progress. */
     long fallback(String reason) throws IOException {
         lock();
         try {
             ensureOpen();
-            long inForce = System.nanoTime();
+            long t0 = System.nanoTime();
+            long inForce = t0;
             if (steering.attached()) {
                 inForce = steering.pass("fallback: " + reason);
             }
@@ -228,6 +236,8 @@ final class GroupSteering {
             steering.plan(null);
             shadowed = null;
             capabilities = capabilities.withSteering("kernel hash", "fallback: " + reason);
+            fallbacks.increment();
+            ReuseportEvents.fallback(name, reason, steering.attached(), inForce - t0);
             return inForce;
         } finally {
             lock.unlock();

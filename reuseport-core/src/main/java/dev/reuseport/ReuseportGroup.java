@@ -43,6 +43,7 @@ public final class ReuseportGroup implements AutoCloseable {
 
     ReuseportGroup(Protocol protocol, GroupSpec spec, int[] slots, int[] fds, Capabilities caps) {
         this.engine = new GroupEngine(this, protocol, spec, slots, fds, caps);
+        ReuseportEvents.track(this);
     }
 
     GroupEngine engine() {
@@ -77,7 +78,7 @@ public final class ReuseportGroup implements AutoCloseable {
      *                     group taken over cannot be set up here
      */
     public static ReuseportGroup takeOver(java.nio.file.Path control, Builder fallback) throws IOException {
-        return GroupOpening.takeOver(control, fallback, Handoff.PLAIN);
+        return GroupOpening.takeOver(control, fallback, ReuseportEvents.HANDOFF);
     }
 
     /** Old side of a hand-off (the control socket's {@code handoff} command), see {@link Handoff#send}. */

@@ -255,7 +255,7 @@ class ControlSocketFuzzTest {
 
     private static Outcome outcome(String name, List<String> a) {
         switch (name) {
-            case "status":
+            case "status", "health":
                 return a.isEmpty() ? Outcome.OK : Outcome.ERR;
             case "metrics":
                 return a.isEmpty() || a.equals(List.of("--prom")) ? Outcome.OK : Outcome.ERR;
@@ -309,7 +309,7 @@ class ControlSocketFuzzTest {
             0x80, 0xbf, 0xc0, 0xc2, 0xc3, 0xa0, 0xe2, 0x80, 0xa8, 0xed, 0xf0, 0xf4, 0xf8, 0xfe, 0xff, 'O', 'K', 'E', 'R',
             's', 't', 'a', 'u', 'S', 'H', '0', '1', '4', '9', '-', ':', ',', '/', '.', '%', '\'', '"', '\\');
 
-    private static final List<String> TOKENS = List.of("status", "metrics", "--prom", "--json", "state", "SHADOW",
+    private static final List<String> TOKENS = List.of("status", "health", "metrics", "--prom", "--json", "state", "SHADOW",
             "shadow", "ENFORCE", "enforce", "OBSERVE", "FALLBACK", "SIDEWAYS", "ſhadow", "policy", "round-robin",
             "ROUND-ROBIN", "kernel-hash", "consistent", "sticky", "cpu", "weighted:1,2,3,4", "weighted:1,2,3",
             "weighted:1,x", "weighted:0,0,0,0", "weighted:-1,1,1,1", "weighted:", "resize", "4", "0", "257", "1",
@@ -322,7 +322,7 @@ class ControlSocketFuzzTest {
 
     /** Valid commands to mutate; the bundle path is inside the temp dir (never sent unmutated anyway). */
     private static List<String> seeds() {
-        return List.of("status", "metrics --prom", "metrics", "state", "audit 5", "state SHADOW x",
+        return List.of("status", "health", "metrics --prom", "metrics", "state", "audit 5", "state SHADOW x",
                 "policy weighted:1,2,3,4", "policy round-robin", "resize 4", "bundle " + dir.resolve("bundle"),
                 "handoff 1", "fallback", "restart");
     }

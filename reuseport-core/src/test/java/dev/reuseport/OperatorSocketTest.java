@@ -63,7 +63,8 @@ class OperatorSocketTest {
         assertThat(metrics.ok()).isTrue();
         assertThat(metrics.body().stream().filter(l -> l.matches("\\d+\\s+.*"))).hasSize(8);
         ControlClient.Reply prom = client.request("metrics --prom");
-        assertThat(prom.body()).contains("reuseport_worker_queue_limit{slot=\"7\"} 1024");
+        assertThat(prom.body()).contains("reuseport_worker_queue_limit{protocol=\"tcp\",port=\""
+                + group.localAddress().getPort() + "\",slot=\"7\"} 1024");
     }
 
     @Test
@@ -90,7 +91,8 @@ class OperatorSocketTest {
         assertThat(Files.readString(b.resolve("bpf-maps.txt"))).contains("config mode HASH table_len 4096");
         assertThat(Files.readString(b.resolve("policy-history.txt"))).contains("consistent");
         assertThat(Files.readString(b.resolve("audit.jsonl"))).contains("\"event\":\"attach\"");
-        assertThat(Files.readString(b.resolve("metrics.prom"))).contains("reuseport_worker_drops_total{slot=\"0\"}");
+        assertThat(Files.readString(b.resolve("metrics.prom"))).contains("reuseport_worker_drops_total{protocol=\"tcp\",port=\""
+                + group.localAddress().getPort() + "\",slot=\"0\"}");
         assertThat(Files.readString(b.resolve("capabilities.txt"))).contains("SELECT_OR_MIGRATE");
     }
 

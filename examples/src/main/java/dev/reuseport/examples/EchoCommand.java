@@ -63,6 +63,10 @@ final class EchoCommand implements Callable<Integer> {
             + "(default ${DEFAULT-VALUE})")
     int coolDown;
 
+    @Option(names = "--metrics-http", paramLabel = "HOST:PORT", description = "serve Prometheus metrics of the "
+            + "groups at http://HOST:PORT/metrics (off unless given), e.g. 127.0.0.1:9464 or [::1]:9464")
+    String metricsHttp;
+
     @Option(names = "--audit", description = "append the audit trail (JSON lines) to this file")
     java.nio.file.Path auditFile;
 
@@ -91,6 +95,8 @@ final class EchoCommand implements Callable<Integer> {
         } catch (IllegalArgumentException e) {
             throw new picocli.CommandLine.ParameterException(spec.commandLine(), "--policy: " + e.getMessage());
         }
+        java.net.InetSocketAddress metricsAt = metricsHttp == null ? null : hostPort(metricsHttp);
+        dev.reuseport.MetricsEndpoint endpoint = null;
         ReuseportGroup tg = null;
         ReuseportGroup ug = null;
         EchoServer ts = null;
@@ -127,6 +133,16 @@ final class EchoCommand implements Callable<Integer> {
                 dev.reuseport.Controller.start(any, Policy.parse(candidate), new dev.reuseport.Controller.Settings(
                         d.window(), d.windows(), d.shadowAbove(), d.enforceGain(), d.dropsAbove(), d.p99Factor(),
                         d.failuresAbove(), java.time.Duration.ofSeconds(coolDown), d.automatic()));
+            }
+            if (metricsAt != null) {
+                try {
+                    endpoint = dev.reuseport.MetricsEndpoint.start(metricsAt, tg != null && ug != null
+                            ? dev.reuseport.PrometheusExporter.of(tg, ug) : dev.reuseport.PrometheusExporter.of(any));
+                } catch (dev.reuseport.AddressInUseException e) {
+                    spec.commandLine().getErr().println("error: --metrics-http " + metricsHttp + ": " + e.getMessage());
+                    return 1;
+                }
+                out.println("metrics http://" + hostPort(endpoint.address()) + "/metrics");
             }
             out.println("reuseport echo on " + any.localAddress() + (tcp ? " tcp" : "") + (udp ? " udp" : "")
                     + ", " + workers + " workers" + (http ? ", HTTP responses" : ""));
@@ -188,6 +204,9 @@ final class EchoCommand implements Callable<Integer> {
             }
             return demo(out, tg, ug);
         } finally {
+            if (endpoint != null) {
+                endpoint.close();
+            }
             if (ts != null) {
                 ts.close();
             }
@@ -243,6 +262,31 @@ final class EchoCommand implements Callable<Integer> {
         out.println(ok ? "OK: every request echoed, counts match, all " + workers + " workers served"
                 : "FAILED: see the table (a worker with 0, a lost request, or counts that differ)");
         return ok ? 0 : 1;
+    }
+
+    /** {@code HOST:PORT} or {@code [V6]:PORT} to an address; a usage error naming the value otherwise. */
+    private java.net.InetSocketAddress hostPort(String v) {
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile("(?:\\[([0-9A-Fa-f:.]+)]|([^:\\[\\]]+)):(\\d{1,5})")
+                .matcher(v);
+        String accepted = "; accepted: HOST:PORT with an IP address and a port 0..65535, e.g. 127.0.0.1:9464 or [::1]:9464";
+        if (!m.matches() || Integer.parseInt(m.group(3)) > 65535) {
+            throw new picocli.CommandLine.ParameterException(spec.commandLine(), "--metrics-http " + v + accepted);
+        }
+        String host = m.group(1) != null ? m.group(1) : m.group(2);
+        if (!host.matches("[0-9.]+|[0-9A-Fa-f:.]+")) {
+            throw new picocli.CommandLine.ParameterException(spec.commandLine(), "--metrics-http " + v
+                    + ": host is not an IP address" + accepted);
+        }
+        try {
+            return new java.net.InetSocketAddress(java.net.InetAddress.getByName(host), Integer.parseInt(m.group(3)));
+        } catch (java.net.UnknownHostException e) {
+            throw new picocli.CommandLine.ParameterException(spec.commandLine(), "--metrics-http " + v + accepted);
+        }
+    }
+
+    private static String hostPort(java.net.InetSocketAddress a) {
+        String h = a.getAddress().getHostAddress();
+        return (h.contains(":") ? "[" + h + "]" : h) + ":" + a.getPort();
     }
 
     private static java.nio.file.Path udpPath(java.nio.file.Path p, boolean tcpToo) {

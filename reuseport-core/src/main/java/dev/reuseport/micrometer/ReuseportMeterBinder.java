@@ -1,16 +1,22 @@
 package dev.reuseport.micrometer;
 
+import dev.reuseport.Controller;
 import dev.reuseport.GroupMetrics;
 import dev.reuseport.MetricsSampler;
 import dev.reuseport.ReuseportGroup;
 import dev.reuseport.WorkerMetrics;
 import io.micrometer.core.instrument.FunctionCounter;
 import io.micrometer.core.instrument.Gauge;
+import io.micrometer.core.instrument.Meter;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Tags;
 import io.micrometer.core.instrument.binder.MeterBinder;
 import java.io.IOException;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
 import java.util.function.ToDoubleFunction;
 
 /**
@@ -50,54 +56,121 @@ public final class ReuseportMeterBinder implements MeterBinder {
                 Integer.toString(group.localAddress().getPort()));
     }
 
-    private synchronized GroupMetrics metrics() {
-        long now = System.nanoTime();
-        if (latest == null || now - latestNanos >= refresh.toNanos()) {
-            try {
-                latest = sampler.sample();
-                latestNanos = now;
-            } catch (IOException e) {
-                // a closed group: keep the last values
+    /** Registries bound so far, each with the per-worker meters registered there, by slot. */
+    private final Map<MeterRegistry, Map<Integer, List<Meter>>> bound = new LinkedHashMap<>();
+
+    private GroupMetrics metrics() {
+        GroupMetrics m;
+        boolean fresh = false;
+        synchronized (this) {
+            long now = System.nanoTime();
+            if (latest == null || now - latestNanos >= refresh.toNanos()) {
+                try {
+                    latest = sampler.sample();
+                    latestNanos = now;
+                    fresh = true;
+                } catch (IOException e) {
+                    // a closed group: keep the last values
+                }
+            }
+            m = latest;
+        }
+        if (fresh) {
+            follow(m);
+        }
+        return m;
+    }
+
+    /**
+     * Makes the per-worker meters follow membership: meters for the slots the latest window has, none for
+     * the others (removed from the registries). Runs at every new window, and at {@link #bindTo}.
+     */
+    private void follow(GroupMetrics m) {
+        if (m == null) {
+            return;
+        }
+        java.util.Set<Integer> live = new java.util.TreeSet<>();
+        for (WorkerMetrics w : m.workers()) {
+            live.add(w.slot());
+        }
+        synchronized (bound) {
+            for (Map.Entry<MeterRegistry, Map<Integer, List<Meter>>> e : bound.entrySet()) {
+                MeterRegistry registry = e.getKey();
+                Map<Integer, List<Meter>> bySlot = e.getValue();
+                for (java.util.Iterator<Map.Entry<Integer, List<Meter>>> it = bySlot.entrySet().iterator(); it.hasNext();) {
+                    Map.Entry<Integer, List<Meter>> s = it.next();
+                    if (!live.contains(s.getKey())) {
+                        s.getValue().forEach(registry::remove);
+                        it.remove();
+                    }
+                }
+                for (int slot : live) {
+                    bySlot.computeIfAbsent(slot, sl -> register(registry, sl));
+                }
             }
         }
-        return latest;
+    }
+
+    private List<Meter> register(MeterRegistry registry, int slot) {
+        Tags t = tags.and("slot", Integer.toString(slot));
+        List<Meter> ms = new ArrayList<>();
+        ms.add(FunctionCounter.builder("reuseport.worker.accepted", group, g -> worker(this, slot, WorkerMetrics::accepted))
+                .tags(t).register(registry));
+        ms.add(FunctionCounter.builder("reuseport.worker.received", group, g -> worker(this, slot, WorkerMetrics::received))
+                .tags(t).register(registry));
+        ms.add(FunctionCounter.builder("reuseport.worker.drops", group, g -> worker(this, slot, WorkerMetrics::drops))
+                .tags(t).description("kernel drops (SO_MEMINFO)").register(registry));
+        ms.add(Gauge.builder("reuseport.worker.queue.depth", group, g -> worker(this, slot, WorkerMetrics::queueDepth))
+                .tags(t).register(registry));
+        ms.add(Gauge.builder("reuseport.worker.queue.limit", group, g -> worker(this, slot, WorkerMetrics::queueLimit))
+                .tags(t).register(registry));
+        ms.add(FunctionCounter.builder("reuseport.worker.bpf.selected", group, g -> worker(this, slot, WorkerMetrics::selected))
+                .tags(t).register(registry));
+        ms.add(FunctionCounter.builder("reuseport.worker.bpf.migrated", group, g -> worker(this, slot, WorkerMetrics::migrated))
+                .tags(t).register(registry));
+        ms.add(Gauge.builder("reuseport.worker.latency.p99", group, g -> worker(this, slot, WorkerMetrics::p99Micros))
+                .tags(t).baseUnit("microseconds").register(registry));
+        return ms;
     }
 
     /**
      * Registers the group's meters: the imbalance, shadow-imbalance and p99-divergence ratios, the policy
-     * generation and the restart count, and per worker (tagged {@code slot}) accepted, received, drops,
-     * queue depth, steered and migrated counts and the p99 latency in microseconds. Per-worker meters are
-     * registered for the slots the group has now; workers added later are not registered.
+     * generation, the restart count, the control state ({@code reuseport.control.state}, one gauge per
+     * state tagged {@code state}, 1 for the state in force, {@code NONE} when no controller runs), and per
+     * worker (tagged {@code slot}) accepted, received, drops, queue depth and limit, steered and migrated
+     * counts and the p99 latency in microseconds. The per-worker meters follow membership: each new window
+     * of this binder (at most one per {@code refresh}, taken when a meter is read) registers meters for
+     * workers that joined and removes those of workers that left, so a resize leaves no stale meter.
      *
      * @param registry where to register them
      */
     @Override
     public void bindTo(MeterRegistry registry) {
-        Gauge.builder("reuseport.imbalance.ratio", this, b -> value(b, GroupMetrics::imbalance)).tags(tags)
+        Gauge.builder("reuseport.imbalance.ratio", group, g -> value(this, GroupMetrics::imbalance)).tags(tags)
                 .description("max/mean of per-worker rate over the window").register(registry);
-        Gauge.builder("reuseport.shadow.imbalance.ratio", this, b -> value(b, GroupMetrics::shadowImbalance))
+        Gauge.builder("reuseport.shadow.imbalance.ratio", group, g -> value(this, GroupMetrics::shadowImbalance))
                 .tags(tags).description("predicted imbalance of the shadowed policy").register(registry);
-        Gauge.builder("reuseport.p99.divergence.ratio", this, b -> value(b, GroupMetrics::p99Divergence)).tags(tags)
+        Gauge.builder("reuseport.p99.divergence.ratio", group, g -> value(this, GroupMetrics::p99Divergence)).tags(tags)
                 .register(registry);
         Gauge.builder("reuseport.policy.generation", group, g -> g.tableVersion()).tags(tags).register(registry);
         FunctionCounter.builder("reuseport.restarts", group, g -> g.restarts()).tags(tags).register(registry);
-        for (int slot : group.slots()) {
-            Tags t = tags.and("slot", Integer.toString(slot));
-            FunctionCounter.builder("reuseport.worker.accepted", this, b -> worker(b, slot, WorkerMetrics::accepted))
-                    .tags(t).register(registry);
-            FunctionCounter.builder("reuseport.worker.received", this, b -> worker(b, slot, WorkerMetrics::received))
-                    .tags(t).register(registry);
-            FunctionCounter.builder("reuseport.worker.drops", this, b -> worker(b, slot, WorkerMetrics::drops))
-                    .tags(t).description("kernel drops (SO_MEMINFO)").register(registry);
-            Gauge.builder("reuseport.worker.queue.depth", this, b -> worker(b, slot, WorkerMetrics::queueDepth))
-                    .tags(t).register(registry);
-            FunctionCounter.builder("reuseport.worker.bpf.selected", this, b -> worker(b, slot, WorkerMetrics::selected))
-                    .tags(t).register(registry);
-            FunctionCounter.builder("reuseport.worker.bpf.migrated", this, b -> worker(b, slot, WorkerMetrics::migrated))
-                    .tags(t).register(registry);
-            Gauge.builder("reuseport.worker.latency.p99", this, b -> worker(b, slot, WorkerMetrics::p99Micros))
-                    .tags(t).baseUnit("microseconds").register(registry);
+        List<String> states = new ArrayList<>();
+        for (Controller.State st : Controller.State.values()) {
+            states.add(st.name());
         }
+        states.add("NONE");
+        for (String st : states) {
+            Gauge.builder("reuseport.control.state", group, g -> {
+                String now = g.controlState();
+                return st.equals(now) || st.equals("NONE") && "-".equals(now) ? 1 : 0;
+            }).tags(tags.and("state", st)).description("1 for the control state in force").register(registry);
+        }
+        Gauge.builder("reuseport.workers", group, g -> value(this, m -> m.workers().size())).tags(tags)
+                .description("live workers").register(registry);
+        synchronized (bound) {
+            bound.putIfAbsent(registry, new java.util.TreeMap<>());
+        }
+        follow(metrics());
     }
 
     private static double value(ReuseportMeterBinder b, ToDoubleFunction<GroupMetrics> f) {

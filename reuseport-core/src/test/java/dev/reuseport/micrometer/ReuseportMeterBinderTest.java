@@ -38,4 +38,32 @@ class ReuseportMeterBinderTest {
             }
         }
     }
+
+    @Test
+    void perWorkerMetersFollowResizeAndTheStateGaugeTheController() throws Exception {
+        InetAddress lo = InetAddress.getLoopbackAddress();
+        try (ReuseportGroup g = ReuseportGroup.tcp().address(lo).workers(2).open()) {
+            SimpleMeterRegistry registry = new SimpleMeterRegistry();
+            new ReuseportMeterBinder(g, Duration.ZERO, Tags.empty()).bindTo(registry);
+            assertThat(registry.find("reuseport.worker.accepted").functionCounters()).hasSize(2);
+            assertThat(registry.get("reuseport.control.state").tags("state", "NONE").gauge().value()).isEqualTo(1.0);
+            g.resize(4);
+            registry.get("reuseport.imbalance.ratio").gauge().value(); // a scrape: the binder's next window
+            assertThat(registry.find("reuseport.worker.accepted").functionCounters())
+                    .extracting(c -> c.getId().getTag("slot")).containsExactlyInAnyOrder("0", "1", "2", "3");
+            assertThat(registry.get("reuseport.worker.queue.limit").tags("slot", "3").gauge().value()).isPositive();
+            g.resize(1);
+            registry.get("reuseport.imbalance.ratio").gauge().value();
+            assertThat(registry.find("reuseport.worker.accepted").functionCounters())
+                    .extracting(c -> c.getId().getTag("slot")).containsExactly("0");
+            assertThat(registry.find("reuseport.worker.queue.depth").gauges()).hasSize(1);
+            assertThat(registry.get("reuseport.workers").gauge().value()).isEqualTo(1.0);
+            try (dev.reuseport.Controller c = dev.reuseport.Controller.manual(g, dev.reuseport.Policy.roundRobin(),
+                    dev.reuseport.Controller.Settings.defaults())) {
+                assertThat(registry.get("reuseport.control.state").tags("state", "OBSERVE").gauge().value())
+                        .isEqualTo(1.0);
+                assertThat(registry.get("reuseport.control.state").tags("state", "NONE").gauge().value()).isZero();
+            }
+        }
+    }
 }
