@@ -17,10 +17,12 @@ import java.net.InetSocketAddress;
 import java.net.UnknownHostException;
 import java.nio.ByteBuffer;
 import java.nio.channels.ClosedChannelException;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Objects;
+import java.util.concurrent.Executor;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.stream.Collectors;
 import java.util.stream.IntStream;
@@ -73,10 +75,11 @@ public final class ReuseportGroup implements AutoCloseable {
     private volatile Controller controller;
     private final AuditLog audit;
     private final long openedNanos = System.nanoTime();
-    /** The external I/O engine serving the sockets, or null; under {@link #lock}. */
-    private SocketListener socketListener;
-    /** The duplicate lent to {@link #socketListener} for each of the group's descriptors; under {@link #lock}. */
-    private final java.util.Map<NativeFd, Integer> lent = new java.util.IdentityHashMap<>();
+    /** The attached socket listeners (I/O engines, observers), in attach order; under {@link #lock}. */
+    private final List<SocketListener> socketListeners = new ArrayList<>();
+    /** Per listener, the duplicate lent for each of the group's descriptors; under {@link #lock}. */
+    private final java.util.Map<SocketListener, java.util.Map<NativeFd, Integer>> lent =
+            new java.util.IdentityHashMap<>();
 
     private ReuseportGroup(Builder b, InetSocketAddress local, int family, int[] fds, Capabilities caps) {
         this(b.protocol, local, family, b.backlog, b.receiveBuffer, IntStream.range(0, fds.length)
@@ -256,7 +259,8 @@ public final class ReuseportGroup implements AutoCloseable {
             for (Worker w : ws) {
                 leaveListener(w, w.socket());
             }
-            socketListener = null;
+            socketListeners.clear();
+            lent.clear();
             for (Worker w : ws) {
                 try {
                     w.close();
@@ -1139,12 +1143,15 @@ public final class ReuseportGroup implements AutoCloseable {
      * Hands the group's sockets to an external I/O engine: {@code listener} is told of every socket now
      * (with {@link SocketListener#joined}, a duplicate each) and of every later change, as
      * {@link SocketListener} describes, until {@link #detach(SocketListener)} or {@link #close()}. One
-     * listener at a time. If {@code joined} fails for a socket, those already given are taken back
+     * listener that serves traffic ({@link SocketListener#servesTraffic()}, an I/O engine such as
+     * {@link #serve serve}'s loops or the Netty adapter) at a time, beside any number of observers (a meter
+     * binder, say). If {@code joined} fails for a socket, those already given are taken back
      * ({@code leaving}) and the failure is thrown.
      *
      * @param listener the engine to serve the sockets
      * @throws IOException           what {@code joined} threw, after the sockets given were taken back
-     * @throws IllegalStateException another listener is attached
+     * @throws IllegalStateException {@code listener} is attached already, or it serves traffic and another
+     *                               listener that serves traffic is attached
      * @throws GroupClosedException  the group is closed
      */
     public void attach(SocketListener listener) throws IOException {
@@ -1153,20 +1160,28 @@ public final class ReuseportGroup implements AutoCloseable {
         }
         synchronized (lock) {
             ensureOpen();
-            if (socketListener != null) {
-                throw new IllegalStateException(describe() + " already has socket listener " + socketListener
-                        + "; accepted: one listener at a time (detach it first)");
+            if (socketListeners.contains(listener)) {
+                throw new IllegalStateException(describe() + " already has socket listener " + listener
+                        + " attached; accepted: each listener once (detach it first)");
             }
-            socketListener = listener;
+            SocketListener engine = socketListeners.stream().filter(SocketListener::servesTraffic).findFirst()
+                    .orElse(null);
+            if (listener.servesTraffic() && engine != null) {
+                throw new IllegalStateException(describe() + " already has socket listener " + engine
+                        + " serving its traffic; accepted: one traffic-serving listener at a time (detach it"
+                        + " first), any number of observers (servesTraffic() false)");
+            }
+            socketListeners.add(listener);
             try {
                 for (Worker w : workers()) {
-                    joinListener(w);
+                    joinListener(listener, w);
                 }
             } catch (IOException | RuntimeException e) {
                 for (Worker w : workers()) {
-                    leaveListener(w, w.socket());
+                    leaveListener(listener, w, w.socket());
                 }
-                socketListener = null;
+                socketListeners.remove(listener);
+                lent.remove(listener);
                 throw e;
             }
             audit.record("listener-attached", "listener", listener.getClass().getName(), "workers", workers().size());
@@ -1182,24 +1197,27 @@ public final class ReuseportGroup implements AutoCloseable {
      */
     public void detach(SocketListener listener) {
         synchronized (lock) {
-            if (listener == null || socketListener != listener) {
+            if (listener == null || !socketListeners.contains(listener)) {
                 return;
             }
             for (Worker w : workers()) {
-                leaveListener(w, w.socket());
+                leaveListener(listener, w, w.socket());
             }
-            socketListener = null;
-            lent.clear();
+            socketListeners.remove(listener);
+            lent.remove(listener);
             audit.record("listener-detached", "listener", listener.getClass().getName());
         }
     }
 
-    /** Lends the listener (if any) a duplicate of the worker's socket. */
+    /** Lends every attached listener a duplicate of the worker's socket. */
     private void joinListener(Worker w) throws IOException {
-        SocketListener l = socketListener;
-        if (l == null) {
-            return;
+        for (SocketListener l : List.copyOf(socketListeners)) {
+            joinListener(l, w);
         }
+    }
+
+    /** Lends {@code l} a duplicate of the worker's socket. */
+    private void joinListener(SocketListener l, Worker w) throws IOException {
         NativeFd f = w.socket();
         int n = f.acquire();
         int dup;
@@ -1208,7 +1226,7 @@ public final class ReuseportGroup implements AutoCloseable {
         } finally {
             f.release();
         }
-        lent.put(f, dup);
+        lent.computeIfAbsent(l, k -> new java.util.IdentityHashMap<>()).put(f, dup);
         try {
             l.joined(w, dup);
         } catch (IOException | RuntimeException e) {
@@ -1217,11 +1235,20 @@ public final class ReuseportGroup implements AutoCloseable {
         }
     }
 
-    /** Takes the listener's duplicate of {@code f} back; whether one had been lent. */
+    /** Takes every listener's duplicate of {@code f} back; whether one had been lent. */
     private boolean leaveListener(Worker w, NativeFd f) {
-        Integer dup = lent.remove(f);
-        SocketListener l = socketListener;
-        if (dup == null || l == null) {
+        boolean any = false;
+        for (SocketListener l : List.copyOf(socketListeners)) {
+            any |= leaveListener(l, w, f);
+        }
+        return any;
+    }
+
+    /** Takes {@code l}'s duplicate of {@code f} back; whether one had been lent. */
+    private boolean leaveListener(SocketListener l, Worker w, NativeFd f) {
+        java.util.Map<NativeFd, Integer> mine = lent.get(l);
+        Integer dup = mine == null ? null : mine.remove(f);
+        if (dup == null) {
             return false;
         }
         try {
@@ -1256,9 +1283,12 @@ public final class ReuseportGroup implements AutoCloseable {
         }
     }
 
-    /** Moves what is queued on leaving socket {@code n} to {@code heir}, or to the socket listener if one is attached. */
+    /**
+     * Moves what is queued on leaving socket {@code n} to {@code heir}, or to the first attached listener
+     * that takes hand-overs ({@link SocketListener#servesTraffic()}).
+     */
     private void drain(int n, Worker heir) throws NativeException {
-        SocketListener l = socketListener;
+        SocketListener l = socketListeners.stream().filter(SocketListener::servesTraffic).findFirst().orElse(null);
         if (protocol == Protocol.TCP) {
             int c;
             while ((c = Sys.accept(n, l != null)) >= 0) {
@@ -1355,7 +1385,8 @@ public final class ReuseportGroup implements AutoCloseable {
                     }
                 }
             }
-            socketListener = null;
+            socketListeners.clear();
+            lent.clear();
             if (program != null) {
                 program.close(); // the program leaves with the group's last member
                 program = null;
@@ -1698,4 +1729,110 @@ public final class ReuseportGroup implements AutoCloseable {
             }
         }
     }
+
+    // --- serving loop (issue 12): facade methods; self-contained, re-apply onto a restructured class ---
+
+    /**
+     * Serves this TCP group with the library's own event loops: one epoll loop per worker accepts in
+     * batches without blocking and hands each connection, once its first bytes arrived, to {@code handler}
+     * on {@code executor}. Serving follows membership by itself (see {@link Serving}): added workers are
+     * served at once, removed ones stop after their queue went to the others, restarts and hand-offs drain.
+     * Virtual threads work: {@code Executors.newVirtualThreadPerTaskExecutor()} never pins a carrier, as
+     * {@link ServedConnection} waits in Java, not in native calls.
+     *
+     * @param handler  serves one connection; its failures are logged and counted
+     * @param executor runs the handlers; a rejection is logged and counted (the connection is closed)
+     * @return the serving handle; close it (or the group) to stop
+     * @throws IllegalArgumentException {@code handler} or {@code executor} is null
+     * @throws UnsupportedOperationException this is a UDP group (use {@link #serveDatagrams(DatagramHandler)})
+     * @throws IllegalStateException    the group is served already (by {@code serve} or another I/O engine)
+     * @throws GroupClosedException     the group is closed
+     * @throws IOException              a loop could not be created (epoll_create1, eventfd)
+     */
+    public Serving serve(ConnectionHandler handler, Executor executor) throws IOException {
+        return serve(handler, executor, Serving.DEFAULT_DRAIN);
+    }
+
+    /**
+     * As {@link #serve(ConnectionHandler, Executor)}, with the time a retiring loop (a removed worker, a
+     * closed or handed-off group, {@link Serving#close()}) gives its connections to finish before closing
+     * them.
+     *
+     * @param handler  serves one connection
+     * @param executor runs the handlers
+     * @param drain    how long connections in flight may finish when their loop retires; zero or more
+     * @return the serving handle
+     * @throws IllegalArgumentException a null argument or a negative drain
+     * @throws UnsupportedOperationException this is a UDP group
+     * @throws IllegalStateException    the group is served already
+     * @throws GroupClosedException     the group is closed
+     * @throws IOException              a loop could not be created
+     */
+    public Serving serve(ConnectionHandler handler, Executor executor, Duration drain) throws IOException {
+        requireServe(handler, "handler", "a ConnectionHandler", Protocol.TCP, "serveDatagrams");
+        if (executor == null) {
+            throw new IllegalArgumentException("executor null; accepted: an Executor, e.g. "
+                    + "Executors.newVirtualThreadPerTaskExecutor() or a thread pool");
+        }
+        return Serving.streams(this, handler, executor, requireDrain(drain));
+    }
+
+    /**
+     * Serves this UDP group with the library's own event loops, calling {@code handler} inline on each
+     * worker's loop for every datagram (keep it short and non-blocking; use
+     * {@link #serveDatagrams(DatagramHandler, Executor)} otherwise). Membership is followed as for
+     * {@link #serve(ConnectionHandler, Executor)}; datagrams drained from a leaving socket go to the heir.
+     *
+     * @param handler answers one datagram; its failures are logged and counted
+     * @return the serving handle
+     * @throws IllegalArgumentException {@code handler} is null
+     * @throws UnsupportedOperationException this is a TCP group
+     * @throws IllegalStateException    the group is served already
+     * @throws GroupClosedException     the group is closed
+     * @throws IOException              a loop could not be created
+     */
+    public Serving serveDatagrams(DatagramHandler handler) throws IOException {
+        requireServe(handler, "handler", "a DatagramHandler", Protocol.UDP, "serve");
+        return Serving.datagrams(this, handler, null, Serving.DEFAULT_DRAIN);
+    }
+
+    /**
+     * As {@link #serveDatagrams(DatagramHandler)}, running the handler on {@code executor}.
+     *
+     * @param handler  answers one datagram
+     * @param executor runs the handlers; a rejection drops the datagram (logged and counted)
+     * @return the serving handle
+     * @throws IllegalArgumentException a null argument
+     * @throws UnsupportedOperationException this is a TCP group
+     * @throws IllegalStateException    the group is served already
+     * @throws GroupClosedException     the group is closed
+     * @throws IOException              a loop could not be created
+     */
+    public Serving serveDatagrams(DatagramHandler handler, Executor executor) throws IOException {
+        requireServe(handler, "handler", "a DatagramHandler", Protocol.UDP, "serve");
+        if (executor == null) {
+            throw new IllegalArgumentException("executor null; accepted: an Executor (or serveDatagrams(handler) to "
+                    + "run the handler on the loop)");
+        }
+        return Serving.datagrams(this, handler, executor, Serving.DEFAULT_DRAIN);
+    }
+
+    private void requireServe(Object handler, String what, String accepted, Protocol wanted, String other) {
+        if (handler == null) {
+            throw new IllegalArgumentException(what + " null; accepted: " + accepted);
+        }
+        if (protocol != wanted) {
+            throw new UnsupportedOperationException(describe() + " is " + protocol + "; serving it needs " + other
+                    + "(...)");
+        }
+    }
+
+    private static Duration requireDrain(Duration drain) {
+        if (drain == null || drain.isNegative()) {
+            throw new IllegalArgumentException("drain " + drain + " is not a duration; accepted: zero or more");
+        }
+        return drain;
+    }
+
+    // --- end serving loop ---
 }

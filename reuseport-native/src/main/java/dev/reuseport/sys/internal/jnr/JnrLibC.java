@@ -66,4 +66,14 @@ public interface JnrLibC {
 
     @IgnoreError
     void free(long ptr);
+
+    // --- epoll: the serving loop ---
+    int epoll_create1(int flags);
+
+    int epoll_ctl(int epfd, int op, int fd, long event);
+
+    int epoll_wait(int epfd, long events, int maxevents, int timeout);
+
+    int eventfd(int initval, int flags);
+    // --- end epoll ---
 }
