@@ -125,4 +125,40 @@ final class ServeLoad implements AutoCloseable {
         }
         return true;
     }
+
+    /** For a failure message: each leaked socket's line in /proc/net/{tcp,tcp6,udp,udp6} (state, ports). */
+    static String explain(java.util.Set<String> leaked) throws IOException {
+        StringBuilder b = new StringBuilder();
+        for (String l : leaked) {
+            String inode = l.replaceAll(".*socket:\\[(\\d+)\\].*", "$1");
+            for (String f : new String[] {"tcp", "tcp6", "udp", "udp6", "unix", "netlink", "raw"}) {
+                for (String line : java.nio.file.Files.readAllLines(java.nio.file.Path.of("/proc/net/" + f))) {
+                    String[] c = line.trim().split("\\s+");
+                    if (java.util.Arrays.asList(c).contains(inode)) {
+                        b.append(l).append(" = ").append(f).append(' ').append(line.trim()).append('\n');
+                    }
+                }
+            }
+        }
+        return b.toString();
+    }
+
+    /**
+     * What serving can leak: this process's IP sockets (found in /proc/net/{tcp,tcp6,udp,udp6}) and
+     * anonymous-inode descriptors (epoll sets, eventfds, BPF objects), as {@code "fd -> target"}. Unix
+     * sockets are left out: the library never opens one for serving, and the JVM opens its own lazily.
+     */
+    static java.util.Set<String> census() throws IOException {
+        java.util.Set<String> inodes = new java.util.HashSet<>();
+        for (String f : new String[] {"tcp", "tcp6", "udp", "udp6"}) {
+            for (String line : java.nio.file.Files.readAllLines(java.nio.file.Path.of("/proc/net/" + f))) {
+                String[] c = line.trim().split("\\s+");
+                if (c.length > 9) {
+                    inodes.add(c[9]);
+                }
+            }
+        }
+        return TestKernel.descriptors(t -> t.startsWith("anon_inode:")
+                || (t.startsWith("socket:[") && inodes.contains(t.substring(8, t.length() - 1))));
+    }
 }
