@@ -768,6 +768,7 @@ public final class ReuseportGroup implements AutoCloseable {
             Worker heir = workers().get(0);
             NativeFd gone = w.socket();
             boolean external = leaveListener(w, gone);
+            w.markRemoved(); // issue 12: its calls now say "removed", not "group closed"
             retire(gone, heir, external);
             awaitReleased(List.of(gone));
             if (routed) {

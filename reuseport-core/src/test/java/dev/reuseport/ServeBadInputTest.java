@@ -139,4 +139,31 @@ class ServeBadInputTest {
         assertThat(ServeLoad.awaitThreads(prefix, 0, 5000)).isZero();
         assertThat(ServeLoad.census()).isEqualTo(before);
     }
+
+    @Test
+    void aRemovedWorkerSaysItWasRemovedNotThatTheGroupClosed() throws Exception {
+        try (ReuseportGroup g = ReuseportGroup.tcp().address(ServeLoad.LO).workers(3).open()) {
+            Worker w = g.worker(2);
+            assertThat(w.isRemoved()).isFalse();
+            g.removeWorker(2);
+            assertThat(w.isRemoved()).isTrue();
+            assertThatThrownBy(() -> w.accept(Duration.ofMillis(10))).isInstanceOf(WorkerRemovedException.class)
+                    .isInstanceOf(GroupClosedException.class) // loops written to end on that still end
+                    .hasMessageContaining("worker 2 was removed").hasMessageNotContaining("open a new group");
+            g.close();
+            assertThatThrownBy(() -> g.worker(0).accept(Duration.ofMillis(10))).isInstanceOf(GroupClosedException.class)
+                    .isNotInstanceOf(WorkerRemovedException.class);
+        }
+    }
+
+    @Test
+    void controllerSettingsBuilderStartsFromTheDefaultsAndChecksValues() {
+        Controller.Settings s = Controller.Settings.builder().coolDown(Duration.ofSeconds(5)).windows(4).build();
+        assertThat(s.coolDown()).isEqualTo(Duration.ofSeconds(5));
+        assertThat(s.windows()).isEqualTo(4);
+        assertThat(s.window()).isEqualTo(Controller.Settings.defaults().window());
+        assertThat(s.toBuilder().build()).isEqualTo(s);
+        assertThatThrownBy(() -> Controller.Settings.builder().windows(0).build())
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("windows 0");
+    }
 }

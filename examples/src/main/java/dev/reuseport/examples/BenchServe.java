@@ -47,7 +47,7 @@ final class BenchServe implements Callable<Integer> {
     @Option(names = "--seconds", defaultValue = "10", description = "wrk -d per round (default ${DEFAULT-VALUE})")
     int seconds;
 
-    @Option(names = "--warmup", defaultValue = "3", description = "warm-up seconds per server (default ${DEFAULT-VALUE})")
+    @Option(names = "--warmup", defaultValue = "10", description = "warm-up seconds per server (default ${DEFAULT-VALUE})")
     int warmup;
 
     @Option(names = "--workers", defaultValue = "4", description = "workers per server (default ${DEFAULT-VALUE})")
