@@ -106,7 +106,7 @@ public final class EchoServer implements AutoCloseable {
     }
 
     private void serve(ServedConnection c) throws IOException {
-        ByteBuffer buf = ByteBuffer.allocate(16 * 1024);
+        ByteBuffer buf = ByteBuffer.allocate(http ? 2048 : 16 * 1024);
         try {
             if (http) {
                 serveHttp(c, buf);

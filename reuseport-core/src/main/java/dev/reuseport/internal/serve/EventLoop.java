@@ -154,6 +154,29 @@ final class EventLoop implements Runnable {
         }
     }
 
+    private static final int POOLED = 16 * 1024;
+    private final ConcurrentLinkedQueue<ByteBuffer> directPool = new ConcurrentLinkedQueue<>();
+    private final java.util.concurrent.atomic.AtomicInteger pooled = new java.util.concurrent.atomic.AtomicInteger();
+
+    /** A cleared {@value #POOLED}-byte direct buffer for one call; give it back with {@link #returnDirect}. */
+    ByteBuffer borrowDirect() {
+        ByteBuffer b = directPool.poll();
+        if (b == null) {
+            return ByteBuffer.allocateDirect(POOLED);
+        }
+        pooled.decrementAndGet();
+        return b.clear();
+    }
+
+    /** Returns a buffer from {@link #borrowDirect}; at most 64 are kept. */
+    void returnDirect(ByteBuffer b) {
+        if (pooled.incrementAndGet() <= 64) {
+            directPool.offer(b);
+        } else {
+            pooled.decrementAndGet();
+        }
+    }
+
     /** Runs {@code task} on the loop thread. */
     void post(Runnable task) {
         tasks.add(task);
