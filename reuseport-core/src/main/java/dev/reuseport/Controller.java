@@ -97,6 +97,161 @@ public final class Controller implements AutoCloseable {
         public static Settings defaults() {
             return new Settings(Duration.ofSeconds(1), 3, 1.5, 0.8, 10, 2.0, 5, Duration.ofSeconds(60), true);
         }
+
+        // --- builder (issue 12): additive; the canonical constructor stays ---
+
+        /**
+         * A builder starting from {@link #defaults()}: set only what differs, by name.
+         *
+         * @return a builder holding the defaults
+         */
+        public static Builder builder() {
+            return defaults().toBuilder();
+        }
+
+        /**
+         * A builder starting from these settings.
+         *
+         * @return a builder holding this record's values
+         */
+        public Builder toBuilder() {
+            return new Builder(this);
+        }
+
+        /** Named setters over {@link Settings}; {@link #build()} checks the values as the constructor does. */
+        public static final class Builder {
+            private Duration window;
+            private int windows;
+            private double shadowAbove;
+            private double enforceGain;
+            private long dropsAbove;
+            private double p99Factor;
+            private long failuresAbove;
+            private Duration coolDown;
+            private boolean automatic;
+
+            private Builder(Settings s) {
+                window = s.window;
+                windows = s.windows;
+                shadowAbove = s.shadowAbove;
+                enforceGain = s.enforceGain;
+                dropsAbove = s.dropsAbove;
+                p99Factor = s.p99Factor;
+                failuresAbove = s.failuresAbove;
+                coolDown = s.coolDown;
+                automatic = s.automatic;
+            }
+
+            /**
+             * Sets the window length.
+             *
+             * @param v 1 ms to 1 h
+             * @return this builder
+             */
+            public Builder window(Duration v) {
+                window = v;
+                return this;
+            }
+
+            /**
+             * Sets how many windows in a row a condition must hold.
+             *
+             * @param v 1 to 1000
+             * @return this builder
+             */
+            public Builder windows(int v) {
+                windows = v;
+                return this;
+            }
+
+            /**
+             * Sets the imbalance above which OBSERVE moves to SHADOW.
+             *
+             * @param v at least 1
+             * @return this builder
+             */
+            public Builder shadowAbove(double v) {
+                shadowAbove = v;
+                return this;
+            }
+
+            /**
+             * Sets the predicted-to-observed imbalance ratio at or below which SHADOW moves to ENFORCE.
+             *
+             * @param v in (0, 1]
+             * @return this builder
+             */
+            public Builder enforceGain(double v) {
+                enforceGain = v;
+                return this;
+            }
+
+            /**
+             * Sets the extra drops per window that trigger FALLBACK.
+             *
+             * @param v 0 or more
+             * @return this builder
+             */
+            public Builder dropsAbove(long v) {
+                dropsAbove = v;
+                return this;
+            }
+
+            /**
+             * Sets the p99 growth factor that triggers FALLBACK.
+             *
+             * @param v at least 1
+             * @return this builder
+             */
+            public Builder p99Factor(double v) {
+                p99Factor = v;
+                return this;
+            }
+
+            /**
+             * Sets the extra setup failures per window that trigger FALLBACK.
+             *
+             * @param v 0 or more
+             * @return this builder
+             */
+            public Builder failuresAbove(long v) {
+                failuresAbove = v;
+                return this;
+            }
+
+            /**
+             * Sets how long FALLBACK is held before OBSERVE.
+             *
+             * @param v zero (hold until an operator) or positive
+             * @return this builder
+             */
+            public Builder coolDown(Duration v) {
+                coolDown = v;
+                return this;
+            }
+
+            /**
+             * Sets whether OBSERVE, SHADOW and ENFORCE move by themselves.
+             *
+             * @param v true to move automatically
+             * @return this builder
+             */
+            public Builder automatic(boolean v) {
+                automatic = v;
+                return this;
+            }
+
+            /**
+             * The settings.
+             *
+             * @return a checked {@link Settings}
+             * @throws IllegalArgumentException naming a value out of range (see {@link Settings})
+             */
+            public Settings build() {
+                return new Settings(window, windows, shadowAbove, enforceGain, dropsAbove, p99Factor, failuresAbove,
+                        coolDown, automatic);
+            }
+        }
     }
 
     private final ReuseportGroup group;

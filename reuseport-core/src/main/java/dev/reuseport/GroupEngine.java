@@ -42,11 +42,12 @@ final class GroupEngine {
     private final AuditLog audit;
     private final GroupSteering steering;
     private final Retirement retirement;
-    private final Loans loans = new Loans();
+    /** Per attached listener, the duplicates lent to it; under {@link #changes}. */
+    private final java.util.Map<SocketListener, Loans> loans = new java.util.IdentityHashMap<>();
     /** Socket generations swapped in; written under {@link #changes}. */
     private volatile long restarts;
-    /** The external I/O engine serving the sockets, or null; under {@link #changes}. */
-    private volatile SocketListener socketListener;
+    /** The attached socket listeners (I/O engines, observers), in attach order; written under {@link #changes}. */
+    private final List<SocketListener> socketListeners = new java.util.concurrent.CopyOnWriteArrayList<>();
 
     GroupEngine(ReuseportGroup group, Protocol protocol, GroupSpec spec, int[] slots, int[] fds, Capabilities caps) {
         this.group = group;
@@ -204,6 +205,7 @@ final class GroupEngine {
             Worker heir = members.live().get(0);
             NativeFd gone = w.socket();
             boolean external = leaveListener(w, gone);
+            w.markRemoved(); // its calls now say "removed", not "group closed"
             retirement.retire(gone, heir(heir), external, steering.migrates());
             retirement.awaitReleased(List.of(gone));
             if (routed) {
@@ -330,7 +332,7 @@ final class GroupEngine {
 
     /** Where a leaving socket's queue goes: {@code w}, or the socket listener when one is attached. */
     private Retirement.Heir heir(Worker w) {
-        SocketListener l = socketListener;
+        SocketListener l = servingListener();
         return new Retirement.Heir() {
             @Override
             public int slot() {
@@ -386,20 +388,28 @@ final class GroupEngine {
         changes.lock();
         try {
             ensureOpen();
-            if (socketListener != null) {
-                throw new IllegalStateException(describe() + " already has socket listener " + socketListener
-                        + "; accepted: one listener at a time (detach it first)");
+            if (socketListeners.contains(listener)) {
+                throw new IllegalStateException(describe() + " already has socket listener " + listener
+                        + " attached; accepted: each listener once (detach it first)");
             }
-            socketListener = listener;
+            SocketListener serving = servingListener();
+            if (listener.servesTraffic() && serving != null) {
+                throw new IllegalStateException(describe() + " already has socket listener " + serving
+                        + " serving its traffic; accepted: one traffic-serving listener at a time (detach it"
+                        + " first), any number of observers (servesTraffic() false)");
+            }
+            socketListeners.add(listener);
+            loans.put(listener, new Loans());
             try {
                 for (Worker w : members.live()) {
-                    joinListener(w);
+                    joinListener(listener, w);
                 }
             } catch (IOException | RuntimeException e) {
                 for (Worker w : members.live()) {
-                    leaveListener(w, w.socket());
+                    leaveListener(listener, w, w.socket());
                 }
-                socketListener = null;
+                socketListeners.remove(listener);
+                loans.remove(listener);
                 throw e;
             }
             audit.record("listener-attached", "listener", listener.getClass().getName(), "workers",
@@ -412,27 +422,40 @@ final class GroupEngine {
     void detach(SocketListener listener) {
         changes.lock();
         try {
-            if (listener == null || socketListener != listener) {
+            if (listener == null || !socketListeners.contains(listener)) {
                 return;
             }
             for (Worker w : members.live()) {
-                leaveListener(w, w.socket());
+                leaveListener(listener, w, w.socket());
             }
-            socketListener = null;
-            loans.clear();
+            socketListeners.remove(listener);
+            loans.remove(listener);
             audit.record("listener-detached", "listener", listener.getClass().getName());
         } finally {
             changes.unlock();
         }
     }
 
-    /** Lends the listener (if any) a duplicate of the worker's socket. */
-    private void joinListener(Worker w) throws IOException {
-        SocketListener l = socketListener;
-        if (l == null) {
-            return;
+    /** The attached listener that serves traffic (and takes a leaving socket's queue), or null. */
+    private SocketListener servingListener() {
+        for (SocketListener l : socketListeners) {
+            if (l.servesTraffic()) {
+                return l;
+            }
         }
-        int dup = loans.lend(w.socket());
+        return null;
+    }
+
+    /** Lends every attached listener a duplicate of the worker's socket. */
+    private void joinListener(Worker w) throws IOException {
+        for (SocketListener l : socketListeners) {
+            joinListener(l, w);
+        }
+    }
+
+    /** Lends {@code l} a duplicate of the worker's socket. */
+    private void joinListener(SocketListener l, Worker w) throws IOException {
+        int dup = loans.get(l).lend(w.socket());
         try {
             l.joined(w, dup);
         } catch (IOException | RuntimeException e) {
@@ -441,11 +464,20 @@ final class GroupEngine {
         }
     }
 
-    /** Takes the listener's duplicate of {@code f} back; whether one had been lent. */
+    /** Takes every listener's duplicate of {@code f} back; whether one had been lent. */
     private boolean leaveListener(Worker w, NativeFd f) {
-        Integer dup = loans.takeBack(f);
-        SocketListener l = socketListener;
-        if (dup == null || l == null) {
+        boolean any = false;
+        for (SocketListener l : socketListeners) {
+            any |= leaveListener(l, w, f);
+        }
+        return any;
+    }
+
+    /** Takes {@code l}'s duplicate of {@code f} back; whether one had been lent. */
+    private boolean leaveListener(SocketListener l, Worker w, NativeFd f) {
+        Loans mine = loans.get(l);
+        Integer dup = mine == null ? null : mine.takeBack(f);
+        if (dup == null) {
             return false;
         }
         try {
@@ -497,7 +529,8 @@ final class GroupEngine {
             for (Worker w : ws) {
                 leaveListener(w, w.socket());
             }
-            socketListener = null;
+            socketListeners.clear();
+            loans.clear();
             for (Worker w : ws) {
                 try {
                     w.close();
@@ -538,7 +571,8 @@ final class GroupEngine {
                     }
                 }
             }
-            socketListener = null;
+            socketListeners.clear();
+            loans.clear();
             steering.close(); // the program leaves with the group's last member
         } finally {
             changes.unlock();

@@ -8,7 +8,9 @@ import java.net.InetSocketAddress;
  * sockets while the group keeps owning them: steering, metrics, fallback, restarts, resizes and removals
  * work as before, and the engine is told of every socket that joins or leaves a slot. Attach one with
  * {@link ReuseportGroup#attach(SocketListener)}; {@code dev.reuseport.netty.NettyReuseport} is the
- * listener for Netty.
+ * listener for Netty, and {@link ReuseportGroup#serve ReuseportGroup.serve}'s event loops are another.
+ * Several listeners may be attached at once: one that serves traffic and any number of observers
+ * ({@link #servesTraffic()} false), each told of every change in attach order.
  *
  * <p><b>Ownership.</b> {@link #joined} passes a duplicate of the group's descriptor (fcntl
  * F_DUPFD_CLOEXEC, non-blocking like the original, since both share one open file description). The
@@ -91,4 +93,16 @@ public interface SocketListener {
      * @param sender   where it came from (where an answer goes)
      */
     void handedOver(Worker heir, byte[] datagram, InetSocketAddress sender);
+
+    /**
+     * Whether this listener serves the sockets' traffic (an I/O engine, which receives the hand-overs) or
+     * only observes membership (a meter binder, an audit hook). A group takes one traffic-serving listener
+     * at a time and any number of observers; drained work goes to the traffic-serving one. An observer
+     * still gets a duplicate in {@link #joined} and must close it in {@link #leaving}.
+     *
+     * @return true (the default) for an engine, false for an observer
+     */
+    default boolean servesTraffic() {
+        return true;
+    }
 }

@@ -82,8 +82,29 @@ public final class Worker {
         try {
             return f.acquire();
         } catch (ClosedChannelException e) {
+            if (removed) {
+                throw new WorkerRemovedException(slot, groupName);
+            }
             throw new GroupClosedException("worker " + slot + " of " + groupName);
         }
+    }
+
+    /** Set once the worker left its group by removal (the group still open). */
+    private volatile boolean removed;
+
+    /** Marks this worker removed: its calls now fail with {@link WorkerRemovedException}. */
+    void markRemoved() {
+        removed = true;
+    }
+
+    /**
+     * Whether this worker was removed from its group ({@link ReuseportGroup#removeWorker}, a shrinking
+     * resize); its calls then throw {@link WorkerRemovedException}.
+     *
+     * @return true once removed
+     */
+    public boolean isRemoved() {
+        return removed;
     }
 
     /**
@@ -127,6 +148,7 @@ public final class Worker {
      * @return the connection, which the caller closes, or null when none arrived in time
      * @throws UnsupportedOperationException on a UDP worker
      * @throws GroupClosedException when the group is (or gets) closed
+     * @throws WorkerRemovedException when this worker was removed from the group (which stays open)
      * @throws IOException when {@code accept4} or {@code poll} fails with another errno
      */
     public Connection accept(Duration timeout) throws IOException {
@@ -141,6 +163,7 @@ public final class Worker {
      * @return the connection, which the caller closes, or null when none is queued
      * @throws UnsupportedOperationException on a UDP worker
      * @throws GroupClosedException when the group is closed
+     * @throws WorkerRemovedException when this worker was removed from the group (which stays open)
      * @throws IOException when {@code accept4} fails with another errno
      */
     public Connection tryAccept(boolean nonBlockingConnection) throws IOException {
@@ -157,6 +180,7 @@ public final class Worker {
      * @return the connection, which the caller closes, or null when none arrived in time
      * @throws UnsupportedOperationException on a UDP worker
      * @throws GroupClosedException when the group is (or gets) closed
+     * @throws WorkerRemovedException when this worker was removed from the group (which stays open)
      * @throws IOException when {@code accept4} or {@code poll} fails with another errno
      */
     public Connection accept(Duration timeout, boolean nonBlockingConnection) throws IOException {
@@ -196,6 +220,7 @@ public final class Worker {
      * @return the sender's address, or null when no datagram arrived in time
      * @throws UnsupportedOperationException on a TCP worker
      * @throws GroupClosedException when the group is (or gets) closed
+     * @throws WorkerRemovedException when this worker was removed from the group (which stays open)
      * @throws IOException when {@code recvfrom} or {@code poll} fails with another errno
      */
     public InetSocketAddress receive(ByteBuffer dst, Duration timeout) throws IOException {
@@ -250,6 +275,7 @@ public final class Worker {
      * @throws UnsupportedOperationException on a TCP worker
      * @throws IllegalArgumentException when a heap buffer holds more than 64 KiB (use a direct buffer)
      * @throws GroupClosedException when the group is closed
+     * @throws WorkerRemovedException when this worker was removed from the group (which stays open)
      * @throws IOException when {@code sendto} fails otherwise, e.g. EMSGSIZE for a datagram too large
      */
     public boolean send(ByteBuffer src, InetSocketAddress target) throws IOException {
@@ -294,6 +320,7 @@ public final class Worker {
      *
      * @return the cookie, never 0
      * @throws GroupClosedException when the group is closed
+     * @throws WorkerRemovedException when this worker was removed from the group (which stays open)
      * @throws IOException when the kernel refuses (ENOPROTOOPT before 4.12)
      */
     public long cookie() throws IOException {
@@ -355,6 +382,7 @@ public final class Worker {
      * @return a snapshot; accepted, received and sent count since the worker was added, drops since its
      *         socket was opened
      * @throws GroupClosedException when the group is closed
+     * @throws WorkerRemovedException when this worker was removed from the group (which stays open)
      * @throws IOException when a socket option cannot be read
      */
     public WorkerStats stats() throws IOException {

@@ -129,10 +129,8 @@ final class EchoCommand implements Callable<Integer> {
                     throw new picocli.CommandLine.ParameterException(spec.commandLine(), "--cool-down " + coolDown
                             + " is negative; accepted: 0 (hold until an operator) or more seconds");
                 }
-                dev.reuseport.Controller.Settings d = dev.reuseport.Controller.Settings.defaults();
-                dev.reuseport.Controller.start(any, Policy.parse(candidate), new dev.reuseport.Controller.Settings(
-                        d.window(), d.windows(), d.shadowAbove(), d.enforceGain(), d.dropsAbove(), d.p99Factor(),
-                        d.failuresAbove(), java.time.Duration.ofSeconds(coolDown), d.automatic()));
+                dev.reuseport.Controller.start(any, Policy.parse(candidate), dev.reuseport.Controller.Settings.builder()
+                        .coolDown(java.time.Duration.ofSeconds(coolDown)).build());
             }
             if (metricsAt != null) {
                 try {

@@ -1,25 +1,27 @@
 package dev.reuseport.examples;
 
 import dev.reuseport.Connection;
-import dev.reuseport.GroupClosedException;
 import dev.reuseport.Protocol;
 import dev.reuseport.ReuseportGroup;
+import dev.reuseport.ServedConnection;
+import dev.reuseport.Serving;
 import dev.reuseport.Worker;
 import java.io.IOException;
-import java.net.InetSocketAddress;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
- * An echo server on a {@link ReuseportGroup}: one thread per worker. TCP connections echo every byte
- * until the client closes (or, with {@code http}, answer each request with a minimal HTTP/1.1 200);
- * UDP datagrams are sent back to their sender from the worker that received them.
+ * An echo server on a {@link ReuseportGroup}, served by the library's own event loops
+ * ({@link ReuseportGroup#serve}, {@link ReuseportGroup#serveDatagrams}): TCP connections echo every byte
+ * until the client closes (or, with {@code http}, answer each request with a minimal HTTP/1.1 200) on
+ * virtual threads where the JDK has them; UDP datagrams are sent back to their sender from the worker that
+ * received them, on the worker's loop. Workers that a resize or the operator socket adds are served at
+ * once, removed ones stop after their queue went to the others: the loops follow membership themselves.
  */
 public final class EchoServer implements AutoCloseable {
     static final byte[] HTTP_OK_KEEP = ("HTTP/1.1 200 OK\r\nContent-Length: 3\r\nContent-Type: text/plain\r\n"
@@ -27,103 +29,97 @@ public final class EchoServer implements AutoCloseable {
     static final byte[] HTTP_OK_CLOSE = ("HTTP/1.1 200 OK\r\nContent-Length: 3\r\nContent-Type: text/plain\r\n"
             + "Connection: close\r\n\r\nok\n").getBytes(StandardCharsets.US_ASCII);
 
-    private final ReuseportGroup group;
     private final boolean http;
-    private final List<Thread> threads = new ArrayList<>();
     private final ExecutorService connections;
+    private final Serving serving;
     private final AtomicLong failures = new AtomicLong();
     private volatile boolean stopping;
 
     /**
      * Starts serving {@code group}.
      *
-     * @param http         answer HTTP requests instead of echoing bytes (TCP only)
-     * @param perConnection hand each TCP connection to its own thread (needed for long-lived clients such
-     *                     as wrk's keep-alive connections); otherwise the worker's thread serves it inline
+     * @param http          answer HTTP requests instead of echoing bytes (TCP only)
+     * @param perConnection kept for callers of the earlier thread-per-worker server; every connection now
+     *                      has its own (virtual, where available) thread either way
+     * @throws IOException when serving cannot start (see {@link ReuseportGroup#serve})
      */
-    public EchoServer(ReuseportGroup group, boolean http, boolean perConnection) {
-        this.group = group;
+    public EchoServer(ReuseportGroup group, boolean http, boolean perConnection) throws IOException {
         this.http = http;
-        this.connections = perConnection ? Executors.newCachedThreadPool(r -> {
-            Thread t = new Thread(r, "echo-conn");
-            t.setDaemon(true);
-            return t;
-        }) : null;
-        for (Worker w : group.workers()) {
-            serveAdded(List.of(w));
+        if (group.protocol() == Protocol.TCP) {
+            this.connections = handlerThreads();
+            this.serving = group.serve(this::serve, connections, Duration.ofSeconds(10));
+        } else {
+            this.connections = null;
+            this.serving = group.serveDatagrams(d -> d.reply(d.payload()));
         }
     }
 
-    /** Starts a thread for each of {@code added} (workers a resize added). */
-    public synchronized void serveAdded(List<Worker> added) {
-        for (Worker w : added) {
-            Thread t = new Thread(() -> run(w), "echo-" + group.protocol().name().toLowerCase() + "-" + w.slot());
-            t.setDaemon(true);
-            threads.add(t);
-            t.start();
+    /** Virtual threads on JDK 21+ (looked up, as this compiles for 17), else a cached pool of daemon threads. */
+    static ExecutorService handlerThreads() {
+        try {
+            return (ExecutorService) Executors.class.getMethod("newVirtualThreadPerTaskExecutor").invoke(null);
+        } catch (ReflectiveOperationException e) {
+            return Executors.newCachedThreadPool(r -> {
+                Thread t = new Thread(r, "echo-conn");
+                t.setDaemon(true);
+                return t;
+            });
         }
     }
 
-    /** Waits up to {@code deadline} for connections in flight to finish (after the group was handed off). */
+    /**
+     * Nothing to do any more: the serving loop serves added workers by itself. Kept for callers that
+     * registered it with {@code ControlSocket.onWorkersAdded}.
+     *
+     * @param added workers a resize added
+     */
+    public void serveAdded(List<Worker> added) {
+        // the loops follow membership
+    }
+
+    /**
+     * Waits up to {@code deadline} for connections in flight to finish (after the group was handed off).
+     *
+     * @param deadline how long to wait at most
+     * @throws InterruptedException when interrupted
+     */
     public void drain(java.time.Duration deadline) throws InterruptedException {
-        if (connections != null) {
-            connections.shutdown();
-            connections.awaitTermination(deadline.toMillis(), java.util.concurrent.TimeUnit.MILLISECONDS);
-        }
+        serving.awaitTermination(deadline);
     }
 
-    /** Errors seen while serving (a client that reset, a failed write). */
+    /**
+     * Errors seen while serving (a client that reset, a failed write, a handler failure).
+     *
+     * @return the count
+     */
     public long failures() {
-        return failures.get();
+        return failures.get() + serving.failures();
     }
 
-    private void run(Worker w) {
-        ByteBuffer buf = ByteBuffer.allocateDirect(64 * 1024);
-        while (!stopping && !group.isClosed()) {
-            try {
-                if (w.protocol() == Protocol.TCP) {
-                    Connection c = w.accept(Duration.ofMillis(200));
-                    if (c == null) {
-                        continue;
-                    }
-                    long t0 = System.nanoTime();
-                    if (connections != null) {
-                        connections.execute(() -> {
-                            serve(c, ByteBuffer.allocateDirect(16 * 1024));
-                            w.recordLatency(System.nanoTime() - t0);
-                        });
-                    } else {
-                        serve(c, buf);
-                        w.recordLatency(System.nanoTime() - t0);
-                    }
-                } else {
-                    buf.clear();
-                    InetSocketAddress from = w.receive(buf, Duration.ofMillis(200));
-                    if (from != null) {
-                        long t0 = System.nanoTime();
-                        buf.flip();
-                        w.send(buf, from);
-                        w.recordLatency(System.nanoTime() - t0);
-                    }
-                }
-            } catch (GroupClosedException e) {
-                return; // closed, handed off, or this worker was removed
-            } catch (IOException | RuntimeException e) {
-                if (stopping || group.isClosed()) {
-                    return;
-                }
-                failures.incrementAndGet();
-            }
-        }
+    /**
+     * The serving handle.
+     *
+     * @return what {@code serve} returned
+     */
+    public Serving serving() {
+        return serving;
     }
 
-    private void serve(Connection c, ByteBuffer buf) {
-        try (c) {
+    private void serve(ServedConnection c) throws IOException {
+        ByteBuffer buf = ByteBuffer.allocate(http ? 2048 : 16 * 1024);
+        try {
             if (http) {
                 serveHttp(c, buf);
                 return;
             }
-            echo(c, buf);
+            for (;;) {
+                buf.clear();
+                if (c.read(buf) < 0) {
+                    return;
+                }
+                buf.flip();
+                c.write(buf);
+            }
         } catch (IOException e) {
             if (!stopping) {
                 failures.incrementAndGet();
@@ -143,7 +139,7 @@ public final class EchoServer implements AutoCloseable {
         }
     }
 
-    private static void serveHttp(Connection c, ByteBuffer buf) throws IOException {
+    static void serveHttp(ServedConnection c, ByteBuffer buf) throws IOException {
         buf.clear();
         int scanned = 0;
         for (;;) {
@@ -154,7 +150,7 @@ public final class EchoServer implements AutoCloseable {
             int end = headerEnd(buf, scanned);
             while (end >= 0) {
                 boolean close = mentionsClose(buf, end);
-                c.writeFully(ByteBuffer.wrap(close ? HTTP_OK_CLOSE : HTTP_OK_KEEP));
+                c.write(ByteBuffer.wrap(close ? HTTP_OK_CLOSE : HTTP_OK_KEEP));
                 if (close) {
                     return;
                 }
@@ -192,13 +188,15 @@ public final class EchoServer implements AutoCloseable {
         return s.contains("\nconnection: close") || s.startsWith("get / http/1.0") && !s.contains("keep-alive");
     }
 
-    /** Stops the worker threads (the group stays open; the caller closes it). */
+    /**
+     * Stops serving (the group stays open; the caller closes it).
+     *
+     * @throws IOException never in practice
+     */
     @Override
-    public void close() throws InterruptedException {
+    public void close() throws IOException {
         stopping = true;
-        for (Thread t : new ArrayList<>(threads)) {
-            t.join(2000);
-        }
+        serving.close();
         if (connections != null) {
             connections.shutdownNow();
         }

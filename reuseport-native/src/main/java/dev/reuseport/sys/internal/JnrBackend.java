@@ -1092,4 +1092,31 @@ final class JnrBackend implements NativeBackend {
     }
 
     // --- end ingest ---
+
+    // --- epoll: the serving loop ---------------------------------------------------------------------
+
+    @Override
+    public int epollCreate1(int flags) {
+        return check(libc.epoll_create1(flags));
+    }
+
+    @Override
+    public int epollCtl(int epfd, int op, int fd, int events, long data) {
+        long a = scratch.get().address;
+        IO.putInt(a, events);
+        IO.putLong(a + Sys.EPOLL_DATA_OFFSET, data);
+        return check(libc.epoll_ctl(epfd, op, fd, a));
+    }
+
+    @Override
+    public int epollWait(int epfd, long address, int maxEvents, int timeoutMillis) {
+        return check(libc.epoll_wait(epfd, address, maxEvents, timeoutMillis));
+    }
+
+    @Override
+    public int eventfd(int initval, int flags) {
+        return check(libc.eventfd(initval, flags));
+    }
+
+    // --- end epoll -----------------------------------------------------------------------------------
 }

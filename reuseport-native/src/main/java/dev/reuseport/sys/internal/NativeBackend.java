@@ -261,4 +261,27 @@ interface NativeBackend {
     int bpfMapSetMaxEntries(long map, int maxEntries);
 
     // --- end ingest ---
+
+    // --- epoll: the serving loop ---------------------------------------------------------------------
+
+    /** epoll_create1(flags): a new epoll descriptor or -errno. */
+    int epollCreate1(int flags);
+
+    /**
+     * epoll_ctl(epfd, op, fd, &amp;ev) with {@code ev = {events, data}} laid out as the platform's
+     * {@code struct epoll_event} (packed, 12 bytes, on x86_64; 16 bytes elsewhere): 0 or -errno.
+     */
+    int epollCtl(int epfd, int op, int fd, int events, long data);
+
+    /**
+     * epoll_wait(epfd, events, maxEvents, timeout) into the {@code struct epoll_event} array at
+     * {@code address} (room for {@code maxEvents}): how many are ready, or -errno. Blocks up to the timeout;
+     * call it from a platform thread.
+     */
+    int epollWait(int epfd, long address, int maxEvents, int timeoutMillis);
+
+    /** eventfd(initval, flags): a new descriptor or -errno. */
+    int eventfd(int initval, int flags);
+
+    // --- end epoll -----------------------------------------------------------------------------------
 }

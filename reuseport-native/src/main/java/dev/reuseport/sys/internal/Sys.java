@@ -589,4 +589,70 @@ public final class Sys {
     }
 
     // --- end ingest ---
+
+    // --- epoll: the serving loop ---------------------------------------------------------------------
+
+    /** epoll event: readable. */
+    public static final int EPOLLIN = 0x001;
+    /** epoll event: writable. */
+    public static final int EPOLLOUT = 0x004;
+    /** epoll event: error. */
+    public static final int EPOLLERR = 0x008;
+    /** epoll event: hang-up. */
+    public static final int EPOLLHUP = 0x010;
+    /** epoll event: the peer shut its writing side down. */
+    public static final int EPOLLRDHUP = 0x2000;
+    /** epoll flag: report once, then disarm until re-armed with EPOLL_CTL_MOD. */
+    public static final int EPOLLONESHOT = 1 << 30;
+    /** epoll_ctl op: add. */
+    public static final int EPOLL_CTL_ADD = 1;
+    /** epoll_ctl op: remove. */
+    public static final int EPOLL_CTL_DEL = 2;
+    /** epoll_ctl op: change the events. */
+    public static final int EPOLL_CTL_MOD = 3;
+    /** Size of {@code struct epoll_event}: packed (12 bytes) on x86_64, 16 bytes on the other 64-bit ABIs. */
+    public static final int EPOLL_EVENT_SIZE = "amd64".equals(System.getProperty("os.arch"))
+            || "x86_64".equals(System.getProperty("os.arch")) ? 12 : 16;
+    /** Offset of {@code data} in {@code struct epoll_event}. */
+    public static final int EPOLL_DATA_OFFSET = EPOLL_EVENT_SIZE == 12 ? 4 : 8;
+    private static final int EPOLL_CLOEXEC = 0x80000;
+    private static final int EFD_CLOEXEC = 0x80000;
+    private static final int EFD_NONBLOCK = 0x800;
+
+    /** epoll_create1(EPOLL_CLOEXEC): a new epoll descriptor, which the caller closes. */
+    public static int epollCreate() throws NativeException {
+        return check("epoll_create1", B.epollCreate1(EPOLL_CLOEXEC));
+    }
+
+    /**
+     * epoll_ctl: {@code op} ({@link #EPOLL_CTL_ADD}, {@link #EPOLL_CTL_MOD}, {@link #EPOLL_CTL_DEL}) for
+     * {@code fd} with {@code events} and the caller's {@code data} word, reported back by epoll_wait.
+     */
+    public static void epollCtl(int epfd, int op, int fd, int events, long data) throws NativeException {
+        check(op == EPOLL_CTL_ADD ? "epoll_ctl(ADD)" : op == EPOLL_CTL_DEL ? "epoll_ctl(DEL)" : "epoll_ctl(MOD)",
+                B.epollCtl(epfd, op, fd, events, data));
+    }
+
+    /**
+     * epoll_wait into the direct buffer {@code events} (native order; room for
+     * {@code events.capacity() / EPOLL_EVENT_SIZE} entries; read entry i's events at
+     * {@code i * EPOLL_EVENT_SIZE} and its data at {@code i * EPOLL_EVENT_SIZE + EPOLL_DATA_OFFSET}).
+     * Returns how many are ready: 0 on timeout or EINTR. Blocks up to {@code timeoutMillis} (negative:
+     * forever), so call it from a platform thread, never a virtual one.
+     */
+    public static int epollWait(int epfd, ByteBuffer events, int timeoutMillis) throws NativeException {
+        if (!events.isDirect()) {
+            throw new IllegalArgumentException("epoll_wait needs a direct buffer; got " + events);
+        }
+        int max = events.capacity() / EPOLL_EVENT_SIZE;
+        int r = B.epollWait(epfd, B.directBufferAddress(events), max, timeoutMillis);
+        return r == -Errno.EINTR ? 0 : check("epoll_wait", r);
+    }
+
+    /** eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK): a wake-up descriptor (write 8 bytes to signal, read to reset). */
+    public static int eventfd() throws NativeException {
+        return check("eventfd", B.eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+    }
+
+    // --- end epoll -----------------------------------------------------------------------------------
 }

@@ -1396,4 +1396,66 @@ final class FfmBackend implements NativeBackend {
     }
 
     // --- end ingest ---
+
+    // --- epoll: the serving loop ---------------------------------------------------------------------
+
+    /** epoll and eventfd downcall handles, bound on first use. */
+    private static final class Epoll {
+        static final MethodHandle CREATE1 = Libc.capture("epoll_create1", false, JAVA_INT, JAVA_INT);
+        static final MethodHandle CTL = Libc.capture("epoll_ctl", true, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS);
+        static final MethodHandle WAIT = Libc.capture("epoll_wait", false, JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT);
+        static final MethodHandle EVENTFD = Libc.capture("eventfd", false, JAVA_INT, JAVA_INT, JAVA_INT);
+
+        private Epoll() {
+        }
+    }
+
+    @Override
+    public int epollCreate1(int flags) {
+        Scratch s = scratch();
+        try {
+            int r = (int) Epoll.CREATE1.invokeExact(s.state, flags);
+            return r < 0 ? err(s.state) : r;
+        } catch (Throwable t) {
+            throw unchecked(t);
+        }
+    }
+
+    @Override
+    public int epollCtl(int epfd, int op, int fd, int events, long data) {
+        Scratch s = scratch();
+        try {
+            MemorySegment ev = s.a;
+            ev.set(JAVA_INT, 0, events);
+            ev.set(java.lang.foreign.ValueLayout.JAVA_LONG_UNALIGNED, Sys.EPOLL_DATA_OFFSET, data);
+            int r = (int) Epoll.CTL.invokeExact(s.state, epfd, op, fd, ev);
+            return r < 0 ? err(s.state) : r;
+        } catch (Throwable t) {
+            throw unchecked(t);
+        }
+    }
+
+    @Override
+    public int epollWait(int epfd, long address, int maxEvents, int timeoutMillis) {
+        Scratch s = scratch();
+        try {
+            int r = (int) Epoll.WAIT.invokeExact(s.state, epfd, ptr(address), maxEvents, timeoutMillis);
+            return r < 0 ? err(s.state) : r;
+        } catch (Throwable t) {
+            throw unchecked(t);
+        }
+    }
+
+    @Override
+    public int eventfd(int initval, int flags) {
+        Scratch s = scratch();
+        try {
+            int r = (int) Epoll.EVENTFD.invokeExact(s.state, initval, flags);
+            return r < 0 ? err(s.state) : r;
+        } catch (Throwable t) {
+            throw unchecked(t);
+        }
+    }
+
+    // --- end epoll -----------------------------------------------------------------------------------
 }

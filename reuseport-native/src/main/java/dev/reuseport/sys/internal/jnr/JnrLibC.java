@@ -76,4 +76,14 @@ public interface JnrLibC {
     int sched_getaffinity(int pid, @size_t long cpusetsize, long mask);
 
     // --- end ingest ---
+
+    // --- epoll: the serving loop ---
+    int epoll_create1(int flags);
+
+    int epoll_ctl(int epfd, int op, int fd, long event);
+
+    int epoll_wait(int epfd, long events, int maxevents, int timeout);
+
+    int eventfd(int initval, int flags);
+    // --- end epoll ---
 }
