@@ -634,11 +634,7 @@ public final class ReuseportGroup implements AutoCloseable {
          * @throws IllegalArgumentException when {@code address} is null
          */
         public Builder address(InetAddress address) {
-            if (address == null) {
-                throw new IllegalArgumentException("address null is not an address; accepted: an IPv4 or IPv6 "
-                        + "address of this host, 0.0.0.0 or ::");
-            }
-            this.address = address;
+            this.address = BuilderChecks.address(address);
             return this;
         }
 
@@ -667,11 +663,7 @@ public final class ReuseportGroup implements AutoCloseable {
          * @throws IllegalArgumentException when {@code port} is out of range
          */
         public Builder port(int port) {
-            if (port < 0 || port > 65535) {
-                throw new IllegalArgumentException("port " + port + " is out of range; accepted: 0..65535 "
-                        + "(0 lets the kernel choose)");
-            }
-            this.port = port;
+            this.port = BuilderChecks.port(port);
             return this;
         }
 
@@ -683,11 +675,7 @@ public final class ReuseportGroup implements AutoCloseable {
          * @throws IllegalArgumentException when {@code workers} is out of range
          */
         public Builder workers(int workers) {
-            if (workers < 1 || workers > MAX_WORKERS) {
-                throw new IllegalArgumentException("workers " + workers + " is out of range; accepted: 1.."
-                        + MAX_WORKERS);
-            }
-            this.workers = workers;
+            this.workers = BuilderChecks.workers(workers);
             return this;
         }
 
@@ -700,11 +688,7 @@ public final class ReuseportGroup implements AutoCloseable {
          * @throws IllegalArgumentException when {@code backlog} is out of range
          */
         public Builder backlog(int backlog) {
-            if (backlog < 1 || backlog > MAX_BACKLOG) {
-                throw new IllegalArgumentException("backlog " + backlog + " is out of range; accepted: 1.."
-                        + MAX_BACKLOG);
-            }
-            this.backlog = backlog;
+            this.backlog = BuilderChecks.backlog(backlog);
             return this;
         }
 
@@ -718,11 +702,7 @@ public final class ReuseportGroup implements AutoCloseable {
          * @throws IllegalArgumentException when {@code bytes} is out of range
          */
         public Builder receiveBuffer(int bytes) {
-            if (bytes != 0 && (bytes < MIN_RECEIVE_BUFFER || bytes > MAX_RECEIVE_BUFFER)) {
-                throw new IllegalArgumentException("receiveBuffer " + bytes + " is out of range; accepted: 0 "
-                        + "(kernel default) or " + MIN_RECEIVE_BUFFER + ".." + MAX_RECEIVE_BUFFER);
-            }
-            this.receiveBuffer = bytes;
+            this.receiveBuffer = BuilderChecks.receiveBuffer(bytes);
             return this;
         }
 
@@ -735,11 +715,7 @@ public final class ReuseportGroup implements AutoCloseable {
          * @throws IllegalArgumentException when {@code policy} is null
          */
         public Builder policy(Policy policy) {
-            if (policy == null) {
-                throw new IllegalArgumentException("policy null is not a policy; accepted: "
-                        + Policy.Weighted.ACCEPTED);
-            }
-            this.policy = policy;
+            this.policy = BuilderChecks.policy(policy);
             return this;
         }
 
@@ -764,10 +740,7 @@ public final class ReuseportGroup implements AutoCloseable {
          * @throws IllegalArgumentException when {@code options} is null
          */
         public Builder ingest(IngestOptions options) {
-            if (options == null) {
-                throw new IllegalArgumentException("ingest options null; accepted: IngestOptions.defaults() and its withers");
-            }
-            this.ingest = options;
+            this.ingest = BuilderChecks.ingest(options);
             return this;
         }
 

@@ -1,0 +1,64 @@
+package dev.reuseport;
+
+import java.net.InetAddress;
+
+/** The builder's argument checks: each returns its value, or throws naming it and what is accepted. */
+final class BuilderChecks {
+    private BuilderChecks() {
+    }
+
+    static InetAddress address(InetAddress address) {
+        if (address == null) {
+            throw new IllegalArgumentException("address null is not an address; accepted: an IPv4 or IPv6 "
+                    + "address of this host, 0.0.0.0 or ::");
+        }
+        return address;
+    }
+
+    static int port(int port) {
+        if (port < 0 || port > 65535) {
+            throw new IllegalArgumentException("port " + port + " is out of range; accepted: 0..65535 "
+                    + "(0 lets the kernel choose)");
+        }
+        return port;
+    }
+
+    static int workers(int workers) {
+        if (workers < 1 || workers > ReuseportGroup.MAX_WORKERS) {
+            throw new IllegalArgumentException("workers " + workers + " is out of range; accepted: 1.."
+                    + ReuseportGroup.MAX_WORKERS);
+        }
+        return workers;
+    }
+
+    static int backlog(int backlog) {
+        if (backlog < 1 || backlog > ReuseportGroup.MAX_BACKLOG) {
+            throw new IllegalArgumentException("backlog " + backlog + " is out of range; accepted: 1.."
+                    + ReuseportGroup.MAX_BACKLOG);
+        }
+        return backlog;
+    }
+
+    static int receiveBuffer(int bytes) {
+        if (bytes != 0 && (bytes < ReuseportGroup.MIN_RECEIVE_BUFFER || bytes > ReuseportGroup.MAX_RECEIVE_BUFFER)) {
+            throw new IllegalArgumentException("receiveBuffer " + bytes + " is out of range; accepted: 0 "
+                    + "(kernel default) or " + ReuseportGroup.MIN_RECEIVE_BUFFER + ".." + ReuseportGroup.MAX_RECEIVE_BUFFER);
+        }
+        return bytes;
+    }
+
+    static Policy policy(Policy policy) {
+        if (policy == null) {
+            throw new IllegalArgumentException("policy null is not a policy; accepted: "
+                    + Policy.Weighted.ACCEPTED);
+        }
+        return policy;
+    }
+
+    static IngestOptions ingest(IngestOptions options) {
+        if (options == null) {
+            throw new IllegalArgumentException("ingest options null; accepted: IngestOptions.defaults() and its withers");
+        }
+        return options;
+    }
+}
