@@ -30,6 +30,7 @@ apt_install() {
 need_bench_tools() {
   local pkgs=()
   command -v wrk >/dev/null 2>&1 || pkgs+=(wrk)
+  command -v cc >/dev/null 2>&1 || pkgs+=(gcc libc6-dev)      # bench ingest compiles its C senders and receivers
   [ -x /usr/sbin/nginx ] || command -v nginx >/dev/null 2>&1 || pkgs+=(nginx-light)
   command -v ip >/dev/null 2>&1 || pkgs+=(iproute2)
   command -v unshare >/dev/null 2>&1 || pkgs+=(util-linux)
@@ -47,6 +48,9 @@ command -v mvn >/dev/null 2>&1 || need maven                          # the buil
 command -v unshare >/dev/null 2>&1 || need util-linux                 # tests: private network namespaces
 command -v prlimit >/dev/null 2>&1 || need util-linux                 # tests: descriptor limits
 command -v setpriv >/dev/null 2>&1 || need util-linux                 # tests: children without CAP_BPF, other uid
+command -v tmux >/dev/null 2>&1 || need tmux                          # tests: ctl top driven in a real terminal
+command -v promtool >/dev/null 2>&1 || need prometheus                # tests: promtool checks, a real Prometheus scrape
+command -v prometheus >/dev/null 2>&1 || need prometheus
 command -v ip >/dev/null 2>&1 || need iproute2                        # tests, benches: lo up in a namespace
 command -v sysctl >/dev/null 2>&1 || need procps                      # tests: namespace sysctls (IPv6 off)
 [ -x /usr/bin/python3 ] || need python3-minimal                       # tests: a control-socket peer of another uid
