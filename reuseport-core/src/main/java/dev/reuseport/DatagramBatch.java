@@ -18,7 +18,7 @@ import java.nio.ByteBuffer;
  * the order the socket queued them; {@link #payload(int)} is the slot's view (position 0, limit the
  * length), {@link #truncated(int)} says whether the datagram was longer than {@link #slotBytes()} (the
  * rest is lost, as with any UDP receive), {@link #source(int, DatagramSource)} copies its sender into a
- * holder. With UDP GRO on ({@link ReuseportGroup.Builder#udpGro(boolean)}) a slot may hold several
+ * holder. With UDP GRO on ({@link IngestOptions#udpGro(boolean)}) a slot may hold several
  * datagrams of one flow that the kernel coalesced: {@link #segmentSize(int)} is their size (the last may
  * be shorter) and {@link #segmentCount(int)}, {@link #segmentOffset(int, int)} and
  * {@link #segmentLength(int, int)} walk them in place. Give GRO batches slots of 65,535 bytes: a

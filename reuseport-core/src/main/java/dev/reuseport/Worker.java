@@ -505,7 +505,7 @@ public final class Worker {
     /**
      * Waits up to {@code timeout} for datagrams and receives as many as are queued, up to the batch's
      * capacity, with one recvmmsg(2) call into the batch's native buffers: no allocation, no copy beyond
-     * the kernel's. With UDP GRO on ({@link ReuseportGroup.Builder#udpGro(boolean)}) a slot may hold a
+     * the kernel's. With UDP GRO on ({@link IngestOptions#udpGro(boolean)}) a slot may hold a
      * coalesced buffer; see {@link DatagramBatch#segmentCount(int)}. Datagrams a restart took off the
      * previous socket come first (in a batch of their own). The wait polls in slices of at most 50 ms.
      *
