@@ -1,4 +1,4 @@
-package dev.reuseport.examples;
+package dev.reuseport.examples.bench.scenarios;
 
 import dev.reuseport.Connection;
 import dev.reuseport.GroupClosedException;
@@ -7,6 +7,16 @@ import dev.reuseport.ReuseportGroup;
 import dev.reuseport.Worker;
 import dev.reuseport.WorkerStats;
 import dev.reuseport.bpf.SteerProgram;
+import dev.reuseport.examples.LoadGenerator;
+import dev.reuseport.examples.bench.harness.AcceptCounter;
+import dev.reuseport.examples.bench.harness.Alternating;
+import dev.reuseport.examples.bench.harness.CpuSample;
+import dev.reuseport.examples.bench.harness.FlowsMoved;
+import dev.reuseport.examples.bench.harness.Progress;
+import dev.reuseport.examples.bench.harness.Spread;
+import dev.reuseport.examples.bench.harness.Stats;
+import dev.reuseport.examples.bench.harness.Timing;
+import dev.reuseport.examples.bench.harness.UdpSink;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.net.InetAddress;
@@ -41,7 +51,7 @@ import picocli.CommandLine.Spec;
  * 127.0.0.1. Kernel-hash groups are opened without any program (not even the pass-mode migrate program
  * TCP groups get by default), so "kernel" means the kernel hash alone. Each balance and moved run uses a
  * fresh group; UDP senders pace themselves on what the workers received, so no datagram meets a full
- * receive buffer (lost datagrams are reported). Throughput: two groups side by side, the kernel hash and
+ * receive buffer (lost datagrams are reported). Alternating: two groups side by side, the kernel hash and
  * the consistent policy, measured in alternating rounds (kernel, program, kernel, ...); a pair in which
  * other processes took more than {@code --max-others}% of the CPUs is shown marked, left out of the
  * medians and run again (bounded); the ratio is median(program) / median(kernel).
@@ -49,16 +59,10 @@ import picocli.CommandLine.Spec;
 @Command(name = "balance", mixinStandardHelpOptions = true,
         description = "Balance (max/mean) per policy vs the kernel hash, flows moved when a worker leaves, "
                 + "and the attached program's throughput cost (alternating rounds).")
-final class BenchBalance implements Callable<Integer> {
+public final class BenchBalance implements Callable<Integer> {
     private static final int WORKERS = 8;
     private static final int LEAVER = 3;
     private static final int[] WEIGHTS = {1, 1, 2, 2, 4, 4, 8, 8};
-    /** Payload kinds (first int of every datagram). */
-    private static final int KIND_PHASE0 = 0;
-    private static final int KIND_PHASE1 = 1;
-    private static final int KIND_CREDIT = 2;
-    /** Padding between credit counters (longs), so senders' counters do not share a cache line. */
-    private static final int PAD = 16;
 
     @Spec
     CommandSpec spec;
@@ -146,16 +150,16 @@ final class BenchBalance implements Callable<Integer> {
 
         boolean doBalance = only.contains("balance");
         boolean doMoved = only.contains("moved");
-        Balance tcpKernel = null;
-        Balance tcpRr = null;
-        Balance tcpWeighted = null;
-        Balance udpKernel = null;
-        Balance udpSticky = null;
-        Balance heavyKernel = null;
-        Balance heavyRr = null;
-        Moved movedKernel = null;
-        Moved movedConsistent = null;
-        Moved movedSticky = null;
+        Spread tcpKernel = null;
+        Spread tcpRr = null;
+        Spread tcpWeighted = null;
+        Spread udpKernel = null;
+        Spread udpSticky = null;
+        Spread heavyKernel = null;
+        Spread heavyRr = null;
+        FlowsMoved movedKernel = null;
+        FlowsMoved movedConsistent = null;
+        FlowsMoved movedSticky = null;
         if (doBalance) {
             // TCP connections: connect, close
             tcpKernel = tcpBalance("tcp_kernel", Policy.kernelHash());
@@ -184,12 +188,12 @@ final class BenchBalance implements Callable<Integer> {
             }
         }
 
-        for (Balance b : Arrays.asList(tcpKernel, tcpRr, tcpWeighted, udpKernel, udpSticky, heavyKernel, heavyRr)) {
+        for (Spread b : Arrays.asList(tcpKernel, tcpRr, tcpWeighted, udpKernel, udpSticky, heavyKernel, heavyRr)) {
             if (b != null && b.total != b.expected) {
                 notes.add(b.label + ": " + b.expected + " sent but " + b.total + " received/accepted");
             }
         }
-        for (Moved m : Arrays.asList(movedKernel, movedConsistent, movedSticky)) {
+        for (FlowsMoved m : Arrays.asList(movedKernel, movedConsistent, movedSticky)) {
             if (m != null && m.lost() > 0) {
                 notes.add(m.label() + ": " + m.lost() + " datagrams sent but not received");
             }
@@ -206,7 +210,7 @@ final class BenchBalance implements Callable<Integer> {
             }
             h.append(String.format(" %7s %6s %9s %5s  %s", "total", "lost", "max/mean", "idle", "bpf counters (cross-check)"));
             out.println(h);
-            for (Balance b : List.of(tcpKernel, tcpRr, tcpWeighted, udpKernel, udpSticky, heavyKernel, heavyRr)) {
+            for (Spread b : List.of(tcpKernel, tcpRr, tcpWeighted, udpKernel, udpSticky, heavyKernel, heavyRr)) {
                 out.println(b.row());
             }
             if (tcpWeighted.valid) {
@@ -218,11 +222,11 @@ final class BenchBalance implements Callable<Integer> {
                     double share = 100.0 * tcpWeighted.counts[s] / tcpWeighted.total;
                     double want = 100.0 * WEIGHTS[s] / wsum;
                     weightedErr = Math.max(weightedErr, Math.abs(share - want));
-                    sh.append(String.format(" %6s", fmt(share, 2)));
-                    wh.append(String.format(" %6s", fmt(want, 2)));
+                    sh.append(String.format(" %6s", Stats.fmt(share, 2)));
+                    wh.append(String.format(" %6s", Stats.fmt(want, 2)));
                 }
                 out.println(sh);
-                out.println(wh + "   max |share - weight share| = " + fmt(weightedErr, 3) + " points");
+                out.println(wh + "   max |share - weight share| = " + Stats.fmt(weightedErr, 3) + " points");
             }
         }
         if (doMoved) {
@@ -231,13 +235,13 @@ final class BenchBalance implements Callable<Integer> {
                     + "after removeWorker(%d); each policy on a fresh group)%n", LEAVER, WORKERS, flows, LEAVER);
             out.printf("%-17s %-12s %9s %8s %8s %8s %7s  %s%n", "run", "policy", "on-leaver", "others", "moved",
                     "moved%", "lost", "bpf counters (cross-check)");
-            for (Moved m : List.of(movedKernel, movedConsistent, movedSticky)) {
+            for (FlowsMoved m : List.of(movedKernel, movedConsistent, movedSticky)) {
                 out.println(m.row());
             }
         }
 
-        Throughput conn = null;
-        Throughput udp = null;
+        Alternating conn = null;
+        Alternating udp = null;
         if (only.contains("conn")) {
             out.println();
             conn = tcpThroughput();
@@ -264,18 +268,18 @@ final class BenchBalance implements Callable<Integer> {
                 + " moved_kernel=" + pct(movedKernel)
                 + " moved_consistent=" + pct(movedConsistent)
                 + " moved_sticky=" + pct(movedSticky)
-                + " weighted_err=" + fmt(weightedErr, 3)
+                + " weighted_err=" + Stats.fmt(weightedErr, 3)
                 + " bpf_vs_kernel_conn=" + (conn == null ? "n/a" : conn.ratioText())
                 + " bpf_vs_kernel_udp=" + (udp == null ? "n/a" : udp.ratioText()));
         out.flush();
         return 0;
     }
 
-    private static String ratio(Balance b) {
+    private static String ratio(Spread b) {
         return b == null ? "n/a" : b.ratioText();
     }
 
-    private static String pct(Moved m) {
+    private static String pct(FlowsMoved m) {
         return m == null ? "n/a" : m.pctText();
     }
 
@@ -309,6 +313,14 @@ final class BenchBalance implements Callable<Integer> {
         return g;
     }
 
+    private String[] labels() {
+        return new String[] {"kernel-hash", vsLabel()};
+    }
+
+    private Alternating.Plan plan() {
+        return new Alternating.Plan(rounds, extraRounds, maxOthers);
+    }
+
     private boolean vsInForce(ReuseportGroup g) throws IOException {
         return vs.equals("pass") ? !g.steeringCounters().isEmpty() : inForce(g, Policy.parse(vs));
     }
@@ -337,7 +349,7 @@ final class BenchBalance implements Callable<Integer> {
 
     // ------------------------------------------------------------------ balance (TCP)
 
-    private Balance tcpBalance(String label, Policy policy) throws Exception {
+    private Spread tcpBalance(String label, Policy policy) throws Exception {
         try (ReuseportGroup g = open(label, ReuseportGroup.tcp(), policy);
              AcceptCounter server = new AcceptCounter(g, false)) {
             InetSocketAddress target = g.localAddress();
@@ -362,9 +374,9 @@ final class BenchBalance implements Callable<Integer> {
                 th.join();
             }
             long expected = connections - failed.get();
-            waitFor(() -> server.total() >= expected, 10_000);
+            Timing.waitFor(() -> server.total() >= expected, 10_000);
             long[] counts = server.counts();
-            Balance b = new Balance(label, policy, counts, connections, inForce(g, policy), bpfCounters(g));
+            Spread b = new Spread(label, policy, counts, connections, inForce(g, policy), bpfCounters(g));
             if (failed.get() > 0) {
                 notes.add(label + ": " + failed.get() + " client connects failed");
             }
@@ -395,11 +407,11 @@ final class BenchBalance implements Callable<Integer> {
         return ReuseportGroup.udp().receiveBuffer(receiveBuffer);
     }
 
-    private Balance udpBalance(String label, Policy policy, List<DatagramChannel> pool) throws Exception {
+    private Spread udpBalance(String label, Policy policy, List<DatagramChannel> pool) throws Exception {
         try (ReuseportGroup g = open(label, udpBuilder(), policy); UdpSink sink = new UdpSink(g, pool.size(), 1)) {
-            sendOnePerFlow(pool, g.localAddress(), sink, KIND_PHASE0);
-            waitFor(() -> sink.phaseCount.get(KIND_PHASE0) >= pool.size(), 5_000);
-            return new Balance(label, policy, sink.counts(), pool.size(), inForce(g, policy), bpfCounters(g));
+            sendOnePerFlow(pool, g.localAddress(), sink, UdpSink.KIND_PHASE0);
+            Timing.waitFor(() -> sink.phaseCount.get(UdpSink.KIND_PHASE0) >= pool.size(), 5_000);
+            return new Spread(label, policy, sink.counts(), pool.size(), inForce(g, policy), bpfCounters(g));
         }
     }
 
@@ -419,7 +431,7 @@ final class BenchBalance implements Callable<Integer> {
         }
     }
 
-    private Balance heavy(String label, Policy policy) throws Exception {
+    private Spread heavy(String label, Policy policy) throws Exception {
         List<DatagramChannel> senders = openFlows(heavyFlows);
         try (ReuseportGroup g = open(label, udpBuilder(), policy); UdpSink sink = new UdpSink(g, heavyFlows, 1)) {
             InetSocketAddress target = g.localAddress();
@@ -429,16 +441,16 @@ final class BenchBalance implements Callable<Integer> {
             long deadline = System.nanoTime() + 20_000_000_000L;
             for (int d = 0; d < heavyDatagrams; d++) {
                 for (int f = 0; f < heavyFlows; f++) {
-                    while (sent - sink.phaseCount.get(KIND_PHASE0) >= 64 && System.nanoTime() < deadline) {
+                    while (sent - sink.phaseCount.get(UdpSink.KIND_PHASE0) >= 64 && System.nanoTime() < deadline) {
                         LockSupport.parkNanos(20_000);
                     }
                     msg.clear();
-                    msg.putInt(0, KIND_PHASE0).putInt(4, f).putInt(8, d).putInt(12, 0);
+                    msg.putInt(0, UdpSink.KIND_PHASE0).putInt(4, f).putInt(8, d).putInt(12, 0);
                     senders.get(f).send(msg, target);
                     sent++;
                 }
             }
-            waitFor(() -> sink.phaseCount.get(KIND_PHASE0) >= total, 5_000);
+            Timing.waitFor(() -> sink.phaseCount.get(UdpSink.KIND_PHASE0) >= total, 5_000);
             StringBuilder where = new StringBuilder();
             if (policy instanceof Policy.KernelHash) {
                 // each flow keeps one worker under a hash: show which (and its source port)
@@ -448,7 +460,7 @@ final class BenchBalance implements Callable<Integer> {
                             .append("->w").append(sink.flowSlot[0].get(f) - 1);
                 }
             }
-            return new Balance(label, policy, sink.counts(), total, inForce(g, policy), bpfCounters(g) + where);
+            return new Spread(label, policy, sink.counts(), total, inForce(g, policy), bpfCounters(g) + where);
         } finally {
             for (DatagramChannel c : senders) {
                 c.close();
@@ -458,19 +470,19 @@ final class BenchBalance implements Callable<Integer> {
 
     // ------------------------------------------------------------------ moved
 
-    private Moved moved(String label, Policy policy, List<DatagramChannel> pool) throws Exception {
+    private FlowsMoved moved(String label, Policy policy, List<DatagramChannel> pool) throws Exception {
         try (ReuseportGroup g = open(label, udpBuilder(), policy); UdpSink sink = new UdpSink(g, pool.size(), 2)) {
             InetSocketAddress target = g.localAddress();
             int n = pool.size();
-            sendOnePerFlow(pool, target, sink, KIND_PHASE0);
-            waitFor(() -> sink.phaseCount.get(KIND_PHASE0) >= n, 5_000);
-            long lost0 = n - sink.phaseCount.get(KIND_PHASE0);
+            sendOnePerFlow(pool, target, sink, UdpSink.KIND_PHASE0);
+            Timing.waitFor(() -> sink.phaseCount.get(UdpSink.KIND_PHASE0) >= n, 5_000);
+            long lost0 = n - sink.phaseCount.get(UdpSink.KIND_PHASE0);
             g.removeWorker(LEAVER);
             // the leaver's thread sees its worker closed and exits; its deferred close(2) happens then
             sink.thread(LEAVER).join(2_000);
-            sendOnePerFlow(pool, target, sink, KIND_PHASE1);
-            waitFor(() -> sink.phaseCount.get(KIND_PHASE1) >= n, 5_000);
-            long lost1 = n - sink.phaseCount.get(KIND_PHASE1);
+            sendOnePerFlow(pool, target, sink, UdpSink.KIND_PHASE1);
+            Timing.waitFor(() -> sink.phaseCount.get(UdpSink.KIND_PHASE1) >= n, 5_000);
+            long lost1 = n - sink.phaseCount.get(UdpSink.KIND_PHASE1);
             int onLeaver = 0;
             int others = 0;
             int moved = 0;
@@ -494,65 +506,15 @@ final class BenchBalance implements Callable<Integer> {
             if (unknown > 0) {
                 notes.add(label + ": " + unknown + " flows not seen before or after (lost datagrams); left out");
             }
-            return new Moved(label, policy, onLeaver, others, moved, lost0 + lost1, inForce(g, policy), bpfCounters(g));
+            return new FlowsMoved(label, policy, onLeaver, others, moved, lost0 + lost1, inForce(g, policy), bpfCounters(g));
         }
     }
 
     // ------------------------------------------------------------------ throughput
 
-    /** One measured round: the rate, this JVM's and other processes' CPU use (% of all CPUs), more columns. */
-    record RoundOut(double rate, double oursPct, double othersPct, String columns) {
-        /** Rate per CPU-second this JVM used (clients and servers both live here). */
-        double perCpuSecond() {
-            double cpus = Runtime.getRuntime().availableProcessors();
-            return oursPct <= 0 ? Double.NaN : rate / (oursPct / 100 * cpus);
-        }
-    }
 
-    interface Round {
-        /** Runs one round of {@code variant} (0 kernel hash, 1 the program), attempt number {@code attempt}. */
-        RoundOut run(int variant, int attempt) throws Exception;
-    }
 
-    /**
-     * Alternating rounds, kernel then program, until {@link #rounds} pairs ran with other processes using
-     * at most {@link #maxOthers}% of the CPUs in both halves; a disturbed pair is shown, marked, left out
-     * of the medians and run again, at most {@link #extraRounds} times.
-     */
-    private Throughput alternate(String unit, String columnsHeader, Round round) throws Exception {
-        Throughput t = new Throughput(unit);
-        out.printf("%-7s %-20s %12s %12s %s%n", "round", "policy", unit, "cpu% us/oth", columnsHeader);
-        int clean = 0;
-        for (int attempt = 0; clean < rounds && attempt < rounds + extraRounds; attempt++) {
-            RoundOut[] pair = new RoundOut[2];
-            for (int v = 0; v < 2; v++) {
-                System.gc();
-                pair[v] = round.run(v, attempt);
-            }
-            boolean disturbed = pair[0].othersPct > maxOthers || pair[1].othersPct > maxOthers;
-            for (int v = 0; v < 2; v++) {
-                RoundOut o = pair[v];
-                out.printf(Locale.ROOT, "%-7s %-20s %12.0f %12s %s%n", (attempt + 1) + (disturbed ? "*" : ""),
-                        v == 0 ? "kernel-hash" : vsLabel(), o.rate, String.format(Locale.ROOT, "%.0f/%.0f",
-                                o.oursPct, o.othersPct), o.columns);
-            }
-            out.flush();
-            t.add(pair[0], pair[1], disturbed);
-            if (!disturbed) {
-                clean++;
-            }
-        }
-        if (t.disturbed > 0) {
-            notes.add(unit + ": " + t.disturbed + " pair(s) marked * had other processes using more than " + maxOthers
-                    + "% of the CPUs; " + (clean > 0 ? "left out of the medians" : "no clean pair: medians over all"));
-        }
-        if (clean < rounds) {
-            notes.add(unit + ": only " + clean + " clean pair(s) of the " + rounds + " asked");
-        }
-        return t;
-    }
-
-    private Throughput tcpThroughput() throws Exception {
+    private Alternating tcpThroughput() throws Exception {
         out.printf("THROUGHPUT TCP: connections/s; %d client threads, a connection per request (connect, 64 B, "
                 + "half-close, read the echo, close); echo server and clients in this JVM; %.1f s + %.1f s warm-up "
                 + "per round; kernel hash and %s alternating%n", clients, seconds, warmup, vsLabel());
@@ -560,8 +522,8 @@ final class BenchBalance implements Callable<Integer> {
              ReuseportGroup bg = openVs("conn_bpf", ReuseportGroup.tcp());
              AcceptCounter ks = new AcceptCounter(kg, true);
              AcceptCounter bs = new AcceptCounter(bg, true)) {
-            Throughput t = alternate("conn/s", String.format("%8s %10s %9s", "failed", "accepted", "max/mean"),
-                    (v, attempt) -> {
+            Alternating t = Alternating.run(out, "conn/s", String.format("%8s %10s %9s", "failed", "accepted", "max/mean"),
+                    labels(), plan(), notes, (v, attempt) -> {
                         ReuseportGroup g = v == 0 ? kg : bg;
                         AcceptCounter s = v == 0 ? ks : bs;
                         LoadGenerator.tcp(g.localAddress(), Integer.MAX_VALUE, clients, 64, warmup);
@@ -579,8 +541,8 @@ final class BenchBalance implements Callable<Integer> {
                             notes.add("conn attempt " + (attempt + 1) + (v == 0 ? " kernel" : " " + vsLabel()) + ": "
                                     + res.failed() + " failed connections");
                         }
-                        return new RoundOut(res.rate(), cpu0.oursPct(cpu1), cpu0.othersPct(cpu1),
-                                String.format(Locale.ROOT, "%8d %10d %9.3f", res.failed(), sum(d), maxOverMean(d)));
+                        return new Alternating.RoundOut(res.rate(), cpu0.oursPct(cpu1), cpu0.othersPct(cpu1),
+                                String.format(Locale.ROOT, "%8d %10d %9.3f", res.failed(), Stats.sum(d), Stats.maxOverMean(d)));
                     });
             t.valid = vsInForce(bg);
             t.bpfCounters = bpfCounters(bg);
@@ -589,7 +551,7 @@ final class BenchBalance implements Callable<Integer> {
         }
     }
 
-    private Throughput udpThroughput() throws Exception {
+    private Alternating udpThroughput() throws Exception {
         out.printf("THROUGHPUT UDP: datagrams/s received by the worker threads (one per worker, draining with "
                 + "receive); %d sender threads x %d flows (own sockets), bursts of %d per flow, at most %d in flight "
                 + "per sender; %.1f s + %.1f s warm-up per round; kernel hash and %s alternating%n", udpSenders,
@@ -599,8 +561,8 @@ final class BenchBalance implements Callable<Integer> {
              ReuseportGroup bg = openVs("udp_rate_bpf", udpBuilder());
              UdpSink ks = new UdpSink(kg, 0, 0, senderIds);
              UdpSink bs = new UdpSink(bg, 0, 0, senderIds)) {
-            Throughput t = alternate("dgram/s", String.format("%10s %8s %9s", "sent", "drops", "max/mean"),
-                    (v, attempt) -> {
+            Alternating t = Alternating.run(out, "dgram/s", String.format("%10s %8s %9s", "sent", "drops", "max/mean"),
+                    labels(), plan(), notes, (v, attempt) -> {
                         ReuseportGroup g = v == 0 ? kg : bg;
                         UdpSink s = v == 0 ? ks : bs;
                         long drops0 = drops(g);
@@ -625,10 +587,10 @@ final class BenchBalance implements Callable<Integer> {
                                 ts.add(th);
                                 th.start();
                             }
-                            sleepUntil(start + (long) (warmup * 1e9));
+                            Timing.sleepUntil(start + (long) (warmup * 1e9));
                             c0 = s.counts();
                             cpu0 = CpuSample.now();
-                            sleepUntil(cpu0.wallNanos() + (long) (seconds * 1e9));
+                            Timing.sleepUntil(cpu0.wallNanos() + (long) (seconds * 1e9));
                             c1 = s.counts();
                             cpu1 = CpuSample.now();
                             for (Thread th : ts) {
@@ -637,7 +599,7 @@ final class BenchBalance implements Callable<Integer> {
                             long sent = sentTotal.get();
                             long id0 = (long) attempt * udpSenders;
                             // let the last bursts drain before the next round (bounded)
-                            waitFor(() -> s.creditSum(id0, udpSenders) >= sent, 1_000);
+                            Timing.waitFor(() -> s.creditSum(id0, udpSenders) >= sent, 1_000);
                         } finally {
                             for (DatagramChannel c : chans) {
                                 c.close();
@@ -648,13 +610,13 @@ final class BenchBalance implements Callable<Integer> {
                         for (int i = 0; i < WORKERS; i++) {
                             delta[i] = c1[i] - c0[i];
                         }
-                        double rate = sum(delta) / ((cpu1.wallNanos() - cpu0.wallNanos()) / 1e9);
+                        double rate = Stats.sum(delta) / ((cpu1.wallNanos() - cpu0.wallNanos()) / 1e9);
                         if (d > 0) {
                             notes.add("udp attempt " + (attempt + 1) + (v == 0 ? " kernel" : " " + vsLabel()) + ": " + d
                                     + " datagrams dropped by full receive buffers");
                         }
-                        return new RoundOut(rate, cpu0.oursPct(cpu1), cpu0.othersPct(cpu1),
-                                String.format(Locale.ROOT, "%10d %8d %9.3f", sentTotal.get(), d, maxOverMean(delta)));
+                        return new Alternating.RoundOut(rate, cpu0.oursPct(cpu1), cpu0.othersPct(cpu1),
+                                String.format(Locale.ROOT, "%10d %8d %9.3f", sentTotal.get(), d, Stats.maxOverMean(delta)));
                     });
             t.valid = vsInForce(bg);
             t.bpfCounters = bpfCounters(bg);
@@ -664,7 +626,7 @@ final class BenchBalance implements Callable<Integer> {
     }
     private void sendLoop(int id, List<DatagramChannel> chans, UdpSink sink, long end, AtomicLong sentTotal) {
         ByteBuffer msg = ByteBuffer.allocateDirect(32);
-        msg.putInt(0, KIND_CREDIT).putInt(4, id);
+        msg.putInt(0, UdpSink.KIND_CREDIT).putInt(4, id);
         long sent = 0;
         int ci = 0;
         try {
@@ -698,413 +660,10 @@ final class BenchBalance implements Callable<Integer> {
 
     // ------------------------------------------------------------------ servers
 
-    /** One thread per worker: accept, count (and echo until EOF when asked), close. */
-    static final class AcceptCounter implements AutoCloseable {
-        private final AtomicLongArray perSlot = new AtomicLongArray(ReuseportGroup.MAX_WORKERS);
-        private final List<Thread> threads = new ArrayList<>();
-        private volatile boolean stop;
 
-        AcceptCounter(ReuseportGroup g, boolean echo) {
-            for (Worker w : g.workers()) {
-                Thread t = new Thread(() -> run(w, echo), "balance-accept-" + w.slot());
-                t.setDaemon(true);
-                threads.add(t);
-                t.start();
-            }
-        }
-
-        private void run(Worker w, boolean echo) {
-            ByteBuffer buf = ByteBuffer.allocateDirect(4096);
-            int slot = w.slot();
-            while (!stop) {
-                Connection c;
-                try {
-                    c = w.accept(Duration.ofMillis(50));
-                } catch (GroupClosedException e) {
-                    return;
-                } catch (IOException | RuntimeException e) {
-                    if (stop) {
-                        return;
-                    }
-                    continue;
-                }
-                if (c == null) {
-                    continue;
-                }
-                perSlot.incrementAndGet(slot);
-                try (c) {
-                    if (echo) {
-                        EchoServer.echo(c, buf);
-                    }
-                } catch (IOException e) {
-                    // a client that reset: it was accepted all the same
-                }
-            }
-        }
-
-        long total() {
-            long s = 0;
-            for (int i = 0; i < perSlot.length(); i++) {
-                s += perSlot.get(i);
-            }
-            return s;
-        }
-
-        long[] counts() {
-            long[] c = new long[WORKERS];
-            for (int i = 0; i < WORKERS; i++) {
-                c[i] = perSlot.get(i);
-            }
-            return c;
-        }
-
-        @Override
-        public void close() {
-            stop = true;
-            joinAll(threads);
-        }
-    }
-
-    /**
-     * One thread per worker draining it with {@link Worker#receive}: counts per worker, per payload kind,
-     * records flow → slot per phase, and credits throughput senders.
-     */
-    static final class UdpSink implements AutoCloseable {
-        private final AtomicLongArray perSlot = new AtomicLongArray(ReuseportGroup.MAX_WORKERS);
-        final AtomicLongArray phaseCount = new AtomicLongArray(3);
-        final AtomicIntegerArray[] flowSlot;
-        private final AtomicLongArray credits;
-        private final Thread[] bySlot = new Thread[ReuseportGroup.MAX_WORKERS];
-        private final List<Thread> threads = new ArrayList<>();
-        private volatile boolean stop;
-
-        UdpSink(ReuseportGroup g, int flows, int phases) {
-            this(g, flows, phases, 0);
-        }
-
-        UdpSink(ReuseportGroup g, int flows, int phases, int senders) {
-            flowSlot = new AtomicIntegerArray[phases];
-            for (int p = 0; p < phases; p++) {
-                flowSlot[p] = new AtomicIntegerArray(flows);
-            }
-            credits = new AtomicLongArray(Math.max(1, senders) * PAD);
-            for (Worker w : g.workers()) {
-                Thread t = new Thread(() -> run(w), "balance-udp-" + w.slot());
-                t.setDaemon(true);
-                bySlot[w.slot()] = t;
-                threads.add(t);
-                t.start();
-            }
-        }
-
-        Thread thread(int slot) {
-            return bySlot[slot];
-        }
-
-        private void run(Worker w) {
-            ByteBuffer buf = ByteBuffer.allocateDirect(256);
-            int slot = w.slot();
-            Duration wait = Duration.ofMillis(50);
-            while (!stop) {
-                try {
-                    buf.clear();
-                    if (w.receive(buf, wait) == null) {
-                        continue;
-                    }
-                } catch (GroupClosedException e) {
-                    return;
-                } catch (IOException | RuntimeException e) {
-                    if (stop) {
-                        return;
-                    }
-                    continue;
-                }
-                perSlot.incrementAndGet(slot);
-                if (buf.position() < 8) {
-                    continue;
-                }
-                int kind = buf.getInt(0);
-                int id = buf.getInt(4);
-                if (kind == KIND_CREDIT) {
-                    if (id >= 0 && id * PAD < credits.length()) {
-                        credits.incrementAndGet(id * PAD);
-                    }
-                } else if (kind == KIND_PHASE0 || kind == KIND_PHASE1) {
-                    if (kind < flowSlot.length && id >= 0 && id < flowSlot[kind].length()) {
-                        flowSlot[kind].set(id, slot + 1);
-                    }
-                    phaseCount.incrementAndGet(kind);
-                }
-            }
-        }
-
-        long credit(int id) {
-            return credits.get(id * PAD);
-        }
-
-        long creditSum(long from, int n) {
-            long s = 0;
-            for (int i = 0; i < n; i++) {
-                s += credits.get((int) (from + i) * PAD);
-            }
-            return s;
-        }
-
-        long[] counts() {
-            long[] c = new long[WORKERS];
-            for (int i = 0; i < WORKERS; i++) {
-                c[i] = perSlot.get(i);
-            }
-            return c;
-        }
-
-        @Override
-        public void close() {
-            stop = true;
-            joinAll(threads);
-        }
-    }
 
     // ------------------------------------------------------------------ results
 
-    /** One balance run. */
-    static final class Balance {
-        final String label;
-        final Policy policy;
-        final long[] counts;
-        final long expected;
-        final long total;
-        final boolean valid;
-        final String bpf;
 
-        Balance(String label, Policy policy, long[] counts, long expected, boolean valid, String bpf) {
-            this.label = label;
-            this.policy = policy;
-            this.counts = counts;
-            this.expected = expected;
-            this.total = sum(counts);
-            this.valid = valid;
-            this.bpf = bpf;
-        }
 
-        double ratio() {
-            return maxOverMean(counts);
-        }
-
-        int idle() {
-            return (int) Arrays.stream(counts).filter(c -> c == 0).count();
-        }
-
-        String ratioText() {
-            return valid ? fmt(ratio(), 3) : "n/a";
-        }
-
-        String row() {
-            StringBuilder b = new StringBuilder(String.format("%-13s %-24s", label, policy.spec()));
-            for (long c : counts) {
-                b.append(String.format(" %6d", c));
-            }
-            b.append(String.format(Locale.ROOT, " %7d %6d %9s %5d  %s", total, expected - total,
-                    valid ? fmt(ratio(), 3) : "n/a", idle(), bpf));
-            if (!valid) {
-                b.append("  [policy NOT in force: kernel hash figures, reported as n/a]");
-            }
-            return b.toString();
-        }
-    }
-
-    /** One moved run. */
-    record Moved(String label, Policy policy, int onLeaver, int others, int moved, long lost, boolean valid,
-                 String bpf) {
-        double pct() {
-            return others == 0 ? Double.NaN : 100.0 * moved / others;
-        }
-
-        String pctText() {
-            return valid ? fmt(pct(), 2) : "n/a";
-        }
-
-        String row() {
-            return String.format(Locale.ROOT, "%-17s %-12s %8d %8d %8d %8s %7d  %s%s", label, policy.spec(), onLeaver,
-                    others, moved, valid ? fmt(pct(), 2) : "n/a", lost, bpf,
-                    valid ? "" : "  [policy NOT in force: reported as n/a]");
-        }
-    }
-
-    /** Alternating throughput rounds: the pairs, and which were disturbed by other processes. */
-    static final class Throughput {
-        final String unit;
-        final List<RoundOut> kernel = new ArrayList<>();
-        final List<RoundOut> bpf = new ArrayList<>();
-        final List<Boolean> clean = new ArrayList<>();
-        int disturbed;
-        boolean valid;
-        String bpfCounters = "-";
-
-        Throughput(String unit) {
-            this.unit = unit;
-        }
-
-        void add(RoundOut k, RoundOut b, boolean wasDisturbed) {
-            kernel.add(k);
-            bpf.add(b);
-            clean.add(!wasDisturbed);
-            if (wasDisturbed) {
-                disturbed++;
-            }
-        }
-
-        /** The rounds counted: the clean pairs, or all pairs when none was clean. */
-        private double[] pick(List<RoundOut> rs, java.util.function.ToDoubleFunction<RoundOut> f, boolean all) {
-            boolean anyClean = clean.contains(Boolean.TRUE);
-            List<Double> v = new ArrayList<>();
-            for (int i = 0; i < rs.size(); i++) {
-                if (all || !anyClean || clean.get(i)) {
-                    v.add(f.applyAsDouble(rs.get(i)));
-                }
-            }
-            return v.stream().mapToDouble(Double::doubleValue).toArray();
-        }
-
-        double ratio() {
-            return BenchAccept.median(pick(bpf, RoundOut::rate, false))
-                    / BenchAccept.median(pick(kernel, RoundOut::rate, false));
-        }
-
-        String ratioText() {
-            return valid && !kernel.isEmpty() ? fmt(ratio(), 3) : "n/a";
-        }
-
-        String summary(String other) {
-            if (kernel.isEmpty()) {
-                return "no rounds ran";
-            }
-            double[] k = pick(kernel, RoundOut::rate, false);
-            double[] b = pick(bpf, RoundOut::rate, false);
-            double[] pairs = new double[k.length];
-            for (int i = 0; i < k.length; i++) {
-                pairs[i] = b[i] / k[i];
-            }
-            double[] kAll = pick(kernel, RoundOut::rate, true);
-            double[] bAll = pick(bpf, RoundOut::rate, true);
-            double[] kCpu = pick(kernel, RoundOut::perCpuSecond, false);
-            double[] bCpu = pick(bpf, RoundOut::perCpuSecond, false);
-            StringBuilder s = new StringBuilder();
-            s.append(String.format(Locale.ROOT, "median %s over %d pair(s): kernel-hash %.0f, %s %.0f -> ratio %s%n",
-                    unit, k.length, BenchAccept.median(k), other, BenchAccept.median(b),
-                    valid ? fmt(ratio(), 3) : "n/a (policy not in force)"));
-            s.append(String.format(Locale.ROOT, "  per-pair ratios %s (median %.3f); over all %d pair(s) incl. "
-                    + "disturbed: %.3f; per CPU-second of this JVM: kernel %.0f, %s %.0f -> %.3f%n",
-                    Arrays.toString(Arrays.stream(pairs).mapToObj(x -> fmt(x, 3)).toArray()),
-                    BenchAccept.median(pairs), kAll.length, BenchAccept.median(bAll) / BenchAccept.median(kAll),
-                    BenchAccept.median(kCpu), other, BenchAccept.median(bCpu),
-                    BenchAccept.median(bCpu) / BenchAccept.median(kCpu)));
-            s.append("  program counters (cross-check): ").append(bpfCounters);
-            return s.toString();
-        }
-    }
-    // ------------------------------------------------------------------ helpers
-
-    static double maxOverMean(long[] counts) {
-        long total = sum(counts);
-        if (total == 0) {
-            return Double.NaN;
-        }
-        long max = Arrays.stream(counts).max().orElse(0);
-        return max / ((double) total / counts.length);
-    }
-
-    static long sum(long[] v) {
-        long s = 0;
-        for (long x : v) {
-            s += x;
-        }
-        return s;
-    }
-
-    static String fmt(double v, int digits) {
-        return Double.isNaN(v) ? "n/a" : String.format(Locale.ROOT, "%." + digits + "f", v);
-    }
-
-    static String shorten(String s, int n) {
-        return s.length() <= n ? s : s.substring(0, n - 1) + "~";
-    }
-
-    interface Cond {
-        boolean met();
-    }
-
-    /** Waits (bounded) until {@code c} holds; returns whether it did. */
-    static boolean waitFor(Cond c, long millis) throws InterruptedException {
-        long deadline = System.nanoTime() + millis * 1_000_000L;
-        while (!c.met()) {
-            if (System.nanoTime() >= deadline) {
-                return false;
-            }
-            Thread.sleep(1);
-        }
-        return true;
-    }
-
-    /** CPU use of the whole machine and of this JVM over an interval: see {@link #cpuText}. */
-    record CpuSample(long busyJiffies, long processNanos, long wallNanos) {
-        static CpuSample now() {
-            long busy = -1;
-            try {
-                String[] f = java.nio.file.Files.readAllLines(java.nio.file.Path.of("/proc/stat")).get(0).trim()
-                        .split("\\s+");
-                long total = 0;
-                for (int i = 1; i < f.length && i <= 8; i++) {
-                    total += Long.parseLong(f[i]);
-                }
-                busy = total - Long.parseLong(f[4]) - Long.parseLong(f[5]); // minus idle and iowait
-            } catch (IOException | RuntimeException e) {
-                busy = -1;
-            }
-            long proc = -1;
-            if (java.lang.management.ManagementFactory.getOperatingSystemMXBean()
-                    instanceof com.sun.management.OperatingSystemMXBean os) {
-                proc = os.getProcessCpuTime();
-            }
-            return new CpuSample(busy, proc, System.nanoTime());
-        }
-
-        /** This JVM's CPU time from this sample to {@code b}, as % of all CPUs (softirq work in its threads included). */
-        double oursPct(CpuSample b) {
-            if (processNanos < 0 || b.processNanos < 0) {
-                return Double.NaN;
-            }
-            return 100.0 * (b.processNanos - processNanos) / wall(b);
-        }
-
-        /** The rest of the machine's busy time from this sample to {@code b} (other processes), % of all CPUs. */
-        double othersPct(CpuSample b) {
-            if (busyJiffies < 0 || b.busyJiffies < 0) {
-                return 0;
-            }
-            double busy = (b.busyJiffies - busyJiffies) * 1e7; // USER_HZ 100
-            return Math.max(0, 100.0 * busy / wall(b) - oursPct(b));
-        }
-
-        private double wall(CpuSample b) {
-            return (double) (b.wallNanos - wallNanos) * Runtime.getRuntime().availableProcessors();
-        }
-    }
-
-    static void joinAll(List<Thread> threads) {
-        for (Thread t : threads) {
-            try {
-                t.join(2_000);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                return;
-            }
-        }
-    }
-
-    static void sleepUntil(long nanoTime) throws InterruptedException {
-        for (long left = nanoTime - System.nanoTime(); left > 0; left = nanoTime - System.nanoTime()) {
-            Thread.sleep(Math.max(1, left / 1_000_000), 0);
-        }
-    }
 }
