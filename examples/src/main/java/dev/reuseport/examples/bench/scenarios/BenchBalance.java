@@ -13,6 +13,7 @@ import dev.reuseport.examples.bench.harness.Alternating;
 import dev.reuseport.examples.bench.harness.CpuSample;
 import dev.reuseport.examples.bench.harness.FlowsMoved;
 import dev.reuseport.examples.bench.harness.Progress;
+import dev.reuseport.examples.bench.harness.Result;
 import dev.reuseport.examples.bench.harness.Spread;
 import dev.reuseport.examples.bench.harness.Stats;
 import dev.reuseport.examples.bench.harness.Timing;
@@ -137,6 +138,7 @@ public final class BenchBalance implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         out = spec.commandLine().getOut();
+        Progress progress = new Progress(spec.commandLine().getErr(), "balance");
         long started = System.nanoTime();
         if (burst > window) {
             throw new IllegalArgumentException("--burst " + burst + " exceeds --window " + window);
@@ -162,6 +164,7 @@ public final class BenchBalance implements Callable<Integer> {
         FlowsMoved movedSticky = null;
         if (doBalance) {
             // TCP connections: connect, close
+            progress.phase("balance: TCP");
             tcpKernel = tcpBalance("tcp_kernel", Policy.kernelHash());
             tcpRr = tcpBalance("tcp_rr", Policy.roundRobin());
             tcpWeighted = tcpBalance("weighted", Policy.weighted(WEIGHTS));
@@ -171,12 +174,14 @@ public final class BenchBalance implements Callable<Integer> {
             List<DatagramChannel> pool = openFlows(flows);
             try {
                 if (doBalance) {
+                    progress.phase("balance: UDP");
                     udpKernel = udpBalance("udp_kernel", Policy.kernelHash(), pool);
                     udpSticky = udpBalance("udp_sticky", Policy.sticky(), pool);
                     heavyKernel = heavy("heavy_kernel", Policy.kernelHash());
                     heavyRr = heavy("heavy_rr", Policy.roundRobin());
                 }
                 if (doMoved) {
+                    progress.phase("moved");
                     movedKernel = moved("moved_kernel", Policy.kernelHash(), pool);
                     movedConsistent = moved("moved_consistent", Policy.consistent(), pool);
                     movedSticky = moved("moved_sticky", Policy.sticky(), pool);
@@ -244,10 +249,12 @@ public final class BenchBalance implements Callable<Integer> {
         Alternating udp = null;
         if (only.contains("conn")) {
             out.println();
+            progress.phase("throughput: TCP");
             conn = tcpThroughput();
         }
         if (only.contains("udp")) {
             out.println();
+            progress.phase("throughput: UDP");
             udp = udpThroughput();
         }
 
@@ -257,21 +264,14 @@ public final class BenchBalance implements Callable<Integer> {
             out.println("NOTE " + n);
         }
         out.printf(Locale.ROOT, "total time %.1f s%n", secs);
-        out.println("RESULT balance"
-                + " tcp_kernel=" + ratio(tcpKernel)
-                + " tcp_rr=" + ratio(tcpRr)
-                + " udp_kernel=" + ratio(udpKernel)
-                + " udp_sticky=" + ratio(udpSticky)
-                + " heavy_kernel=" + ratio(heavyKernel)
-                + " heavy_rr=" + ratio(heavyRr)
-                + " heavy_rr_idle=" + (heavyRr != null && heavyRr.valid ? Integer.toString(heavyRr.idle()) : "n/a")
-                + " moved_kernel=" + pct(movedKernel)
-                + " moved_consistent=" + pct(movedConsistent)
-                + " moved_sticky=" + pct(movedSticky)
-                + " weighted_err=" + Stats.fmt(weightedErr, 3)
-                + " bpf_vs_kernel_conn=" + (conn == null ? "n/a" : conn.ratioText())
-                + " bpf_vs_kernel_udp=" + (udp == null ? "n/a" : udp.ratioText()));
-        out.flush();
+        new Result("balance").put("tcp_kernel", ratio(tcpKernel)).put("tcp_rr", ratio(tcpRr))
+                .put("udp_kernel", ratio(udpKernel)).put("udp_sticky", ratio(udpSticky))
+                .put("heavy_kernel", ratio(heavyKernel)).put("heavy_rr", ratio(heavyRr))
+                .put("heavy_rr_idle", heavyRr != null && heavyRr.valid ? Integer.toString(heavyRr.idle()) : null)
+                .put("moved_kernel", pct(movedKernel)).put("moved_consistent", pct(movedConsistent))
+                .put("moved_sticky", pct(movedSticky)).put("weighted_err", weightedErr, 3)
+                .put("bpf_vs_kernel_conn", conn == null ? null : conn.ratioText())
+                .put("bpf_vs_kernel_udp", udp == null ? null : udp.ratioText()).print(out);
         return 0;
     }
 

@@ -128,11 +128,13 @@ public final class BenchControl implements Callable<Integer> {
     List<String> only;
 
     private PrintWriter out;
+    private Progress progress;
     private final InetAddress lo = InetAddress.getLoopbackAddress();
 
     @Override
     public Integer call() throws Exception {
         out = spec.commandLine().getOut();
+        progress = new Progress(spec.commandLine().getErr(), "control");
         if (flows < 1 || flows > 64 || rate < 1 || rate > 20_000 || windowMs < 50 || windowMs > 5000 || k < 1
                 || k > 10 || pairs < 1 || pairs > 100 || roundWindows < 1 || roundWindows > 25 || maxWindows < 5
                 || maxWindows > 200) {
@@ -167,13 +169,11 @@ public final class BenchControl implements Callable<Integer> {
                     Stats.fmt(ov.ratio, 3), verdict(ov.ratio >= 0.97));
         }
         out.printf(Locale.ROOT, "total time %.1f s%n", (System.nanoTime() - started) / 1e9);
-        out.println("RESULT control"
-                + " imbalance_observe=" + (inc == null ? "n/a" : Stats.fmt(inc.observe, 3))
-                + " imbalance_shadow_predicted=" + (inc == null ? "n/a" : Stats.fmt(inc.shadow, 3))
-                + " imbalance_enforce=" + (inc == null ? "n/a" : Stats.fmt(inc.enforce, 3))
-                + " fallback_us=" + (inc == null || inc.fallbackUs < 0 ? "n/a" : Long.toString(inc.fallbackUs))
-                + " metrics_overhead=" + (ov == null ? "n/a" : Stats.fmt(ov.ratio, 3)));
-        out.flush();
+        new Result("control").put("imbalance_observe", inc == null ? Double.NaN : inc.observe, 3)
+                .put("imbalance_shadow_predicted", inc == null ? Double.NaN : inc.shadow, 3)
+                .put("imbalance_enforce", inc == null ? Double.NaN : inc.enforce, 3)
+                .put("fallback_us", inc == null || inc.fallbackUs < 0 ? null : inc.fallbackUs)
+                .put("metrics_overhead", ov == null ? Double.NaN : ov.ratio, 3).print(out);
         return 0;
     }
 
@@ -256,7 +256,10 @@ public final class BenchControl implements Callable<Integer> {
             int afterFallback = 0;
             String stop = "max windows reached";
             long t0 = System.nanoTime();
+            progress.phase("incident: windows of " + windowMs + " ms");
             for (int w = 1; w <= maxWindows; w++) {
+                Controller.State now = c.state();
+                progress.tick(() -> "incident: state " + now);
                 Timing.sleepUntil(t0 + w * window.toNanos());
                 Controller.State before = c.state();
                 GroupMetrics m = c.tick();
@@ -352,6 +355,7 @@ public final class BenchControl implements Callable<Integer> {
 
             // group.fallback timed directly, each after re-enforcing the candidate: under the same traffic
             // (the figure reported), then again with the senders stopped (what the calls cost on a quiet group)
+            progress.phase("direct fallbacks");
             double[] busy = directFallbacks(g, "under traffic");
             res.directRuns = (int) busy[0];
             res.directWallUs = busy[1];
@@ -507,6 +511,7 @@ public final class BenchControl implements Callable<Integer> {
                     + "ticked only in ON rounds)");
             Controller c = Controller.manual(g, Policy.roundRobin(), settings);
             MetricsSampler scrape = g.newSampler();
+            progress.phase("metrics overhead: " + pairs + " pairs");
             load.start();
             Thread.sleep((long) (warmup * 1000));
             out.printf("  %-5s %-7s %10s %10s %7s %6s %8s %8s %8s %8s%n", "pair", "order", "OFF c/s", "ON c/s", "ON/OFF",

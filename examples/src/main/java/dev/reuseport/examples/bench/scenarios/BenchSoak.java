@@ -8,6 +8,8 @@ import dev.reuseport.Protocol;
 import dev.reuseport.ReuseportGroup;
 import dev.reuseport.Worker;
 import dev.reuseport.WorkerStats;
+import dev.reuseport.examples.bench.harness.ChangeTimeline;
+import dev.reuseport.examples.bench.harness.ChangeTimeline.Change;
 import dev.reuseport.examples.bench.harness.CheckedTcpServer;
 import dev.reuseport.examples.bench.harness.FdCensus;
 import dev.reuseport.examples.bench.harness.KernelCounters;
@@ -159,10 +161,12 @@ public final class BenchSoak implements Callable<Integer> {
     private final List<Kind> order = new ArrayList<>();
 
     private PrintWriter out;
+    private Progress progress;
 
     @Override
     public Integer call() throws Exception {
         out = spec.commandLine().getOut();
+        progress = new Progress(spec.commandLine().getErr(), "soak");
         check("--seconds", seconds, 1, 3600);
         check("--interval-ms", intervalMs, 1, 60_000);
         check("--udp-rate", udpRate, 1, 200_000);
@@ -241,37 +245,6 @@ public final class BenchSoak implements Callable<Integer> {
     }
 
     // ---------------------------------------------------------------- the run
-
-    /** One change: both groups, one kind. */
-    static final class Change {
-        final int index;
-        final Kind kind;
-        final String detail;
-        final String udpBefore;
-        final String tcpBefore;
-        final long[] seqAtStart;
-        long[] seqAtEnd;
-        long start;
-        long end;
-        long tcpNanos;
-        long udpNanos;
-        long udpInErrorsAtStart;
-        String tcpError;
-        String udpError;
-
-        Change(int index, Kind kind, String detail, String tcpBefore, String udpBefore, long[] seqAtStart) {
-            this.index = index;
-            this.kind = kind;
-            this.detail = detail;
-            this.tcpBefore = tcpBefore;
-            this.udpBefore = udpBefore;
-            this.seqAtStart = seqAtStart;
-        }
-
-        boolean failed() {
-            return tcpError != null || udpError != null;
-        }
-    }
 
 
     /** Everything one soak opens, and what it counted. */
@@ -362,7 +335,10 @@ public final class BenchSoak implements Callable<Integer> {
             long next = System.nanoTime();
             int[] sub = new int[Kind.values().length];
             int size = WORKERS;
+            progress.phase("changes every " + intervalMs + " ms for " + seconds + " s");
             for (int i = 0; i < 10_000_000; i++) {
+                progress.tick(() -> changes.size() + " changes (" + changes.stream().filter(Change::failed).count()
+                        + " failed), " + tcpLoad.failed.sum() + " of " + tcpLoad.attempted.sum() + " connections failed");
                 long now = System.nanoTime();
                 if (next > now) {
                     LockSupport.parkNanos(next - now);
@@ -393,7 +369,7 @@ public final class BenchSoak implements Callable<Integer> {
                     // where sockets close, say how the UDP group steered: the kernel hash, or a BPF table
                     detail += udp.policy() instanceof Policy.KernelHash ? " [UDP on kernel hash]" : " [UDP on table]";
                 }
-                Change c = new Change(i, kind, detail, describe(tcp), describe(udp), udpLoad.seqs());
+                Change c = new Change(i, kind.label, detail, describe(tcp), describe(udp), udpLoad.seqs());
                 c.udpInErrorsAtStart = udpCounter("Udp.InErrors");
                 c.start = System.nanoTime();
                 c.tcpError = apply(tcp, tcpController, tcpServer, kind, n, c);
@@ -574,10 +550,10 @@ public final class BenchSoak implements Callable<Integer> {
                 for (long q = 0; q < sentPer[s]; q++) {
                     if (!run.udpServer.seen(s, q)) {
                         missing++;
-                        int ci = changeOfSeq(cs, s, q);
+                        int ci = ChangeTimeline.changeOfSeq(cs, s, q);
                         lostAfter.merge(ci, 1L, Long::sum);
                         if (lostExamples.size() < 12) {
-                            lostExamples.add(describeLoss(cs, ci, s, q));
+                            lostExamples.add(ChangeTimeline.describeLoss(cs, ci, s, q));
                         }
                     }
                 }
@@ -587,7 +563,7 @@ public final class BenchSoak implements Callable<Integer> {
         Map<Integer, Long> failedAfter = new TreeMap<>();
         if (run.tcpLoad != null) {
             for (PacedTcpLoad.Failure f : run.tcpLoad.failures) {
-                failedAfter.merge(changeAt(cs, f.started()), 1L, Long::sum);
+                failedAfter.merge(ChangeTimeline.changeAt(cs, f.started()), 1L, Long::sum);
             }
         }
         // kernel drops per change (from its start to the next change's start)
@@ -607,9 +583,9 @@ public final class BenchSoak implements Callable<Integer> {
         out.printf("%-11s %8s %8s %9s %9s %10s %11s %12s%n", "kind", "changes", "failed", "median_ms", "max_ms",
                 "conn_fail", "dgram_lost", "kernel_drop");
         for (Kind k : Kind.values()) {
-            row(k.label, cs, c -> c.kind == k, failedAfter, lostAfter, dropsAfter);
+            ChangeTimeline.row(out, k.label, cs, c -> c.kind.equals(k.label), failedAfter, lostAfter, dropsAfter);
         }
-        row("all", cs, c -> true, failedAfter, lostAfter, dropsAfter);
+        ChangeTimeline.row(out, "all", cs, c -> true, failedAfter, lostAfter, dropsAfter);
         out.printf("%-11s %8s %8s %9s %9s %10d %11d %12d%n", "(before 1st)", "", "", "", "",
                 failedAfter.getOrDefault(-1, 0L), lostAfter.getOrDefault(-1, 0L), dropsBeforeFirst);
 
@@ -620,14 +596,14 @@ public final class BenchSoak implements Callable<Integer> {
         Map<String, List<Change>> byDetail = new LinkedHashMap<>();
         for (Kind k : Kind.values()) {
             for (Change c : cs) {
-                if (c.kind == k) {
+                if (c.kind.equals(k.label)) {
                     byDetail.computeIfAbsent(c.detail, d -> new ArrayList<>()).add(c);
                 }
             }
         }
         for (Map.Entry<String, List<Change>> e : byDetail.entrySet()) {
             String d = e.getKey();
-            rowWide(d, cs, c -> c.detail.equals(d), failedAfter, lostAfter, dropsAfter);
+            ChangeTimeline.rowWide(out, d, cs, c -> c.detail.equals(d), failedAfter, lostAfter, dropsAfter);
         }
 
         out.println();
@@ -641,8 +617,8 @@ public final class BenchSoak implements Callable<Integer> {
             List<PacedTcpLoad.Failure> fs = new ArrayList<>(run.tcpLoad.failures);
             fs.sort((a, b) -> Long.compare(a.started(), b.started()));
             for (PacedTcpLoad.Failure f : fs.subList(0, Math.min(8, fs.size()))) {
-                int ci = changeAt(cs, f.started());
-                out.printf(Locale.ROOT, "    began %s; seen %.1f ms later: %s%n", where(cs, ci, f.started()),
+                int ci = ChangeTimeline.changeAt(cs, f.started());
+                out.printf(Locale.ROOT, "    began %s; seen %.1f ms later: %s%n", ChangeTimeline.where(cs, ci, f.started()),
                         (f.seen() - f.started()) / 1e6, f.reason());
             }
         }
@@ -696,106 +672,10 @@ public final class BenchSoak implements Callable<Integer> {
                 + " datagrams lost unexplained, descriptor deltas " + (after.total() - before.total()) + "/"
                 + (after.progs() - before.progs()) + "/" + (after.maps() - before.maps()) + ", " + cs.size()
                 + " changes (" + cs.stream().filter(Change::failed).count() + " failed)");
-        out.printf("RESULT soak conn_total=%d conn_failed=%d dgram_lost_unexplained=%d fd_delta=%d bpf_prog_delta=%d "
-                        + "bpf_map_delta=%d changes=%d%n", connTotal, connFailed, unexplained,
-                after.total() - before.total(), after.progs() - before.progs(), after.maps() - before.maps(),
-                cs.size());
-        out.flush();
+        new Result("soak").put("conn_total", connTotal).put("conn_failed", connFailed)
+                .put("dgram_lost_unexplained", unexplained).put("fd_delta", after.total() - before.total())
+                .put("bpf_prog_delta", after.progs() - before.progs()).put("bpf_map_delta", after.maps() - before.maps())
+                .put("changes", cs.size()).print(out);
     }
 
-    private void row(String label, List<Change> cs, java.util.function.Predicate<Change> which,
-                     Map<Integer, Long> failedAfter, Map<Integer, Long> lostAfter, Map<Integer, Long> dropsAfter) {
-        long[] agg = aggregate(cs, which, failedAfter, lostAfter, dropsAfter);
-        double[] ms = times(cs, which);
-        out.printf(Locale.ROOT, "%-11s %8d %8d %9.1f %9.1f %10d %11d %12d%n", label, agg[0], agg[1], ms[0], ms[1],
-                agg[2], agg[3], agg[4]);
-    }
-
-    private void rowWide(String label, List<Change> cs, java.util.function.Predicate<Change> which,
-                         Map<Integer, Long> failedAfter, Map<Integer, Long> lostAfter, Map<Integer, Long> dropsAfter) {
-        long[] agg = aggregate(cs, which, failedAfter, lostAfter, dropsAfter);
-        double[] ms = times(cs, which);
-        double tcpMs = Stats.Times.of(cs.stream().filter(which).mapToLong(c -> c.tcpNanos).toArray()).medianMillis();
-        double udpMs = Stats.Times.of(cs.stream().filter(which).mapToLong(c -> c.udpNanos).toArray()).medianMillis();
-        out.printf(Locale.ROOT, "%-40s %8d %8d %9.1f %9.1f %9.1f %10d %11d %12d%n", label, agg[0], agg[1], tcpMs,
-                udpMs, ms[1], agg[2], agg[3], agg[4]);
-    }
-
-    private static long[] aggregate(List<Change> cs, java.util.function.Predicate<Change> which,
-                                    Map<Integer, Long> failedAfter, Map<Integer, Long> lostAfter,
-                                    Map<Integer, Long> dropsAfter) {
-        long[] a = new long[5];
-        for (int i = 0; i < cs.size(); i++) {
-            Change c = cs.get(i);
-            if (which.test(c)) {
-                a[0]++;
-                a[1] += c.failed() ? 1 : 0;
-                a[2] += failedAfter.getOrDefault(i, 0L);
-                a[3] += lostAfter.getOrDefault(i, 0L);
-                a[4] += dropsAfter.getOrDefault(i, 0L);
-            }
-        }
-        return a;
-    }
-
-    private static double[] times(List<Change> cs, java.util.function.Predicate<Change> which) {
-        Stats.Times t = Stats.Times.of(cs.stream().filter(which).mapToLong(c -> c.end - c.start).toArray());
-        return new double[] {t.medianMillis(), t.maxMillis()};
-    }
-
-    /** The index of the last change started at or before {@code nanos}; -1 before the first. */
-    static int changeAt(List<Change> cs, long nanos) {
-        int lo = 0;
-        int hi = cs.size() - 1;
-        int found = -1;
-        while (lo <= hi) {
-            int mid = (lo + hi) >>> 1;
-            if (cs.get(mid).start <= nanos) {
-                found = mid;
-                lo = mid + 1;
-            } else {
-                hi = mid - 1;
-            }
-        }
-        return found;
-    }
-
-    /** The index of the last change whose start saw sender {@code s} at or before {@code seq}; -1 before the first. */
-    static int changeOfSeq(List<Change> cs, int s, long seq) {
-        int lo = 0;
-        int hi = cs.size() - 1;
-        int found = -1;
-        while (lo <= hi) {
-            int mid = (lo + hi) >>> 1;
-            if (cs.get(mid).seqAtStart[s] <= seq) {
-                found = mid;
-                lo = mid + 1;
-            } else {
-                hi = mid - 1;
-            }
-        }
-        return found;
-    }
-
-    private static String describeLoss(List<Change> cs, int ci, int sender, long seq) {
-        String head = "sender " + sender + " #" + seq + ": sent ";
-        if (ci < 0) {
-            return head + "before the first change";
-        }
-        Change c = cs.get(ci);
-        String when = seq < c.seqAtEnd[sender] ? "during" : "after";
-        String nextText = ci + 1 < cs.size() ? "; next change " + (ci + 2) + ": " + cs.get(ci + 1).detail
-                + " (UDP was " + cs.get(ci + 1).udpBefore + ")" : "; no change after it";
-        return head + when + " change " + (ci + 1) + ": " + c.detail + " (UDP was " + c.udpBefore + ")" + nextText;
-    }
-
-    private static String where(List<Change> cs, int ci, long nanos) {
-        if (ci < 0) {
-            return "before the first change";
-        }
-        Change c = cs.get(ci);
-        long into = nanos - c.start;
-        return String.format(Locale.ROOT, "%.1f ms after change %d started (%s, took %.1f ms; TCP was %s)",
-                into / 1e6, ci + 1, c.detail, (c.end - c.start) / 1e6, c.tcpBefore);
-    }
 }
