@@ -1,10 +1,7 @@
 package dev.reuseport.examples.bench.scenarios;
 
-import dev.reuseport.Connection;
-import dev.reuseport.GroupClosedException;
 import dev.reuseport.Policy;
 import dev.reuseport.ReuseportGroup;
-import dev.reuseport.Worker;
 import dev.reuseport.WorkerStats;
 import dev.reuseport.bpf.SteerProgram;
 import dev.reuseport.examples.LoadGenerator;
@@ -26,16 +23,13 @@ import java.net.StandardProtocolFamily;
 import java.nio.ByteBuffer;
 import java.nio.channels.DatagramChannel;
 import java.nio.channels.SocketChannel;
-import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
 import java.util.concurrent.atomic.AtomicInteger;
-import java.util.concurrent.atomic.AtomicIntegerArray;
 import java.util.concurrent.atomic.AtomicLong;
-import java.util.concurrent.atomic.AtomicLongArray;
 import java.util.concurrent.locks.LockSupport;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
@@ -512,8 +506,6 @@ public final class BenchBalance implements Callable<Integer> {
 
     // ------------------------------------------------------------------ throughput
 
-
-
     private Alternating tcpThroughput() throws Exception {
         out.printf("THROUGHPUT TCP: connections/s; %d client threads, a connection per request (connect, 64 B, "
                 + "half-close, read the echo, close); echo server and clients in this JVM; %.1f s + %.1f s warm-up "
@@ -660,10 +652,6 @@ public final class BenchBalance implements Callable<Integer> {
 
     // ------------------------------------------------------------------ servers
 
-
-
     // ------------------------------------------------------------------ results
-
-
 
 }

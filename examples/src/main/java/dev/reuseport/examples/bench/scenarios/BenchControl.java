@@ -1,8 +1,6 @@
 package dev.reuseport.examples.bench.scenarios;
 
-import dev.reuseport.Connection;
 import dev.reuseport.Controller;
-import dev.reuseport.GroupClosedException;
 import dev.reuseport.GroupMetrics;
 import dev.reuseport.MetricsSampler;
 import dev.reuseport.Policy;
@@ -20,12 +18,9 @@ import dev.reuseport.examples.bench.harness.TcpEcho;
 import dev.reuseport.examples.bench.harness.Timing;
 import dev.reuseport.examples.bench.harness.UdpEcho;
 import dev.reuseport.examples.bench.harness.UdpSenders;
-import java.io.IOException;
 import java.io.PrintWriter;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
-import java.net.StandardProtocolFamily;
-import java.nio.ByteBuffer;
 import java.nio.channels.DatagramChannel;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -34,9 +29,6 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.Callable;
-import java.util.concurrent.atomic.AtomicLong;
-import java.util.concurrent.atomic.AtomicLongArray;
-import java.util.concurrent.locks.LockSupport;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import picocli.CommandLine.Command;
@@ -196,7 +188,6 @@ public final class BenchControl implements Callable<Integer> {
         double directSwitchUs = Double.NaN;
         int directRuns;
     }
-
 
     private Incident incident() throws Exception {
         Incident res = new Incident();
@@ -476,15 +467,12 @@ public final class BenchControl implements Callable<Integer> {
         return "no transition entry in the audit trail";
     }
 
-
-
     // ------------------------------------------------------------------ metrics overhead
 
     /** The overhead figures. */
     static final class Overhead {
         double ratio = Double.NaN;
     }
-
 
     private Overhead overhead() throws Exception {
         Overhead res = new Overhead();
@@ -578,9 +566,5 @@ public final class BenchControl implements Callable<Integer> {
         }
         return res;
     }
-
-
-
-
 
 }

@@ -1,8 +1,6 @@
 package dev.reuseport.examples.bench.scenarios;
 
-import dev.reuseport.Connection;
 import dev.reuseport.Controller;
-import dev.reuseport.GroupClosedException;
 import dev.reuseport.Policy;
 import dev.reuseport.Protocol;
 import dev.reuseport.ReuseportGroup;
@@ -19,23 +17,12 @@ import dev.reuseport.examples.bench.harness.Progress;
 import dev.reuseport.examples.bench.harness.Result;
 import dev.reuseport.examples.bench.harness.SeqUdpServer;
 import dev.reuseport.examples.bench.harness.SoakWire;
-import dev.reuseport.examples.bench.harness.Stats;
 import dev.reuseport.examples.bench.harness.WorkerThreads;
-import dev.reuseport.sys.internal.Sys;
 import java.io.IOException;
-import java.io.InputStream;
-import java.io.OutputStream;
 import java.io.PrintWriter;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
-import java.net.NetworkInterface;
-import java.net.Socket;
-import java.net.SocketTimeoutException;
-import java.nio.ByteBuffer;
 import java.nio.channels.DatagramChannel;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -46,12 +33,7 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.TreeMap;
 import java.util.concurrent.Callable;
-import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicInteger;
-import java.util.concurrent.atomic.AtomicLongArray;
-import java.util.concurrent.atomic.LongAdder;
 import java.util.concurrent.locks.LockSupport;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
@@ -245,7 +227,6 @@ public final class BenchSoak implements Callable<Integer> {
     }
 
     // ---------------------------------------------------------------- the run
-
 
     /** Everything one soak opens, and what it counted. */
     final class Run {
@@ -515,18 +496,11 @@ public final class BenchSoak implements Callable<Integer> {
         return KernelCounters.read().getOrDefault(key, 0L);
     }
 
-
     // ---------------------------------------------------------------- servers
-
-
-
 
     // ---------------------------------------------------------------- load
 
-
-
     // ---------------------------------------------------------------- descriptors
-
 
     // ---------------------------------------------------------------- report
 
