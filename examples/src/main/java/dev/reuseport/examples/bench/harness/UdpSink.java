@@ -4,12 +4,16 @@ import dev.reuseport.GroupClosedException;
 import dev.reuseport.ReuseportGroup;
 import dev.reuseport.Worker;
 import java.io.IOException;
+import java.net.InetSocketAddress;
 import java.nio.ByteBuffer;
+import java.nio.channels.DatagramChannel;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicIntegerArray;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicLongArray;
+import java.util.concurrent.locks.LockSupport;
 
 /**
  * One thread per worker draining it with {@link Worker#receive}: counts per worker, per payload kind,
@@ -118,5 +122,53 @@ public final class UdpSink implements AutoCloseable {
     public void close() {
         stop = true;
         Timing.joinAll(threads, 2_000);
+    }
+
+    /** One datagram per flow, at most 256 not yet received at any time (no receive buffer overflows). */
+    public void sendOnePerFlow(List<DatagramChannel> pool, InetSocketAddress target, int kind)
+            throws IOException {
+        ByteBuffer msg = ByteBuffer.allocateDirect(16);
+        long deadline = System.nanoTime() + 20_000_000_000L;
+        long base = phaseCount.get(kind);
+        for (int i = 0; i < pool.size(); i++) {
+            while (i - (phaseCount.get(kind) - base) >= 256 && System.nanoTime() < deadline) {
+                LockSupport.parkNanos(20_000);
+            }
+            msg.clear();
+            msg.putInt(0, kind).putInt(4, i).putInt(8, 0).putInt(12, 0);
+            pool.get(i).send(msg, target);
+        }
+    }
+
+    /**
+     * A throughput sender: bursts of {@code burst} datagrams, flow after flow, while at most {@code window}
+     * of its datagrams are not yet received ({@link #credit}); until {@code end}; adds what it sent to
+     * {@code sentTotal}; a send failure ends it with a note.
+     */
+    public void sendCredited(int id, List<DatagramChannel> chans, long end, AtomicLong sentTotal, int burst,
+                             int window, List<String> notes) {
+        ByteBuffer msg = ByteBuffer.allocateDirect(32);
+        msg.putInt(0, UdpSink.KIND_CREDIT).putInt(4, id);
+        long sent = 0;
+        int ci = 0;
+        try {
+            while (System.nanoTime() < end) {
+                if (sent - credit(id) + burst > window) {
+                    LockSupport.parkNanos(20_000);
+                    continue;
+                }
+                DatagramChannel c = chans.get(ci);
+                ci = ci + 1 == chans.size() ? 0 : ci + 1;
+                for (int b = 0; b < burst; b++) {
+                    msg.clear();
+                    c.write(msg);
+                    sent++;
+                }
+            }
+        } catch (IOException e) {
+            notes.add("udp sender " + id + " failed: " + e);
+        } finally {
+            sentTotal.addAndGet(sent);
+        }
     }
 }

@@ -2,24 +2,23 @@ package dev.reuseport.examples.bench.scenarios;
 
 import dev.reuseport.Policy;
 import dev.reuseport.ReuseportGroup;
-import dev.reuseport.WorkerStats;
-import dev.reuseport.bpf.SteerProgram;
 import dev.reuseport.examples.LoadGenerator;
 import dev.reuseport.examples.bench.harness.AcceptCounter;
 import dev.reuseport.examples.bench.harness.Alternating;
 import dev.reuseport.examples.bench.harness.CpuSample;
+import dev.reuseport.examples.bench.harness.Flows;
 import dev.reuseport.examples.bench.harness.FlowsMoved;
 import dev.reuseport.examples.bench.harness.Progress;
 import dev.reuseport.examples.bench.harness.Result;
 import dev.reuseport.examples.bench.harness.Spread;
 import dev.reuseport.examples.bench.harness.Stats;
+import dev.reuseport.examples.bench.harness.Steering;
 import dev.reuseport.examples.bench.harness.Timing;
 import dev.reuseport.examples.bench.harness.UdpSink;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
-import java.net.StandardProtocolFamily;
 import java.nio.ByteBuffer;
 import java.nio.channels.DatagramChannel;
 import java.nio.channels.SocketChannel;
@@ -165,7 +164,7 @@ public final class BenchBalance implements Callable<Integer> {
         }
         if (doBalance || doMoved) {
             // UDP flows, one datagram each, every flow's socket held open (distinct source ports)
-            List<DatagramChannel> pool = openFlows(flows);
+            List<DatagramChannel> pool = Flows.open(lo, flows, true);
             try {
                 if (doBalance) {
                     progress.phase("balance: UDP");
@@ -316,29 +315,11 @@ public final class BenchBalance implements Callable<Integer> {
     }
 
     private boolean vsInForce(ReuseportGroup g) throws IOException {
-        return vs.equals("pass") ? !g.steeringCounters().isEmpty() : inForce(g, Policy.parse(vs));
+        return vs.equals("pass") ? !g.steeringCounters().isEmpty() : Steering.inForce(g, Policy.parse(vs));
     }
 
     private String vsLabel() {
         return vs.equals("pass") ? "bpf pass mode" : vs.equals("kernel-hash") ? "kernel-hash (A/A)" : "bpf " + vs;
-    }
-
-    private static boolean inForce(ReuseportGroup g, Policy p) {
-        return p instanceof Policy.KernelHash || g.capabilities().steering().startsWith("bpf");
-    }
-
-    private static String bpfCounters(ReuseportGroup g) {
-        try {
-            List<SteerProgram.SlotCounters> cs = g.steeringCounters();
-            if (cs.isEmpty()) {
-                return "-";
-            }
-            long sel = cs.stream().mapToLong(SteerProgram.SlotCounters::selected).sum();
-            long fb = cs.stream().mapToLong(SteerProgram.SlotCounters::fallback).sum();
-            return "selected " + sel + " fallback " + fb;
-        } catch (IOException e) {
-            return "unreadable: " + e.getMessage();
-        }
     }
 
     // ------------------------------------------------------------------ balance (TCP)
@@ -370,7 +351,7 @@ public final class BenchBalance implements Callable<Integer> {
             long expected = connections - failed.get();
             Timing.waitFor(() -> server.total() >= expected, 10_000);
             long[] counts = server.counts();
-            Spread b = new Spread(label, policy, counts, connections, inForce(g, policy), bpfCounters(g));
+            Spread b = new Spread(label, policy, counts, connections, Steering.inForce(g, policy), Steering.counters(g));
             if (failed.get() > 0) {
                 notes.add(label + ": " + failed.get() + " client connects failed");
             }
@@ -380,53 +361,20 @@ public final class BenchBalance implements Callable<Integer> {
 
     // ------------------------------------------------------------------ balance (UDP)
 
-    private List<DatagramChannel> openFlows(int n) throws IOException {
-        List<DatagramChannel> pool = new ArrayList<>(n);
-        try {
-            for (int i = 0; i < n; i++) {
-                DatagramChannel c = DatagramChannel.open(StandardProtocolFamily.INET);
-                pool.add(c);
-                c.bind(new InetSocketAddress(lo, 0));
-            }
-        } catch (IOException | RuntimeException e) {
-            for (DatagramChannel c : pool) {
-                c.close();
-            }
-            throw e;
-        }
-        return pool;
-    }
-
     private ReuseportGroup.Builder udpBuilder() {
         return ReuseportGroup.udp().receiveBuffer(receiveBuffer);
     }
 
     private Spread udpBalance(String label, Policy policy, List<DatagramChannel> pool) throws Exception {
         try (ReuseportGroup g = open(label, udpBuilder(), policy); UdpSink sink = new UdpSink(g, pool.size(), 1)) {
-            sendOnePerFlow(pool, g.localAddress(), sink, UdpSink.KIND_PHASE0);
+            sink.sendOnePerFlow(pool, g.localAddress(), UdpSink.KIND_PHASE0);
             Timing.waitFor(() -> sink.phaseCount.get(UdpSink.KIND_PHASE0) >= pool.size(), 5_000);
-            return new Spread(label, policy, sink.counts(), pool.size(), inForce(g, policy), bpfCounters(g));
-        }
-    }
-
-    /** One datagram per flow, at most 256 not yet received at any time (no receive buffer overflows). */
-    private void sendOnePerFlow(List<DatagramChannel> pool, InetSocketAddress target, UdpSink sink, int kind)
-            throws IOException {
-        ByteBuffer msg = ByteBuffer.allocateDirect(16);
-        long deadline = System.nanoTime() + 20_000_000_000L;
-        long base = sink.phaseCount.get(kind);
-        for (int i = 0; i < pool.size(); i++) {
-            while (i - (sink.phaseCount.get(kind) - base) >= 256 && System.nanoTime() < deadline) {
-                LockSupport.parkNanos(20_000);
-            }
-            msg.clear();
-            msg.putInt(0, kind).putInt(4, i).putInt(8, 0).putInt(12, 0);
-            pool.get(i).send(msg, target);
+            return new Spread(label, policy, sink.counts(), pool.size(), Steering.inForce(g, policy), Steering.counters(g));
         }
     }
 
     private Spread heavy(String label, Policy policy) throws Exception {
-        List<DatagramChannel> senders = openFlows(heavyFlows);
+        List<DatagramChannel> senders = Flows.open(lo, heavyFlows, true);
         try (ReuseportGroup g = open(label, udpBuilder(), policy); UdpSink sink = new UdpSink(g, heavyFlows, 1)) {
             InetSocketAddress target = g.localAddress();
             ByteBuffer msg = ByteBuffer.allocateDirect(16);
@@ -454,7 +402,7 @@ public final class BenchBalance implements Callable<Integer> {
                             .append("->w").append(sink.flowSlot[0].get(f) - 1);
                 }
             }
-            return new Spread(label, policy, sink.counts(), total, inForce(g, policy), bpfCounters(g) + where);
+            return new Spread(label, policy, sink.counts(), total, Steering.inForce(g, policy), Steering.counters(g) + where);
         } finally {
             for (DatagramChannel c : senders) {
                 c.close();
@@ -468,13 +416,13 @@ public final class BenchBalance implements Callable<Integer> {
         try (ReuseportGroup g = open(label, udpBuilder(), policy); UdpSink sink = new UdpSink(g, pool.size(), 2)) {
             InetSocketAddress target = g.localAddress();
             int n = pool.size();
-            sendOnePerFlow(pool, target, sink, UdpSink.KIND_PHASE0);
+            sink.sendOnePerFlow(pool, target, UdpSink.KIND_PHASE0);
             Timing.waitFor(() -> sink.phaseCount.get(UdpSink.KIND_PHASE0) >= n, 5_000);
             long lost0 = n - sink.phaseCount.get(UdpSink.KIND_PHASE0);
             g.removeWorker(LEAVER);
             // the leaver's thread sees its worker closed and exits; its deferred close(2) happens then
             sink.thread(LEAVER).join(2_000);
-            sendOnePerFlow(pool, target, sink, UdpSink.KIND_PHASE1);
+            sink.sendOnePerFlow(pool, target, UdpSink.KIND_PHASE1);
             Timing.waitFor(() -> sink.phaseCount.get(UdpSink.KIND_PHASE1) >= n, 5_000);
             long lost1 = n - sink.phaseCount.get(UdpSink.KIND_PHASE1);
             int onLeaver = 0;
@@ -500,7 +448,7 @@ public final class BenchBalance implements Callable<Integer> {
             if (unknown > 0) {
                 notes.add(label + ": " + unknown + " flows not seen before or after (lost datagrams); left out");
             }
-            return new FlowsMoved(label, policy, onLeaver, others, moved, lost0 + lost1, inForce(g, policy), bpfCounters(g));
+            return new FlowsMoved(label, policy, onLeaver, others, moved, lost0 + lost1, Steering.inForce(g, policy), Steering.counters(g));
         }
     }
 
@@ -537,7 +485,7 @@ public final class BenchBalance implements Callable<Integer> {
                                 String.format(Locale.ROOT, "%8d %10d %9.3f", res.failed(), Stats.sum(d), Stats.maxOverMean(d)));
                     });
             t.valid = vsInForce(bg);
-            t.bpfCounters = bpfCounters(bg);
+            t.bpfCounters = Steering.counters(bg);
             out.println(t.summary(vsLabel()));
             return t;
         }
@@ -557,8 +505,8 @@ public final class BenchBalance implements Callable<Integer> {
                     labels(), plan(), notes, (v, attempt) -> {
                         ReuseportGroup g = v == 0 ? kg : bg;
                         UdpSink s = v == 0 ? ks : bs;
-                        long drops0 = drops(g);
-                        List<DatagramChannel> chans = openFlows(udpSenders * udpFlowsPerSender);
+                        long drops0 = Steering.drops(g);
+                        List<DatagramChannel> chans = Flows.open(lo, udpSenders * udpFlowsPerSender, true);
                         AtomicLong sentTotal = new AtomicLong();
                         long[] c0;
                         long[] c1;
@@ -575,7 +523,7 @@ public final class BenchBalance implements Callable<Integer> {
                                 int id = attempt * udpSenders + k;
                                 List<DatagramChannel> mine = chans.subList(k * udpFlowsPerSender,
                                         (k + 1) * udpFlowsPerSender);
-                                Thread th = new Thread(() -> sendLoop(id, mine, s, end, sentTotal), "udp-sender-" + k);
+                                Thread th = new Thread(() -> s.sendCredited(id, mine, end, sentTotal, burst, window, notes), "udp-sender-" + k);
                                 ts.add(th);
                                 th.start();
                             }
@@ -597,7 +545,7 @@ public final class BenchBalance implements Callable<Integer> {
                                 c.close();
                             }
                         }
-                        long d = drops(g) - drops0;
+                        long d = Steering.drops(g) - drops0;
                         long[] delta = new long[WORKERS];
                         for (int i = 0; i < WORKERS; i++) {
                             delta[i] = c1[i] - c0[i];
@@ -611,45 +559,11 @@ public final class BenchBalance implements Callable<Integer> {
                                 String.format(Locale.ROOT, "%10d %8d %9.3f", sentTotal.get(), d, Stats.maxOverMean(delta)));
                     });
             t.valid = vsInForce(bg);
-            t.bpfCounters = bpfCounters(bg);
+            t.bpfCounters = Steering.counters(bg);
             out.println(t.summary(vsLabel()));
             return t;
         }
     }
-    private void sendLoop(int id, List<DatagramChannel> chans, UdpSink sink, long end, AtomicLong sentTotal) {
-        ByteBuffer msg = ByteBuffer.allocateDirect(32);
-        msg.putInt(0, UdpSink.KIND_CREDIT).putInt(4, id);
-        long sent = 0;
-        int ci = 0;
-        try {
-            while (System.nanoTime() < end) {
-                if (sent - sink.credit(id) + burst > window) {
-                    LockSupport.parkNanos(20_000);
-                    continue;
-                }
-                DatagramChannel c = chans.get(ci);
-                ci = ci + 1 == chans.size() ? 0 : ci + 1;
-                for (int b = 0; b < burst; b++) {
-                    msg.clear();
-                    c.write(msg);
-                    sent++;
-                }
-            }
-        } catch (IOException e) {
-            notes.add("udp sender " + id + " failed: " + e);
-        } finally {
-            sentTotal.addAndGet(sent);
-        }
-    }
-
-    private static long drops(ReuseportGroup g) throws IOException {
-        long d = 0;
-        for (WorkerStats s : g.stats()) {
-            d += s.drops();
-        }
-        return d;
-    }
-
     // ------------------------------------------------------------------ servers
 
     // ------------------------------------------------------------------ results
