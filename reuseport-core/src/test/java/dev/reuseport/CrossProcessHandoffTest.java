@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import dev.reuseport.sys.internal.Sys;
+import dev.reuseport.testkit.ChildJvm;
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStreamReader;
@@ -64,7 +65,7 @@ class CrossProcessHandoffTest {
         final BlockingQueue<String> lines = new LinkedBlockingQueue<>();
 
         Child(String... args) throws IOException {
-            List<String> cmd = TestKernel.javaCommand(HandoffScenario.class, args);
+            List<String> cmd = ChildJvm.javaCommand(HandoffScenario.class, args);
             process = new ProcessBuilder(cmd).redirectErrorStream(true).start();
             children.add(process);
             Thread t = new Thread(() -> {

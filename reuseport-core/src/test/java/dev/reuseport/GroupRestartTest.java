@@ -2,6 +2,7 @@ package dev.reuseport;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.reuseport.testkit.ChildJvm;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.junit.jupiter.api.Tag;
@@ -24,7 +25,7 @@ class GroupRestartTest {
 
     @Test
     void closingFourOfFiveListenersMigratesEveryQueuedConnectionToTheFifth() throws Exception {
-        TestKernel.Outcome o = TestKernel.inNetns(null, RestartScenario.class, "queued", "true");
+        ChildJvm.Outcome o = ChildJvm.inNetns(null, RestartScenario.class, "queued", "true");
         assertThat(o.exit()).as(o.output()).isZero();
         assertThat(value(o.output(), "tcp_migrate_req")).isZero();
         assertThat(o.output()).contains("attached in pass mode");
@@ -39,7 +40,7 @@ class GroupRestartTest {
 
     @Test
     void twentyGenerationSwapsUnderLoadFailNoConnection() throws Exception {
-        TestKernel.Outcome o = TestKernel.inNetns(null, RestartScenario.class, "load", "20", "restart");
+        ChildJvm.Outcome o = ChildJvm.inNetns(null, RestartScenario.class, "load", "20", "restart");
         assertThat(o.exit()).as(o.output()).isZero();
         assertThat(value(o.output(), "restarts")).isEqualTo(20);
         assertThat(value(o.output(), "ok")).isGreaterThan(500);
@@ -48,7 +49,7 @@ class GroupRestartTest {
 
     @Test
     void resizesEightToFourUnderLoadFailNoConnection() throws Exception {
-        TestKernel.Outcome o = TestKernel.inNetns(null, RestartScenario.class, "load", "20", "resize");
+        ChildJvm.Outcome o = ChildJvm.inNetns(null, RestartScenario.class, "load", "20", "resize");
         assertThat(o.exit()).as(o.output()).isZero();
         assertThat(value(o.output(), "ok")).isGreaterThan(500);
         assertThat(value(o.output(), "failed")).isZero();
@@ -56,7 +57,7 @@ class GroupRestartTest {
 
     @Test
     void singleWorkerReplacementsUnderLoadFailNoConnection() throws Exception {
-        TestKernel.Outcome o = TestKernel.inNetns(null, RestartScenario.class, "load", "16", "replace");
+        ChildJvm.Outcome o = ChildJvm.inNetns(null, RestartScenario.class, "load", "16", "replace");
         assertThat(o.exit()).as(o.output()).isZero();
         assertThat(value(o.output(), "restarts")).isEqualTo(16);
         assertThat(value(o.output(), "failed")).isZero();

@@ -1,5 +1,6 @@
 package dev.reuseport;
 
+import dev.reuseport.testkit.ChildJvm;
 import static dev.reuseport.KernelSelftestScenario.CLIENTS;
 import static dev.reuseport.KernelSelftestScenario.value;
 import static org.assertj.core.api.Assertions.assertThat;
@@ -57,7 +58,7 @@ class KernelSelftestMigrationTest {
     @ParameterizedTest(name = "{0} {1} {2}")
     @MethodSource("cases")
     void unfinishedHandshakesAreAcceptedByASurvivor(String state, String family, String op) throws Exception {
-        TestKernel.Outcome o = TestKernel.inNetns(FASTOPEN_SETUP, KernelSelftestScenario.class, "migrate", state,
+        ChildJvm.Outcome o = ChildJvm.inNetns(FASTOPEN_SETUP, KernelSelftestScenario.class, "migrate", state,
                 family, op, "true");
         assertThat(o.exit()).as(o.output()).isZero();
         String out = o.output();
@@ -98,7 +99,7 @@ class KernelSelftestMigrationTest {
     @ParameterizedTest(name = "{0} v4 {1} without migration")
     @MethodSource("requestCases")
     void withoutTheMigrateProgramRequestsAreLost(String state, String op) throws Exception {
-        TestKernel.Outcome o = TestKernel.inNetns(FASTOPEN_SETUP, KernelSelftestScenario.class, "migrate", state,
+        ChildJvm.Outcome o = ChildJvm.inNetns(FASTOPEN_SETUP, KernelSelftestScenario.class, "migrate", state,
                 "v4", op, "false");
         assertThat(o.exit()).as(o.output()).isZero();
         String out = o.output();

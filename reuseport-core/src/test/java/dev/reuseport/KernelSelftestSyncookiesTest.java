@@ -1,5 +1,6 @@
 package dev.reuseport;
 
+import dev.reuseport.testkit.ChildJvm;
 import static dev.reuseport.KernelSelftestScenario.value;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
@@ -34,7 +35,7 @@ class KernelSelftestSyncookiesTest {
     @ParameterizedTest(name = "{0}")
     @ValueSource(strings = {"v4", "v6"})
     void synAndAckOnDifferentMembersStillConnect(String family) throws Exception {
-        TestKernel.Outcome o = TestKernel.inNetns("echo 2 > /proc/sys/net/ipv4/tcp_syncookies",
+        ChildJvm.Outcome o = ChildJvm.inNetns("echo 2 > /proc/sys/net/ipv4/tcp_syncookies",
                 KernelSelftestScenario.class, "syncookies", family);
         assertThat(o.exit()).as(o.output()).isZero();
         String out = o.output();
@@ -54,7 +55,7 @@ class KernelSelftestSyncookiesTest {
     @ParameterizedTest(name = "{0}")
     @ValueSource(strings = {"v4"})
     void withoutCookiesTheProgramRunsOncePerConnection(String family) throws Exception {
-        TestKernel.Outcome o = TestKernel.inNetns(null, KernelSelftestScenario.class, "syncookies", family);
+        ChildJvm.Outcome o = ChildJvm.inNetns(null, KernelSelftestScenario.class, "syncookies", family);
         assertThat(o.exit()).as(o.output()).isZero();
         String out = o.output();
         long n = value(out, "connections");

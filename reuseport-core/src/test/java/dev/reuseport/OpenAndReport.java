@@ -1,5 +1,6 @@
 package dev.reuseport;
 
+import dev.reuseport.testkit.Descriptors;
 import java.io.IOException;
 import java.nio.channels.FileChannel;
 import java.nio.file.Path;
@@ -21,7 +22,7 @@ public final class OpenAndReport {
         List<FileChannel> filler = new ArrayList<>();
         if (args.length > 4 && args[3].equals("--fd-headroom")) {
             long pid = ProcessHandle.current().pid();
-            int limit = TestKernel.openFds() + 200;
+            int limit = Descriptors.count() + 200;
             Process p = new ProcessBuilder("prlimit", "--pid", Long.toString(pid), "--nofile=" + limit + ":" + limit)
                     .inheritIO().start();
             if (p.waitFor() != 0) {
@@ -38,14 +39,14 @@ public final class OpenAndReport {
                 filler.remove(filler.size() - 1).close();
             }
         }
-        int before = TestKernel.openFds();
+        int before = Descriptors.count();
         ReuseportGroup.Builder b = args[0].equals("tcp") ? ReuseportGroup.tcp() : ReuseportGroup.udp();
         try (ReuseportGroup g = b.address(args[1]).workers(Integer.parseInt(args[2])).open()) {
             System.out.println("opened " + g.localAddress());
         } catch (Exception e) {
             System.out.println(e.getClass().getSimpleName() + ": " + e.getMessage());
         }
-        System.out.println("fds leaked " + (TestKernel.openFds() - before));
+        System.out.println("fds leaked " + (Descriptors.count() - before));
         for (FileChannel f : filler) {
             f.close();
         }

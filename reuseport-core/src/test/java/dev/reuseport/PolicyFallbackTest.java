@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import dev.reuseport.sys.internal.Sys;
+import dev.reuseport.testkit.ChildJvm;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -18,7 +19,7 @@ class PolicyFallbackTest {
 
     @Test
     void withoutLibbpfTheGroupOpensOnTheKernelHashAndSaysWhy() throws Exception {
-        TestKernel.Outcome o = TestKernel.child(java.util.List.of("-Dreuseport.libbpf=/nonexistent/libbpf.so.1"),
+        ChildJvm.Outcome o = ChildJvm.run(java.util.List.of("-Dreuseport.libbpf=/nonexistent/libbpf.so.1"),
                 PolicyFallbackScenario.class, "round-robin");
         assertThat(o.exit()).as(o.output()).isZero();
         assertThat(o.output()).contains("steering=kernel hash")
@@ -31,7 +32,7 @@ class PolicyFallbackTest {
     void withoutCapBpfTheGroupOpensOnTheKernelHashAndBlamesPrivilegeNotTheKernel() throws Exception {
         assumeTrue(Sys.uid() == 0, "dropping capabilities from a child needs root here");
         assumeTrue(new java.io.File("/usr/bin/setpriv").canExecute(), "setpriv (util-linux) is not installed");
-        TestKernel.Outcome o = TestKernel.child(java.util.List.of(), java.util.List.of("setpriv", "--bounding-set",
+        ChildJvm.Outcome o = ChildJvm.run(java.util.List.of(), java.util.List.of("setpriv", "--bounding-set",
                 "-bpf,-sys_admin", "--inh-caps", "-bpf,-sys_admin"), PolicyFallbackScenario.class, "sticky");
         assertThat(o.exit()).as(o.output()).isZero();
         assertThat(o.output()).contains("steering=kernel hash")
@@ -43,7 +44,7 @@ class PolicyFallbackTest {
 
     @Test
     void withBpfTurnedOffTheGroupOpensOnTheKernelHash() throws Exception {
-        TestKernel.Outcome o = TestKernel.child(java.util.List.of("-Dreuseport.bpf=false"),
+        ChildJvm.Outcome o = ChildJvm.run(java.util.List.of("-Dreuseport.bpf=false"),
                 PolicyFallbackScenario.class, "consistent");
         assertThat(o.exit()).as(o.output()).isZero();
         assertThat(o.output()).contains("steering=kernel hash")

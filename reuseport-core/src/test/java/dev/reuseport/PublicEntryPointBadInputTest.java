@@ -3,6 +3,7 @@ package dev.reuseport;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.catchThrowable;
 
+import dev.reuseport.testkit.Descriptors;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -172,6 +173,6 @@ class PublicEntryPointBadInputTest {
      * itself opens and closes files, such as cgroup limits, at its own pace).
      */
     private static java.util.Set<String> descriptors() throws IOException {
-        return TestKernel.descriptors(t -> t.startsWith("socket:[") || t.startsWith("anon_inode:"));
+        return Descriptors.matching(t -> t.startsWith("socket:[") || t.startsWith("anon_inode:"));
     }
 }

@@ -3,6 +3,8 @@ package dev.reuseport;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import dev.reuseport.testkit.ChildJvm;
+import dev.reuseport.testkit.Descriptors;
 import java.net.InetAddress;
 import java.net.ServerSocket;
 import java.nio.ByteBuffer;
@@ -76,32 +78,32 @@ class ReuseportGroupBadInputTest {
 
     @Test
     void addressNotOnThisHostIsNotAvailable() throws Exception {
-        var before = TestKernel.sockets();
+        var before = Descriptors.sockets();
         assertThatThrownBy(() -> ReuseportGroup.tcp().address("192.0.2.1").port(0).workers(4).open())
                 .isInstanceOf(AddressNotAvailableException.class)
                 .hasMessageStartingWith("address 192.0.2.1 is not assigned to this host (bind: EADDRNOTAVAIL (99)")
                 .hasMessageContaining("accepted: an address of a local interface, 0.0.0.0 or ::");
-        assertThat(TestKernel.leakedSince(before)).isEmpty();
+        assertThat(Descriptors.leakedSince(before)).isEmpty();
     }
 
     @Test
     void portHeldWithoutReusePortIsInUseAndNothingLeaks() throws Exception {
         try (ServerSocket held = new ServerSocket(0, 10, LO)) {
             int port = held.getLocalPort();
-            var before = TestKernel.sockets();
+            var before = Descriptors.sockets();
             assertThatThrownBy(() -> ReuseportGroup.tcp().address(LO).port(port).workers(8).open())
                     .isInstanceOf(AddressInUseException.class)
                     .hasMessageStartingWith("TCP 127.0.0.1:" + port + " is held by a socket without SO_REUSEPORT")
                     .hasMessageContaining("bind: EADDRINUSE (98)")
                     .hasMessageContaining("accepted: a free port");
-            assertThat(TestKernel.leakedSince(before)).isEmpty();
+            assertThat(Descriptors.leakedSince(before)).isEmpty();
         }
     }
 
     @Test
     void runningOutOfDescriptorsMidOpenIsTypedAndClosesTheEarlierMembers() throws Exception {
         // the child fills its descriptor table, frees 3, then opens 8 workers: the 4th socket fails
-        TestKernel.Outcome o = TestKernel.child(OpenAndReport.class, "tcp", "127.0.0.1", "8", "--fd-headroom", "3");
+        ChildJvm.Outcome o = ChildJvm.run(OpenAndReport.class, "tcp", "127.0.0.1", "8", "--fd-headroom", "3");
         assertThat(o.output()).contains("ReuseportException: out of file descriptors opening 8 workers on 127.0.0.1:")
                 .contains("socket: EMFILE (24)").contains("raise RLIMIT_NOFILE or open fewer workers");
         assertThat(o.output()).contains("fds leaked 0");
@@ -136,7 +138,7 @@ class ReuseportGroupBadInputTest {
 
     @Test
     void ipv6WhereTheHostHasNoneIsNotAvailable() throws Exception {
-        TestKernel.Outcome o = TestKernel.inNetns("sysctl -q -w net.ipv6.conf.all.disable_ipv6=1 "
+        ChildJvm.Outcome o = ChildJvm.inNetns("sysctl -q -w net.ipv6.conf.all.disable_ipv6=1 "
                 + "&& sysctl -q -w net.ipv6.conf.lo.disable_ipv6=1", OpenAndReport.class, "tcp", "::1", "4");
         assertThat(o.output()).contains("AddressNotAvailableException: address 0:0:0:0:0:0:0:1 is IPv6 but this "
                 + "host has no IPv6").contains("accepted: an IPv4 address, or enable IPv6");

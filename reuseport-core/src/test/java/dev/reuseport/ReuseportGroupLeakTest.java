@@ -2,6 +2,7 @@ package dev.reuseport;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.reuseport.testkit.Descriptors;
 import java.net.InetAddress;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
@@ -17,15 +18,15 @@ class ReuseportGroupLeakTest {
         try (ReuseportGroup g = ReuseportGroup.tcp().address(lo).workers(8).open()) {
             g.stats();
         }
-        int before = TestKernel.openFds();
-        var sockets = TestKernel.sockets();
+        int before = Descriptors.count();
+        var sockets = Descriptors.sockets();
         for (int i = 0; i < 10_000; i++) {
             ReuseportGroup.Builder b = (i % 2 == 0 ? ReuseportGroup.tcp() : ReuseportGroup.udp()).address(lo).workers(8);
             try (ReuseportGroup g = b.open()) {
                 assertThat(g.workers()).hasSize(8);
             }
         }
-        assertThat(TestKernel.leakedSince(sockets)).as("sockets and BPF objects left open").isEmpty();
-        assertThat(TestKernel.openFds()).as("descriptor count").isLessThanOrEqualTo(before);
+        assertThat(Descriptors.leakedSince(sockets)).as("sockets and BPF objects left open").isEmpty();
+        assertThat(Descriptors.count()).as("descriptor count").isLessThanOrEqualTo(before);
     }
 }

@@ -1,5 +1,6 @@
 package dev.reuseport;
 
+import dev.reuseport.testkit.ChildJvm;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import java.io.BufferedReader;
@@ -71,7 +72,7 @@ class ServeHandoffTest {
         final BlockingQueue<String> lines = new LinkedBlockingQueue<>();
 
         Child(String... args) throws IOException {
-            List<String> cmd = TestKernel.javaCommand(ServeHandoffScenario.class, args);
+            List<String> cmd = ChildJvm.javaCommand(ServeHandoffScenario.class, args);
             process = new ProcessBuilder(cmd).redirectErrorStream(true).start();
             Thread t = new Thread(() -> {
                 try (BufferedReader r = new BufferedReader(new InputStreamReader(process.getInputStream(),

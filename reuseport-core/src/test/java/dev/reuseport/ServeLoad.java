@@ -1,5 +1,6 @@
 package dev.reuseport;
 
+import dev.reuseport.testkit.Descriptors;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
@@ -158,7 +159,7 @@ final class ServeLoad implements AutoCloseable {
                 }
             }
         }
-        return TestKernel.descriptors(t -> t.startsWith("anon_inode:")
+        return Descriptors.matching(t -> t.startsWith("anon_inode:")
                 || (t.startsWith("socket:[") && inodes.contains(t.substring(8, t.length() - 1))));
     }
 }

@@ -128,7 +128,8 @@ public final class EchoServer implements AutoCloseable {
     }
 
     /** Echoes every byte back until the client half-closes (end of stream). */
-    static void echo(Connection c, ByteBuffer buf) throws IOException {
+    /** Echoes what {@code c} sends until it half-closes. */
+    public static void echo(Connection c, ByteBuffer buf) throws IOException {
         for (;;) {
             buf.clear();
             if (c.read(buf) < 0) {

@@ -62,7 +62,8 @@ public final class LoadGenerator {
         return new Result(ok.get() + failed.get(), ok.get(), failed.get(), secs);
     }
 
-    static boolean tcpOnce(InetSocketAddress target, ByteBuffer out, ByteBuffer in, int payload) {
+    /** One connection: connect, send {@code payload} bytes, half-close, read the echo; whether it matched. */
+    public static boolean tcpOnce(InetSocketAddress target, ByteBuffer out, ByteBuffer in, int payload) {
         try (SocketChannel ch = SocketChannel.open()) {
             ch.setOption(StandardSocketOptions.TCP_NODELAY, true);
             ch.connect(target);

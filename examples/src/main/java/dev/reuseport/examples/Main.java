@@ -1,5 +1,6 @@
 package dev.reuseport.examples;
 
+import dev.reuseport.examples.bench.BenchCommand;
 import java.io.PrintWriter;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;

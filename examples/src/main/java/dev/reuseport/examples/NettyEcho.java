@@ -35,14 +35,15 @@ import java.util.concurrent.atomic.AtomicLongArray;
  * event loop. The same pieces serve Netty's own SO_REUSEPORT listeners and the library's group, so the
  * two differ only in who owns the sockets.
  */
-final class NettyEcho {
+public final class NettyEcho {
     private final EventLoopGroup loops;
     private final Map<EventExecutor, Integer> index = new IdentityHashMap<>();
     private final AtomicLongArray perLoop;
     private final java.util.concurrent.atomic.AtomicInteger open = new java.util.concurrent.atomic.AtomicInteger();
     private final boolean http;
 
-    NettyEcho(int threads, boolean http) {
+    /** {@code threads} epoll event loops; {@code http} answers HTTP/1.1 200 instead of echoing. */
+    public NettyEcho(int threads, boolean http) {
         this.loops = new MultiThreadIoEventLoopGroup(threads, EpollIoHandler.newFactory());
         int i = 0;
         for (EventExecutor e : loops) {
@@ -52,12 +53,13 @@ final class NettyEcho {
         this.http = http;
     }
 
-    EventLoopGroup loops() {
+    /** The event loops. */
+    public EventLoopGroup loops() {
         return loops;
     }
 
     /** Connections started so far on each event loop, in the loop group's order. */
-    long[] perLoop() {
+    public long[] perLoop() {
         long[] out = new long[perLoop.length()];
         for (int i = 0; i < out.length; i++) {
             out[i] = perLoop.get(i);
@@ -71,7 +73,7 @@ final class NettyEcho {
     }
 
     /** For accepted connections: counts the connection on its loop, then echoes or answers HTTP. */
-    ChannelInitializer<Channel> childInitializer() {
+    public ChannelInitializer<Channel> childInitializer() {
         ChannelHandler echo = new Echo();
         ChannelHandler ok = new HttpOk();
         return new ChannelInitializer<>() {
@@ -94,7 +96,8 @@ final class NettyEcho {
         return open.get();
     }
 
-    void shutdown() {
+    /** Shuts the event loops down (bounded). */
+    public void shutdown() {
         loops.shutdownGracefully(0, 2, TimeUnit.SECONDS).syncUninterruptibly();
     }
 

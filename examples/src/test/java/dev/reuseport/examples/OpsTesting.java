@@ -1,5 +1,6 @@
 package dev.reuseport.examples;
 
+import dev.reuseport.examples.bench.harness.ChildJvm;
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStreamReader;

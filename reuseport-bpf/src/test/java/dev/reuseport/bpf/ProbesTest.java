@@ -3,10 +3,9 @@ package dev.reuseport.bpf;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
+import dev.reuseport.testkit.ChildJvm;
+import dev.reuseport.testkit.KernelAssumptions;
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -31,13 +30,13 @@ class ProbesTest {
 
     @Test
     void everySteeringFeatureIsOnAsRootOnThisKernel() {
-        assumeTrue(KernelSupport.isRoot(), "the probes can only all be ON as root (uid " + dev.reuseport.sys.internal.Sys.uid() + ")");
-        assumeTrue(KernelSupport.kernelAtLeast(5, 14),
-                () -> "SELECT_OR_MIGRATE needs Linux 5.14; this is " + KernelSupport.release());
+        assumeTrue(KernelAssumptions.isRoot(), "the probes can only all be ON as root (uid " + dev.reuseport.sys.internal.Sys.uid() + ")");
+        assumeTrue(KernelAssumptions.kernelAtLeast(5, 14),
+                () -> "SELECT_OR_MIGRATE needs Linux 5.14; this is " + KernelAssumptions.release());
         List<Feature> features = Probes.steering();
         features.forEach(f -> System.out.println("probe: " + f));
         assertThat(features).extracting(Feature::name).containsExactlyElementsOf(STEERING_FEATURES);
-        assertThat(features).as("root on Linux %s: every steering feature must be ON: %s", KernelSupport.release(),
+        assertThat(features).as("root on Linux %s: every steering feature must be ON: %s", KernelAssumptions.release(),
                 features).allMatch(Feature::isOn);
         assertThat(Probes.steeringAvailable(features)).isTrue();
         assertThat(Probes.firstMissing(features)).isNull();
@@ -66,9 +65,9 @@ class ProbesTest {
 
     @Test
     void withoutCapBpfPrivilegeIsInconclusiveNeverKernelOff() throws Exception {
-        assumeTrue(KernelSupport.isRoot(), "dropping CAP_BPF from a child needs root (uid "
+        assumeTrue(KernelAssumptions.isRoot(), "dropping CAP_BPF from a child needs root (uid "
                 + dev.reuseport.sys.internal.Sys.uid() + ")");
-        assumeTrue(KernelSupport.onPath("setpriv"), "setpriv (util-linux) is not installed: cannot start a child without CAP_BPF");
+        assumeTrue(KernelAssumptions.onPath("setpriv"), "setpriv (util-linux) is not installed: cannot start a child without CAP_BPF");
         List<String> drop = List.of("setpriv", "--bounding-set", "-bpf,-sys_admin", "--inh-caps", "-bpf,-sys_admin");
         Map<String, Feature> f = childFeatures(drop, true);
         assertThat(f.get(Probes.LIBBPF).isOn()).as("%s", f.get(Probes.LIBBPF)).isTrue();
@@ -101,52 +100,26 @@ class ProbesTest {
      */
     private static Map<String, Feature> childFeatures(List<String> prefix, boolean passLibbpf, String... props)
             throws IOException, InterruptedException {
+        List<String> java = ChildJvm.javaCommand(PrintSteeringFeatures.class);
+        if (!passLibbpf) {
+            java.removeIf(a -> a.startsWith("-D" + dev.reuseport.sys.internal.LibBpf.PATH_PROPERTY + "="));
+        }
+        java.addAll(1, List.of(props));
         List<String> cmd = new ArrayList<>(prefix);
-        cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
-        if (Runtime.version().feature() >= 22) {
-            cmd.add("--enable-native-access=ALL-UNNAMED");
-        }
-        if (System.getProperty("reuseport.backend") != null) {
-            cmd.add("-Dreuseport.backend=" + System.getProperty("reuseport.backend"));
-        }
-        String lib = System.getProperty(dev.reuseport.sys.internal.LibBpf.PATH_PROPERTY);
-        if (passLibbpf && lib != null) {
-            cmd.add("-D" + dev.reuseport.sys.internal.LibBpf.PATH_PROPERTY + "=" + lib);
-        }
-        cmd.addAll(List.of(props));
-        cmd.add("-cp");
-        cmd.add(classPath());
-        cmd.add(PrintSteeringFeatures.class.getName());
-
-        Path out = Files.createTempFile("probes-child", ".out");
-        try {
-            Process p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(out.toFile()).start();
-            boolean done = p.waitFor(120, TimeUnit.SECONDS);
-            if (!done) {
-                p.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
+        cmd.addAll(java);
+        ChildJvm.Outcome o = ChildJvm.runCommand(cmd, PrintSteeringFeatures.class);
+        String text = o.output();
+        System.out.println("[child " + String.join(" ", prefix) + " " + String.join(" ", props) + "]");
+        assertThat(o.exit()).as("child exit status; output: %s", text).isZero();
+        Map<String, Feature> features = new LinkedHashMap<>();
+        for (String line : text.split("\n")) {
+            if (line.startsWith("FEATURE|")) {
+                String[] part = line.split("\\|", 4);
+                features.put(part[1], new Feature(part[1], Feature.State.valueOf(part[2]), part[3], "-"));
             }
-            String text = Files.readString(out, StandardCharsets.UTF_8);
-            System.out.println("[child " + String.join(" ", prefix) + " " + String.join(" ", props) + "]\n" + text);
-            assertThat(done).as("child finished in 120 s: %s", text).isTrue();
-            assertThat(p.exitValue()).as("child exit status; output: %s", text).isZero();
-            Map<String, Feature> features = new LinkedHashMap<>();
-            for (String line : text.split("\n")) {
-                if (line.startsWith("FEATURE|")) {
-                    String[] part = line.split("\\|", 4);
-                    features.put(part[1], new Feature(part[1], Feature.State.valueOf(part[2]), part[3], "-"));
-                }
-            }
-            assertThat(features.keySet()).as("features the child printed: %s", text)
-                    .containsExactlyElementsOf(STEERING_FEATURES);
-            return features;
-        } finally {
-            Files.deleteIfExists(out);
         }
+        assertThat(features.keySet()).as("features the child printed: %s", text)
+                .containsExactlyElementsOf(STEERING_FEATURES);
+        return features;
     }
-
-    private static String classPath() {
-        String cp = System.getProperty("surefire.test.class.path");
-        return cp != null && !cp.isBlank() ? cp : System.getProperty("java.class.path");
-    }
-
 }

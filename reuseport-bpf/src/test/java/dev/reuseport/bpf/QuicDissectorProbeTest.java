@@ -3,6 +3,7 @@ package dev.reuseport.bpf;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
+import dev.reuseport.testkit.KernelAssumptions;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
@@ -15,8 +16,8 @@ class QuicDissectorProbeTest {
 
     @Test
     void quicDissectorIsOnAsRootOnThisKernel() {
-        assumeTrue(KernelSupport.mustSupportEverything(), () -> "the probe can only be ON as root on >= 5.14 (root: "
-                + KernelSupport.isRoot() + ", kernel " + KernelSupport.release() + ")");
+        assumeTrue(KernelAssumptions.mustSupport(KernelSupport.FULL_SUPPORT[0], KernelSupport.FULL_SUPPORT[1]), () -> "the probe can only be ON as root on >= 5.14 (root: "
+                + KernelAssumptions.isRoot() + ", kernel " + KernelAssumptions.release() + ")");
         Feature f = Probes.quicDissector();
         assertThat(f.name()).isEqualTo(Probes.QUIC_DISSECTOR);
         assertThat(f.isOn()).as("QUIC dissector probe: %s", f).isTrue();

@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import dev.reuseport.bpf.SteerProgram.DissectorCounters;
 import dev.reuseport.bpf.SteerProgram.Mode;
 import dev.reuseport.bpf.TestGroup.Proto;
+import dev.reuseport.testkit.KernelAssumptions;
 import java.net.DatagramSocket;
 import java.net.InetAddress;
 import java.nio.ByteBuffer;
@@ -42,7 +43,7 @@ class SteerDissectorTest {
 
     private static InetAddress on(String host) throws Exception {
         if (host.contains(":")) {
-            KernelSupport.assumeIpv6();
+            KernelAssumptions.assumeIpv6();
         }
         return InetAddress.getByName(host);
     }

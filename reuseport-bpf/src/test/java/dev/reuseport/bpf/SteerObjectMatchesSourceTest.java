@@ -2,6 +2,7 @@ package dev.reuseport.bpf;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.reuseport.testkit.KernelAssumptions;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -100,7 +101,7 @@ class SteerObjectMatchesSourceTest {
     /** Null when clang and llvm-strip are installed and clang is the recorded one; else why not. */
     private static String skipReason(String recorded) throws InterruptedException {
         for (String tool : List.of("clang", "llvm-strip")) {
-            if (!KernelSupport.onPath(tool)) {
+            if (!KernelAssumptions.onPath(tool)) {
                 return tool + " is not installed (apt-get install clang llvm)";
             }
         }

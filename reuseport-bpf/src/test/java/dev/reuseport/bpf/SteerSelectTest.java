@@ -11,6 +11,7 @@ import dev.reuseport.sys.Errno;
 import dev.reuseport.sys.NativeException;
 import dev.reuseport.sys.internal.SockAddr;
 import dev.reuseport.sys.internal.Sys;
+import dev.reuseport.testkit.KernelAssumptions;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.util.Arrays;
@@ -57,7 +58,7 @@ class SteerSelectTest {
 
     private static InetAddress on(String host) {
         if (host.contains(":")) {
-            KernelSupport.assumeIpv6();
+            KernelAssumptions.assumeIpv6();
             return V6;
         }
         return V4;

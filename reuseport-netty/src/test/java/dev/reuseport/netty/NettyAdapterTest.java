@@ -8,6 +8,7 @@ import dev.reuseport.ReuseportGroup;
 import dev.reuseport.WorkerMetrics;
 import dev.reuseport.WorkerStats;
 import dev.reuseport.bpf.SteerProgram;
+import dev.reuseport.testkit.Descriptors;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.EventLoop;
@@ -198,7 +199,7 @@ class NettyAdapterTest {
         NettyTesting.SlotDatagramEcho dgram = new NettyTesting.SlotDatagramEcho();
         // the loops' own descriptors exist before the snapshot
         warmUp(echo);
-        Set<String> before = NettyTesting.sockets();
+        Set<String> before = Descriptors.sockets();
         // adapter closed first, then the group
         try (ReuseportGroup g = ReuseportGroup.tcp().address(LO).workers(8).open()) {
             try (NettyReuseport netty = NettyReuseport.serve(g, loops, loops, init(echo))) {
@@ -231,7 +232,7 @@ class NettyAdapterTest {
             netty.close();
         }
         Thread.sleep(200); // accepted connections close on their loops once the clients are gone
-        assertThat(NettyTesting.sockets()).as("sockets and BPF objects open after close, beyond those before")
+        assertThat(Descriptors.sockets()).as("sockets and BPF objects open after close, beyond those before")
                 .isEqualTo(before);
     }
 

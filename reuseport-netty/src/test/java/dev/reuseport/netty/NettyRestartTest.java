@@ -2,6 +2,8 @@ package dev.reuseport.netty;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.reuseport.testkit.ChildJvm;
+import dev.reuseport.testkit.KernelAssumptions;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.junit.jupiter.api.BeforeEach;
@@ -28,8 +30,8 @@ class NettyRestartTest {
         return Long.parseLong(m.group(1));
     }
 
-    private static NettyTesting.Outcome run(String... args) throws Exception {
-        NettyTesting.Outcome o = NettyTesting.inNetns(NettyRestartScenario.class, args);
+    private static ChildJvm.Outcome run(String... args) throws Exception {
+        ChildJvm.Outcome o = ChildJvm.inNetns(null, NettyRestartScenario.class, args);
         assertThat(o.exit()).as(o.output()).isZero();
         assertThat(value(o.output(), "tcp_migrate_req")).isZero();
         return o;
@@ -37,7 +39,7 @@ class NettyRestartTest {
 
     @Test
     void twentyRestartsUnderLoadFailNoConnection() throws Exception {
-        NettyTesting.Outcome o = run("tcp", "20", "restart");
+        ChildJvm.Outcome o = run("tcp", "20", "restart");
         assertThat(o.output()).contains("attached in pass mode");
         assertThat(value(o.output(), "restarts")).isEqualTo(20);
         assertThat(value(o.output(), "ok")).isGreaterThan(500);
@@ -48,7 +50,7 @@ class NettyRestartTest {
 
     @Test
     void resizesEightToFourUnderLoadFailNoConnection() throws Exception {
-        NettyTesting.Outcome o = run("tcp", "20", "resize");
+        ChildJvm.Outcome o = run("tcp", "20", "resize");
         assertThat(value(o.output(), "ok")).isGreaterThan(500);
         assertThat(value(o.output(), "failed")).isZero();
         assertThat(value(o.output(), "channels")).isEqualTo(8);
@@ -56,7 +58,7 @@ class NettyRestartTest {
 
     @Test
     void singleWorkerReplacementsUnderLoadFailNoConnection() throws Exception {
-        NettyTesting.Outcome o = run("tcp", "16", "replace");
+        ChildJvm.Outcome o = run("tcp", "16", "replace");
         assertThat(value(o.output(), "restarts")).isEqualTo(16);
         assertThat(value(o.output(), "ok")).isGreaterThan(300);
         assertThat(value(o.output(), "failed")).isZero();
@@ -64,10 +66,10 @@ class NettyRestartTest {
 
     @Test
     void twentyUdpRestartsUnderLoadLoseNoDatagram() throws Exception {
-        NettyTesting.Outcome o = run("udp", "20", "restart");
+        ChildJvm.Outcome o = run("udp", "20", "restart");
         if (!o.output().contains("steering=bpf")) {
             // without the program the kernel hash can steer to a leaving socket after its drain
-            org.junit.jupiter.api.Assumptions.assumeTrue(NettyTesting.uid() != 0,
+            org.junit.jupiter.api.Assumptions.assumeTrue(KernelAssumptions.uid() != 0,
                     "as root the steering program must load: " + o.output());
             org.junit.jupiter.api.Assumptions.abort("no eBPF steering: " + o.output());
         }

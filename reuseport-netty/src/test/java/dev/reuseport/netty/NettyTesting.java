@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import dev.reuseport.bpf.Probes;
+import dev.reuseport.testkit.KernelAssumptions;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.ChannelHandler;
@@ -20,14 +21,11 @@ import java.net.DatagramSocket;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.Socket;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
-import java.util.TreeSet;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
@@ -48,7 +46,7 @@ final class NettyTesting {
     /** Skips without root when eBPF steering is unavailable; as root a probe saying otherwise fails. */
     static void assumeSteering() {
         List<dev.reuseport.bpf.Feature> f = Probes.steering();
-        if (uid() != 0) {
+        if (!KernelAssumptions.isRoot()) {
             assumeTrue(Probes.steeringAvailable(f), "not root and eBPF steering unavailable: " + f);
         }
         assertThat(Probes.steeringAvailable(f)).as("probes as root: %s", f).isTrue();
@@ -144,24 +142,6 @@ final class NettyTesting {
         return p.getData()[0] & 0xff;
     }
 
-    /** The sockets and BPF objects this process has open, as {@code "fd -> target"}. */
-    static Set<String> sockets() throws IOException {
-        Set<String> out = new TreeSet<>();
-        try (var s = Files.list(Path.of("/proc/self/fd"))) {
-            for (Path p : (Iterable<Path>) s::iterator) {
-                try {
-                    String target = Files.readSymbolicLink(p).toString();
-                    if (target.startsWith("socket:") || target.startsWith("anon_inode:bpf")) {
-                        out.add(p.getFileName() + " -> " + target);
-                    }
-                } catch (IOException gone) {
-                    // closed while listing
-                }
-            }
-        }
-        return out;
-    }
-
     /** Sockets of this network namespace bound to {@code port} in {@code /proc/net/<table>}, by state. */
     static long boundTo(String table, int port, String state) throws IOException {
         String hexPort = String.format(":%04X", port);
@@ -175,56 +155,4 @@ final class NettyTesting {
         return n;
     }
 
-    /** Output and exit status of a child JVM. */
-    record Outcome(int exit, String output) {
-    }
-
-    /**
-     * Runs {@code main} in a new JVM (same java, class path and backend property) inside a fresh network
-     * namespace ({@code unshare -n}, loopback up), where net.ipv4.tcp_migrate_req is 0; skips with the
-     * reason where namespaces cannot be made.
-     */
-    static Outcome inNetns(Class<?> main, String... args) throws IOException, InterruptedException {
-        Process probe = new ProcessBuilder("unshare", "-n", "true").redirectErrorStream(true).start();
-        String why = new String(probe.getInputStream().readAllBytes(), StandardCharsets.UTF_8).trim();
-        assumeTrue(probe.waitFor(20, TimeUnit.SECONDS) && probe.exitValue() == 0,
-                "cannot create a network namespace here (needs root and unshare): " + why);
-        List<String> java = new ArrayList<>();
-        java.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
-        if (Runtime.version().feature() >= 22) {
-            java.add("--enable-native-access=ALL-UNNAMED");
-        }
-        for (String p : new String[] {"reuseport.backend", "reuseport.libbpf"}) {
-            if (System.getProperty(p) != null) {
-                java.add("-D" + p + "=" + System.getProperty(p));
-            }
-        }
-        String cp = System.getProperty("surefire.test.class.path");
-        java.add("-cp");
-        java.add(cp != null && !cp.isBlank() ? cp : System.getProperty("java.class.path"));
-        java.add(main.getName());
-        java.addAll(List.of(args));
-        StringBuilder script = new StringBuilder("ip link set lo up && exec");
-        for (String a : java) {
-            script.append(" '").append(a.replace("'", "'\\''")).append("'");
-        }
-        Process p = new ProcessBuilder("unshare", "-n", "sh", "-c", script.toString()).redirectErrorStream(true).start();
-        byte[] out = p.getInputStream().readAllBytes();
-        if (!p.waitFor(150, TimeUnit.SECONDS)) {
-            p.destroyForcibly();
-            throw new IOException("child " + main.getName() + " did not finish in 150 s");
-        }
-        String text = new String(out, StandardCharsets.UTF_8);
-        System.out.println("[child " + main.getSimpleName() + "] " + text.replace("\n", "\n[child] "));
-        return new Outcome(p.exitValue(), text);
-    }
-
-    /** This process's uid (the owner of /proc/self), without the library's internal calls. */
-    static int uid() {
-        try {
-            return (Integer) java.nio.file.Files.getAttribute(java.nio.file.Path.of("/proc/self"), "unix:uid");
-        } catch (java.io.IOException e) {
-            throw new java.io.UncheckedIOException(e);
-        }
-    }
 }

@@ -1,7 +1,14 @@
-package dev.reuseport.examples;
+package dev.reuseport.examples.bench.scenarios;
 
 import dev.reuseport.Policy;
 import dev.reuseport.ReuseportGroup;
+import dev.reuseport.examples.LoadGenerator;
+import dev.reuseport.examples.NettyEcho;
+import dev.reuseport.examples.bench.harness.ChildJvm;
+import dev.reuseport.examples.bench.harness.CpuSample;
+import dev.reuseport.examples.bench.harness.Progress;
+import dev.reuseport.examples.bench.harness.Result;
+import dev.reuseport.examples.bench.harness.Stats;
 import dev.reuseport.netty.NettyReuseport;
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.channel.Channel;
@@ -41,7 +48,7 @@ import picocli.CommandLine.Spec;
 @Command(name = "netty", mixinStandardHelpOptions = true,
         description = "Netty echo on Netty's own SO_REUSEPORT listeners vs on a reuseport group (consistent), "
                 + "alternating rounds: conn/s and spread over the event loops.")
-final class BenchNetty implements Callable<Integer> {
+public final class BenchNetty implements Callable<Integer> {
     private static final String[] IMPLS = {"plain", "reuseport"};
 
     @Spec
@@ -99,15 +106,17 @@ final class BenchNetty implements Callable<Integer> {
             int disturbed = 0;
             out.printf("%-6s %-10s %10s %7s %9s %9s %11s  %s%n", "round", "server", "conn/s", "failed", "accepted",
                     "max/mean", "cpu% oth", "per loop");
+            Progress progress = new Progress(spec.commandLine().getErr(), "netty");
             for (int r = 0; r < rounds; r++) {
+                progress.phase("round " + (r + 1) + " of " + rounds);
                 // ABBA: the first server of a round alternates, so a trend in the machine's load favours neither
                 for (int i : r % 2 == 0 ? new int[] {0, 1} : new int[] {1, 0}) {
                     LoadGenerator.tcp(target[i], Integer.MAX_VALUE, clients, 64, warmup);
                     long[] c0 = counts(child[i]);
-                    BenchBalance.CpuSample cpu0 = BenchBalance.CpuSample.now();
+                    CpuSample cpu0 = CpuSample.now();
                     long kids0 = child[0].cpuNanos() + child[1].cpuNanos();
                     LoadGenerator.Result res = LoadGenerator.tcp(target[i], Integer.MAX_VALUE, clients, 64, seconds);
-                    BenchBalance.CpuSample cpu1 = BenchBalance.CpuSample.now();
+                    CpuSample cpu1 = CpuSample.now();
                     long kids1 = child[0].cpuNanos() + child[1].cpuNanos();
                     long[] c1 = counts(child[i]);
                     long[] d = new long[workers];
@@ -123,29 +132,27 @@ final class BenchNetty implements Callable<Integer> {
                     rates[i][r] = res.rate();
                     failed += res.failed();
                     out.printf(Locale.ROOT, "%-6s %-10s %10.0f %7d %9d %9s %11.0f  %s%n", (r + 1) + (busy ? "*" : ""),
-                            IMPLS[i], res.rate(), res.failed(), BenchBalance.sum(d),
-                            BenchBalance.fmt(BenchBalance.maxOverMean(d), 3), others,
+                            IMPLS[i], res.rate(), res.failed(), Stats.sum(d),
+                            Stats.fmt(Stats.maxOverMean(d), 3), others,
                             Arrays.stream(d).mapToObj(Long::toString).collect(Collectors.joining(" ")));
                     out.flush();
                 }
             }
-            double plain = BenchAccept.median(rates[0]);
-            double lib = BenchAccept.median(rates[1]);
-            double plainSpread = BenchBalance.maxOverMean(totals[0]);
-            double libSpread = BenchBalance.maxOverMean(totals[1]);
+            double plain = Stats.median(rates[0]);
+            double lib = Stats.median(rates[1]);
+            double plainSpread = Stats.maxOverMean(totals[0]);
+            double libSpread = Stats.maxOverMean(totals[1]);
             out.println();
             out.printf(Locale.ROOT, "median conn/s over %d rounds of %.1f s: netty_plain %.0f, netty_reuseport %.0f "
                     + "-> ratio %.3f; failed connections %d%n", rounds, seconds, plain, lib, lib / plain, failed);
             out.printf(Locale.ROOT, "spread (max/mean connections per event loop, all rounds): netty_plain %s, "
-                    + "netty_reuseport %s%n", BenchBalance.fmt(plainSpread, 3), BenchBalance.fmt(libSpread, 3));
+                    + "netty_reuseport %s%n", Stats.fmt(plainSpread, 3), Stats.fmt(libSpread, 3));
             if (disturbed > 0) {
                 out.println("NOTE " + disturbed + " round(s) marked * had other processes using more than " + maxOthers
                         + "% of the CPUs");
             }
-            out.printf(Locale.ROOT, "RESULT netty netty_plain=%.0f netty_reuseport=%.0f ratio=%.3f netty_plain_spread=%s "
-                    + "netty_reuseport_spread=%s%n", plain, lib, lib / plain, BenchBalance.fmt(plainSpread, 3),
-                    BenchBalance.fmt(libSpread, 3));
-            out.flush();
+            new Result("netty").put("netty_plain", plain, 0).put("netty_reuseport", lib, 0).put("ratio", lib / plain, 3)
+                    .put("netty_plain_spread", plainSpread, 3).put("netty_reuseport_spread", libSpread, 3).print(out);
             return 0;
         } finally {
             for (ChildJvm c : child) {
@@ -170,7 +177,7 @@ final class BenchNetty implements Callable<Integer> {
      * {@code counts} with {@code COUNTS n0,n1,...} (connections per event loop so far), stops when stdin closes.
      */
     @Command(name = "netty-server", hidden = true)
-    static final class Server implements Callable<Integer> {
+    public static final class Server implements Callable<Integer> {
         @Option(names = "--impl", required = true)
         String impl;
 

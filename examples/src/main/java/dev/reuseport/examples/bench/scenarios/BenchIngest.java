@@ -1,4 +1,6 @@
-package dev.reuseport.examples;
+package dev.reuseport.examples.bench.scenarios;
+
+import dev.reuseport.examples.bench.harness.ChildJvm;
 
 import dev.reuseport.CpuAffinity;
 import dev.reuseport.DatagramBatch;
@@ -64,7 +66,7 @@ import picocli.CommandLine.Spec;
 @Command(name = "ingest", mixinStandardHelpOptions = true,
         description = "UDP ingest: library single/batched/GRO receive vs JDK, Netty and C (recvmmsg, GRO) "
                 + "limits, 4 workers, private netns, alternating rounds; then membership-change time by size.")
-final class BenchIngest implements Callable<Integer> {
+public final class BenchIngest implements Callable<Integer> {
     private static final String[] IMPLS = {"c-mmsg", "c-gro", "jdk", "lib-single", "lib-batch", "lib-gro", "netty",
         "netty-gro"};
     private static final int[] PAYLOADS = {64, 1200};
@@ -191,7 +193,7 @@ final class BenchIngest implements Callable<Integer> {
         if (Runtime.version().feature() >= 22) {
             cmd.add("--enable-native-access=ALL-UNNAMED");
         }
-        cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), Main.class.getName(), "bench", "ingest",
+        cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), dev.reuseport.examples.Main.class.getName(), "bench", "ingest",
                 "--in-netns"));
         // the whole command line was given to the top command: pass on what follows "ingest"
         List<String> all = spec.commandLine().getParseResult().originalArgs();

@@ -1,6 +1,12 @@
-package dev.reuseport.examples;
+package dev.reuseport.examples.bench.scenarios;
 
 import dev.reuseport.ReuseportGroup;
+import dev.reuseport.examples.EchoServer;
+import dev.reuseport.examples.LoadGenerator;
+import dev.reuseport.examples.bench.harness.ChildJvm;
+import dev.reuseport.examples.bench.harness.Progress;
+import dev.reuseport.examples.bench.harness.Result;
+import dev.reuseport.examples.bench.harness.Stats;
 import dev.reuseport.sys.internal.Native;
 import java.io.IOException;
 import java.io.PrintWriter;
@@ -12,7 +18,6 @@ import java.nio.channels.ClosedChannelException;
 import java.nio.channels.ServerSocketChannel;
 import java.nio.channels.SocketChannel;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -30,7 +35,7 @@ import picocli.CommandLine.Model.CommandSpec;
  */
 @Command(name = "accept", mixinStandardHelpOptions = true,
         description = "Accept+echo rate: FFM vs jnr vs JDK ServerSocketChannel, alternating rounds.")
-final class BenchAccept implements Callable<Integer> {
+public final class BenchAccept implements Callable<Integer> {
     @Spec
     CommandSpec spec;
 
@@ -60,8 +65,10 @@ final class BenchAccept implements Callable<Integer> {
         Map<String, double[]> rates = new LinkedHashMap<>();
         impls.forEach(i -> rates.put(i, new double[rounds]));
         long failed = 0;
+        Progress progress = new Progress(spec.commandLine().getErr(), "accept");
         out.printf("%-6s %-5s %12s %8s%n", "round", "impl", "conn/s", "failed");
         for (int r = 0; r < rounds; r++) {
+            progress.phase("round " + (r + 1) + " of " + rounds);
             for (String impl : impls) {
                 List<String> jvm = impl.equals("jdk") ? List.of() : List.of("-D" + Native.BACKEND_PROPERTY + "=" + impl);
                 try (ChildJvm child = ChildJvm.start(jvm, "bench", "accept-server", "--impl", impl,
@@ -77,27 +84,20 @@ final class BenchAccept implements Callable<Integer> {
                 }
             }
         }
-        double jdk = median(rates.get("jdk"));
-        double ffm = rates.containsKey("ffm") ? median(rates.get("ffm")) : Double.NaN;
-        double jnr = median(rates.get("jnr"));
+        double jdk = Stats.median(rates.get("jdk"));
+        double ffm = rates.containsKey("ffm") ? Stats.median(rates.get("ffm")) : Double.NaN;
+        double jnr = Stats.median(rates.get("jnr"));
         out.println();
         out.printf("median conn/s over %d rounds of %.1f s: ffm %.0f, jnr %.0f, jdk %.0f; failed connections %d%n",
                 rounds, seconds, ffm, jnr, jdk, failed);
-        out.printf("RESULT accept ffm=%.0f jnr=%.0f jdk=%.0f ffm_vs_jdk=%.3f jnr_vs_jdk=%.3f%n", ffm, jnr, jdk,
-                ffm / jdk, jnr / jdk);
+        new Result("accept").put("ffm", ffm, 0).put("jnr", jnr, 0).put("jdk", jdk, 0).put("ffm_vs_jdk", ffm / jdk, 3)
+                .put("jnr_vs_jdk", jnr / jdk, 3).print(out);
         return 0;
-    }
-
-    static double median(double[] v) {
-        double[] s = v.clone();
-        Arrays.sort(s);
-        int n = s.length;
-        return n % 2 == 1 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
     }
 
     /** The server side of one round, in a child JVM: prints {@code READY <port>}, serves until stdin closes. */
     @Command(name = "accept-server", hidden = true)
-    static final class Server implements Callable<Integer> {
+    public static final class Server implements Callable<Integer> {
         @Option(names = "--impl", required = true)
         String impl;
 

@@ -1,20 +1,26 @@
-package dev.reuseport.examples;
+package dev.reuseport.examples.bench.scenarios;
 
-import dev.reuseport.Connection;
 import dev.reuseport.Controller;
-import dev.reuseport.GroupClosedException;
 import dev.reuseport.GroupMetrics;
 import dev.reuseport.MetricsSampler;
 import dev.reuseport.Policy;
 import dev.reuseport.ReuseportGroup;
 import dev.reuseport.Worker;
 import dev.reuseport.WorkerMetrics;
-import java.io.IOException;
+import dev.reuseport.examples.bench.harness.CpuSample;
+import dev.reuseport.examples.bench.harness.Flows;
+import dev.reuseport.examples.bench.harness.MetricsTicker;
+import dev.reuseport.examples.bench.harness.Progress;
+import dev.reuseport.examples.bench.harness.Result;
+import dev.reuseport.examples.bench.harness.Stats;
+import dev.reuseport.examples.bench.harness.TcpClients;
+import dev.reuseport.examples.bench.harness.TcpEcho;
+import dev.reuseport.examples.bench.harness.Timing;
+import dev.reuseport.examples.bench.harness.UdpEcho;
+import dev.reuseport.examples.bench.harness.UdpSenders;
 import java.io.PrintWriter;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
-import java.net.StandardProtocolFamily;
-import java.nio.ByteBuffer;
 import java.nio.channels.DatagramChannel;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -23,9 +29,6 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.Callable;
-import java.util.concurrent.atomic.AtomicLong;
-import java.util.concurrent.atomic.AtomicLongArray;
-import java.util.concurrent.locks.LockSupport;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import picocli.CommandLine.Command;
@@ -52,12 +55,12 @@ import picocli.CommandLine.Spec;
  * candidate under the same traffic; and the metrics overhead: TCP echo throughput (a connection per
  * request, as in {@code bench accept}) on one 8-worker group, with metrics ON (latency recorded per
  * request, a controller ticked and the metrics sampled and rendered every window) and OFF (neither), in
- * alternating rounds (OFF,ON, ON,OFF, ...), the ratio median(ON) / median(OFF).
+ * alternating rounds (OFF,ON, ON,OFF, ...), the ratio Stats.median(ON) / Stats.median(OFF).
  */
 @Command(name = "control", mixinStandardHelpOptions = true,
         description = "The incident scenario timed: OBSERVE -> SHADOW -> ENFORCE -> injected regression -> "
                 + "FALLBACK on 8 UDP workers; fallback time; metrics on/off throughput (alternating rounds).")
-final class BenchControl implements Callable<Integer> {
+public final class BenchControl implements Callable<Integer> {
     private static final int WORKERS = 8;
     private static final Pattern REASON = Pattern.compile("\"reason\":\"((?:[^\"\\\\]|\\\\.)*)\"");
 
@@ -117,11 +120,13 @@ final class BenchControl implements Callable<Integer> {
     List<String> only;
 
     private PrintWriter out;
+    private Progress progress;
     private final InetAddress lo = InetAddress.getLoopbackAddress();
 
     @Override
     public Integer call() throws Exception {
         out = spec.commandLine().getOut();
+        progress = new Progress(spec.commandLine().getErr(), "control");
         if (flows < 1 || flows > 64 || rate < 1 || rate > 20_000 || windowMs < 50 || windowMs > 5000 || k < 1
                 || k > 10 || pairs < 1 || pairs > 100 || roundWindows < 1 || roundWindows > 25 || maxWindows < 5
                 || maxWindows > 200) {
@@ -142,27 +147,25 @@ final class BenchControl implements Callable<Integer> {
         if (inc != null) {
             out.printf(Locale.ROOT, "imbalance (max/mean over %d workers), median over each state's windows: OBSERVE %s "
                     + "(%d windows), SHADOW predicted %s (%d), ENFORCE observed %s (%d) [target <= 1.1: %s]%n", WORKERS,
-                    BenchBalance.fmt(inc.observe, 3), inc.nObserve, BenchBalance.fmt(inc.shadow, 3), inc.nShadow, BenchBalance.fmt(inc.enforce, 3),
+                    Stats.fmt(inc.observe, 3), inc.nObserve, Stats.fmt(inc.shadow, 3), inc.nShadow, Stats.fmt(inc.enforce, 3),
                     inc.nEnforce, verdict(inc.enforce <= 1.1));
             out.printf(Locale.ROOT, "fallback of the incident: %s us from the trigger decided to the kernel default in "
                     + "force (controller.lastFallbackNanos) [target <= 1000: %s]%n", inc.fallbackUs < 0 ? "n/a"
                     : Long.toString(inc.fallbackUs), inc.fallbackUs < 0 ? "n/a" : verdict(inc.fallbackUs <= 1000));
             out.printf(Locale.ROOT, "direct group.fallback() under traffic, median of %d runs: %s us call wall, %s us "
-                    + "call -> kernel default in force%n", inc.directRuns, BenchBalance.fmt(inc.directWallUs, 1),
-                    BenchBalance.fmt(inc.directSwitchUs, 1));
+                    + "call -> kernel default in force%n", inc.directRuns, Stats.fmt(inc.directWallUs, 1),
+                    Stats.fmt(inc.directSwitchUs, 1));
         }
         if (ov != null) {
             out.printf(Locale.ROOT, "metrics overhead: median ON / median OFF = %s [target >= 0.97: %s]%n",
-                    BenchBalance.fmt(ov.ratio, 3), verdict(ov.ratio >= 0.97));
+                    Stats.fmt(ov.ratio, 3), verdict(ov.ratio >= 0.97));
         }
         out.printf(Locale.ROOT, "total time %.1f s%n", (System.nanoTime() - started) / 1e9);
-        out.println("RESULT control"
-                + " imbalance_observe=" + (inc == null ? "n/a" : BenchBalance.fmt(inc.observe, 3))
-                + " imbalance_shadow_predicted=" + (inc == null ? "n/a" : BenchBalance.fmt(inc.shadow, 3))
-                + " imbalance_enforce=" + (inc == null ? "n/a" : BenchBalance.fmt(inc.enforce, 3))
-                + " fallback_us=" + (inc == null || inc.fallbackUs < 0 ? "n/a" : Long.toString(inc.fallbackUs))
-                + " metrics_overhead=" + (ov == null ? "n/a" : BenchBalance.fmt(ov.ratio, 3)));
-        out.flush();
+        new Result("control").put("imbalance_observe", inc == null ? Double.NaN : inc.observe, 3)
+                .put("imbalance_shadow_predicted", inc == null ? Double.NaN : inc.shadow, 3)
+                .put("imbalance_enforce", inc == null ? Double.NaN : inc.enforce, 3)
+                .put("fallback_us", inc == null || inc.fallbackUs < 0 ? null : inc.fallbackUs)
+                .put("metrics_overhead", ov == null ? Double.NaN : ov.ratio, 3).print(out);
         return 0;
     }
 
@@ -202,23 +205,23 @@ final class BenchControl implements Callable<Integer> {
         // warm-up on a throwaway group: the JIT compiles the receive/echo and send paths before the baseline
         try (ReuseportGroup wg = ReuseportGroup.udp().address(lo).port(0).workers(WORKERS).open();
              UdpEcho we = new UdpEcho(wg, Map.of(), flows)) {
-            List<DatagramChannel> wc = openFlows(flows);
-            try (Senders ws = new Senders(wc, wg.localAddress(), rate, 10_000_000_000L)) {
+            List<DatagramChannel> wc = Flows.open(lo, flows, false);
+            try (UdpSenders ws = new UdpSenders(wc, wg.localAddress(), rate, 10_000_000_000L)) {
                 ws.start();
                 Thread.sleep(1000);
             } finally {
-                closeAll(wc);
+                Flows.closeAll(wc);
             }
         }
 
-        List<DatagramChannel> chans = openFlows(flows);
+        List<DatagramChannel> chans = Flows.open(lo, flows, false);
         Map<Integer, Integer> flowOfPort = new HashMap<>();
         for (int f = 0; f < flows; f++) {
             flowOfPort.put(((InetSocketAddress) chans.get(f).getLocalAddress()).getPort(), f);
         }
         try (ReuseportGroup g = ReuseportGroup.udp().address(lo).port(0).workers(WORKERS).open();
              UdpEcho server = new UdpEcho(g, flowOfPort, flows);
-             Senders senders = new Senders(chans, g.localAddress(), rate,
+             UdpSenders senders = new UdpSenders(chans, g.localAddress(), rate,
                      (long) (maxWindows * (long) windowMs + 30_000) * 1_000_000L)) {
             out.printf("group %s, steering at start: %s (%s)%n", g.localAddress(), g.capabilities().steering(),
                     g.capabilities().steeringReason());
@@ -244,8 +247,11 @@ final class BenchControl implements Callable<Integer> {
             int afterFallback = 0;
             String stop = "max windows reached";
             long t0 = System.nanoTime();
+            progress.phase("incident: windows of " + windowMs + " ms");
             for (int w = 1; w <= maxWindows; w++) {
-                sleepUntil(t0 + w * window.toNanos());
+                Controller.State now = c.state();
+                progress.tick(() -> "incident: state " + now);
+                Timing.sleepUntil(t0 + w * window.toNanos());
                 Controller.State before = c.state();
                 GroupMetrics m = c.tick();
                 Controller.State after = c.state();
@@ -285,7 +291,7 @@ final class BenchControl implements Callable<Integer> {
                             + "candidate steers)" : tr;
                 }
                 out.printf(Locale.ROOT, "%3d %-8s %9.3f %9s %6d %8d  %-39s  %s%n", w, before, m.imbalance(),
-                        before == Controller.State.SHADOW ? BenchBalance.fmt(m.shadowImbalance(), 3) : "-", drops, p99,
+                        before == Controller.State.SHADOW ? Stats.fmt(m.shadowImbalance(), 3) : "-", drops, p99,
                         per.toString().trim(), tr);
                 out.flush();
                 if (after == Controller.State.FALLBACK && before != Controller.State.FALLBACK) {
@@ -323,9 +329,9 @@ final class BenchControl implements Callable<Integer> {
                     + "%.1f%n", base[0], base[1], base[2]);
             printFlowMap(flowOfPort, flowMatrix);
 
-            res.observe = median(obs);
-            res.shadow = median(sh);
-            res.enforce = median(enf);
+            res.observe = Stats.median(obs);
+            res.shadow = Stats.median(sh);
+            res.enforce = Stats.median(enf);
             res.nObserve = obs.size();
             res.nShadow = sh.size();
             res.nEnforce = enf.size();
@@ -340,6 +346,7 @@ final class BenchControl implements Callable<Integer> {
 
             // group.fallback timed directly, each after re-enforcing the candidate: under the same traffic
             // (the figure reported), then again with the senders stopped (what the calls cost on a quiet group)
+            progress.phase("direct fallbacks");
             double[] busy = directFallbacks(g, "under traffic");
             res.directRuns = (int) busy[0];
             res.directWallUs = busy[1];
@@ -370,7 +377,7 @@ final class BenchControl implements Callable<Integer> {
                     later.size() - incidentAudit.size());
             return res;
         } finally {
-            closeAll(chans);
+            Flows.closeAll(chans);
         }
     }
 
@@ -404,9 +411,9 @@ final class BenchControl implements Callable<Integer> {
             Thread.sleep(30);
         }
         out.printf(Locale.ROOT, "direct group.fallback() after re-enforcing, %s, %d runs: call wall us %s (median %s); "
-                + "call -> kernel default in force us %s (median %s)%n", label, wall.size(), list(wall),
-                BenchBalance.fmt(median(wall), 1), list(sw), BenchBalance.fmt(median(sw), 1));
-        return new double[] {wall.size(), median(wall), median(sw)};
+                + "call -> kernel default in force us %s (median %s)%n", label, wall.size(), Stats.list(wall),
+                Stats.fmt(Stats.median(wall), 1), Stats.list(sw), Stats.fmt(Stats.median(sw), 1));
+        return new double[] {wall.size(), Stats.median(wall), Stats.median(sw)};
     }
 
     private void printFlowMap(Map<Integer, Integer> flowOfPort, Map<Controller.State, long[]> m) {
@@ -435,7 +442,7 @@ final class BenchControl implements Callable<Integer> {
                     if (n > 0) {
                         flowsOn[w]++;
                     }
-                    r.append(String.format(Locale.ROOT, " %6s", tot == 0 || n == 0 ? "." : BenchBalance.fmt(100.0 * n / tot, 1)));
+                    r.append(String.format(Locale.ROOT, " %6s", tot == 0 || n == 0 ? "." : Stats.fmt(100.0 * n / tot, 1)));
                 }
                 out.println(r);
             }
@@ -458,201 +465,6 @@ final class BenchControl implements Callable<Integer> {
             }
         }
         return "no transition entry in the audit trail";
-    }
-
-    private List<DatagramChannel> openFlows(int n) throws IOException {
-        List<DatagramChannel> cs = new ArrayList<>();
-        try {
-            for (int i = 0; i < n; i++) {
-                DatagramChannel ch = DatagramChannel.open(StandardProtocolFamily.INET);
-                cs.add(ch);
-                ch.bind(new InetSocketAddress(lo, 0));
-                ch.configureBlocking(false);
-            }
-        } catch (IOException | RuntimeException e) {
-            closeAll(cs);
-            throw e;
-        }
-        return cs;
-    }
-
-    private static void closeAll(List<DatagramChannel> cs) {
-        for (DatagramChannel ch : cs) {
-            try {
-                ch.close();
-            } catch (IOException e) {
-                // nothing to do about a failed close of a client socket
-            }
-        }
-    }
-
-    /** The UDP echo workers: record per-datagram handling time, count datagrams per flow and worker. */
-    static final class UdpEcho implements AutoCloseable {
-        private final ReuseportGroup group;
-        private final Map<Integer, Integer> flowOfPort;
-        private final AtomicLongArray flowSlot;
-        private final List<Thread> threads = new ArrayList<>();
-        private volatile boolean stopping;
-        private volatile boolean inject;
-
-        UdpEcho(ReuseportGroup group, Map<Integer, Integer> flowOfPort, int flows) {
-            this.group = group;
-            this.flowOfPort = Map.copyOf(flowOfPort);
-            this.flowSlot = new AtomicLongArray(flows * WORKERS);
-            for (Worker w : group.workers()) {
-                Thread t = new Thread(() -> run(w), "control-udp-" + w.slot());
-                t.setDaemon(true);
-                threads.add(t);
-                t.start();
-            }
-        }
-
-        void inject(boolean on) {
-            inject = on;
-        }
-
-        long[] flowSlot() {
-            long[] a = new long[flowSlot.length()];
-            for (int i = 0; i < a.length; i++) {
-                a[i] = flowSlot.get(i);
-            }
-            return a;
-        }
-
-        private void run(Worker w) {
-            ByteBuffer buf = ByteBuffer.allocateDirect(2048);
-            while (!stopping) {
-                try {
-                    buf.clear();
-                    InetSocketAddress from = w.receive(buf, Duration.ofMillis(100));
-                    if (from == null) {
-                        continue;
-                    }
-                    long t0 = System.nanoTime();
-                    buf.flip();
-                    w.send(buf, from);
-                    long took = System.nanoTime() - t0;
-                    if (inject && group.capabilities().steering().startsWith("bpf")) {
-                        took *= 10;
-                    }
-                    w.recordLatency(took);
-                    Integer f = flowOfPort.get(from.getPort());
-                    if (f != null && w.slot() < WORKERS) {
-                        flowSlot.incrementAndGet(f * WORKERS + w.slot());
-                    }
-                } catch (GroupClosedException e) {
-                    return;
-                } catch (IOException | RuntimeException e) {
-                    if (stopping || group.isClosed()) {
-                        return;
-                    }
-                }
-            }
-        }
-
-        @Override
-        public void close() throws InterruptedException {
-            stopping = true;
-            for (Thread t : threads) {
-                t.join(2000);
-            }
-        }
-    }
-
-    /** One paced sender thread per flow socket; each also reads its echoes. Bounded by a deadline. */
-    static final class Senders implements AutoCloseable {
-        private final List<DatagramChannel> chans;
-        private final InetSocketAddress target;
-        private final double rate;
-        private final long deadline;
-        private final AtomicLong sent = new AtomicLong();
-        private final AtomicLong replies = new AtomicLong();
-        private final List<Thread> threads = new ArrayList<>();
-        private volatile boolean stopping;
-
-        Senders(List<DatagramChannel> chans, InetSocketAddress target, double rate, long maxNanos) {
-            this.chans = chans;
-            this.target = target;
-            this.rate = rate;
-            this.deadline = System.nanoTime() + maxNanos;
-        }
-
-        void start() {
-            for (int f = 0; f < chans.size(); f++) {
-                int flow = f;
-                Thread t = new Thread(() -> run(flow), "control-sender-" + f);
-                t.setDaemon(true);
-                threads.add(t);
-                t.start();
-            }
-        }
-
-        private void run(int flow) {
-            DatagramChannel ch = chans.get(flow);
-            ByteBuffer msg = ByteBuffer.allocateDirect(64);
-            ByteBuffer in = ByteBuffer.allocateDirect(2048);
-            long start = System.nanoTime();
-            long n = 0;
-            long max = (long) (rate * (deadline - start) / 1e9) + 1;
-            try {
-                while (!stopping && n < max) {
-                    long now = System.nanoTime();
-                    if (now >= deadline) {
-                        return;
-                    }
-                    long owed = Math.min(max, (long) ((now - start) * rate / 1e9));
-                    while (n < owed) {
-                        msg.clear();
-                        msg.putInt(0, flow).putLong(4, n).putLong(12, now);
-                        msg.position(0).limit(64);
-                        if (ch.send(msg, target) == 0) {
-                            break; // send buffer full: owed again next time
-                        }
-                        n++;
-                        sent.incrementAndGet();
-                    }
-                    while (ch.receive(in.clear()) != null) {
-                        replies.incrementAndGet();
-                    }
-                    LockSupport.parkNanos(1_000_000);
-                }
-            } catch (IOException e) {
-                // a closed client socket ends this flow
-            } finally {
-                try {
-                    // echoes still in flight
-                    long until = System.nanoTime() + 100_000_000L;
-                    while (System.nanoTime() < until) {
-                        while (ch.isOpen() && ch.receive(in.clear()) != null) {
-                            replies.incrementAndGet();
-                        }
-                        LockSupport.parkNanos(5_000_000);
-                    }
-                } catch (IOException e) {
-                    // closed
-                }
-            }
-        }
-
-        void stop() throws InterruptedException {
-            stopping = true;
-            for (Thread t : threads) {
-                t.join(2000);
-            }
-        }
-
-        long sent() {
-            return sent.get();
-        }
-
-        long replies() {
-            return replies.get();
-        }
-
-        @Override
-        public void close() throws InterruptedException {
-            stop();
-        }
     }
 
     // ------------------------------------------------------------------ metrics overhead
@@ -687,6 +499,7 @@ final class BenchControl implements Callable<Integer> {
                     + "ticked only in ON rounds)");
             Controller c = Controller.manual(g, Policy.roundRobin(), settings);
             MetricsSampler scrape = g.newSampler();
+            progress.phase("metrics overhead: " + pairs + " pairs");
             load.start();
             Thread.sleep((long) (warmup * 1000));
             out.printf("  %-5s %-7s %10s %10s %7s %6s %8s %8s %8s %8s%n", "pair", "order", "OFF c/s", "ON c/s", "ON/OFF",
@@ -704,27 +517,26 @@ final class BenchControl implements Callable<Integer> {
                 double ours = 0;
                 int ticks = 0;
                 for (boolean metrics : order) {
-                    Ticker ticker = metrics ? new Ticker(c, scrape, windowMs) : null;
-                    long[] cpu0 = cpu();
+                    MetricsTicker ticker = metrics ? new MetricsTicker(c, scrape, windowMs) : null;
+                    CpuSample cpu0 = CpuSample.now();
                     long n0 = load.completed();
                     server.record(metrics);
                     if (ticker != null) {
                         ticker.start();
                     }
-                    sleepUntil(cpu0[2] + roundNanos);
+                    Timing.sleepUntil(cpu0.wallNanos() + roundNanos);
                     server.record(false);
                     if (ticker != null) {
                         ticks = ticker.stop();
                     }
                     long n1 = load.completed();
-                    long[] cpu1 = cpu();
-                    double secs = (cpu1[2] - cpu0[2]) / 1e9;
-                    double[] pct = cpuPct(cpu0, cpu1);
+                    CpuSample cpu1 = CpuSample.now();
+                    double secs = cpu0.seconds(cpu1);
                     int x = metrics ? 1 : 0;
                     rate[x] = (n1 - n0) / secs;
-                    perCpu[x] = (n1 - n0) / Math.max(1e-9, (cpu1[0] - cpu0[0]) / 1e9);
-                    idle += pct[1] / 2;
-                    ours += pct[0] / 2;
+                    perCpu[x] = (n1 - n0) / Math.max(1e-9, cpu0.processSeconds(cpu1));
+                    idle += cpu0.idlePct(cpu1) / 2;
+                    ours += cpu0.oursPct(cpu1) / 2;
                 }
                 off.add(rate[0]);
                 on.add(rate[1]);
@@ -732,267 +544,27 @@ final class BenchControl implements Callable<Integer> {
                 onCpu.add(perCpu[1]);
                 pairRatio.add(rate[1] / rate[0]);
                 out.printf(Locale.ROOT, "  %-5d %-7s %10.0f %10.0f %7.3f %6d %8s %8s %8.0f %8.0f%n", p + 1,
-                        p % 2 == 0 ? "OFF,ON" : "ON,OFF", rate[0], rate[1], rate[1] / rate[0], ticks, BenchBalance.fmt(idle, 1),
-                        BenchBalance.fmt(ours, 1), perCpu[0], perCpu[1]);
+                        p % 2 == 0 ? "OFF,ON" : "ON,OFF", rate[0], rate[1], rate[1] / rate[0], ticks, Stats.fmt(idle, 1),
+                        Stats.fmt(ours, 1), perCpu[0], perCpu[1]);
                 out.flush();
             }
             load.stop();
             c.close();
-            res.ratio = median(on) / median(off);
+            res.ratio = Stats.median(on) / Stats.median(off);
             out.printf(Locale.ROOT, "  median conn/s over %d pairs: OFF %.0f, ON %.0f -> ON/OFF %s; median of per-pair "
                     + "ratios %s; per CPU-second of this JVM (clients included): OFF %.0f, ON %.0f -> %s%n", pairs,
-                    median(off), median(on), BenchBalance.fmt(res.ratio, 3), BenchBalance.fmt(median(pairRatio), 3), median(offCpu),
-                    median(onCpu), BenchBalance.fmt(median(onCpu) / median(offCpu), 3));
+                    Stats.median(off), Stats.median(on), Stats.fmt(res.ratio, 3), Stats.fmt(Stats.median(pairRatio), 3), Stats.median(offCpu),
+                    Stats.median(onCpu), Stats.fmt(Stats.median(onCpu) / Stats.median(offCpu), 3));
             out.printf("  failed connections %d; controller state after: %s; latency samples recorded in ON rounds: %d%n",
                     load.failed(), c.state(), server.recorded());
-            long works = Ticker.WORK_COUNT.get();
+            long works = MetricsTicker.WORK_COUNT.get();
             out.printf(Locale.ROOT, "  window work in ON rounds (controller.tick + sample + Prometheus text): %d windows, "
                     + "mean %.2f ms wall and %.2f ms of its thread's CPU each (%.2f%% of one CPU at one per %d ms)%n",
-                    works, works == 0 ? Double.NaN : Ticker.WORK_NANOS.get() / 1e6 / works,
-                    works == 0 ? Double.NaN : Ticker.WORK_CPU_NANOS.get() / 1e6 / works,
-                    works == 0 ? Double.NaN : 100.0 * Ticker.WORK_CPU_NANOS.get() / works / (windowMs * 1e6), windowMs);
+                    works, works == 0 ? Double.NaN : MetricsTicker.WORK_NANOS.get() / 1e6 / works,
+                    works == 0 ? Double.NaN : MetricsTicker.WORK_CPU_NANOS.get() / 1e6 / works,
+                    works == 0 ? Double.NaN : 100.0 * MetricsTicker.WORK_CPU_NANOS.get() / works / (windowMs * 1e6), windowMs);
         }
         return res;
     }
 
-    /** Client threads opening a connection per request until stopped (bounded by a deadline). */
-    static final class TcpClients implements AutoCloseable {
-        private final InetSocketAddress target;
-        private final int threads;
-        private final long deadline;
-        private final AtomicLong ok = new AtomicLong();
-        private final AtomicLong failed = new AtomicLong();
-        private final List<Thread> running = new ArrayList<>();
-        private volatile boolean stopping;
-
-        TcpClients(InetSocketAddress target, int threads, long maxNanos) {
-            this.target = target;
-            this.threads = threads;
-            this.deadline = System.nanoTime() + maxNanos;
-        }
-
-        void start() {
-            for (int t = 0; t < threads; t++) {
-                Thread th = new Thread(() -> {
-                    ByteBuffer o = ByteBuffer.allocateDirect(64);
-                    ByteBuffer i = ByteBuffer.allocateDirect(65);
-                    while (!stopping && System.nanoTime() < deadline) {
-                        if (LoadGenerator.tcpOnce(target, o, i, 64)) {
-                            ok.incrementAndGet();
-                        } else {
-                            failed.incrementAndGet();
-                        }
-                    }
-                }, "control-client-" + t);
-                th.setDaemon(true);
-                running.add(th);
-                th.start();
-            }
-        }
-
-        long completed() {
-            return ok.get();
-        }
-
-        long failed() {
-            return failed.get();
-        }
-
-        void stop() throws InterruptedException {
-            stopping = true;
-            for (Thread th : running) {
-                th.join(2000);
-            }
-        }
-
-        @Override
-        public void close() throws InterruptedException {
-            stop();
-        }
-    }
-
-    /** The ON side's window work: a controller tick and a rendered metrics sample every window. */
-    static final class Ticker {
-        /** Time spent in the window work (tick + sample + render) over all tickers, and how many windows. */
-        static final AtomicLong WORK_NANOS = new AtomicLong();
-        static final AtomicLong WORK_COUNT = new AtomicLong();
-        static final AtomicLong WORK_CPU_NANOS = new AtomicLong();
-        private static final java.lang.management.ThreadMXBean THREADS =
-                java.lang.management.ManagementFactory.getThreadMXBean();
-        private final Controller controller;
-        private final MetricsSampler sampler;
-        private final long windowNanos;
-        private final Thread thread;
-        private volatile boolean stopping;
-        private volatile int ticks;
-
-        Ticker(Controller controller, MetricsSampler sampler, int windowMs) {
-            this.controller = controller;
-            this.sampler = sampler;
-            this.windowNanos = windowMs * 1_000_000L;
-            this.thread = new Thread(this::run, "control-ticker");
-            this.thread.setDaemon(true);
-        }
-
-        void start() {
-            thread.start();
-        }
-
-        private void run() {
-            long t0 = System.nanoTime();
-            for (int i = 1; !stopping && i < 100_000; i++) {
-                try {
-                    sleepUntil(t0 + i * windowNanos - windowNanos / 2, () -> stopping);
-                    if (stopping) {
-                        return;
-                    }
-                    long a = System.nanoTime();
-                    long ca = THREADS.getCurrentThreadCpuTime();
-                    controller.tick();
-                    String text = sampler.sample().toPrometheus();
-                    if (text.isEmpty()) {
-                        throw new IllegalStateException("empty metrics");
-                    }
-                    WORK_CPU_NANOS.addAndGet(THREADS.getCurrentThreadCpuTime() - ca);
-                    WORK_NANOS.addAndGet(System.nanoTime() - a);
-                    WORK_COUNT.incrementAndGet();
-                    ticks++;
-                } catch (InterruptedException e) {
-                    return;
-                } catch (IOException | RuntimeException e) {
-                    // counted as a missing tick; the round goes on
-                }
-            }
-        }
-
-        int stop() throws InterruptedException {
-            stopping = true;
-            thread.interrupt();
-            thread.join(2000);
-            return ticks;
-        }
-    }
-
-    /** TCP echo workers: a connection per request, served inline; latency recorded only when asked. */
-    static final class TcpEcho implements AutoCloseable {
-        private final ReuseportGroup group;
-        private final List<Thread> threads = new ArrayList<>();
-        private final AtomicLong recorded = new AtomicLong();
-        private volatile boolean stopping;
-        private volatile boolean record;
-
-        TcpEcho(ReuseportGroup group) {
-            this.group = group;
-            for (Worker w : group.workers()) {
-                Thread t = new Thread(() -> run(w), "control-tcp-" + w.slot());
-                t.setDaemon(true);
-                threads.add(t);
-                t.start();
-            }
-        }
-
-        void record(boolean on) {
-            record = on;
-        }
-
-        long recorded() {
-            return recorded.get();
-        }
-
-        private void run(Worker w) {
-            ByteBuffer buf = ByteBuffer.allocateDirect(16 * 1024);
-            long n = 0;
-            while (!stopping) {
-                try {
-                    Connection c = w.accept(Duration.ofMillis(100));
-                    if (c == null) {
-                        continue;
-                    }
-                    boolean on = record;
-                    long t0 = on ? System.nanoTime() : 0;
-                    try (c) {
-                        EchoServer.echo(c, buf);
-                    } catch (IOException e) {
-                        // a client that reset: next connection
-                    }
-                    if (on) {
-                        w.recordLatency(System.nanoTime() - t0);
-                        n++;
-                        if ((n & 1023) == 0) {
-                            recorded.addAndGet(1024);
-                        }
-                    }
-                } catch (GroupClosedException e) {
-                    break;
-                } catch (IOException | RuntimeException e) {
-                    if (stopping || group.isClosed()) {
-                        break;
-                    }
-                }
-            }
-            recorded.addAndGet(n & 1023);
-        }
-
-        @Override
-        public void close() throws InterruptedException {
-            stopping = true;
-            for (Thread t : threads) {
-                t.join(2000);
-            }
-        }
-    }
-
-    // ------------------------------------------------------------------ helpers
-
-    /** [this JVM's CPU ns, machine idle jiffies (idle + iowait, all CPUs), wall ns]; -1 where unreadable. */
-    private static long[] cpu() {
-        long idle = -1;
-        try {
-            String[] f = java.nio.file.Files.readAllLines(java.nio.file.Path.of("/proc/stat")).get(0).trim()
-                    .split("\\s+");
-            idle = Long.parseLong(f[4]) + Long.parseLong(f[5]);
-        } catch (IOException | RuntimeException e) {
-            idle = -1;
-        }
-        long proc = -1;
-        if (java.lang.management.ManagementFactory.getOperatingSystemMXBean()
-                instanceof com.sun.management.OperatingSystemMXBean os) {
-            proc = os.getProcessCpuTime();
-        }
-        return new long[] {proc, idle, System.nanoTime()};
-    }
-
-    /** [this JVM's CPU %, the machine's idle %], both of all CPUs; NaN when unreadable. */
-    private static double[] cpuPct(long[] a, long[] b) {
-        double wall = (double) (b[2] - a[2]) * Runtime.getRuntime().availableProcessors();
-        double ours = a[0] < 0 || b[0] < 0 ? Double.NaN : 100.0 * (b[0] - a[0]) / wall;
-        double idle = a[1] < 0 || b[1] < 0 ? Double.NaN : Math.min(100, 100.0 * (b[1] - a[1]) * 1e7 / wall); // USER_HZ 100
-        return new double[] {ours, idle};
-    }
-
-    static double median(List<Double> v) {
-        if (v.isEmpty()) {
-            return Double.NaN;
-        }
-        return BenchAccept.median(v.stream().mapToDouble(Double::doubleValue).toArray());
-    }
-
-    private static String list(List<Double> v) {
-        StringBuilder b = new StringBuilder("[");
-        for (int i = 0; i < v.size(); i++) {
-            b.append(i == 0 ? "" : " ").append(BenchBalance.fmt(v.get(i), v.get(i) < 10 ? 3 : 1));
-        }
-        return b.append(']').toString();
-    }
-
-    private static void sleepUntil(long nanoTime) throws InterruptedException {
-        sleepUntil(nanoTime, () -> false);
-    }
-
-    private static void sleepUntil(long nanoTime, java.util.function.BooleanSupplier cancel) throws InterruptedException {
-        for (long left = nanoTime - System.nanoTime(); left > 0 && !cancel.getAsBoolean();
-             left = nanoTime - System.nanoTime()) {
-            Thread.sleep(Math.max(1, Math.min(50, left / 1_000_000)));
-        }
-    }
 }

@@ -1,4 +1,6 @@
-package dev.reuseport.examples;
+package dev.reuseport.examples.bench.scenarios;
+
+import dev.reuseport.examples.bench.harness.ChildJvm;
 
 import java.io.BufferedReader;
 import java.io.IOException;
@@ -35,7 +37,7 @@ import picocli.CommandLine.Spec;
 @Command(name = "serve", mixinStandardHelpOptions = true,
         description = "HTTP/1.1 200 under wrk (Connection: close): the library's serving loop, the Netty adapter "
                 + "and nginx, 4 workers each, in a private netns; RESULT line last.")
-final class BenchServe implements Callable<Integer> {
+public final class BenchServe implements Callable<Integer> {
     private static final String[] IMPLS = {"lib", "netty", "nginx"};
 
     @Spec
@@ -146,7 +148,7 @@ final class BenchServe implements Callable<Integer> {
         if (Runtime.version().feature() >= 22) {
             cmd.add("--enable-native-access=ALL-UNNAMED");
         }
-        cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), Main.class.getName(), "bench", "serve",
+        cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), dev.reuseport.examples.Main.class.getName(), "bench", "serve",
                 "--in-netns", "--rounds", String.valueOf(rounds), "--seconds", String.valueOf(seconds),
                 "--warmup", String.valueOf(warmup), "--workers", String.valueOf(workers)));
         Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();

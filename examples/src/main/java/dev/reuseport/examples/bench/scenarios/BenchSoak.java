@@ -1,28 +1,28 @@
-package dev.reuseport.examples;
+package dev.reuseport.examples.bench.scenarios;
 
-import dev.reuseport.Connection;
 import dev.reuseport.Controller;
-import dev.reuseport.GroupClosedException;
 import dev.reuseport.Policy;
 import dev.reuseport.Protocol;
 import dev.reuseport.ReuseportGroup;
 import dev.reuseport.Worker;
 import dev.reuseport.WorkerStats;
-import dev.reuseport.sys.internal.Sys;
+import dev.reuseport.examples.bench.harness.ChangeTimeline;
+import dev.reuseport.examples.bench.harness.ChangeTimeline.Change;
+import dev.reuseport.examples.bench.harness.CheckedTcpServer;
+import dev.reuseport.examples.bench.harness.FdCensus;
+import dev.reuseport.examples.bench.harness.KernelCounters;
+import dev.reuseport.examples.bench.harness.NumberedUdpLoad;
+import dev.reuseport.examples.bench.harness.PacedTcpLoad;
+import dev.reuseport.examples.bench.harness.Progress;
+import dev.reuseport.examples.bench.harness.Result;
+import dev.reuseport.examples.bench.harness.SeqUdpServer;
+import dev.reuseport.examples.bench.harness.SoakWire;
+import dev.reuseport.examples.bench.harness.WorkerThreads;
 import java.io.IOException;
-import java.io.InputStream;
-import java.io.OutputStream;
 import java.io.PrintWriter;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
-import java.net.NetworkInterface;
-import java.net.Socket;
-import java.net.SocketTimeoutException;
-import java.nio.ByteBuffer;
 import java.nio.channels.DatagramChannel;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -33,12 +33,7 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.TreeMap;
 import java.util.concurrent.Callable;
-import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicInteger;
-import java.util.concurrent.atomic.AtomicLongArray;
-import java.util.concurrent.atomic.LongAdder;
 import java.util.concurrent.locks.LockSupport;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
@@ -80,17 +75,13 @@ import picocli.CommandLine.Spec;
         description = "TCP and UDP groups under load while policies, controller states, sizes and sockets change "
                 + "every interval; counts failed connections, unexplained datagram loss and leaked descriptors "
                 + "(run inside unshare -n).")
-final class BenchSoak implements Callable<Integer> {
+public final class BenchSoak implements Callable<Integer> {
     static final int WORKERS = 8;
     static final int RESIZED = 6;
-    static final int TCP_CLIENTS = 4;
-    static final int UDP_SENDERS = 2;
-    static final int FLOWS_PER_SENDER = 16;
-    static final int PAYLOAD = 16;
-    static final int MAGIC = 0x50414b53;
-    static final int TIMEOUT_MILLIS = 5000;
-    /** How long a worker waits in one accept/receive call; also how soon it lets go of a closed socket. */
-    static final Duration WORKER_WAIT = Duration.ofMillis(10);
+    static final int TCP_CLIENTS = PacedTcpLoad.CLIENTS;
+    static final int UDP_SENDERS = NumberedUdpLoad.SENDERS;
+    static final int FLOWS_PER_SENDER = NumberedUdpLoad.FLOWS_PER_SENDER;
+    static final int PAYLOAD = SoakWire.PAYLOAD;
     static final int UDP_RECEIVE_BUFFER = 4 << 20;
     static final List<String> UDP_KEYS = List.of("Udp.InDatagrams", "Udp.InErrors", "Udp.RcvbufErrors",
             "Udp.NoPorts", "Udp.OutDatagrams", "Udp.SndbufErrors", "Udp.InCsumErrors", "Udp.MemErrors");
@@ -152,10 +143,12 @@ final class BenchSoak implements Callable<Integer> {
     private final List<Kind> order = new ArrayList<>();
 
     private PrintWriter out;
+    private Progress progress;
 
     @Override
     public Integer call() throws Exception {
         out = spec.commandLine().getOut();
+        progress = new Progress(spec.commandLine().getErr(), "soak");
         check("--seconds", seconds, 1, 3600);
         check("--interval-ms", intervalMs, 1, 60_000);
         check("--udp-rate", udpRate, 1, 200_000);
@@ -194,16 +187,16 @@ final class BenchSoak implements Callable<Integer> {
         try (DatagramChannel warm = DatagramChannel.open()) {
             warm.bind(new InetSocketAddress(lo, 0));
         }
-        Fds fdsBefore = Fds.now();
-        Map<String, Long> k0 = BenchRestart.kernelCounters();
+        FdCensus fdsBefore = FdCensus.now();
+        Map<String, Long> k0 = KernelCounters.read();
         Run run = new Run(lo);
         try {
             run.execute();
         } finally {
             run.closeAll();
         }
-        Map<String, Long> k1 = BenchRestart.kernelCounters();
-        Fds fdsAfter = Fds.now();
+        Map<String, Long> k1 = KernelCounters.read();
+        FdCensus fdsAfter = FdCensus.now();
         report(run, fdsBefore, fdsAfter, k0, k1);
         return 0;
     }
@@ -217,24 +210,14 @@ final class BenchSoak implements Callable<Integer> {
 
     /** Brings lo up when it is down and says which namespace this is; a refusal, or null to go on. */
     private String prepareNetwork() throws IOException, InterruptedException {
-        NetworkInterface lo = NetworkInterface.getByName("lo");
-        boolean wasDown = lo == null || !lo.isUp();
-        if (wasDown) {
-            out.println("lo is down in this network namespace: running 'ip link set lo up'");
-            Process p = new ProcessBuilder("ip", "link", "set", "lo", "up").redirectErrorStream(true).start();
-            String said = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8).trim();
-            if (!p.waitFor(10, TimeUnit.SECONDS)) {
-                p.destroyForcibly();
-                return "'ip link set lo up' did not finish within 10 s";
-            }
-            NetworkInterface now = NetworkInterface.getByName("lo");
-            if (p.exitValue() != 0 || now == null || !now.isUp()) {
-                return "'ip link set lo up' failed (exit " + p.exitValue() + ": " + said + "); run as root inside "
-                        + "'unshare -n', or bring lo up first";
-            }
+        boolean[] down = new boolean[1];
+        String refusal = KernelCounters.loopbackUp(out, down);
+        if (refusal != null) {
+            return refusal;
         }
-        String self = link("/proc/self/ns/net");
-        String init = link("/proc/1/ns/net");
+        boolean wasDown = down[0];
+        String self = KernelCounters.link("/proc/self/ns/net");
+        String init = KernelCounters.link("/proc/1/ns/net");
         boolean hostNs = self != null && self.equals(init);
         out.printf("network namespace %s%s%n", self, hostNs
                 ? ": the same as pid 1's; other processes' UDP drops would count in the Udp: InErrors delta (run "
@@ -243,46 +226,7 @@ final class BenchSoak implements Callable<Integer> {
         return null;
     }
 
-    private static String link(String p) {
-        try {
-            return Files.readSymbolicLink(Path.of(p)).toString();
-        } catch (IOException | UnsupportedOperationException e) {
-            return null;
-        }
-    }
-
     // ---------------------------------------------------------------- the run
-
-    /** One change: both groups, one kind. */
-    static final class Change {
-        final int index;
-        final Kind kind;
-        final String detail;
-        final String udpBefore;
-        final String tcpBefore;
-        final long[] seqAtStart;
-        long[] seqAtEnd;
-        long start;
-        long end;
-        long tcpNanos;
-        long udpNanos;
-        long udpInErrorsAtStart;
-        String tcpError;
-        String udpError;
-
-        Change(int index, Kind kind, String detail, String tcpBefore, String udpBefore, long[] seqAtStart) {
-            this.index = index;
-            this.kind = kind;
-            this.detail = detail;
-            this.tcpBefore = tcpBefore;
-            this.udpBefore = udpBefore;
-            this.seqAtStart = seqAtStart;
-        }
-
-        boolean failed() {
-            return tcpError != null || udpError != null;
-        }
-    }
 
     /** Everything one soak opens, and what it counted. */
     final class Run {
@@ -291,10 +235,10 @@ final class BenchSoak implements Callable<Integer> {
         ReuseportGroup udp;
         Controller tcpController;
         Controller udpController;
-        TcpServer tcpServer;
-        UdpServer udpServer;
-        TcpLoad tcpLoad;
-        UdpLoad udpLoad;
+        CheckedTcpServer tcpServer;
+        SeqUdpServer udpServer;
+        PacedTcpLoad tcpLoad;
+        NumberedUdpLoad udpLoad;
         final List<Change> changes = new ArrayList<>();
         final List<String> notes = Collections.synchronizedList(new ArrayList<>());
         long retiredSocketDrops;
@@ -317,8 +261,8 @@ final class BenchSoak implements Callable<Integer> {
                     Duration.ZERO, false);
             tcpController = Controller.manual(tcp, Policy.roundRobin(), manual);
             udpController = Controller.manual(udp, Policy.roundRobin(), manual);
-            tcpServer = new TcpServer(tcp);
-            udpServer = new UdpServer(udp, UDP_SENDERS, maxSeq);
+            tcpServer = new CheckedTcpServer(tcp);
+            udpServer = new SeqUdpServer(udp, UDP_SENDERS, maxSeq);
             out.printf("TCP group %s, %d workers, steering: %s (%s)%n", ReuseportGroupFormat.of(tcp), WORKERS,
                     tcp.capabilities().steering(), tcp.capabilities().steeringReason());
             out.printf("UDP group %s, %d workers, SO_RCVBUF asked %d (kernel caps at net.core.rmem_max), steering: %s%n",
@@ -333,8 +277,8 @@ final class BenchSoak implements Callable<Integer> {
 
             udpInErrors0 = udpCounter("Udp.InErrors");
             long hardDeadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(seconds + 120L);
-            tcpLoad = new TcpLoad(tcp.localAddress(), tcpRate, hardDeadline);
-            udpLoad = new UdpLoad(udp.localAddress(), udpRate, maxSeq, hardDeadline, lo);
+            tcpLoad = new PacedTcpLoad(tcp.localAddress(), tcpRate, hardDeadline);
+            udpLoad = new NumberedUdpLoad(udp.localAddress(), udpRate, maxSeq, hardDeadline, lo);
             tcpLoad.start();
             udpLoad.start();
             start = System.nanoTime();
@@ -372,7 +316,10 @@ final class BenchSoak implements Callable<Integer> {
             long next = System.nanoTime();
             int[] sub = new int[Kind.values().length];
             int size = WORKERS;
+            progress.phase("changes every " + intervalMs + " ms for " + seconds + " s");
             for (int i = 0; i < 10_000_000; i++) {
+                progress.tick(() -> changes.size() + " changes (" + changes.stream().filter(Change::failed).count()
+                        + " failed), " + tcpLoad.failed.sum() + " of " + tcpLoad.attempted.sum() + " connections failed");
                 long now = System.nanoTime();
                 if (next > now) {
                     LockSupport.parkNanos(next - now);
@@ -403,7 +350,7 @@ final class BenchSoak implements Callable<Integer> {
                     // where sockets close, say how the UDP group steered: the kernel hash, or a BPF table
                     detail += udp.policy() instanceof Policy.KernelHash ? " [UDP on kernel hash]" : " [UDP on table]";
                 }
-                Change c = new Change(i, kind, detail, describe(tcp), describe(udp), udpLoad.seqs());
+                Change c = new Change(i, kind.label, detail, describe(tcp), describe(udp), udpLoad.seqs());
                 c.udpInErrorsAtStart = udpCounter("Udp.InErrors");
                 c.start = System.nanoTime();
                 c.tcpError = apply(tcp, tcpController, tcpServer, kind, n, c);
@@ -418,7 +365,7 @@ final class BenchSoak implements Callable<Integer> {
         }
 
         /** Applies one change to one group; null, or what went wrong. */
-        private String apply(ReuseportGroup g, Controller ctl, Server server, Kind kind, int n, Change c) {
+        private String apply(ReuseportGroup g, Controller ctl, WorkerThreads server, Kind kind, int n, Change c) {
             try {
                 switch (kind) {
                     case POLICY -> {
@@ -534,10 +481,6 @@ final class BenchSoak implements Callable<Integer> {
         return g.policy().spec() + "/" + g.controlState();
     }
 
-    static long udpCounter(String key) {
-        return BenchRestart.kernelCounters().getOrDefault(key, 0L);
-    }
-
     /** A group's address as text. */
     static final class ReuseportGroupFormat {
         private ReuseportGroupFormat() {
@@ -549,449 +492,19 @@ final class BenchSoak implements Callable<Integer> {
         }
     }
 
+    static long udpCounter(String key) {
+        return KernelCounters.read().getOrDefault(key, 0L);
+    }
+
     // ---------------------------------------------------------------- servers
-
-    /** Worker threads for a group; workers a resize adds get theirs through {@link #serve}. */
-    abstract static class Server {
-        final ReuseportGroup group;
-        final List<Thread> threads = Collections.synchronizedList(new ArrayList<>());
-        final ConcurrentHashMap<String, LongAdder> errors = new ConcurrentHashMap<>();
-        volatile boolean stopping;
-        final long hardDeadline = System.nanoTime() + TimeUnit.HOURS.toNanos(2);
-
-        Server(ReuseportGroup group) {
-            this.group = group;
-        }
-
-        void serve(List<Worker> ws) {
-            for (Worker w : ws) {
-                Thread t = new Thread(() -> {
-                    try {
-                        run(w);
-                    } catch (RuntimeException e) {
-                        error("worker thread: " + e);
-                    }
-                }, "soak-" + group.protocol().name().toLowerCase(Locale.ROOT) + "-" + w.slot());
-                t.setDaemon(true);
-                threads.add(t);
-                t.start();
-            }
-        }
-
-        abstract void run(Worker w);
-
-        void error(String why) {
-            errors.computeIfAbsent(why, k -> new LongAdder()).increment();
-        }
-
-        Map<String, Long> errorSnapshot() {
-            Map<String, Long> m = new TreeMap<>();
-            errors.forEach((k, v) -> m.put(k, v.sum()));
-            return m;
-        }
-
-        void stop() {
-            stopping = true;
-            List<Thread> ts;
-            synchronized (threads) {
-                ts = new ArrayList<>(threads);
-            }
-            for (Thread t : ts) {
-                try {
-                    t.join(TIMEOUT_MILLIS + 2000L);
-                } catch (InterruptedException e) {
-                    Thread.currentThread().interrupt();
-                    return;
-                }
-            }
-        }
-    }
-
-    /** Accept, read the request to its end (the client half-closes), echo it, close. */
-    static final class TcpServer extends Server {
-        TcpServer(ReuseportGroup g) {
-            super(g);
-            serve(g.workers());
-        }
-
-        @Override
-        void run(Worker w) {
-            ByteBuffer buf = ByteBuffer.allocateDirect(4 * PAYLOAD);
-            while (!stopping && System.nanoTime() < hardDeadline) {
-                Connection c;
-                try {
-                    c = w.accept(WORKER_WAIT);
-                } catch (GroupClosedException e) {
-                    return; // the worker was removed, or the group closed
-                } catch (IOException | RuntimeException e) {
-                    error("accept: " + e.getMessage());
-                    continue;
-                }
-                if (c == null) {
-                    continue;
-                }
-                try (c) {
-                    Sys.setTimeouts(c.fd(), TIMEOUT_MILLIS);
-                    buf.clear();
-                    int n = 0;
-                    for (int i = 0; i < 64 && buf.hasRemaining(); i++) {
-                        n = c.read(buf);
-                        if (n <= 0) {
-                            break;
-                        }
-                    }
-                    if (n == 0) {
-                        error(buf.hasRemaining() ? "read: timed out" : "read: request longer than expected");
-                        continue;
-                    }
-                    buf.flip();
-                    c.writeFully(buf);
-                } catch (IOException e) {
-                    error("serve: " + e.getMessage());
-                }
-            }
-        }
-    }
-
-    /** Receive, check the datagram's number and mark it; no echo. */
-    static final class UdpServer extends Server {
-        final AtomicLongArray[] seen;
-        final LongAdder received = new LongAdder();
-        final LongAdder duplicates = new LongAdder();
-        final LongAdder malformed = new LongAdder();
-        final long maxSeq;
-
-        UdpServer(ReuseportGroup g, int senders, long maxSeq) {
-            super(g);
-            this.maxSeq = maxSeq;
-            seen = new AtomicLongArray[senders];
-            for (int i = 0; i < senders; i++) {
-                seen[i] = new AtomicLongArray((int) ((maxSeq + 63) / 64));
-            }
-            serve(g.workers());
-        }
-
-        long receivedTotal() {
-            return received.sum() + duplicates.sum() + malformed.sum();
-        }
-
-        boolean seen(int sender, long seq) {
-            return (seen[sender].get((int) (seq >>> 6)) & (1L << (seq & 63))) != 0;
-        }
-
-        @Override
-        void run(Worker w) {
-            ByteBuffer buf = ByteBuffer.allocateDirect(2048);
-            while (!stopping && System.nanoTime() < hardDeadline) {
-                InetSocketAddress from;
-                try {
-                    buf.clear();
-                    from = w.receive(buf, WORKER_WAIT);
-                } catch (GroupClosedException e) {
-                    return;
-                } catch (IOException | RuntimeException e) {
-                    error("receive: " + e.getMessage());
-                    continue;
-                }
-                if (from == null) {
-                    continue;
-                }
-                buf.flip();
-                if (buf.remaining() != PAYLOAD || buf.getInt(0) != MAGIC) {
-                    malformed.increment();
-                    continue;
-                }
-                int sender = buf.getInt(4);
-                long seq = buf.getLong(8);
-                if (sender < 0 || sender >= seen.length || seq < 0 || seq >= maxSeq) {
-                    malformed.increment();
-                    continue;
-                }
-                AtomicLongArray bits = seen[sender];
-                int word = (int) (seq >>> 6);
-                long bit = 1L << (seq & 63);
-                long prev = bits.getAndUpdate(word, v -> v | bit);
-                if ((prev & bit) != 0) {
-                    duplicates.increment();
-                } else {
-                    received.increment();
-                }
-            }
-        }
-    }
 
     // ---------------------------------------------------------------- load
 
-    /** TCP clients: a connection per request, paced to a total rate. */
-    static final class TcpLoad {
-        record Failure(long started, long seen, String reason) {
-        }
-
-        final InetSocketAddress target;
-        final int rate;
-        final long hardDeadline;
-        final List<Thread> threads = new ArrayList<>();
-        volatile boolean stopped;
-        final LongAdder attempted = new LongAdder();
-        final LongAdder completed = new LongAdder();
-        final LongAdder failed = new LongAdder();
-        final ConcurrentHashMap<String, LongAdder> reasons = new ConcurrentHashMap<>();
-        final ConcurrentLinkedQueue<Failure> failures = new ConcurrentLinkedQueue<>();
-        final AtomicInteger kept = new AtomicInteger();
-
-        TcpLoad(InetSocketAddress target, int rate, long hardDeadline) {
-            this.target = target;
-            this.rate = rate;
-            this.hardDeadline = hardDeadline;
-        }
-
-        void start() {
-            double perThread = (double) rate / TCP_CLIENTS;
-            for (int t = 0; t < TCP_CLIENTS; t++) {
-                int id = t;
-                Thread th = new Thread(() -> {
-                    byte[] req = new byte[PAYLOAD];
-                    byte[] resp = new byte[PAYLOAD + 1];
-                    long begin = System.nanoTime();
-                    for (long i = 0; i < 100_000_000L && !stopped && System.nanoTime() < hardDeadline; i++) {
-                        long due = begin + (long) (i * 1e9 / perThread);
-                        long wait = due - System.nanoTime();
-                        if (wait > 0) {
-                            LockSupport.parkNanos(wait);
-                        } else if (wait < -200_000_000L) {
-                            begin += -wait; // behind by more than 200 ms: do not catch up in a burst
-                        }
-                        if (stopped) {
-                            break;
-                        }
-                        ByteBuffer.wrap(req).putInt(MAGIC).putInt(id).putLong(i);
-                        long t0 = System.nanoTime();
-                        attempted.increment();
-                        String why = once(req, resp);
-                        if (why == null) {
-                            completed.increment();
-                        } else {
-                            failed.increment();
-                            reasons.computeIfAbsent(why, k -> new LongAdder()).increment();
-                            if (kept.incrementAndGet() <= 10_000) {
-                                failures.add(new Failure(t0, System.nanoTime(), why));
-                            }
-                        }
-                    }
-                }, "soak-tcp-client-" + t);
-                threads.add(th);
-                th.start();
-            }
-        }
-
-        private String once(byte[] req, byte[] resp) {
-            String stage = "connect";
-            try (Socket s = new Socket()) {
-                s.setTcpNoDelay(true);
-                s.setSoTimeout(TIMEOUT_MILLIS);
-                s.connect(target, TIMEOUT_MILLIS);
-                stage = "write";
-                OutputStream o = s.getOutputStream();
-                o.write(req);
-                stage = "shutdownOutput";
-                s.shutdownOutput();
-                stage = "read";
-                InputStream in = s.getInputStream();
-                int got = 0;
-                for (int i = 0; i < 64; i++) {
-                    int r = in.read(resp, got, resp.length - got);
-                    if (r < 0) {
-                        break;
-                    }
-                    got += r;
-                    if (got == resp.length) {
-                        return "read: more bytes than were sent";
-                    }
-                }
-                if (got != PAYLOAD) {
-                    return "read: " + got + " of " + PAYLOAD + " bytes before the end of stream";
-                }
-                if (!Arrays.equals(req, 0, PAYLOAD, resp, 0, PAYLOAD)) {
-                    return "read: the echo differs from the request";
-                }
-                return null;
-            } catch (SocketTimeoutException e) {
-                return stage + ": timed out after " + TIMEOUT_MILLIS + " ms";
-            } catch (IOException e) {
-                return stage + ": " + e.getClass().getSimpleName() + ": " + e.getMessage();
-            }
-        }
-
-        void stop() {
-            stopped = true;
-            for (Thread th : threads) {
-                try {
-                    th.join(3L * TIMEOUT_MILLIS);
-                } catch (InterruptedException e) {
-                    Thread.currentThread().interrupt();
-                    return;
-                }
-            }
-        }
-
-        Map<String, Long> reasonSnapshot() {
-            Map<String, Long> m = new TreeMap<>();
-            reasons.forEach((k, v) -> m.put(k, v.sum()));
-            return m;
-        }
-    }
-
-    /** UDP senders: own sockets (flows), numbered datagrams, paced to a total rate, bounded by a count. */
-    static final class UdpLoad {
-        final InetSocketAddress target;
-        final int rate;
-        final long maxSeq;
-        final long hardDeadline;
-        final InetAddress bindTo;
-        final List<Thread> threads = new ArrayList<>();
-        final List<DatagramChannel> channels = Collections.synchronizedList(new ArrayList<>());
-        /** Next sequence number per sender: every number below it was sent successfully. */
-        final AtomicLongArray next = new AtomicLongArray(UDP_SENDERS);
-        final LongAdder sendFailed = new LongAdder();
-        final ConcurrentHashMap<String, LongAdder> sendErrors = new ConcurrentHashMap<>();
-        volatile boolean stopped;
-
-        UdpLoad(InetSocketAddress target, int rate, long maxSeq, long hardDeadline, InetAddress bindTo) {
-            this.target = target;
-            this.rate = rate;
-            this.maxSeq = maxSeq;
-            this.hardDeadline = hardDeadline;
-            this.bindTo = bindTo;
-        }
-
-        void start() throws IOException {
-            double perThread = (double) rate / UDP_SENDERS;
-            for (int t = 0; t < UDP_SENDERS; t++) {
-                List<DatagramChannel> mine = new ArrayList<>();
-                for (int f = 0; f < FLOWS_PER_SENDER; f++) {
-                    DatagramChannel ch = DatagramChannel.open();
-                    channels.add(ch);
-                    ch.bind(new InetSocketAddress(bindTo, 0));
-                    mine.add(ch);
-                }
-                int id = t;
-                Thread th = new Thread(() -> send(id, mine, perThread), "soak-udp-sender-" + t);
-                threads.add(th);
-                th.start();
-            }
-        }
-
-        private void send(int id, List<DatagramChannel> mine, double perSecond) {
-            ByteBuffer b = ByteBuffer.allocateDirect(PAYLOAD);
-            long begin = System.nanoTime();
-            long seq = 0;
-            long tries = 0;
-            while (!stopped && seq < maxSeq && tries++ < 4 * maxSeq && System.nanoTime() < hardDeadline) {
-                long due = begin + (long) (seq * 1e9 / perSecond);
-                long wait = due - System.nanoTime();
-                if (wait > 0) {
-                    LockSupport.parkNanos(Math.min(wait, 50_000_000L));
-                    continue;
-                } else if (wait < -200_000_000L) {
-                    begin += -wait; // behind by more than 200 ms: keep the rate, do not burst
-                }
-                b.clear();
-                b.putInt(MAGIC).putInt(id).putLong(seq).flip();
-                DatagramChannel ch = mine.get((int) (seq % mine.size()));
-                try {
-                    if (ch.send(b, target) == PAYLOAD) {
-                        seq++;
-                        next.set(id, seq);
-                    } else {
-                        sendFailed.increment();
-                        sendErrors.computeIfAbsent("send returned less than the datagram", k -> new LongAdder())
-                                .increment();
-                    }
-                } catch (IOException e) {
-                    sendFailed.increment();
-                    sendErrors.computeIfAbsent(e.toString(), k -> new LongAdder()).increment();
-                    LockSupport.parkNanos(1_000_000L);
-                }
-            }
-        }
-
-        long[] seqs() {
-            long[] s = new long[UDP_SENDERS];
-            for (int i = 0; i < s.length; i++) {
-                s[i] = next.get(i);
-            }
-            return s;
-        }
-
-        long sent() {
-            long n = 0;
-            for (long s : seqs()) {
-                n += s;
-            }
-            return n;
-        }
-
-        void stop() {
-            stopped = true;
-            for (Thread th : threads) {
-                try {
-                    th.join(10_000);
-                } catch (InterruptedException e) {
-                    Thread.currentThread().interrupt();
-                    return;
-                }
-            }
-        }
-
-        void closeChannels() {
-            synchronized (channels) {
-                for (DatagramChannel ch : channels) {
-                    try {
-                        ch.close();
-                    } catch (IOException e) {
-                        // closing a datagram socket does not fail in a way worth reporting here
-                    }
-                }
-                channels.clear();
-            }
-        }
-    }
-
     // ---------------------------------------------------------------- descriptors
-
-    /** Open descriptors of this process, and those that are BPF programs and maps. */
-    record Fds(int total, int progs, int maps, Map<String, Integer> byKind) {
-        static Fds now() throws IOException {
-            int total = 0;
-            int progs = 0;
-            int maps = 0;
-            Map<String, Integer> kinds = new TreeMap<>();
-            try (var s = Files.list(Path.of("/proc/self/fd"))) {
-                for (Path p : (Iterable<Path>) s::iterator) {
-                    String target;
-                    try {
-                        target = Files.readSymbolicLink(p).toString();
-                    } catch (IOException e) {
-                        continue; // the listing's own descriptor, closed by now
-                    }
-                    total++;
-                    if (target.equals("anon_inode:bpf-prog")) {
-                        progs++;
-                    } else if (target.equals("anon_inode:bpf-map")) {
-                        maps++;
-                    }
-                    String kind = target.startsWith("socket:") ? "socket" : target.startsWith("anon_inode:")
-                            ? target : target.startsWith("pipe:") ? "pipe" : target.startsWith("/") ? "file" : target;
-                    kinds.merge(kind, 1, Integer::sum);
-                }
-            }
-            return new Fds(total, progs, maps, kinds);
-        }
-    }
 
     // ---------------------------------------------------------------- report
 
-    private void report(Run run, Fds before, Fds after, Map<String, Long> k0, Map<String, Long> k1) {
+    private void report(Run run, FdCensus before, FdCensus after, Map<String, Long> k0, Map<String, Long> k1) {
         List<Change> cs = run.changes;
         long connTotal = run.tcpLoad == null ? 0 : run.tcpLoad.attempted.sum();
         long connOk = run.tcpLoad == null ? 0 : run.tcpLoad.completed.sum();
@@ -1011,10 +524,10 @@ final class BenchSoak implements Callable<Integer> {
                 for (long q = 0; q < sentPer[s]; q++) {
                     if (!run.udpServer.seen(s, q)) {
                         missing++;
-                        int ci = changeOfSeq(cs, s, q);
+                        int ci = ChangeTimeline.changeOfSeq(cs, s, q);
                         lostAfter.merge(ci, 1L, Long::sum);
                         if (lostExamples.size() < 12) {
-                            lostExamples.add(describeLoss(cs, ci, s, q));
+                            lostExamples.add(ChangeTimeline.describeLoss(cs, ci, s, q));
                         }
                     }
                 }
@@ -1023,8 +536,8 @@ final class BenchSoak implements Callable<Integer> {
         // TCP failures, placed on the same time line
         Map<Integer, Long> failedAfter = new TreeMap<>();
         if (run.tcpLoad != null) {
-            for (TcpLoad.Failure f : run.tcpLoad.failures) {
-                failedAfter.merge(changeAt(cs, f.started()), 1L, Long::sum);
+            for (PacedTcpLoad.Failure f : run.tcpLoad.failures) {
+                failedAfter.merge(ChangeTimeline.changeAt(cs, f.started()), 1L, Long::sum);
             }
         }
         // kernel drops per change (from its start to the next change's start)
@@ -1044,9 +557,9 @@ final class BenchSoak implements Callable<Integer> {
         out.printf("%-11s %8s %8s %9s %9s %10s %11s %12s%n", "kind", "changes", "failed", "median_ms", "max_ms",
                 "conn_fail", "dgram_lost", "kernel_drop");
         for (Kind k : Kind.values()) {
-            row(k.label, cs, c -> c.kind == k, failedAfter, lostAfter, dropsAfter);
+            ChangeTimeline.row(out, k.label, cs, c -> c.kind.equals(k.label), failedAfter, lostAfter, dropsAfter);
         }
-        row("all", cs, c -> true, failedAfter, lostAfter, dropsAfter);
+        ChangeTimeline.row(out, "all", cs, c -> true, failedAfter, lostAfter, dropsAfter);
         out.printf("%-11s %8s %8s %9s %9s %10d %11d %12d%n", "(before 1st)", "", "", "", "",
                 failedAfter.getOrDefault(-1, 0L), lostAfter.getOrDefault(-1, 0L), dropsBeforeFirst);
 
@@ -1057,14 +570,14 @@ final class BenchSoak implements Callable<Integer> {
         Map<String, List<Change>> byDetail = new LinkedHashMap<>();
         for (Kind k : Kind.values()) {
             for (Change c : cs) {
-                if (c.kind == k) {
+                if (c.kind.equals(k.label)) {
                     byDetail.computeIfAbsent(c.detail, d -> new ArrayList<>()).add(c);
                 }
             }
         }
         for (Map.Entry<String, List<Change>> e : byDetail.entrySet()) {
             String d = e.getKey();
-            rowWide(d, cs, c -> c.detail.equals(d), failedAfter, lostAfter, dropsAfter);
+            ChangeTimeline.rowWide(out, d, cs, c -> c.detail.equals(d), failedAfter, lostAfter, dropsAfter);
         }
 
         out.println();
@@ -1075,11 +588,11 @@ final class BenchSoak implements Callable<Integer> {
         if (run.tcpLoad != null && connFailed > 0) {
             out.println("  client failures by cause:");
             run.tcpLoad.reasonSnapshot().forEach((k, v) -> out.printf("    %6d  %s%n", v, k));
-            List<TcpLoad.Failure> fs = new ArrayList<>(run.tcpLoad.failures);
+            List<PacedTcpLoad.Failure> fs = new ArrayList<>(run.tcpLoad.failures);
             fs.sort((a, b) -> Long.compare(a.started(), b.started()));
-            for (TcpLoad.Failure f : fs.subList(0, Math.min(8, fs.size()))) {
-                int ci = changeAt(cs, f.started());
-                out.printf(Locale.ROOT, "    began %s; seen %.1f ms later: %s%n", where(cs, ci, f.started()),
+            for (PacedTcpLoad.Failure f : fs.subList(0, Math.min(8, fs.size()))) {
+                int ci = ChangeTimeline.changeAt(cs, f.started());
+                out.printf(Locale.ROOT, "    began %s; seen %.1f ms later: %s%n", ChangeTimeline.where(cs, ci, f.started()),
                         (f.seen() - f.started()) / 1e6, f.reason());
             }
         }
@@ -1107,7 +620,7 @@ final class BenchSoak implements Callable<Integer> {
             out.println("  UDP server-side errors: " + run.udpServer.errorSnapshot());
         }
         StringBuilder kc = new StringBuilder();
-        for (String k : concat(UDP_KEYS, TCP_KEYS)) {
+        for (String k : java.util.stream.Stream.concat(UDP_KEYS.stream(), TCP_KEYS.stream()).toList()) {
             if (k0.containsKey(k) && k1.containsKey(k)) {
                 kc.append(kc.length() == 0 ? "" : ", ").append(k).append(' ').append(k1.get(k) - k0.get(k));
             }
@@ -1133,124 +646,10 @@ final class BenchSoak implements Callable<Integer> {
                 + " datagrams lost unexplained, descriptor deltas " + (after.total() - before.total()) + "/"
                 + (after.progs() - before.progs()) + "/" + (after.maps() - before.maps()) + ", " + cs.size()
                 + " changes (" + cs.stream().filter(Change::failed).count() + " failed)");
-        out.printf("RESULT soak conn_total=%d conn_failed=%d dgram_lost_unexplained=%d fd_delta=%d bpf_prog_delta=%d "
-                        + "bpf_map_delta=%d changes=%d%n", connTotal, connFailed, unexplained,
-                after.total() - before.total(), after.progs() - before.progs(), after.maps() - before.maps(),
-                cs.size());
-        out.flush();
+        new Result("soak").put("conn_total", connTotal).put("conn_failed", connFailed)
+                .put("dgram_lost_unexplained", unexplained).put("fd_delta", after.total() - before.total())
+                .put("bpf_prog_delta", after.progs() - before.progs()).put("bpf_map_delta", after.maps() - before.maps())
+                .put("changes", cs.size()).print(out);
     }
 
-    private static List<String> concat(List<String> a, List<String> b) {
-        List<String> l = new ArrayList<>(a);
-        l.addAll(b);
-        return l;
-    }
-
-    private void row(String label, List<Change> cs, java.util.function.Predicate<Change> which,
-                     Map<Integer, Long> failedAfter, Map<Integer, Long> lostAfter, Map<Integer, Long> dropsAfter) {
-        long[] agg = aggregate(cs, which, failedAfter, lostAfter, dropsAfter);
-        double[] ms = times(cs, which);
-        out.printf(Locale.ROOT, "%-11s %8d %8d %9.1f %9.1f %10d %11d %12d%n", label, agg[0], agg[1], ms[0], ms[1],
-                agg[2], agg[3], agg[4]);
-    }
-
-    private void rowWide(String label, List<Change> cs, java.util.function.Predicate<Change> which,
-                         Map<Integer, Long> failedAfter, Map<Integer, Long> lostAfter, Map<Integer, Long> dropsAfter) {
-        long[] agg = aggregate(cs, which, failedAfter, lostAfter, dropsAfter);
-        double[] ms = times(cs, which);
-        double tcpMs = median(cs.stream().filter(which).mapToLong(c -> c.tcpNanos).toArray());
-        double udpMs = median(cs.stream().filter(which).mapToLong(c -> c.udpNanos).toArray());
-        out.printf(Locale.ROOT, "%-40s %8d %8d %9.1f %9.1f %9.1f %10d %11d %12d%n", label, agg[0], agg[1], tcpMs,
-                udpMs, ms[1], agg[2], agg[3], agg[4]);
-    }
-
-    private static double median(long[] nanos) {
-        if (nanos.length == 0) {
-            return 0;
-        }
-        long[] d = nanos.clone();
-        Arrays.sort(d);
-        return d[d.length / 2] / 1e6;
-    }
-
-    private static long[] aggregate(List<Change> cs, java.util.function.Predicate<Change> which,
-                                    Map<Integer, Long> failedAfter, Map<Integer, Long> lostAfter,
-                                    Map<Integer, Long> dropsAfter) {
-        long[] a = new long[5];
-        for (int i = 0; i < cs.size(); i++) {
-            Change c = cs.get(i);
-            if (which.test(c)) {
-                a[0]++;
-                a[1] += c.failed() ? 1 : 0;
-                a[2] += failedAfter.getOrDefault(i, 0L);
-                a[3] += lostAfter.getOrDefault(i, 0L);
-                a[4] += dropsAfter.getOrDefault(i, 0L);
-            }
-        }
-        return a;
-    }
-
-    private static double[] times(List<Change> cs, java.util.function.Predicate<Change> which) {
-        long[] d = cs.stream().filter(which).mapToLong(c -> c.end - c.start).sorted().toArray();
-        if (d.length == 0) {
-            return new double[] {0, 0};
-        }
-        return new double[] {d[d.length / 2] / 1e6, d[d.length - 1] / 1e6};
-    }
-
-    /** The index of the last change started at or before {@code nanos}; -1 before the first. */
-    static int changeAt(List<Change> cs, long nanos) {
-        int lo = 0;
-        int hi = cs.size() - 1;
-        int found = -1;
-        while (lo <= hi) {
-            int mid = (lo + hi) >>> 1;
-            if (cs.get(mid).start <= nanos) {
-                found = mid;
-                lo = mid + 1;
-            } else {
-                hi = mid - 1;
-            }
-        }
-        return found;
-    }
-
-    /** The index of the last change whose start saw sender {@code s} at or before {@code seq}; -1 before the first. */
-    static int changeOfSeq(List<Change> cs, int s, long seq) {
-        int lo = 0;
-        int hi = cs.size() - 1;
-        int found = -1;
-        while (lo <= hi) {
-            int mid = (lo + hi) >>> 1;
-            if (cs.get(mid).seqAtStart[s] <= seq) {
-                found = mid;
-                lo = mid + 1;
-            } else {
-                hi = mid - 1;
-            }
-        }
-        return found;
-    }
-
-    private static String describeLoss(List<Change> cs, int ci, int sender, long seq) {
-        String head = "sender " + sender + " #" + seq + ": sent ";
-        if (ci < 0) {
-            return head + "before the first change";
-        }
-        Change c = cs.get(ci);
-        String when = seq < c.seqAtEnd[sender] ? "during" : "after";
-        String nextText = ci + 1 < cs.size() ? "; next change " + (ci + 2) + ": " + cs.get(ci + 1).detail
-                + " (UDP was " + cs.get(ci + 1).udpBefore + ")" : "; no change after it";
-        return head + when + " change " + (ci + 1) + ": " + c.detail + " (UDP was " + c.udpBefore + ")" + nextText;
-    }
-
-    private static String where(List<Change> cs, int ci, long nanos) {
-        if (ci < 0) {
-            return "before the first change";
-        }
-        Change c = cs.get(ci);
-        long into = nanos - c.start;
-        return String.format(Locale.ROOT, "%.1f ms after change %d started (%s, took %.1f ms; TCP was %s)",
-                into / 1e6, ci + 1, c.detail, (c.end - c.start) / 1e6, c.tcpBefore);
-    }
 }

@@ -1,4 +1,6 @@
-package dev.reuseport.examples;
+package dev.reuseport.examples.bench.harness;
+
+import dev.reuseport.examples.Main;
 
 import java.io.BufferedReader;
 import java.io.IOException;
@@ -14,7 +16,7 @@ import java.util.concurrent.TimeUnit;
  * backends side by side: the backend is chosen once per JVM. The child prints {@code READY <value>}
  * when it is serving and stops when its standard input closes.
  */
-final class ChildJvm implements AutoCloseable {
+public final class ChildJvm implements AutoCloseable {
     private final Process process;
     private final String ready;
     private final BufferedReader output;
@@ -26,12 +28,12 @@ final class ChildJvm implements AutoCloseable {
     }
 
     /** The java binary of this JVM. */
-    static String javaBinary() {
+    public static String javaBinary() {
         return Path.of(System.getProperty("java.home"), "bin", "java").toString();
     }
 
     /** Starts {@code Main} with {@code args} and JVM {@code jvmArgs}; waits up to 30 s for READY. */
-    static ChildJvm start(List<String> jvmArgs, String... args) throws IOException {
+    public static ChildJvm start(List<String> jvmArgs, String... args) throws IOException {
         List<String> cmd = new ArrayList<>();
         cmd.add(javaBinary());
         if (Runtime.version().feature() >= 22) {
@@ -56,7 +58,7 @@ final class ChildJvm implements AutoCloseable {
     }
 
     /** What the child reported after READY. */
-    String ready() {
+    public String ready() {
         return ready;
     }
 
@@ -64,7 +66,7 @@ final class ChildJvm implements AutoCloseable {
      * Writes {@code command} as a line to the child's standard input and returns the next line it prints
      * that starts with {@code answerPrefix} (for a child that answers questions while it serves).
      */
-    String ask(String command, String answerPrefix) throws IOException {
+    public String ask(String command, String answerPrefix) throws IOException {
         process.getOutputStream().write((command + "\n").getBytes(StandardCharsets.UTF_8));
         process.getOutputStream().flush();
         String line;
@@ -77,7 +79,7 @@ final class ChildJvm implements AutoCloseable {
     }
 
     /** CPU time the child has used so far, in nanoseconds; -1 where the OS does not say. */
-    long cpuNanos() {
+    public long cpuNanos() {
         return process.info().totalCpuDuration().map(java.time.Duration::toNanos).orElse(-1L);
     }
 
