@@ -202,7 +202,7 @@ public final class PrometheusExporter {
         counter(fams, "reuseport_map_update_failures_total", "steering table updates that failed").add(
                 "reuseport_map_update_failures_total", base, a.count("publish-failed"));
         counter(fams, "reuseport_fallbacks_total", "returns to the kernel default (fallback)").add(
-                "reuseport_fallbacks_total", base, g.engine().steering().fallbacks());
+                "reuseport_fallbacks_total", base, g.fallbacks());
     }
 
     private static void histogram(Family f, String labels, Histogram h) {

@@ -52,6 +52,11 @@ public final class ReuseportGroup implements AutoCloseable {
         return engine;
     }
 
+    /** How many times {@link #fallback(String)} ran (the Prometheus exposition's counter). */
+    long fallbacks() {
+        return engine.steering().fallbacks();
+    }
+
     /**
      * Takes over the group served by another process's control socket at {@code control} (see
      * {@link ControlSocket}): its listener sockets, steering program and maps arrive by SCM_RIGHTS, and

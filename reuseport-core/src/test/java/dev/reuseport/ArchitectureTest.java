@@ -37,7 +37,7 @@ class ArchitectureTest {
      * them would change the public API), so the rules name them by class.
      */
     private static final Set<String> OPERATORS = Set.of("Controller", "ControlSocket", "ControlClient",
-            "MetricsSampler", "GroupMetrics", "Bundle");
+            "MetricsSampler", "GroupMetrics", "Bundle", "PrometheusExporter", "MetricsEndpoint");
     /**
      * ReuseportGroup's public accessors that hand out or build operator objects; kept for compatibility.
      * Nothing else in the group refers to an operator class.
@@ -47,10 +47,11 @@ class ArchitectureTest {
     /**
      * Facade classes that sit on a descriptor or open one and so use the native internals directly: the
      * workers' and connections' I/O, the engine (a worker's socket object) and the opening of a group;
-     * the control socket and client (peer credentials and timeouts on their own sockets).
+     * the control socket and client (peer credentials and timeouts on their own sockets); the ingest
+     * types that own native message vectors (DatagramBatch, DatagramSource) and set a thread's CPUs.
      */
     private static final Set<String> NATIVE_USERS = Set.of("Worker", "Connection", "GroupEngine", "GroupOpening",
-            "ControlSocket", "ControlClient");
+            "ControlSocket", "ControlClient", "DatagramBatch", "DatagramSource", "CpuAffinity");
 
     private static JavaClasses core;
 
