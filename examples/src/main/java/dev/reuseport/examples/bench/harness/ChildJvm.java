@@ -27,6 +27,35 @@ public final class ChildJvm implements AutoCloseable {
         this.output = output;
     }
 
+    /**
+     * Runs {@code bench <benchArgs>} of this JAR again in a child JVM inside {@code unshare -n} (a private
+     * network namespace: needs root), copying its output to {@code out} line by line.
+     *
+     * @param out      where the child's output goes
+     * @param benchArgs the bench subcommand and its options
+     * @return the child's exit status
+     * @throws IOException          when the child cannot start
+     * @throws InterruptedException when interrupted while waiting for it
+     */
+    public static int benchInNetns(java.io.PrintWriter out, List<String> benchArgs)
+            throws IOException, InterruptedException {
+        List<String> cmd = new ArrayList<>(List.of("unshare", "-n", "--", javaBinary()));
+        if (Runtime.version().feature() >= 22) {
+            cmd.add("--enable-native-access=ALL-UNNAMED");
+        }
+        cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), Main.class.getName(), "bench"));
+        cmd.addAll(benchArgs);
+        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+        try (BufferedReader r = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8))) {
+            String line;
+            while ((line = r.readLine()) != null) {
+                out.println(line);
+                out.flush();
+            }
+        }
+        return p.waitFor();
+    }
+
     /** The java binary of this JVM. */
     public static String javaBinary() {
         return Path.of(System.getProperty("java.home"), "bin", "java").toString();

@@ -189,25 +189,12 @@ public final class BenchIngest implements Callable<Integer> {
     }
 
     private int reexecInNetns() throws IOException, InterruptedException {
-        List<String> cmd = new ArrayList<>(List.of("unshare", "-n", ChildJvm.javaBinary()));
-        if (Runtime.version().feature() >= 22) {
-            cmd.add("--enable-native-access=ALL-UNNAMED");
-        }
-        cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), dev.reuseport.examples.Main.class.getName(), "bench", "ingest",
-                "--in-netns"));
+        List<String> args = new ArrayList<>(List.of("ingest", "--in-netns"));
         // the whole command line was given to the top command: pass on what follows "ingest"
         List<String> all = spec.commandLine().getParseResult().originalArgs();
         int at = all.indexOf("ingest");
-        cmd.addAll(all.subList(at + 1, all.size()));
-        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
-        try (BufferedReader r = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8))) {
-            String line;
-            while ((line = r.readLine()) != null) {
-                out.println(line);
-                out.flush();
-            }
-        }
-        int rc = p.waitFor();
+        args.addAll(all.subList(at + 1, all.size()));
+        int rc = ChildJvm.benchInNetns(out, args);
         if (rc != 0) {
             out.println("bench ingest: the child in 'unshare -n' exited with " + rc + " (root is needed for a private "
                     + "network namespace; --no-netns runs here, on loopback)");

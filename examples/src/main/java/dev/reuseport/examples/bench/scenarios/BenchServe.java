@@ -2,9 +2,7 @@ package dev.reuseport.examples.bench.scenarios;
 
 import dev.reuseport.examples.bench.harness.ChildJvm;
 
-import java.io.BufferedReader;
 import java.io.IOException;
-import java.io.InputStreamReader;
 import java.io.PrintWriter;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -144,22 +142,9 @@ public final class BenchServe implements Callable<Integer> {
 
     /** Runs this command again inside {@code unshare -n}, passing its output through. */
     private int reRunInNetns(PrintWriter out) throws IOException, InterruptedException {
-        List<String> cmd = new ArrayList<>(List.of("unshare", "-n", "--", ChildJvm.javaBinary()));
-        if (Runtime.version().feature() >= 22) {
-            cmd.add("--enable-native-access=ALL-UNNAMED");
-        }
-        cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), dev.reuseport.examples.Main.class.getName(), "bench", "serve",
-                "--in-netns", "--rounds", String.valueOf(rounds), "--seconds", String.valueOf(seconds),
-                "--warmup", String.valueOf(warmup), "--workers", String.valueOf(workers)));
-        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
-        try (BufferedReader r = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8))) {
-            String line;
-            while ((line = r.readLine()) != null) {
-                out.println(line);
-                out.flush();
-            }
-        }
-        int rc = p.waitFor();
+        int rc = ChildJvm.benchInNetns(out, List.of("serve", "--in-netns", "--rounds", String.valueOf(rounds),
+                "--seconds", String.valueOf(seconds), "--warmup", String.valueOf(warmup), "--workers",
+                String.valueOf(workers)));
         if (rc != 0) {
             out.println("bench serve in the private namespace failed (exit " + rc + "); unshare -n needs root "
                     + "(CAP_SYS_ADMIN)");
