@@ -102,10 +102,11 @@ final class GroupEngine {
         return steering.policy();
     }
 
-    Capabilities policy(Policy next) throws IOException {
+    PolicyChange policy(Policy next) throws IOException {
+        long since = System.nanoTime();
         changes.lock();
         try {
-            return steering.policy(next);
+            return steering.policy(next, since);
         } finally {
             changes.unlock();
         }
