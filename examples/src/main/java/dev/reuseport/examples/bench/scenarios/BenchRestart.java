@@ -171,7 +171,7 @@ public final class BenchRestart implements Callable<Integer> {
              OneByteEcho server = new OneByteEcho(g)) {
             p.notes.add("steering: " + g.capabilities().steering() + " (" + g.capabilities().steeringReason() + ")");
             LoadedPhase.drive(out, progress, p, g.localAddress(), false, i -> g.restart(), 20, 50);
-            p.notes.add("group.restarts() = " + g.restarts() + ", steering generation " + g.generation());
+            p.notes.add("group.restarts() = " + g.restarts() + ", table version " + g.tableVersion());
             server.stop();
             p.serverErrors.putAll(server.errors.snapshot());
         }
