@@ -1,9 +1,9 @@
 package dev.reuseport;
 
 import static org.assertj.core.api.Assertions.assertThat;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import dev.reuseport.bpf.Probes;
+import dev.reuseport.testkit.KernelAssumptions;
 import java.time.Duration;
 import java.util.List;
 import org.junit.jupiter.api.BeforeAll;
@@ -26,10 +26,8 @@ class GroupResultTypesTest {
     @BeforeAll
     static void steeringIsAvailable() {
         List<dev.reuseport.bpf.Feature> f = Probes.steering();
-        if (dev.reuseport.sys.internal.Sys.uid() != 0) {
-            assumeTrue(Probes.steeringAvailable(f), "not root and eBPF steering unavailable: " + f);
-        }
-        assertThat(Probes.steeringAvailable(f)).as("probes as root: %s", f).isTrue();
+        // sk_reuseport programs are in the kernel from 4.19 on: as root there a probe saying no is a bug
+        KernelAssumptions.require("eBPF steering", 4, 19, Probes.steeringAvailable(f), f::toString);
     }
 
     private static ReuseportGroup open() throws ReuseportException {
