@@ -16,12 +16,20 @@ import java.util.concurrent.atomic.AtomicReference;
  * is the group's steering, reported by {@link #capabilities()}.
  *
  * <pre>{@code
- * try (ReuseportGroup group = ReuseportGroup.tcp().address("127.0.0.1").port(8080).workers(8).open()) {
- *     for (Worker w : group.workers()) {
- *         new Thread(() -> serve(w)).start();   // w.accept(Duration.ofSeconds(1)) ...
- *     }
+ * try (ReuseportGroup group = ReuseportGroup.tcp().address("127.0.0.1").port(8080).workers(8).open();
+ *      Serving serving = group.serve(connection -> {        // one event loop per worker, following resizes
+ *          ByteBuffer buf = ByteBuffer.allocate(4096);
+ *          while (connection.read(buf) > 0) {               // echo until the peer closes
+ *              buf.flip();
+ *              connection.write(buf);
+ *              buf.clear();
+ *          }
+ *      }, Executors.newCachedThreadPool())) {
+ *     group.applyPolicy(Policy.consistent());               // the PolicyChange says what is in force now
  * }
  * }</pre>
+ * Threads of its own may instead call {@link Worker#accept} or {@link Worker#receive} on each of
+ * {@link #workers()}; workers added later ({@link #resize}, {@link #addWorker()}) then need a thread each.
  */
 public final class ReuseportGroup extends GroupLending implements AutoCloseable {
     /** The most workers a group may have (the size of the steering program's socket array). */
