@@ -1,8 +1,14 @@
 package dev.reuseport;
 
+import dev.reuseport.internal.wire.Shown;
 import java.net.InetAddress;
+import java.net.UnknownHostException;
+import java.time.Duration;
 
-/** The builder's argument checks: each returns its value, or throws naming it and what is accepted. */
+/**
+ * The argument checks of the builder and of the facade's methods: each returns its value, or throws naming
+ * it and what is accepted.
+ */
 final class BuilderChecks {
     private BuilderChecks() {
     }
@@ -60,5 +66,49 @@ final class BuilderChecks {
             throw new IllegalArgumentException("ingest options null; accepted: IngestOptions.defaults() and its withers");
         }
         return options;
+    }
+
+    /** The builder's default address, 0.0.0.0. */
+    static InetAddress anyIpv4() {
+        try {
+            return InetAddress.getByAddress(new byte[4]);
+        } catch (UnknownHostException e) {
+            throw new AssertionError(e);
+        }
+    }
+
+    /** An address literal, not yet parsed ({@link GroupOpening#parseAddress} does that). */
+    static String literal(String literal) {
+        if (literal == null || literal.isBlank()) {
+            throw new IllegalArgumentException("address " + Shown.quote(literal) + " is empty; accepted: an IPv4 "
+                    + "or IPv6 literal, 'localhost', '0.0.0.0' or '::'");
+        }
+        return literal;
+    }
+
+    /** A policy to shadow: any but the kernel hash. */
+    static Policy shadowCandidate(Policy candidate) {
+        if (candidate == null) {
+            throw new IllegalArgumentException("policy null cannot be shadowed; accepted: any policy but kernel-hash");
+        }
+        if (candidate instanceof Policy.KernelHash) {
+            throw new IllegalArgumentException("policy kernel-hash cannot be shadowed; accepted: any other policy");
+        }
+        return candidate;
+    }
+
+    /** The watchdog's stall time. */
+    static Duration stall(Duration stall) {
+        if (stall == null || stall.toMillis() < 10 || stall.toMillis() > 3_600_000) {
+            throw new IllegalArgumentException("stall " + stall + "; accepted: 10 ms .. 1 h");
+        }
+        return stall;
+    }
+
+    static SocketListener listener(SocketListener listener) {
+        if (listener == null) {
+            throw new IllegalArgumentException("socket listener null; accepted: a SocketListener instance");
+        }
+        return listener;
     }
 }

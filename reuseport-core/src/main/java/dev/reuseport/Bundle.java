@@ -63,7 +63,7 @@ final class Bundle {
         }
         out.add(put(dir, "sysctls.txt", sc.toString()));
         StringBuilder hist = new StringBuilder("policy now: " + group.policy().spec() + " table version "
-                + group.tableVersion() + " state " + group.controlState() + "\n");
+                + group.tableVersion() + " state " + group.controllerState().shown() + "\n");
         for (String line : group.audit().entries()) {
             if (line.contains("\"event\":\"policy\"") || line.contains("\"event\":\"shadow\"")
                     || line.contains("\"event\":\"pass\"") || line.contains("\"event\":\"transition\"")

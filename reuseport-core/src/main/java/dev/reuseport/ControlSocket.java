@@ -486,7 +486,7 @@ public final class ControlSocket implements AutoCloseable {
             body.add(String.format("%-5d %10d %10d %10d %8d %8d", s.slot(), s.accepted(), s.received(), s.queueDepth(),
                     s.queueLimit(), s.drops()));
         }
-        return "state " + group.controlState() + " policy " + group.policy().spec() + " generation "
+        return "state " + group.controlState() + " policy " + group.policy().spec() + " table-version "
                 + group.tableVersion() + " workers " + group.workers().size();
     }
 

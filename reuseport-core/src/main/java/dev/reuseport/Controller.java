@@ -501,18 +501,19 @@ public final class Controller implements AutoCloseable {
                 }
             }
             case ENFORCE -> {
-                Capabilities c = group.policy(candidate);
+                Capabilities c = group.applyPolicy(candidate).capabilities();
                 if (!c.steering().startsWith("bpf")) {
                     throw new IllegalStateException("cannot enforce " + candidate.spec() + ": " + c.steeringReason());
                 }
             }
             case FALLBACK -> {
-                switchNanos = group.fallback(reason) - t0;
+                long called = System.nanoTime();
+                switchNanos = called - t0 + group.fallbackToKernelHash(reason).toNanos();
                 lastFallbackNanos = switchNanos;
             }
             case OBSERVE -> {
                 if (from != State.FALLBACK) {
-                    group.fallback("back to observe: " + reason);
+                    group.fallbackToKernelHash("back to observe: " + reason);
                 }
             }
             default -> throw new IllegalStateException(target.name());

@@ -62,8 +62,6 @@ final class GroupEngine {
         this.retirement = new Retirement(spec, audit::record, describe(), Worker.POLL_SLICE_MILLIS);
     }
 
-
-
     /** How many callers wait for the change in progress to end (for tests). */
     int queuedChanges() {
         return changes.getQueueLength();
@@ -102,10 +100,11 @@ final class GroupEngine {
         return steering.policy();
     }
 
-    Capabilities policy(Policy next) throws IOException {
+    PolicyChange policy(Policy next) throws IOException {
+        long since = System.nanoTime();
         changes.lock();
         try {
-            return steering.policy(next);
+            return steering.policy(next, since);
         } finally {
             changes.unlock();
         }
@@ -172,16 +171,6 @@ final class GroupEngine {
     String describe() {
         return "group " + protocol + " " + GroupOpening.format(spec.local());
     }
-
-
-
-
-
-
-
-
-
-
 
 
     void removeWorker(int slot) throws IOException {

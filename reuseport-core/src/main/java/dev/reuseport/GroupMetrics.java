@@ -12,7 +12,8 @@ import java.util.Map;
  * @param timeMillis        when the window ended (epoch ms)
  * @param windowSeconds     its length
  * @param policy            the policy in force
- * @param generation        the policy version
+ * @param tableVersion      the table version of the steering program in force (see
+ *                          {@link ReuseportGroup#tableVersion()})
  * @param state             the control state, or {@code -} without a controller
  * @param workers           per worker, by slot
  * @param imbalance         max/mean of worker rates over the window (1.0 = even; 0 = no traffic)
@@ -22,7 +23,7 @@ import java.util.Map;
  * @param netstat           the namespace's TCPMigrateReqSuccess, TCPMigrateReqFailure, ListenOverflows,
  *                          ListenDrops
  */
-public record GroupMetrics(long timeMillis, double windowSeconds, String policy, int generation, String state,
+public record GroupMetrics(long timeMillis, double windowSeconds, String policy, int tableVersion, String state,
                            List<WorkerMetrics> workers, double imbalance, double shadowImbalance,
                            double p99Divergence, long restarts, Map<String, Long> netstat) {
 
@@ -30,6 +31,17 @@ public record GroupMetrics(long timeMillis, double windowSeconds, String policy,
     public GroupMetrics {
         workers = List.copyOf(workers);
         netstat = Map.copyOf(netstat);
+    }
+
+    /**
+     * The table version, under its former name.
+     *
+     * @return {@link #tableVersion()}
+     * @deprecated "generation" also named a socket swap; use {@link #tableVersion()}
+     */
+    @Deprecated
+    public int generation() {
+        return tableVersion;
     }
 
     /**
@@ -50,8 +62,8 @@ public record GroupMetrics(long timeMillis, double windowSeconds, String policy,
      */
     public String toTable() {
         StringBuilder b = new StringBuilder();
-        b.append(String.format(Locale.ROOT, "policy %s generation %d state %s window %.1fs imbalance %.3f "
-                + "shadow-imbalance %.3f p99-divergence %.2f restarts %d%n", policy, generation, state, windowSeconds,
+        b.append(String.format(Locale.ROOT, "policy %s table-version %d state %s window %.1fs imbalance %.3f "
+                + "shadow-imbalance %.3f p99-divergence %.2f restarts %d%n", policy, tableVersion, state, windowSeconds,
                 imbalance, shadowImbalance, p99Divergence, restarts));
         b.append(String.format(Locale.ROOT, "%-5s %10s %10s %9s %7s %8s %10s %10s %8s %8s %8s %8s %8s%n", "slot",
                 "accepted", "received", "rate/s", "queue", "drops", "selected", "shadow", "migrated", "fallback",
@@ -79,7 +91,7 @@ public record GroupMetrics(long timeMillis, double windowSeconds, String policy,
         gauge(b, "reuseport_imbalance_ratio", "max/mean of per-worker rate over the window", imbalance);
         gauge(b, "reuseport_shadow_imbalance_ratio", "predicted imbalance of the shadowed policy", shadowImbalance);
         gauge(b, "reuseport_p99_divergence_ratio", "max worker p99 over median worker p99", p99Divergence);
-        gauge(b, "reuseport_policy_generation", "policy version", generation);
+        gauge(b, "reuseport_policy_table_version", "version of the steering table in force", tableVersion);
         counter(b, "reuseport_restarts_total", "socket swaps", restarts);
         series(b, "reuseport_worker_accepted_total", "counter", "TCP connections accepted", w -> w.accepted());
         series(b, "reuseport_worker_received_total", "counter", "UDP datagrams received", w -> w.received());

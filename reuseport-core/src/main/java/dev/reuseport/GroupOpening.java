@@ -75,7 +75,7 @@ final class GroupOpening {
                 group.engine().steering().attachForMigration();
             } else if (!(b.policy instanceof Policy.KernelHash)) {
                 try {
-                    group.policy(b.policy);
+                    group.applyPolicy(b.policy);
                 } catch (IOException | RuntimeException e) {
                     try {
                         group.close();

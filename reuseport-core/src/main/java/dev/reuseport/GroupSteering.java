@@ -145,8 +145,11 @@ final class GroupSteering {
                 flowCapacity);
     }
 
-    /** {@link ReuseportGroup#policy(Policy)}; the engine holds its change lock. */
-    Capabilities policy(Policy next) throws IOException {
+    /**
+     * {@link ReuseportGroup#applyPolicy(Policy)}; the engine holds its change lock. {@code since} is when
+     * the caller asked ({@link System#nanoTime()}), for the change's duration.
+     */
+    PolicyChange policy(Policy next, long since) throws IOException {
         ensureOpen();
         int highest = members.highest();
         if (next instanceof Policy.Weighted w && w.weights().length != highest + 1) {
@@ -156,40 +159,50 @@ final class GroupSteering {
         }
         lock();
         try {
-            if (next instanceof Policy.KernelHash) {
-                if (steering.attached()) {
-                    steering.pass("policy kernel-hash");
-                }
-                policy = next;
-                steering.plan(null);
-                shadowed = null;
-                return capabilities = capabilities.withSteering("kernel hash", steering.attached()
-                        ? "policy kernel-hash: program attached in pass mode, the kernel hash decides"
-                        : "policy kernel-hash: no program attached");
-            }
-            if (!steering.attached()) {
-                String why = enable();
-                if (why != null) {
-                    LOG.log(System.Logger.Level.WARNING, name + ": policy " + next.spec()
-                            + " needs eBPF steering; staying on the kernel hash: " + why);
-                    policy = Policy.kernelHash();
-                    return capabilities = capabilities.withSteering("kernel hash", "policy " + next.spec()
-                            + " requested but " + why);
-                }
-            }
-            TablePlanner.Plan p = plan(next, members.slots(), steering.plan());
-            steering.publish(p, false, "policy " + next.spec(), policy.spec());
-            policy = next;
-            steering.plan(p);
-            shadowed = null;
-            ReuseportEvents.policy(name, next.spec(), steering.tableVersion());
-            return capabilities = capabilities.withSteering("bpf " + next.spec(), "program "
-                    + steering.program().program().name() + " attached" + (steering.migrates()
-                    && protocol == Protocol.TCP ? " (migrates queued requests on close)" : "")
-                    + ", table version " + steering.tableVersion());
+            Policy previous = policy;
+            switchTo(next);
+            return new PolicyChange(previous, next, policy, steering.tableVersion(), capabilities,
+                    java.time.Duration.ofNanos(System.nanoTime() - since));
         } finally {
             lock.unlock();
         }
+    }
+
+    /** Puts {@code next} in force (or the kernel hash, when the program cannot run); under {@link #lock}. */
+    private void switchTo(Policy next) throws IOException {
+        if (next instanceof Policy.KernelHash) {
+            if (steering.attached()) {
+                steering.pass("policy kernel-hash");
+            }
+            policy = next;
+            steering.plan(null);
+            shadowed = null;
+            capabilities = capabilities.withSteering("kernel hash", steering.attached()
+                    ? "policy kernel-hash: program attached in pass mode, the kernel hash decides"
+                    : "policy kernel-hash: no program attached");
+            return;
+        }
+        if (!steering.attached()) {
+            String why = enable();
+            if (why != null) {
+                LOG.log(System.Logger.Level.WARNING, name + ": policy " + next.spec()
+                        + " needs eBPF steering; staying on the kernel hash: " + why);
+                policy = Policy.kernelHash();
+                capabilities = capabilities.withSteering("kernel hash", "policy " + next.spec()
+                        + " requested but " + why);
+                return;
+            }
+        }
+        TablePlanner.Plan p = plan(next, members.slots(), steering.plan());
+        steering.publish(p, false, "policy " + next.spec(), policy.spec());
+        policy = next;
+        steering.plan(p);
+        shadowed = null;
+        ReuseportEvents.policy(name, next.spec(), steering.tableVersion());
+        capabilities = capabilities.withSteering("bpf " + next.spec(), "program "
+                + steering.program().program().name() + " attached" + (steering.migrates()
+                && protocol == Protocol.TCP ? " (migrates queued requests on close)" : "")
+                + ", table version " + steering.tableVersion());
     }
 
     /** {@link ReuseportGroup#shadow(Policy)}; the engine holds its change lock. */

@@ -77,7 +77,7 @@ public final class MetricsSampler {
             }
         }
         return new GroupMetrics(System.currentTimeMillis(), secs, group.policy().spec(), group.tableVersion(),
-                group.controlState(), out, maxOverMean(rates), maxOverMean(shadowRates), divergence(p99s),
+                group.controllerState().shown(), out, maxOverMean(rates), maxOverMean(shadowRates), divergence(p99s),
                 group.restarts(), netstat());
     }
 

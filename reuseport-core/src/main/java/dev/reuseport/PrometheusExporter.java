@@ -166,17 +166,16 @@ public final class PrometheusExporter {
                 stats.size());
         Family state = family(fams, "reuseport_control_state", "gauge",
                 "control state in force: 1 for the current one (NONE: no controller runs)");
-        String now = g.controlState();
-        for (Controller.State st : Controller.State.values()) {
-            state.add("reuseport_control_state", base + ",state=\"" + st.name() + "\"", st.name().equals(now) ? 1 : 0);
+        ControlState now = g.controllerState();
+        for (ControlState st : ControlState.values()) {
+            state.add("reuseport_control_state", base + ",state=\"" + st.name() + "\"", st == now ? 1 : 0);
         }
-        state.add("reuseport_control_state", base + ",state=\"NONE\"", "-".equals(now) ? 1 : 0);
         Capabilities caps = g.capabilities();
         family(fams, "reuseport_policy_info", "gauge", "the policy in force, its table version and what steers")
                 .add("reuseport_policy_info", base + ",policy=\"" + esc(g.policy().spec()) + "\",table_version=\""
-                        + g.generation() + "\",steering=\"" + esc(caps.steering()) + "\"", 1);
+                        + g.tableVersion() + "\",steering=\"" + esc(caps.steering()) + "\"", 1);
         family(fams, "reuseport_policy_table_version", "gauge", "version of the steering table in force")
-                .add("reuseport_policy_table_version", base, g.generation());
+                .add("reuseport_policy_table_version", base, g.tableVersion());
         Family cap = family(fams, "reuseport_capability", "gauge",
                 "probed kernel features: 1 for the outcome of each feature's probe");
         for (Feature f : caps.features()) {

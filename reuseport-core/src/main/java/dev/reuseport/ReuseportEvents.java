@@ -295,8 +295,8 @@ final class ReuseportEvents {
         String group;
         @Label("Policy")
         String policy;
-        @Label("Generation")
-        int generation;
+        @Label("Table Version")
+        int tableVersion;
     }
 
     @Name("dev.reuseport.Restart")
@@ -326,7 +326,7 @@ final class ReuseportEvents {
         }
     }
 
-    static void policy(String group, String policy, int generation) {
+    static void policy(String group, String policy, int tableVersion) {
         if (!on()) {
             return;
         }
@@ -334,7 +334,7 @@ final class ReuseportEvents {
         if (e.isEnabled()) {
             e.group = group;
             e.policy = policy;
-            e.generation = generation;
+            e.tableVersion = tableVersion;
             e.commit();
         }
     }

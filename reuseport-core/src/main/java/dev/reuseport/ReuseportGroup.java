@@ -3,14 +3,11 @@ package dev.reuseport;
 import dev.reuseport.bpf.SteerProgram;
 import dev.reuseport.handoff.Handoff;
 import dev.reuseport.internal.member.GroupSpec;
-import dev.reuseport.internal.wire.Shown;
 import java.io.IOException;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
-import java.net.UnknownHostException;
 import java.time.Duration;
 import java.util.List;
-import java.util.concurrent.Executor;
 import java.util.concurrent.atomic.AtomicReference;
 
 /**
@@ -19,14 +16,22 @@ import java.util.concurrent.atomic.AtomicReference;
  * is the group's steering, reported by {@link #capabilities()}.
  *
  * <pre>{@code
- * try (ReuseportGroup group = ReuseportGroup.tcp().address("127.0.0.1").port(8080).workers(8).open()) {
- *     for (Worker w : group.workers()) {
- *         new Thread(() -> serve(w)).start();   // w.accept(Duration.ofSeconds(1)) ...
- *     }
+ * try (ReuseportGroup group = ReuseportGroup.tcp().address("127.0.0.1").port(8080).workers(8).open();
+ *      Serving serving = group.serve(connection -> {        // one event loop per worker, following resizes
+ *          ByteBuffer buf = ByteBuffer.allocate(4096);
+ *          while (connection.read(buf) > 0) {               // echo until the peer closes
+ *              buf.flip();
+ *              connection.write(buf);
+ *              buf.clear();
+ *          }
+ *      }, Executors.newCachedThreadPool())) {
+ *     group.applyPolicy(Policy.consistent());               // the PolicyChange says what is in force now
  * }
  * }</pre>
+ * Threads of its own may instead call {@link Worker#accept} or {@link Worker#receive} on each of
+ * {@link #workers()}; workers added later ({@link #resize}, {@link #addWorker()}) then need a thread each.
  */
-public final class ReuseportGroup implements AutoCloseable {
+public final class ReuseportGroup extends GroupLending implements AutoCloseable {
     /** The most workers a group may have (the size of the steering program's socket array). */
     public static final int MAX_WORKERS = 256;
     /** The largest backlog accepted (the kernel further caps it at net.core.somaxconn). */
@@ -35,8 +40,6 @@ public final class ReuseportGroup implements AutoCloseable {
     public static final int MIN_RECEIVE_BUFFER = 1024;
     /** The largest explicit receive buffer accepted, in bytes. */
     public static final int MAX_RECEIVE_BUFFER = 1 << 30;
-
-    private static final System.Logger LOG = System.getLogger("dev.reuseport");
 
     /** Orders every change; this class checks arguments and makes one call to it. */
     private final GroupEngine engine;
@@ -48,6 +51,7 @@ public final class ReuseportGroup implements AutoCloseable {
         ReuseportEvents.track(this);
     }
 
+    @Override
     GroupEngine engine() {
         return engine;
     }
@@ -220,23 +224,36 @@ public final class ReuseportGroup implements AutoCloseable {
      * Switches the steering policy at run time. The new table is written beside the live one and
      * switched in with a single map update, so each packet sees either the old table or the new one. A
      * policy other than the kernel hash needs the steering program: where the host cannot run it (see
-     * {@link #capabilities()}), the group stays on the kernel hash and the returned report says why.
+     * {@link #capabilities()}), the group stays on the kernel hash and the returned change says why.
      * Switching to {@link Policy#kernelHash()} with the program attached is one map update (mode PASS).
      * If a map update fails midway, the previous table stays in force and the failure is thrown.
      *
      * @param next the policy to steer by
-     * @return the capability report after the switch
+     * @return what changed: the policy before and the one in force now ({@link PolicyChange#applied()} is
+     *         false when the host kept the kernel hash), the table version after the switch (equal to
+     *         {@link #tableVersion()} until the next change), the capability report and the time it took
      * @throws IllegalArgumentException when {@code next} is null, or a weighted policy whose weights do not
      *                                  match the group's slots (one weight per slot 0..highest)
      * @throws GroupClosedException when the group is closed
      * @throws IOException when a map update fails (the previous table stays in force; the failure is
      *                     audited)
      */
+    public PolicyChange applyPolicy(Policy next) throws IOException {
+        return engine.policy(BuilderChecks.policy(next));
+    }
+
+    /**
+     * Switches the steering policy at run time, as {@link #applyPolicy(Policy)} does.
+     *
+     * @param next the policy to steer by
+     * @return the capability report after the switch
+     * @throws IOException as {@link #applyPolicy(Policy)} says
+     * @deprecated a setter-like name that returned a report; use {@link #applyPolicy(Policy)}, whose
+     *             {@link PolicyChange#capabilities()} is this report
+     */
+    @Deprecated
     public Capabilities policy(Policy next) throws IOException {
-        if (next == null) {
-            throw new IllegalArgumentException("policy null is not a policy; accepted: " + Policy.Weighted.ACCEPTED);
-        }
-        return engine.policy(next);
+        return applyPolicy(next).capabilities();
     }
 
     /**
@@ -284,13 +301,24 @@ public final class ReuseportGroup implements AutoCloseable {
     }
 
     /**
-     * The control state, for reports.
+     * The state of the controller running this group.
      *
-     * @return the {@link Controller.State} name, or {@code -} when no {@link Controller} runs this group
+     * @return {@link ControlState#NONE} when no {@link Controller} runs this group, else its state
      */
-    public String controlState() {
+    public ControlState controllerState() {
         Controller c = controller.get();
-        return c == null ? "-" : c.state().name();
+        return c == null ? ControlState.NONE : ControlState.valueOf(c.state().name());
+    }
+
+    /**
+     * The control state as text, for reports.
+     *
+     * @return the state's name, or {@code -} when no controller runs this group
+     * @deprecated a string that had to be parsed; use {@link #controllerState()}
+     */
+    @Deprecated
+    public String controlState() {
+        return controllerState().shown();
     }
 
     /**
@@ -324,26 +352,34 @@ public final class ReuseportGroup implements AutoCloseable {
      * @throws IOException when a map update fails (the previous table stays in force)
      */
     public boolean shadow(Policy candidate) throws IOException {
-        if (candidate == null) {
-            throw new IllegalArgumentException("policy null cannot be shadowed; accepted: any policy but kernel-hash");
-        }
-        if (candidate instanceof Policy.KernelHash) {
-            throw new IllegalArgumentException("policy kernel-hash cannot be shadowed; accepted: any other policy");
-        }
-        return engine.shadow(candidate);
+        return engine.shadow(BuilderChecks.shadowCandidate(candidate));
     }
 
     /**
      * Back to the kernel default in one step (mode PASS: two map updates; nothing to do without a
-     * program). Returns {@link System#nanoTime()} at the moment the kernel default was in force, so that a
-     * caller can time trigger-to-default. Ends shadowing as well; the program stays attached. Takes its own
-     * short path: it never waits behind a restart, a resize or a hand-off in progress.
+     * program). Ends shadowing as well; the program stays attached. Takes its own short path: it never
+     * waits behind a restart, a resize or a hand-off in progress.
      *
      * @param reason why, for the audit trail and the capability report
-     * @return {@link System#nanoTime()} when the kernel default was in force
+     * @return how long the switch took: from this call until the kernel default was in force
      * @throws GroupClosedException when the group is closed
      * @throws IOException when a map update fails
      */
+    public Duration fallbackToKernelHash(String reason) throws IOException {
+        long called = System.nanoTime();
+        return Duration.ofNanos(engine.fallback(reason) - called);
+    }
+
+    /**
+     * Back to the kernel default, as {@link #fallbackToKernelHash(String)} does.
+     *
+     * @param reason why, for the audit trail and the capability report
+     * @return {@link System#nanoTime()} when the kernel default was in force
+     * @throws IOException as {@link #fallbackToKernelHash(String)} says
+     * @deprecated a bare {@code long} (an instant of {@link System#nanoTime()}) read like a duration; use
+     *             {@link #fallbackToKernelHash(String)}, which returns the {@link Duration} the switch took
+     */
+    @Deprecated
     public long fallback(String reason) throws IOException {
         return engine.fallback(reason);
     }
@@ -434,10 +470,7 @@ public final class ReuseportGroup implements AutoCloseable {
      *                     {@link #removeWorker(int)} say; the workers changed before that stay changed
      */
     public List<Worker> resize(int workers) throws IOException {
-        if (workers < 1 || workers > MAX_WORKERS) {
-            throw new IllegalArgumentException("workers " + workers + " is out of range; accepted: 1.." + MAX_WORKERS);
-        }
-        return engine.resize(workers);
+        return engine.resize(BuilderChecks.workers(workers));
     }
 
     /**
@@ -455,10 +488,7 @@ public final class ReuseportGroup implements AutoCloseable {
      * @throws IllegalArgumentException when {@code stall} is null or out of range
      */
     public AutoCloseable watchdog(java.time.Duration stall) {
-        if (stall == null || stall.toMillis() < 10 || stall.toMillis() > 3_600_000) {
-            throw new IllegalArgumentException("stall " + stall + "; accepted: 10 ms .. 1 h");
-        }
-        return Watchdog.start(this, engine, stall);
+        return Watchdog.start(this, engine, BuilderChecks.stall(stall));
     }
 
     /**
@@ -468,113 +498,6 @@ public final class ReuseportGroup implements AutoCloseable {
      */
     public long restarts() {
         return engine.restarts();
-    }
-
-    /**
-     * Serves this TCP group with the library's own event loops: one epoll loop per worker accepts in
-     * batches without blocking and hands each connection, once its first bytes arrived, to {@code handler}
-     * on {@code executor}. Serving follows membership by itself (see {@link Serving}): added workers are
-     * served at once, removed ones stop after their queue went to the others, restarts and hand-offs drain.
-     * Virtual threads work: {@code Executors.newVirtualThreadPerTaskExecutor()} never pins a carrier, as
-     * {@link ServedConnection} waits in Java, not in native calls.
-     *
-     * @param handler  serves one connection; its failures are logged and counted
-     * @param executor runs the handlers; a rejection is logged and counted (the connection is closed)
-     * @return the serving handle; close it (or the group) to stop
-     * @throws IllegalArgumentException {@code handler} or {@code executor} is null
-     * @throws UnsupportedOperationException this is a UDP group (use {@link #serveDatagrams(DatagramHandler)})
-     * @throws IllegalStateException    the group is served already (by {@code serve} or another I/O engine)
-     * @throws GroupClosedException     the group is closed
-     * @throws IOException              a loop could not be created (epoll_create1, eventfd)
-     */
-    public Serving serve(ConnectionHandler handler, Executor executor) throws IOException {
-        return Serving.streams(this, handler, executor, Serving.DEFAULT_DRAIN);
-    }
-
-    /**
-     * As {@link #serve(ConnectionHandler, Executor)}, with the time a retiring loop (a removed worker, a
-     * closed or handed-off group, {@link Serving#close()}) gives its connections to finish before closing
-     * them.
-     *
-     * @param handler  serves one connection
-     * @param executor runs the handlers
-     * @param drain    how long connections in flight may finish when their loop retires; zero or more
-     * @return the serving handle
-     * @throws IllegalArgumentException a null argument or a negative drain
-     * @throws UnsupportedOperationException this is a UDP group
-     * @throws IllegalStateException    the group is served already
-     * @throws GroupClosedException     the group is closed
-     * @throws IOException              a loop could not be created
-     */
-    public Serving serve(ConnectionHandler handler, Executor executor, Duration drain) throws IOException {
-        return Serving.streams(this, handler, executor, drain);
-    }
-
-    /**
-     * Serves this UDP group with the library's own event loops, calling {@code handler} for every datagram:
-     * inline on each worker's loop when {@code executor} is null (keep it short and non-blocking), else on
-     * {@code executor} (a rejection drops the datagram, logged and counted). Membership is followed as for
-     * {@link #serve(ConnectionHandler, Executor)}; datagrams drained from a leaving socket go to the heir.
-     *
-     * @param handler  answers one datagram; its failures are logged and counted
-     * @param executor runs the handlers, or null to run them on the loops
-     * @return the serving handle
-     * @throws IllegalArgumentException {@code handler} is null
-     * @throws UnsupportedOperationException this is a TCP group
-     * @throws IllegalStateException    the group is served already
-     * @throws GroupClosedException     the group is closed
-     * @throws IOException              a loop could not be created
-     */
-    public Serving serveDatagrams(DatagramHandler handler, Executor executor) throws IOException {
-        return Serving.datagrams(this, handler, executor, Serving.DEFAULT_DRAIN);
-    }
-
-    /**
-     * {@link #serveDatagrams(DatagramHandler, Executor)} with the handler on the loops.
-     *
-     * @param handler answers one datagram
-     * @return the serving handle
-     * @throws IllegalArgumentException {@code handler} is null
-     * @throws UnsupportedOperationException this is a TCP group
-     * @throws IllegalStateException    the group is served already
-     * @throws GroupClosedException     the group is closed
-     * @throws IOException              a loop could not be created
-     */
-    public Serving serveDatagrams(DatagramHandler handler) throws IOException {
-        return serveDatagrams(handler, null);
-    }
-
-    /**
-     * Hands the group's sockets to an external I/O engine: {@code listener} is told of every socket now
-     * (with {@link SocketListener#joined}, a duplicate each) and of every later change, as
-     * {@link SocketListener} describes, until {@link #detach(SocketListener)} or {@link #close()}. One
-     * listener that serves traffic ({@link SocketListener#servesTraffic()}: an I/O engine such as
-     * {@link #serve serve}'s loops or the Netty adapter) at a time, beside any number of observers (a
-     * meter binder, say). If {@code joined} fails for a socket, those already given are taken back
-     * ({@code leaving}) and the failure is thrown.
-     *
-     * @param listener the engine to serve the sockets
-     * @throws IOException           what {@code joined} threw, after the sockets given were taken back
-     * @throws IllegalStateException {@code listener} is attached already, or it serves traffic and another
-     *                               listener that serves traffic is attached
-     * @throws GroupClosedException  the group is closed
-     */
-    public void attach(SocketListener listener) throws IOException {
-        if (listener == null) {
-            throw new IllegalArgumentException("socket listener null; accepted: a SocketListener instance");
-        }
-        engine.attach(listener);
-    }
-
-    /**
-     * Takes the sockets back from {@code listener}: {@link SocketListener#leaving} for each socket it
-     * holds; the group keeps serving them itself ({@link Worker#accept}, {@link Worker#receive}). Nothing
-     * happens when {@code listener} is not the one attached (or the group is closed: closing told it).
-     *
-     * @param listener the listener attached with {@link #attach(SocketListener)}
-     */
-    public void detach(SocketListener listener) {
-        engine.detach(listener);
     }
 
     /**
@@ -624,11 +547,7 @@ public final class ReuseportGroup implements AutoCloseable {
 
         private Builder(Protocol protocol) {
             this.protocol = protocol;
-            try {
-                this.address = InetAddress.getByAddress(new byte[4]);
-            } catch (UnknownHostException e) {
-                throw new AssertionError(e);
-            }
+            this.address = BuilderChecks.anyIpv4();
         }
 
         /**
@@ -652,11 +571,7 @@ public final class ReuseportGroup implements AutoCloseable {
          * @throws IllegalArgumentException when {@code literal} is empty or not an IP literal
          */
         public Builder address(String literal) {
-            if (literal == null || literal.isBlank()) {
-                throw new IllegalArgumentException("address " + Shown.quote(literal) + " is empty; accepted: an IPv4 "
-                        + "or IPv6 literal, 'localhost', '0.0.0.0' or '::'");
-            }
-            return address(GroupOpening.parseAddress(literal));
+            return address(GroupOpening.parseAddress(BuilderChecks.literal(literal)));
         }
 
         /**

@@ -8,6 +8,7 @@ import java.net.InetSocketAddress;
 import java.nio.ByteBuffer;
 import java.nio.channels.ClosedChannelException;
 import java.time.Duration;
+import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.atomic.LongAdder;
 
 /**
@@ -36,6 +37,8 @@ public final class Worker {
     private final org.HdrHistogram.Recorder latency = new org.HdrHistogram.Recorder(3);
     private final org.HdrHistogram.Histogram latencyTotal = new org.HdrHistogram.Histogram(3);
     private org.HdrHistogram.Histogram latencyInterval;
+    /** Datagrams through the ingest paths (batched and zero-allocation receive, batched send). */
+    private final IngestCounters ingest = new IngestCounters();
 
     Worker(ReuseportGroup group, String groupName, int slot, Protocol protocol, int family, int fd) {
         this.group = group;
@@ -118,15 +121,12 @@ public final class Worker {
     }
 
     /** Connections taken off a closing socket's queue when the kernel cannot migrate them. */
-    private final java.util.concurrent.ConcurrentLinkedQueue<Connection> handedOver =
-            new java.util.concurrent.ConcurrentLinkedQueue<>();
+    private final ConcurrentLinkedQueue<Connection> handedOver = new ConcurrentLinkedQueue<>();
 
     /** A datagram taken off a closing socket's receive queue. */
-    private record Handed(byte[] data, InetSocketAddress from) {
-    }
+    private record Handed(byte[] data, InetSocketAddress from) { }
 
-    private final java.util.concurrent.ConcurrentLinkedQueue<Handed> handedDatagrams =
-            new java.util.concurrent.ConcurrentLinkedQueue<>();
+    private final ConcurrentLinkedQueue<Handed> handedDatagrams = new ConcurrentLinkedQueue<>();
 
     /** Queues a datagram read from this worker's previous socket, for {@link #receive} to return. */
     void handOver(byte[] datagram, InetSocketAddress from) {
@@ -401,8 +401,8 @@ public final class Worker {
         } finally {
             f.release();
         }
-        return new WorkerStats(slot, accepted.sum(), received.sum() + (long) INGEST_RX.getOpaque(this),
-                sent.sum() + (long) INGEST_TX.getOpaque(this), depth, limit, drops);
+        return new WorkerStats(slot, accepted.sum(), received.sum() + ingest.received(),
+                sent.sum() + ingest.sent(), depth, limit, drops);
     }
 
     private void requireProtocol(Protocol wanted, String op) {
@@ -422,33 +422,6 @@ public final class Worker {
     }
 
     // --- ingest: zero-allocation and batched receive/send, socket options read back (issue 16) ---
-
-    private static final java.lang.invoke.VarHandle INGEST_RX;
-    private static final java.lang.invoke.VarHandle INGEST_TX;
-
-    static {
-        try {
-            java.lang.invoke.MethodHandles.Lookup l = java.lang.invoke.MethodHandles.lookup();
-            INGEST_RX = l.findVarHandle(Worker.class, "ingestReceived", long.class);
-            INGEST_TX = l.findVarHandle(Worker.class, "ingestSent", long.class);
-        } catch (ReflectiveOperationException e) {
-            throw new ExceptionInInitializerError(e);
-        }
-    }
-
-    /**
-     * Datagrams received by the ingest paths; written with opaque stores by the receiving thread (one
-     * writer per worker is the intended shape; concurrent receivers on one worker may undercount).
-     */
-    @SuppressWarnings("unused")
-    private long ingestReceived;
-    /** Datagrams sent by {@link #send(DatagramBatch)}; as {@link #ingestReceived}. */
-    @SuppressWarnings("unused")
-    private long ingestSent;
-
-    private void countIngest(java.lang.invoke.VarHandle h, long n) {
-        h.setOpaque(this, (long) h.getOpaque(this) + n);
-    }
 
     /**
      * Waits up to {@code timeout} for a datagram and reads it into {@code dst}, its sender into
@@ -480,7 +453,7 @@ public final class Worker {
                     dst.put(queued.data(), 0, len);
                     from.fillFrom(queued.from(), family);
                     from.truncated(len < queued.data().length);
-                    countIngest(INGEST_RX, 1);
+                    ingest.received(1);
                     return len;
                 }
             }
@@ -490,7 +463,7 @@ public final class Worker {
                 int r = v.receiveInto(n, dst, Sys.MSG_DONTWAIT);
                 if (r >= 0) {
                     from.fillFrom(v, 0);
-                    countIngest(INGEST_RX, 1);
+                    ingest.received(1);
                     return r;
                 }
                 if (!awaitReadable(n, deadline)) {
@@ -530,7 +503,7 @@ public final class Worker {
                 }
                 if (k > 0) {
                     batch.handedCount(k);
-                    countIngest(INGEST_RX, k);
+                    ingest.received(k);
                     return k;
                 }
             }
@@ -540,7 +513,7 @@ public final class Worker {
                 int r = v.receive(n, batch.capacity(), Sys.MSG_DONTWAIT, true);
                 if (r > 0) {
                     batch.received(r, true);
-                    countIngest(INGEST_RX, r);
+                    ingest.received(r);
                     return r;
                 }
                 if (!awaitReadable(n, deadline)) {
@@ -574,7 +547,7 @@ public final class Worker {
         int n = acquire(f);
         try {
             int r = batch.vec().send(n, 0, c, Sys.MSG_DONTWAIT);
-            countIngest(INGEST_TX, r);
+            ingest.sent(r);
             return r;
         } finally {
             f.release();
@@ -623,6 +596,4 @@ public final class Worker {
             f.release();
         }
     }
-
-    // --- end ingest ---
 }

@@ -17,7 +17,13 @@ import com.tngtech.archunit.lang.SimpleConditionEvent;
 import com.tngtech.archunit.library.dependencies.SliceAssignment;
 import com.tngtech.archunit.library.dependencies.SliceIdentifier;
 import com.tngtech.archunit.library.dependencies.SlicesRuleDefinition;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
 import java.util.Set;
+import java.util.stream.Collectors;
+import java.util.stream.Stream;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
@@ -25,7 +31,9 @@ import org.junit.jupiter.api.Test;
  * The package rules of docs/architecture.md, checked on the classes of reuseport-core (not its tests):
  * the group never knows who operates it, the internal parts never reach back up, steering and
  * membership stay apart, the native internals stay below the facade, no test hook in production code,
- * and no package cycle.
+ * no package cycle; and the size limits of issue 13, read from the sources: {@code ReuseportGroup.java}
+ * at most {@value #FACADE_LIMIT} lines (nested Builder and javadoc included) and without
+ * {@code synchronized}, every other main source file of core at most {@value #FILE_LIMIT} lines.
  */
 class ArchitectureTest {
     private static final String FACADE = "dev.reuseport";
@@ -42,7 +50,7 @@ class ArchitectureTest {
      * ReuseportGroup's public accessors that hand out or build operator objects; kept for compatibility.
      * Nothing else in the group refers to an operator class.
      */
-    private static final Set<String> GROUP_OPERATOR_ACCESSORS = Set.of("controller", "controlState", "newSampler",
+    private static final Set<String> GROUP_OPERATOR_ACCESSORS = Set.of("controller", "controllerState", "newSampler",
             "bundle");
     /**
      * Facade classes that sit on a descriptor or open one and so use the native internals directly: the
@@ -52,6 +60,11 @@ class ArchitectureTest {
      */
     private static final Set<String> NATIVE_USERS = Set.of("Worker", "Connection", "GroupEngine", "GroupOpening",
             "ControlSocket", "ControlClient", "DatagramBatch", "DatagramSource", "CpuAffinity");
+
+    /** The most lines {@code ReuseportGroup.java} may have. */
+    static final int FACADE_LIMIT = 700;
+    /** The most lines any other main source file of reuseport-core may have. */
+    static final int FILE_LIMIT = 600;
 
     private static JavaClasses core;
 
@@ -158,7 +171,7 @@ class ArchitectureTest {
     @Test
     void onlyTheFacadeReachesTheEngine() {
         check(noClasses().that(DescribedPredicate.not(DescribedPredicate.describe("the facade's own machinery",
-                        c -> Set.of("ReuseportGroup", "GroupEngine", "GroupOpening", "Watchdog").contains(topName(c))
+                        c -> Set.of("ReuseportGroup", "GroupLending", "GroupEngine", "GroupOpening", "Watchdog").contains(topName(c))
                                 && c.getPackageName().equals(FACADE))))
                 .should().dependOnClassesThat().belongToAnyOf(GroupEngine.class));
     }
@@ -184,5 +197,49 @@ class ArchitectureTest {
                 return "the packages of reuseport-core";
             }
         }).should().beFreeOfCycles());
+    }
+
+    /** reuseport-core's main sources (the tests run with the module's directory as {@code basedir}). */
+    private static Path mainSources() {
+        Path dir = Path.of(System.getProperty("basedir", ".")).resolve("src/main");
+        if (!Files.isDirectory(dir)) {
+            throw new AssertionError("no sources at " + dir.toAbsolutePath() + "; run from reuseport-core");
+        }
+        return dir;
+    }
+
+    @Test
+    void theFacadeStaysSmallAndLockFree() throws IOException {
+        Path facade = mainSources().resolve("java/dev/reuseport/ReuseportGroup.java");
+        List<String> lines = Files.readAllLines(facade);
+        if (lines.size() > FACADE_LIMIT) {
+            throw new AssertionError(facade + " has " + lines.size() + " lines; accepted: at most " + FACADE_LIMIT
+                    + " (move code to GroupEngine, GroupOpening, BuilderChecks; never thin the javadoc)");
+        }
+        for (int i = 0; i < lines.size(); i++) {
+            if (lines.get(i).matches(".*\\bsynchronized\\b.*")) {
+                throw new AssertionError(facade + ":" + (i + 1) + " uses synchronized; accepted: none (the engine "
+                        + "orders changes under its own locks)");
+            }
+        }
+    }
+
+    @Test
+    void noOtherCoreSourceFileExceedsItsLimit() throws IOException {
+        List<String> over;
+        try (Stream<Path> files = Files.walk(mainSources())) {
+            over = files.filter(f -> f.toString().endsWith(".java") && !f.endsWith("ReuseportGroup.java"))
+                    .map(f -> {
+                        try {
+                            long n = Files.readAllLines(f).size();
+                            return n > FILE_LIMIT ? f + " (" + n + " lines)" : null;
+                        } catch (IOException e) {
+                            return f + " (unreadable: " + e + ")";
+                        }
+                    }).filter(s -> s != null).sorted().collect(Collectors.toList());
+        }
+        if (!over.isEmpty()) {
+            throw new AssertionError("main source files of reuseport-core over " + FILE_LIMIT + " lines: " + over);
+        }
     }
 }

@@ -223,10 +223,10 @@ class KernelSelftestLookupTest {
                 assertThat(c[s]).as("slot %d of %d under round-robin: %s", s, n, Arrays.toString(Arrays.copyOf(c, n)))
                         .isEqualTo(3);
             }
-            g.policy(only(n - 3, n));
+            g.applyPolicy(only(n - 3, n));
             c = deliver(g, to, 20);
             assertThat(c[n - 3]).as("one-slot table, slot %d of %d", n - 3, n).isEqualTo(20);
-            g.policy(Policy.kernelHash());
+            g.applyPolicy(Policy.kernelHash());
             c = deliver(g, to, 40);
             assertThat(lost(c)).as("kernel hash over %d members: datagrams lost", n).isZero();
             assertThat(Arrays.stream(c, 0, n).filter(x -> x > 0).count()).as("members used by 40 flows").isGreaterThan(4);

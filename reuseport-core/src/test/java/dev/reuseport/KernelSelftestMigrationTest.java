@@ -19,7 +19,7 @@ import org.junit.jupiter.params.provider.MethodSource;
 /**
  * The kernel's {@code selftests/bpf/prog_tests/migrate_reuseport.c}, case by case, through the library:
  * requests that have not finished their handshake when their listener leaves the group (removeWorker, or
- * a restart's generation swap) are migrated by the group's SELECT_OR_MIGRATE program and accepted by a
+ * a restart's socket generation swap) are migrated by the group's SELECT_OR_MIGRATE program and accepted by a
  * surviving member:
  * <ul>
  *   <li>{@code tfo}: TCP_SYN_RECV children of TCP Fast Open, in the accept queue, migrated by

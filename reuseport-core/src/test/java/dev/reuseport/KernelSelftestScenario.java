@@ -59,7 +59,7 @@ public final class KernelSelftestScenario {
      * {@code state}: {@code tfo} (SYN_RECV children of TCP Fast Open, migrated when their listener closes),
      * {@code timer} (NEW_SYN_RECV requests migrated by the SYN-ACK timer), {@code ack} (NEW_SYN_RECV
      * requests migrated by the final ACK); {@code op}: {@code remove} (removeWorker of slot 0, slot 1
-     * survives) or {@code restart} (a generation swap). Every client must be accepted by a live worker.
+     * survives) or {@code restart} (a socket generation swap). Every client must be accepted by a live worker.
      */
     static void migrate(String state, String family, String op, boolean migration) throws Exception {
         InetAddress lo = loopback(family);

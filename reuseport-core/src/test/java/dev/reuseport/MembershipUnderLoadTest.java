@@ -23,8 +23,8 @@ class MembershipUnderLoadTest {
     void removingWorkersUnderTheKernelHashLosesNoDatagram() throws Exception {
         try (ReuseportGroup g = ReuseportGroup.udp().address(TestTraffic.LO).workers(8).receiveBuffer(4 << 20).open();
              TestTraffic t = new TestTraffic(g)) {
-            g.policy(Policy.roundRobin());
-            g.policy(Policy.kernelHash()); // the program stays attached in pass mode
+            g.applyPolicy(Policy.roundRobin());
+            g.applyPolicy(Policy.kernelHash()); // the program stays attached in pass mode
             AtomicBoolean done = new AtomicBoolean();
             AtomicLong sent = new AtomicLong();
             Thread sender = new Thread(() -> {

@@ -53,7 +53,7 @@ class OperatorSocketTest {
     void statusAndMetricsPrintEveryWorker() throws Exception {
         ControlClient.Reply status = client.request("status");
         assertThat(status.ok()).isTrue();
-        assertThat(status.text()).startsWith("state OBSERVE policy kernel-hash generation");
+        assertThat(status.text()).startsWith("state OBSERVE policy kernel-hash table-version");
         assertThat(status.body()).anyMatch(l -> l.startsWith("steering kernel hash"));
         for (int s = 0; s < 8; s++) {
             int slot = s;

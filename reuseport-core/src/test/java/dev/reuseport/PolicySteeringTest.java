@@ -129,7 +129,7 @@ class PolicySteeringTest {
                     }
                     int[] kernel = isUdp ? pingAll(t, flows) : null;
                     List<Integer> kernelTcp = isUdp ? null : connectAll(g, clients, true);
-                    g.policy(Policy.consistent());
+                    g.applyPolicy(Policy.consistent());
                     assertThat(g.capabilities().steering()).isEqualTo("bpf consistent");
                     if (isUdp) {
                         assertThat(pingAll(t, flows)).as("UDP flows after enforcing consistent").containsExactly(kernel);
@@ -137,7 +137,7 @@ class PolicySteeringTest {
                         assertThat(connectAll(g, clients, false)).as("TCP 4-tuples after enforcing consistent")
                                 .isEqualTo(kernelTcp);
                     }
-                    g.fallback("test: back to the kernel hash");
+                    g.fallbackToKernelHash("test: back to the kernel hash");
                     if (isUdp) {
                         assertThat(pingAll(t, flows)).as("UDP flows after falling back").containsExactly(kernel);
                     }
@@ -244,7 +244,7 @@ class PolicySteeringTest {
                 Policy.cpu(), Policy.kernelHash()};
             for (int i = 0; i < 30; i++) {
                 Policy p = cycle[i % cycle.length];
-                Capabilities c = g.policy(p);
+                Capabilities c = g.applyPolicy(p).capabilities();
                 assertThat(c.steering()).isEqualTo(p instanceof Policy.KernelHash ? "kernel hash" : "bpf " + p.spec());
                 Thread.sleep(20);
             }

@@ -29,7 +29,7 @@ class PolicySwitchFailureTest {
             int configFd = p.descriptors()[1 + SteerProgram.MAPS.indexOf("config")];
             LibBpf.mapFreeze(configFd, "map config");
 
-            assertThatThrownBy(() -> g.policy(Policy.consistent()))
+            assertThatThrownBy(() -> g.applyPolicy(Policy.consistent()))
                     .isInstanceOf(NativeException.class)
                     .hasMessageStartingWith("bpf_map_update_elem: EPERM (1)");
             assertThat(g.policy()).isEqualTo(Policy.roundRobin());

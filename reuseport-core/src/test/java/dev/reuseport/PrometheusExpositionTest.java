@@ -65,7 +65,7 @@ class PrometheusExpositionTest {
                             + "\",slot=\"0\",le=\"0.0001\"} 0")
                     .contains("reuseport_control_state{protocol=\"tcp\",port=\"" + port + "\",state=\"NONE\"} 1")
                     .contains("reuseport_policy_info{protocol=\"tcp\",port=\"" + port
-                            + "\",policy=\"kernel-hash\",table_version=\"" + t.generation() + "\"")
+                            + "\",policy=\"kernel-hash\",table_version=\"" + t.tableVersion() + "\"")
                     .containsPattern("reuseport_capability\\{protocol=\"tcp\",port=\"" + port
                             + "\",feature=\"SO_REUSEPORT\",outcome=\"on\"} 1")
                     .contains("reuseport_handoffs_total{protocol=\"tcp\",port=\"" + port + "\",outcome=\"passed\"} 0");

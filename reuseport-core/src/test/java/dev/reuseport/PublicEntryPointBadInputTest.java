@@ -107,6 +107,9 @@ class PublicEntryPointBadInputTest {
         c.add(bad("policy null", iae, "policy null", t -> t.group.policy(null)));
         c.add(bad("policy wrong weight count", iae, "names 3 weights; the group's slots are [0, 1, 2, 3]",
                 t -> t.group.policy(Policy.weighted(1, 2, 3))));
+        c.add(bad("applyPolicy null", iae, "policy null", t -> t.group.applyPolicy(null)));
+        c.add(bad("applyPolicy wrong weight count", iae, "names 3 weights; the group's slots are [0, 1, 2, 3]",
+                t -> t.group.applyPolicy(Policy.weighted(1, 2, 3))));
         c.add(bad("shadow null", iae, "policy null cannot be shadowed; accepted:", t -> t.group.shadow(null)));
         c.add(bad("shadow kernel hash", iae, "policy kernel-hash cannot be shadowed",
                 t -> t.group.shadow(Policy.kernelHash())));

@@ -46,7 +46,7 @@ class ReuseportJfrEventsTest {
                 Worker added = g.addWorker();
                 g.removeWorker(added.slot());
                 g.restart();
-                g.fallback("jfr test");
+                g.fallbackToKernelHash("jfr test");
                 // the watchdog: slot 1 accepted once, then nobody serves it while connections queue there
                 g.worker(1).accept(Duration.ofMillis(5));
                 List<Socket> clients = new ArrayList<>();

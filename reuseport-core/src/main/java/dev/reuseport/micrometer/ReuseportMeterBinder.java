@@ -1,6 +1,6 @@
 package dev.reuseport.micrometer;
 
-import dev.reuseport.Controller;
+import dev.reuseport.ControlState;
 import dev.reuseport.GroupMetrics;
 import dev.reuseport.MetricsSampler;
 import dev.reuseport.ReuseportGroup;
@@ -134,8 +134,8 @@ public final class ReuseportMeterBinder implements MeterBinder {
     }
 
     /**
-     * Registers the group's meters: the imbalance, shadow-imbalance and p99-divergence ratios, the policy
-     * generation, the restart count, the control state ({@code reuseport.control.state}, one gauge per
+     * Registers the group's meters: the imbalance, shadow-imbalance and p99-divergence ratios, the steering
+     * table version ({@code reuseport.policy.table.version}), the restart count, the control state ({@code reuseport.control.state}, one gauge per
      * state tagged {@code state}, 1 for the state in force, {@code NONE} when no controller runs), and per
      * worker (tagged {@code slot}) accepted, received, drops, queue depth and limit, steered and migrated
      * counts and the p99 latency in microseconds. The per-worker meters follow membership: each new window
@@ -152,18 +152,12 @@ public final class ReuseportMeterBinder implements MeterBinder {
                 .tags(tags).description("predicted imbalance of the shadowed policy").register(registry);
         Gauge.builder("reuseport.p99.divergence.ratio", group, g -> value(this, GroupMetrics::p99Divergence)).tags(tags)
                 .register(registry);
-        Gauge.builder("reuseport.policy.generation", group, g -> g.tableVersion()).tags(tags).register(registry);
+        Gauge.builder("reuseport.policy.table.version", group, g -> g.tableVersion()).tags(tags)
+                .description("version of the steering table in force").register(registry);
         FunctionCounter.builder("reuseport.restarts", group, g -> g.restarts()).tags(tags).register(registry);
-        List<String> states = new ArrayList<>();
-        for (Controller.State st : Controller.State.values()) {
-            states.add(st.name());
-        }
-        states.add("NONE");
-        for (String st : states) {
-            Gauge.builder("reuseport.control.state", group, g -> {
-                String now = g.controlState();
-                return st.equals(now) || st.equals("NONE") && "-".equals(now) ? 1 : 0;
-            }).tags(tags.and("state", st)).description("1 for the control state in force").register(registry);
+        for (ControlState st : ControlState.values()) {
+            Gauge.builder("reuseport.control.state", group, g -> g.controllerState() == st ? 1 : 0)
+                    .tags(tags.and("state", st.name())).description("1 for the control state in force").register(registry);
         }
         Gauge.builder("reuseport.workers", group, g -> value(this, m -> m.workers().size())).tags(tags)
                 .description("live workers").register(registry);

@@ -156,7 +156,7 @@ class NettyAdapterTest {
             while (ok.get() < 400 && System.nanoTime() < deadline) {
                 Thread.sleep(5);
             }
-            g.fallback("test: the candidate misbehaves");
+            g.fallbackToKernelHash("test: the candidate misbehaves");
             long selectedAtFallback = selected(g);
             long[] before = served(echo);
             long okAtFallback = ok.get();

@@ -12,17 +12,32 @@ import com.tngtech.archunit.core.importer.ImportOption;
 import com.tngtech.archunit.lang.ArchCondition;
 import com.tngtech.archunit.lang.ConditionEvents;
 import com.tngtech.archunit.lang.SimpleConditionEvent;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
 /**
  * The benches' shape, enforced: a scenario is its options, phases and figures over the shared harness, so
  * no scenario uses another (each reads on its own, and a new one is written by copying none), and the
- * harness knows no scenario.
+ * harness knows no scenario; and a scenario stays within {@value #SCENARIO_LIMIT} lines (what it repeats
+ * of another belongs in the harness).
  */
 class BenchArchitectureTest {
     static final String SCENARIOS = "dev.reuseport.examples.bench.scenarios";
     static final String HARNESS = "dev.reuseport.examples.bench.harness";
+
+    /** The most lines a scenario's source may have (issue 13). */
+    static final int SCENARIO_LIMIT = 400;
+    /**
+     * The scenarios held to {@link #SCENARIO_LIMIT}. BenchSoak, BenchControl and BenchIngest are being
+     * brought under it on their own branches and join this list when those merge.
+     */
+    static final List<String> LIMITED_SCENARIOS = List.of("BenchAccept", "BenchBalance", "BenchNetty",
+            "BenchRestart", "BenchServe");
 
     static JavaClasses benches;
 
@@ -71,5 +86,22 @@ class BenchArchitectureTest {
                 }
             }
         };
+    }
+
+    @Test
+    void eachLimitedScenarioFitsItsSizeLimit() throws IOException {
+        Path dir = Path.of(System.getProperty("basedir", "."))
+                .resolve("src/main/java/" + SCENARIOS.replace('.', '/'));
+        List<String> over = new ArrayList<>();
+        for (String name : LIMITED_SCENARIOS) {
+            Path f = dir.resolve(name + ".java");
+            assertThat(f).as("scenario source %s", name).isRegularFile();
+            int n = Files.readAllLines(f).size();
+            if (n > SCENARIO_LIMIT) {
+                over.add(name + " (" + n + " lines)");
+            }
+        }
+        assertThat(over).as("scenarios over %d lines (move what they share into the harness)", SCENARIO_LIMIT)
+                .isEmpty();
     }
 }

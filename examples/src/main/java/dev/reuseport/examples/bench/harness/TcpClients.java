@@ -2,9 +2,12 @@ package dev.reuseport.examples.bench.harness;
 
 import dev.reuseport.examples.LoadGenerator;
 import java.net.InetSocketAddress;
+import java.io.IOException;
 import java.nio.ByteBuffer;
+import java.nio.channels.SocketChannel;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 
 /** Client threads opening a connection per request until stopped (bounded by a deadline). */
@@ -60,5 +63,34 @@ public final class TcpClients implements AutoCloseable {
     @Override
     public void close() throws InterruptedException {
         stop();
+    }
+
+    /**
+     * {@code connections} connections to {@code target} from {@code threads} threads, each connected and
+     * closed with no payload, within {@code maxMillis} at most; returns how many failed.
+     */
+    public static long connectAndClose(InetSocketAddress target, int connections, int threads, long maxMillis)
+            throws InterruptedException {
+        AtomicInteger next = new AtomicInteger();
+        AtomicLong failed = new AtomicLong();
+        long deadline = System.nanoTime() + maxMillis * 1_000_000L;
+        List<Thread> ts = new ArrayList<>();
+        for (int t = 0; t < threads; t++) {
+            Thread th = new Thread(() -> {
+                while (next.getAndIncrement() < connections && System.nanoTime() < deadline) {
+                    try (SocketChannel ch = SocketChannel.open()) {
+                        ch.connect(target);
+                    } catch (IOException e) {
+                        failed.incrementAndGet();
+                    }
+                }
+            }, "connect-close-" + t);
+            ts.add(th);
+            th.start();
+        }
+        for (Thread th : ts) {
+            th.join();
+        }
+        return failed.get();
     }
 }

@@ -4,12 +4,14 @@ import dev.reuseport.GroupClosedException;
 import dev.reuseport.ReuseportGroup;
 import dev.reuseport.Worker;
 import java.io.IOException;
+import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.nio.ByteBuffer;
 import java.nio.channels.DatagramChannel;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Locale;
 import java.util.concurrent.atomic.AtomicIntegerArray;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicLongArray;
@@ -170,5 +172,108 @@ public final class UdpSink implements AutoCloseable {
         } finally {
             sentTotal.addAndGet(sent);
         }
+    }
+
+    /**
+     * {@code datagrams} datagrams from each of {@code senders} (flow = sender index) to {@code target}, in
+     * turns, with at most 64 not yet received (bounded by 20 s); returns how many were sent.
+     */
+    public long sendHeavy(List<DatagramChannel> senders, InetSocketAddress target, int datagrams) throws IOException {
+        ByteBuffer msg = ByteBuffer.allocateDirect(16);
+        long sent = 0;
+        long deadline = System.nanoTime() + 20_000_000_000L;
+        for (int d = 0; d < datagrams; d++) {
+            for (int f = 0; f < senders.size(); f++) {
+                while (sent - phaseCount.get(KIND_PHASE0) >= 64 && System.nanoTime() < deadline) {
+                    LockSupport.parkNanos(20_000);
+                }
+                msg.clear();
+                msg.putInt(0, KIND_PHASE0).putInt(4, f).putInt(8, d).putInt(12, 0);
+                senders.get(f).send(msg, target);
+                sent++;
+            }
+        }
+        return sent;
+    }
+
+    /** Which worker each sender's flow reached in the first phase: {@code ; flow(port)->worker 40001->w3 ...}. */
+    public String flowWorkers(List<DatagramChannel> senders) throws IOException {
+        StringBuilder where = new StringBuilder("; flow(port)->worker");
+        for (int f = 0; f < senders.size(); f++) {
+            where.append(' ').append(((InetSocketAddress) senders.get(f).getLocalAddress()).getPort())
+                    .append("->w").append(flowSlot[0].get(f) - 1);
+        }
+        return where.toString();
+    }
+
+    /**
+     * What a credited throughput round sends: {@code senders} threads of {@code flowsPerSender} flows each
+     * (own sockets on {@code address}), bursts of {@code burst} per flow, at most {@code window} in flight per
+     * sender; {@code warmup} then {@code seconds} measured.
+     */
+    public record CreditedLoad(InetAddress address, int senders, int flowsPerSender, int burst, int window,
+                               double warmup, double seconds) {
+    }
+
+    /**
+     * One throughput round of {@code load} against {@code g} (which this sink drains), as attempt
+     * {@code attempt} (sender ids {@code attempt * senders ...}, so every round's credits are its own): the
+     * rate is the datagrams the workers received per second over the measured part; the columns are sent,
+     * dropped by full receive buffers, and max/mean per worker. Drops and failed senders go to
+     * {@code notes}, named by {@code label}.
+     */
+    public Alternating.RoundOut creditedRound(ReuseportGroup g, CreditedLoad load, int attempt, String label,
+                                              List<String> notes) throws Exception {
+        long drops0 = Steering.drops(g);
+        List<DatagramChannel> chans = Flows.open(load.address(), load.senders() * load.flowsPerSender(), true);
+        AtomicLong sentTotal = new AtomicLong();
+        long[] c0;
+        long[] c1;
+        CpuSample cpu0;
+        CpuSample cpu1;
+        try {
+            for (DatagramChannel c : chans) {
+                c.connect(g.localAddress());
+            }
+            long start = System.nanoTime();
+            long end = start + (long) ((load.warmup() + load.seconds()) * 1e9) + 50_000_000L;
+            List<Thread> ts = new ArrayList<>();
+            for (int k = 0; k < load.senders(); k++) {
+                int id = attempt * load.senders() + k;
+                List<DatagramChannel> mine = chans.subList(k * load.flowsPerSender(), (k + 1) * load.flowsPerSender());
+                Thread th = new Thread(() -> sendCredited(id, mine, end, sentTotal, load.burst(), load.window(), notes),
+                        "udp-sender-" + k);
+                ts.add(th);
+                th.start();
+            }
+            Timing.sleepUntil(start + (long) (load.warmup() * 1e9));
+            c0 = counts();
+            cpu0 = CpuSample.now();
+            Timing.sleepUntil(cpu0.wallNanos() + (long) (load.seconds() * 1e9));
+            c1 = counts();
+            cpu1 = CpuSample.now();
+            for (Thread th : ts) {
+                th.join();
+            }
+            long sent = sentTotal.get();
+            long id0 = (long) attempt * load.senders();
+            // let the last bursts drain before the next round (bounded)
+            Timing.waitFor(() -> creditSum(id0, load.senders()) >= sent, 1_000);
+        } finally {
+            for (DatagramChannel c : chans) {
+                c.close();
+            }
+        }
+        long d = Steering.drops(g) - drops0;
+        long[] delta = new long[workers];
+        for (int i = 0; i < workers; i++) {
+            delta[i] = c1[i] - c0[i];
+        }
+        double rate = Stats.sum(delta) / ((cpu1.wallNanos() - cpu0.wallNanos()) / 1e9);
+        if (d > 0) {
+            notes.add("udp attempt " + (attempt + 1) + " " + label + ": " + d + " datagrams dropped by full receive buffers");
+        }
+        return new Alternating.RoundOut(rate, cpu0.oursPct(cpu1), cpu0.othersPct(cpu1),
+                String.format(Locale.ROOT, "%10d %8d %9.3f", sentTotal.get(), d, Stats.maxOverMean(delta)));
     }
 }

@@ -2,34 +2,27 @@ package dev.reuseport.examples.bench.scenarios;
 
 import dev.reuseport.Policy;
 import dev.reuseport.ReuseportGroup;
-import dev.reuseport.examples.LoadGenerator;
 import dev.reuseport.examples.bench.harness.AcceptCounter;
 import dev.reuseport.examples.bench.harness.Alternating;
-import dev.reuseport.examples.bench.harness.CpuSample;
 import dev.reuseport.examples.bench.harness.Flows;
 import dev.reuseport.examples.bench.harness.FlowsMoved;
 import dev.reuseport.examples.bench.harness.Progress;
 import dev.reuseport.examples.bench.harness.Result;
 import dev.reuseport.examples.bench.harness.Spread;
-import dev.reuseport.examples.bench.harness.Stats;
 import dev.reuseport.examples.bench.harness.Steering;
+import dev.reuseport.examples.bench.harness.TcpClients;
 import dev.reuseport.examples.bench.harness.Timing;
 import dev.reuseport.examples.bench.harness.UdpSink;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
-import java.nio.ByteBuffer;
 import java.nio.channels.DatagramChannel;
-import java.nio.channels.SocketChannel;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
-import java.util.concurrent.atomic.AtomicInteger;
-import java.util.concurrent.atomic.AtomicLong;
-import java.util.concurrent.locks.LockSupport;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
@@ -186,56 +179,22 @@ public final class BenchBalance implements Callable<Integer> {
             }
         }
 
-        for (Spread b : Arrays.asList(tcpKernel, tcpRr, tcpWeighted, udpKernel, udpSticky, heavyKernel, heavyRr)) {
-            if (b != null && b.total != b.expected) {
-                notes.add(b.label + ": " + b.expected + " sent but " + b.total + " received/accepted");
-            }
-        }
-        for (FlowsMoved m : Arrays.asList(movedKernel, movedConsistent, movedSticky)) {
-            if (m != null && m.lost() > 0) {
-                notes.add(m.label() + ": " + m.lost() + " datagrams sent but not received");
-            }
-        }
+        Spread.noteShortfalls(notes, Arrays.asList(tcpKernel, tcpRr, tcpWeighted, udpKernel, udpSticky, heavyKernel,
+                heavyRr));
+        FlowsMoved.noteLost(notes, Arrays.asList(movedKernel, movedConsistent, movedSticky));
 
         double weightedErr = Double.NaN;
         if (doBalance) {
             out.println();
             out.printf("BALANCE (per-worker counts as the worker threads saw them; max/mean over all %d workers)%n",
                     WORKERS);
-            StringBuilder h = new StringBuilder(String.format("%-13s %-24s", "run", "policy"));
-            for (int s = 0; s < WORKERS; s++) {
-                h.append(String.format(" %6s", "w" + s));
-            }
-            h.append(String.format(" %7s %6s %9s %5s  %s", "total", "lost", "max/mean", "idle", "bpf counters (cross-check)"));
-            out.println(h);
-            for (Spread b : List.of(tcpKernel, tcpRr, tcpWeighted, udpKernel, udpSticky, heavyKernel, heavyRr)) {
-                out.println(b.row());
-            }
-            if (tcpWeighted.valid) {
-                int wsum = Arrays.stream(WEIGHTS).sum();
-                StringBuilder sh = new StringBuilder(String.format("%-13s %-24s", "", "weighted: share %"));
-                StringBuilder wh = new StringBuilder(String.format("%-13s %-24s", "", "          weight share %"));
-                weightedErr = 0;
-                for (int s = 0; s < WORKERS; s++) {
-                    double share = 100.0 * tcpWeighted.counts[s] / tcpWeighted.total;
-                    double want = 100.0 * WEIGHTS[s] / wsum;
-                    weightedErr = Math.max(weightedErr, Math.abs(share - want));
-                    sh.append(String.format(" %6s", Stats.fmt(share, 2)));
-                    wh.append(String.format(" %6s", Stats.fmt(want, 2)));
-                }
-                out.println(sh);
-                out.println(wh + "   max |share - weight share| = " + Stats.fmt(weightedErr, 3) + " points");
-            }
+            Spread.printTable(out, List.of(tcpKernel, tcpRr, tcpWeighted, udpKernel, udpSticky, heavyKernel, heavyRr),
+                    WORKERS);
+            weightedErr = Spread.weightedError(out, tcpWeighted, WEIGHTS);
         }
         if (doMoved) {
             out.println();
-            out.printf("MOVED when worker %d of %d leaves (%d UDP flows held open; one datagram per flow before and "
-                    + "after removeWorker(%d); each policy on a fresh group)%n", LEAVER, WORKERS, flows, LEAVER);
-            out.printf("%-17s %-12s %9s %8s %8s %8s %7s  %s%n", "run", "policy", "on-leaver", "others", "moved",
-                    "moved%", "lost", "bpf counters (cross-check)");
-            for (FlowsMoved m : List.of(movedKernel, movedConsistent, movedSticky)) {
-                out.println(m.row());
-            }
+            FlowsMoved.printTable(out, LEAVER, WORKERS, flows, List.of(movedKernel, movedConsistent, movedSticky));
         }
 
         Alternating conn = null;
@@ -257,23 +216,16 @@ public final class BenchBalance implements Callable<Integer> {
             out.println("NOTE " + n);
         }
         out.printf(Locale.ROOT, "total time %.1f s%n", secs);
-        new Result("balance").put("tcp_kernel", ratio(tcpKernel)).put("tcp_rr", ratio(tcpRr))
-                .put("udp_kernel", ratio(udpKernel)).put("udp_sticky", ratio(udpSticky))
-                .put("heavy_kernel", ratio(heavyKernel)).put("heavy_rr", ratio(heavyRr))
+        new Result("balance").put("tcp_kernel", Spread.ratioText(tcpKernel)).put("tcp_rr", Spread.ratioText(tcpRr))
+                .put("udp_kernel", Spread.ratioText(udpKernel)).put("udp_sticky", Spread.ratioText(udpSticky))
+                .put("heavy_kernel", Spread.ratioText(heavyKernel)).put("heavy_rr", Spread.ratioText(heavyRr))
                 .put("heavy_rr_idle", heavyRr != null && heavyRr.valid ? Integer.toString(heavyRr.idle()) : null)
-                .put("moved_kernel", pct(movedKernel)).put("moved_consistent", pct(movedConsistent))
-                .put("moved_sticky", pct(movedSticky)).put("weighted_err", weightedErr, 3)
+                .put("moved_kernel", FlowsMoved.pctText(movedKernel))
+                .put("moved_consistent", FlowsMoved.pctText(movedConsistent))
+                .put("moved_sticky", FlowsMoved.pctText(movedSticky)).put("weighted_err", weightedErr, 3)
                 .put("bpf_vs_kernel_conn", conn == null ? null : conn.ratioText())
                 .put("bpf_vs_kernel_udp", udp == null ? null : udp.ratioText()).print(out);
         return 0;
-    }
-
-    private static String ratio(Spread b) {
-        return b == null ? "n/a" : b.ratioText();
-    }
-
-    private static String pct(FlowsMoved m) {
-        return m == null ? "n/a" : m.pctText();
     }
 
     // ------------------------------------------------------------------ groups
@@ -300,7 +252,7 @@ public final class BenchBalance implements Callable<Integer> {
             return open(label, b, Policy.parse(vs));
         }
         ReuseportGroup g = open(label, b, Policy.consistent());
-        g.policy(Policy.kernelHash());
+        g.applyPolicy(Policy.kernelHash());
         out.printf("  %-17s %-24s steering: %s (%s)%n", label, "then kernel-hash", g.capabilities().steering(),
                 g.capabilities().steeringReason());
         return g;
@@ -327,35 +279,13 @@ public final class BenchBalance implements Callable<Integer> {
     private Spread tcpBalance(String label, Policy policy) throws Exception {
         try (ReuseportGroup g = open(label, ReuseportGroup.tcp(), policy);
              AcceptCounter server = new AcceptCounter(g, false)) {
-            InetSocketAddress target = g.localAddress();
-            AtomicInteger next = new AtomicInteger();
-            AtomicLong failed = new AtomicLong();
-            long deadline = System.nanoTime() + 30_000_000_000L;
-            List<Thread> ts = new ArrayList<>();
-            for (int t = 0; t < 4; t++) {
-                Thread th = new Thread(() -> {
-                    while (next.getAndIncrement() < connections && System.nanoTime() < deadline) {
-                        try (SocketChannel ch = SocketChannel.open()) {
-                            ch.connect(target); // no payload: connect, close
-                        } catch (IOException e) {
-                            failed.incrementAndGet();
-                        }
-                    }
-                }, "balance-tcp-client-" + t);
-                ts.add(th);
-                th.start();
-            }
-            for (Thread th : ts) {
-                th.join();
-            }
-            long expected = connections - failed.get();
+            long failed = TcpClients.connectAndClose(g.localAddress(), connections, 4, 30_000);
+            long expected = connections - failed;
             Timing.waitFor(() -> server.total() >= expected, 10_000);
-            long[] counts = server.counts();
-            Spread b = new Spread(label, policy, counts, connections, Steering.inForce(g, policy), Steering.counters(g));
-            if (failed.get() > 0) {
-                notes.add(label + ": " + failed.get() + " client connects failed");
+            if (failed > 0) {
+                notes.add(label + ": " + failed + " client connects failed");
             }
-            return b;
+            return new Spread(label, policy, server.counts(), connections, Steering.inForce(g, policy), Steering.counters(g));
         }
     }
 
@@ -376,32 +306,10 @@ public final class BenchBalance implements Callable<Integer> {
     private Spread heavy(String label, Policy policy) throws Exception {
         List<DatagramChannel> senders = Flows.open(lo, heavyFlows, true);
         try (ReuseportGroup g = open(label, udpBuilder(), policy); UdpSink sink = new UdpSink(g, heavyFlows, 1)) {
-            InetSocketAddress target = g.localAddress();
-            ByteBuffer msg = ByteBuffer.allocateDirect(16);
-            long total = (long) heavyFlows * heavyDatagrams;
-            long sent = 0;
-            long deadline = System.nanoTime() + 20_000_000_000L;
-            for (int d = 0; d < heavyDatagrams; d++) {
-                for (int f = 0; f < heavyFlows; f++) {
-                    while (sent - sink.phaseCount.get(UdpSink.KIND_PHASE0) >= 64 && System.nanoTime() < deadline) {
-                        LockSupport.parkNanos(20_000);
-                    }
-                    msg.clear();
-                    msg.putInt(0, UdpSink.KIND_PHASE0).putInt(4, f).putInt(8, d).putInt(12, 0);
-                    senders.get(f).send(msg, target);
-                    sent++;
-                }
-            }
+            long total = sink.sendHeavy(senders, g.localAddress(), heavyDatagrams);
             Timing.waitFor(() -> sink.phaseCount.get(UdpSink.KIND_PHASE0) >= total, 5_000);
-            StringBuilder where = new StringBuilder();
-            if (policy instanceof Policy.KernelHash) {
-                // each flow keeps one worker under a hash: show which (and its source port)
-                where.append("; flow(port)->worker");
-                for (int f = 0; f < heavyFlows; f++) {
-                    where.append(' ').append(((InetSocketAddress) senders.get(f).getLocalAddress()).getPort())
-                            .append("->w").append(sink.flowSlot[0].get(f) - 1);
-                }
-            }
+            // each flow keeps one worker under a hash: show which (and its source port)
+            String where = policy instanceof Policy.KernelHash ? sink.flowWorkers(senders) : "";
             return new Spread(label, policy, sink.counts(), total, Steering.inForce(g, policy), Steering.counters(g) + where);
         } finally {
             for (DatagramChannel c : senders) {
@@ -425,30 +333,8 @@ public final class BenchBalance implements Callable<Integer> {
             sink.sendOnePerFlow(pool, target, UdpSink.KIND_PHASE1);
             Timing.waitFor(() -> sink.phaseCount.get(UdpSink.KIND_PHASE1) >= n, 5_000);
             long lost1 = n - sink.phaseCount.get(UdpSink.KIND_PHASE1);
-            int onLeaver = 0;
-            int others = 0;
-            int moved = 0;
-            int unknown = 0;
-            for (int f = 0; f < n; f++) {
-                int before = sink.flowSlot[0].get(f) - 1;
-                int after = sink.flowSlot[1].get(f) - 1;
-                if (before < 0 || after < 0) {
-                    unknown++;
-                    continue;
-                }
-                if (before == LEAVER) {
-                    onLeaver++;
-                    continue;
-                }
-                others++;
-                if (after != before) {
-                    moved++;
-                }
-            }
-            if (unknown > 0) {
-                notes.add(label + ": " + unknown + " flows not seen before or after (lost datagrams); left out");
-            }
-            return new FlowsMoved(label, policy, onLeaver, others, moved, lost0 + lost1, Steering.inForce(g, policy), Steering.counters(g));
+            return FlowsMoved.count(label, policy, sink.flowSlot[0], sink.flowSlot[1], LEAVER, lost0 + lost1,
+                    Steering.inForce(g, policy), Steering.counters(g), notes);
         }
     }
 
@@ -464,25 +350,10 @@ public final class BenchBalance implements Callable<Integer> {
              AcceptCounter bs = new AcceptCounter(bg, true)) {
             Alternating t = Alternating.run(out, "conn/s", String.format("%8s %10s %9s", "failed", "accepted", "max/mean"),
                     labels(), plan(), notes, (v, attempt) -> {
-                        ReuseportGroup g = v == 0 ? kg : bg;
-                        AcceptCounter s = v == 0 ? ks : bs;
-                        LoadGenerator.tcp(g.localAddress(), Integer.MAX_VALUE, clients, 64, warmup);
-                        long[] a0 = s.counts();
-                        CpuSample cpu0 = CpuSample.now();
-                        LoadGenerator.Result res = LoadGenerator.tcp(g.localAddress(), Integer.MAX_VALUE, clients, 64,
-                                seconds);
-                        CpuSample cpu1 = CpuSample.now();
-                        long[] a1 = s.counts();
-                        long[] d = new long[WORKERS];
-                        for (int i = 0; i < WORKERS; i++) {
-                            d[i] = a1[i] - a0[i];
-                        }
-                        if (res.failed() > 0) {
-                            notes.add("conn attempt " + (attempt + 1) + (v == 0 ? " kernel" : " " + vsLabel()) + ": "
-                                    + res.failed() + " failed connections");
-                        }
-                        return new Alternating.RoundOut(res.rate(), cpu0.oursPct(cpu1), cpu0.othersPct(cpu1),
-                                String.format(Locale.ROOT, "%8d %10d %9.3f", res.failed(), Stats.sum(d), Stats.maxOverMean(d)));
+                        String label = (v == 0 ? "kernel" : vsLabel());
+                        return (v == 0 ? ks : bs).round((v == 0 ? kg : bg).localAddress(), clients, warmup, seconds,
+                                failed -> notes.add("conn attempt " + (attempt + 1) + " " + label + ": " + failed
+                                        + " failed connections"));
                     });
             t.valid = vsInForce(bg);
             t.bpfCounters = Steering.counters(bg);
@@ -497,75 +368,19 @@ public final class BenchBalance implements Callable<Integer> {
                 + "per sender; %.1f s + %.1f s warm-up per round; kernel hash and %s alternating%n", udpSenders,
                 udpFlowsPerSender, burst, window, seconds, warmup, vsLabel());
         int senderIds = (rounds + extraRounds) * udpSenders;
+        UdpSink.CreditedLoad load = new UdpSink.CreditedLoad(lo, udpSenders, udpFlowsPerSender, burst, window, warmup,
+                seconds);
         try (ReuseportGroup kg = open("udp_rate_kernel", udpBuilder(), Policy.kernelHash());
              ReuseportGroup bg = openVs("udp_rate_bpf", udpBuilder());
              UdpSink ks = new UdpSink(kg, 0, 0, senderIds);
              UdpSink bs = new UdpSink(bg, 0, 0, senderIds)) {
             Alternating t = Alternating.run(out, "dgram/s", String.format("%10s %8s %9s", "sent", "drops", "max/mean"),
-                    labels(), plan(), notes, (v, attempt) -> {
-                        ReuseportGroup g = v == 0 ? kg : bg;
-                        UdpSink s = v == 0 ? ks : bs;
-                        long drops0 = Steering.drops(g);
-                        List<DatagramChannel> chans = Flows.open(lo, udpSenders * udpFlowsPerSender, true);
-                        AtomicLong sentTotal = new AtomicLong();
-                        long[] c0;
-                        long[] c1;
-                        CpuSample cpu0;
-                        CpuSample cpu1;
-                        try {
-                            for (DatagramChannel c : chans) {
-                                c.connect(g.localAddress());
-                            }
-                            long start = System.nanoTime();
-                            long end = start + (long) ((warmup + seconds) * 1e9) + 50_000_000L;
-                            List<Thread> ts = new ArrayList<>();
-                            for (int k = 0; k < udpSenders; k++) {
-                                int id = attempt * udpSenders + k;
-                                List<DatagramChannel> mine = chans.subList(k * udpFlowsPerSender,
-                                        (k + 1) * udpFlowsPerSender);
-                                Thread th = new Thread(() -> s.sendCredited(id, mine, end, sentTotal, burst, window, notes), "udp-sender-" + k);
-                                ts.add(th);
-                                th.start();
-                            }
-                            Timing.sleepUntil(start + (long) (warmup * 1e9));
-                            c0 = s.counts();
-                            cpu0 = CpuSample.now();
-                            Timing.sleepUntil(cpu0.wallNanos() + (long) (seconds * 1e9));
-                            c1 = s.counts();
-                            cpu1 = CpuSample.now();
-                            for (Thread th : ts) {
-                                th.join();
-                            }
-                            long sent = sentTotal.get();
-                            long id0 = (long) attempt * udpSenders;
-                            // let the last bursts drain before the next round (bounded)
-                            Timing.waitFor(() -> s.creditSum(id0, udpSenders) >= sent, 1_000);
-                        } finally {
-                            for (DatagramChannel c : chans) {
-                                c.close();
-                            }
-                        }
-                        long d = Steering.drops(g) - drops0;
-                        long[] delta = new long[WORKERS];
-                        for (int i = 0; i < WORKERS; i++) {
-                            delta[i] = c1[i] - c0[i];
-                        }
-                        double rate = Stats.sum(delta) / ((cpu1.wallNanos() - cpu0.wallNanos()) / 1e9);
-                        if (d > 0) {
-                            notes.add("udp attempt " + (attempt + 1) + (v == 0 ? " kernel" : " " + vsLabel()) + ": " + d
-                                    + " datagrams dropped by full receive buffers");
-                        }
-                        return new Alternating.RoundOut(rate, cpu0.oursPct(cpu1), cpu0.othersPct(cpu1),
-                                String.format(Locale.ROOT, "%10d %8d %9.3f", sentTotal.get(), d, Stats.maxOverMean(delta)));
-                    });
+                    labels(), plan(), notes, (v, attempt) -> (v == 0 ? ks : bs).creditedRound(v == 0 ? kg : bg, load,
+                            attempt, v == 0 ? "kernel" : vsLabel(), notes));
             t.valid = vsInForce(bg);
             t.bpfCounters = Steering.counters(bg);
             out.println(t.summary(vsLabel()));
             return t;
         }
     }
-    // ------------------------------------------------------------------ servers
-
-    // ------------------------------------------------------------------ results
-
 }

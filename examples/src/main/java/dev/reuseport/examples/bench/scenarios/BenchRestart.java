@@ -33,7 +33,7 @@ import picocli.CommandLine.Spec;
  * {@code bench restart}: connections lost while the listening sockets change under load. The same load
  * (8 client threads, a new connection per request) runs against 8 workers in four phases, one after the
  * other: a naive restart on raw SO_REUSEPORT listeners with no BPF program (open 8 new, swap them in,
- * close the old 8), the library's in-process generation swap ({@link ReuseportGroup#restart()}), its
+ * close the old 8), the library's in-process socket generation swap ({@link ReuseportGroup#restart()}), its
  * resize 8 → 4 → 8, and cross-process hand-offs between child JVMs running {@code echo --serve}. Meant to
  * run in a private network namespace ({@code unshare -n}); net.ipv4.tcp_migrate_req must be 0 there (it
  * is only read, never written), so that only the library's select-or-migrate program can save the
@@ -171,7 +171,7 @@ public final class BenchRestart implements Callable<Integer> {
              OneByteEcho server = new OneByteEcho(g)) {
             p.notes.add("steering: " + g.capabilities().steering() + " (" + g.capabilities().steeringReason() + ")");
             LoadedPhase.drive(out, progress, p, g.localAddress(), false, i -> g.restart(), 20, 50);
-            p.notes.add("group.restarts() = " + g.restarts() + ", steering generation " + g.generation());
+            p.notes.add("group.restarts() = " + g.restarts() + ", table version " + g.tableVersion());
             server.stop();
             p.serverErrors.putAll(server.errors.snapshot());
         }
