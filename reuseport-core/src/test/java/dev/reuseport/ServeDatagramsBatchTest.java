@@ -65,8 +65,8 @@ class ServeDatagramsBatchTest {
                 int sent = 0;
                 for (int seq = 0; seq < perFlow; seq++) {
                     for (int f = 0; f < flows; f++) {
-                        // bursts of up to 256 outstanding: the loops get full batches, the buffers never overflow
-                        while (sent - handled.get() >= 256 && System.nanoTime() < deadline) {
+                        // up to 64 outstanding (about 80 KB of receive buffer even if one socket gets them all): nothing overflows
+                        while (sent - handled.get() >= 64 && System.nanoTime() < deadline) {
                             java.util.concurrent.locks.LockSupport.parkNanos(50_000);
                         }
                         b.clear().putInt(f).putInt(seq).putLong(0).flip();
