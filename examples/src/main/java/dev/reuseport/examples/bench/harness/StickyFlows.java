@@ -84,8 +84,10 @@ public final class StickyFlows {
                 .ingest(IngestOptions.defaults().flowCapacity(capacity)).open();
              FlowReceivers rx = new FlowReceivers(g, flows)) {
             Map<Integer, BpfMaps.Info> mine = BpfMaps.added(before, BpfMaps.snapshot());
-            BpfMaps.Info table = mine.values().stream().filter(m -> m.type() == 9 && m.maxEntries() == capacity)
-                    .findFirst().orElse(null);
+            // the sticky table: the group's largest LRU hash with a 4-byte key (the capacity plus the LRU's slack)
+            BpfMaps.Info table = mine.values().stream().filter(m -> m.type() == 9 && m.keySize() == 4
+                    && m.maxEntries() >= capacity).max(java.util.Comparator.comparingLong(BpfMaps.Info::maxEntries))
+                    .orElse(null);
             drive(c, port, flows, rx, 64 * workers);
             long[] done = rx.moved();
             rx.secondPass();
