@@ -23,7 +23,8 @@ import java.util.concurrent.TimeUnit;
  *     {@link IngestRun} RESULT line (rate, the process's CPU per datagram, receive-buffer drops).</li>
  * <li>{@code map PORT WORKERS PER}: finds PER source ports that the kernel's reuseport hash gives each
  *     of WORKERS sockets bound in order on PORT; prints them interleaved (worker 0, 1, .., 0, 1, ..).</li>
- * <li>{@code flows PORT FIRST COUNT CHUNK}: raw IPv4 UDP datagrams to 127.0.0.1:PORT, flow {@code i}
+ * <li>{@code flows PORT FIRST COUNT CHUNK [rev]}: raw IPv4 UDP datagrams (with {@code rev}, flows in
+ *     descending order) to 127.0.0.1:PORT, flow {@code i}
  *     from 127.1.(i / 50000 / 256).(i / 50000 % 256) port 10000 + i % 50000 carrying {@code i} (4 bytes,
  *     host order); after each CHUNK it prints {@code CHUNK n} and waits for a line on standard input.</li>
  * <li>{@code spray PORT FLOWS SECONDS}: the same datagrams, flows 0..FLOWS-1 over and over as fast as one
@@ -306,8 +307,9 @@ public final class IngestC {
                 struct sockaddr_in dst = {.sin_family = AF_INET, .sin_port = htons(port)};
                 inet_pton(AF_INET, "127.0.0.1", &dst.sin_addr);
                 unsigned char pkt[32]; char line[64];
+                int rev = a[4] != NULL && !strcmp(a[4], "rev");
                 for (long k = 0; k < count; k++) {
-                    long i = first + k;
+                    long i = rev ? first + count - 1 - k : first + k;
                     memset(pkt, 0, sizeof pkt);
                     struct iphdr *ip = (struct iphdr *)pkt; struct udphdr *u = (struct udphdr *)(pkt + 20);
                     ip->version = 4; ip->ihl = 5; ip->ttl = 64; ip->protocol = IPPROTO_UDP; ip->tot_len = htons(32);

@@ -16,8 +16,8 @@ import java.util.Map;
  * Do live flows keep their worker under {@code sticky} when there are many? A UDP group with the sticky
  * policy and a flow table of {@code capacity} entries receives {@code flows} distinct flows (a raw-socket
  * sender gives each its own source address on 127.1.0.0/16 and port; paced in chunks, so no receive
- * buffer overflows), then the same flows again: a flow that reached another worker the second time
- * moved. The group's BPF maps and the memory the kernel charges for them are read from fdinfo.
+ * buffer overflows), then the same flows again in the opposite order: a flow that reached another worker
+ * the second time moved. The group's BPF maps and the memory the kernel charges for them are read from fdinfo.
  */
 public final class StickyFlows {
     private StickyFlows() {
@@ -88,10 +88,12 @@ public final class StickyFlows {
             BpfMaps.Info table = mine.values().stream().filter(m -> m.type() == 9 && m.keySize() == 4
                     && m.maxEntries() >= capacity).max(java.util.Comparator.comparingLong(BpfMaps.Info::maxEntries))
                     .orElse(null);
-            drive(c, port, flows, rx, 64 * workers);
+            drive(c, port, flows, rx, 64 * workers, false);
             long[] done = rx.moved();
             rx.secondPass();
-            drive(c, port, flows, rx, 64 * workers);
+            // the second pass in the other order: a same-order replay would get the same round-robin choices
+            // again after every eviction and hide the moves (live flows do not arrive in a fixed cycle)
+            drive(c, port, flows, rx, 64 * workers, true);
             long[] m = rx.moved();
             return new Outcome(flows, capacity, done[0], m[1], m[2], table, BpfMaps.memlock(mine),
                     g.capabilities().steering(), (System.nanoTime() - t0) / 1e9);
@@ -99,10 +101,12 @@ public final class StickyFlows {
     }
 
     /** One pass: the sender sends a chunk and waits until the receivers have it all (or 2 s passed). */
-    private static void drive(IngestC c, int port, int flows, FlowReceivers rx, int chunk) throws Exception {
+    private static void drive(IngestC c, int port, int flows, FlowReceivers rx, int chunk, boolean reverse)
+            throws Exception {
         long base = rx.total();
         Process p = new ProcessBuilder(c.command(-1, "flows", Integer.toString(port), "0", Integer.toString(flows),
-                Integer.toString(chunk))).redirectError(ProcessBuilder.Redirect.INHERIT).start();
+                Integer.toString(chunk), reverse ? "rev" : "fwd")).redirectError(ProcessBuilder.Redirect.INHERIT)
+                .start();
         try (BufferedReader out = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8));
              OutputStream in = p.getOutputStream()) {
             long deadline = System.nanoTime() + 600_000_000_000L;
