@@ -47,7 +47,7 @@ final class GroupOpening {
     private static GroupSpec spec(ReuseportGroup.Builder b, int port) {
         return new GroupSpec(b.protocol == Protocol.TCP, SockAddr.family(b.address),
                 new InetSocketAddress(b.address, port), b.backlog, b.receiveBuffer, b.ingest.udpGro(),
-                b.ingest.busyPollMicros(), b.ingest.preferBusyPoll(), b.ingest.flowCapacity());
+                b.ingest.busyPollMicros(), b.ingest.preferBusyPoll(), b.ingest.tableEntries());
     }
 
     /** The builder's members, bound and listening, on one port; closed again when one fails. */

@@ -84,9 +84,12 @@ public final class IngestOptions {
     /**
      * Entries of the steering program's sticky flow table (an LRU hash keyed by the flow hash), set before
      * the program is loaded: up to this many live flows keep their worker under {@link Policy#sticky()};
-     * past it the least recently used are evicted and choose again (they move). Kernel memory is roughly
-     * 100 bytes per entry (65,536: about 6 MiB; 1,048,576: about 100 MiB), charged to the memory cgroup.
-     * Default 0: the program's own 65,536.
+     * past it the least recently used are evicted and choose again (they move; a flow set cycling over
+     * more than the capacity misses on nearly every packet, so most flows move). The table gets 256 more
+     * entries per CPU than asked, because the kernel's LRU starts evicting before it is full. Kernel memory,
+     * as fdinfo's memlock reports it, is about 80 bytes per entry (4-byte key and value, element and bucket
+     * overhead): 65,536 entries about 5 MiB, 1,000,000 about 77 MiB, charged to the memory cgroup.
+     * Default 0: 65,536.
      *
      * @param entries 0, or 1..16,777,216
      * @return these options with a flow table of {@code entries}
@@ -134,6 +137,39 @@ public final class IngestOptions {
      */
     public int flowCapacity() {
         return flowCapacity;
+    }
+
+    /** Free entries the kernel's LRU map may hold back per CPU (twice its LOCAL_FREE_TARGET of 128). */
+    static final int LRU_SLACK_PER_CPU = 256;
+
+    /**
+     * The flow table's {@code max_entries}: the capacity asked for (or the default 65,536) plus the slack
+     * of the kernel's LRU hash, which starts evicting before it is full: a CPU that finds fewer than 128
+     * free entries on the shared list evicts to refill its own, and every CPU keeps a local free list of up
+     * to 128. Measured (bench ingest): a table of exactly 100,000 entries under 100,000 live flows moved
+     * 67% of them on their second pass (a cyclic scan over an LRU that evicts is a miss every time); with
+     * 256 more entries, 0. So up to {@link #flowCapacity()} live flows keep their worker. Capped at the
+     * program's maximum.
+     */
+    int tableEntries() {
+        int want = flowCapacity == 0 ? SteerProgram.DEFAULT_FLOW_CAPACITY : flowCapacity;
+        long entries = (long) want + (long) LRU_SLACK_PER_CPU * (possibleCpus() + 1);
+        return (int) Math.min(entries, SteerProgram.MAX_FLOW_CAPACITY);
+    }
+
+    /** The CPUs the kernel sizes per-CPU lists for (/sys/devices/system/cpu/possible), at least the available. */
+    static int possibleCpus() {
+        int n = 0;
+        try {
+            String s = java.nio.file.Files.readString(java.nio.file.Path.of("/sys/devices/system/cpu/possible")).trim();
+            for (String part : s.split(",")) {
+                String[] r = part.split("-");
+                n += r.length == 2 ? Integer.parseInt(r[1].trim()) - Integer.parseInt(r[0].trim()) + 1 : 1;
+            }
+        } catch (java.io.IOException | RuntimeException e) {
+            n = 0;
+        }
+        return Math.max(n, Runtime.getRuntime().availableProcessors());
     }
 
     @Override

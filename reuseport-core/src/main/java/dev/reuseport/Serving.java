@@ -145,6 +145,27 @@ public final class Serving implements AutoCloseable {
     }
 
     /**
+     * How the loops receive, for a capability report: UDP groups are read with batched recvmmsg(2) (up to
+     * 16 datagrams per call), and with {@link IngestOptions#udpGro(boolean)} on, coalesced GRO buffers (8
+     * per call) are split into their segments, each handed to the handler as its own datagram with its
+     * sender; TCP groups accept in non-blocking batches.
+     *
+     * @return one line, e.g. {@code epoll, recvmmsg, up to 16 datagrams per call}
+     */
+    public String receivePath() {
+        return engine.receivePath();
+    }
+
+    /**
+     * recvmmsg(2) calls the loops alive now have made (UDP; 0 for TCP).
+     *
+     * @return the count
+     */
+    public long receiveCalls() {
+        return engine.receiveCalls();
+    }
+
+    /**
      * Whether serving stopped ({@link #close()} was called, or every loop ended with the group).
      *
      * @return true once stopped

@@ -148,6 +148,11 @@ final class EchoCommand implements Callable<Integer> {
             if (ug != null && tg != null && !ug.capabilities().steering().equals(tg.capabilities().steering())) {
                 out.println("udp steering " + ug.capabilities().steering() + " (" + ug.capabilities().steeringReason() + ")");
             }
+            for (EchoServer s : new EchoServer[] {ts, us}) {
+                if (s != null) {
+                    out.println((s == ts ? "tcp" : "udp") + " receive path " + s.receivePath());
+                }
+            }
             out.flush();
             if (serve) {
                 java.nio.file.Path ctlPath = control != null ? control : takeOver;

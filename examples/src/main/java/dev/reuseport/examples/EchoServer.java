@@ -54,6 +54,16 @@ public final class EchoServer implements AutoCloseable {
         }
     }
 
+    /**
+     * How the serving loop receives (for the capability report): for UDP, batched recvmmsg, with GRO
+     * buffers split when the group enables UDP GRO.
+     *
+     * @return one line, see {@link Serving#receivePath()}
+     */
+    public String receivePath() {
+        return serving.receivePath();
+    }
+
     /** Virtual threads on JDK 21+ (looked up, as this compiles for 17), else a cached pool of daemon threads. */
     static ExecutorService handlerThreads() {
         try {

@@ -88,6 +88,7 @@ final class NettyEchoCommand implements Callable<Integer> {
             out.println("reuseport netty-echo on " + g.localAddress() + ", " + g.workers().size() + " workers on "
                     + workers + " epoll event loops" + (http ? ", HTTP responses" : ""));
             out.print(g.capabilities().toTable());
+            out.println("receive path " + served.receivePath());
             out.flush();
             if (serve) {
                 return serve(out, g, netty);

@@ -282,6 +282,28 @@ public final class NettyReuseport implements AutoCloseable {
     }
 
     /**
+     * How the channels receive, for a capability report, read from a served channel's configuration: for
+     * UDP, Netty's epoll recvmsg one datagram per call unless the pipeline set
+     * {@code EpollChannelOption.MAX_DATAGRAM_PAYLOAD_SIZE} (then recvmmsg), and whether
+     * {@code EpollChannelOption.UDP_GRO} is on; for TCP, epoll accept.
+     *
+     * @return one line, e.g. {@code netty epoll, recvmsg (one datagram per call), UDP GRO off}
+     */
+    public String receivePath() {
+        if (protocol == Protocol.TCP) {
+            return "netty epoll, accept";
+        }
+        for (Channel ch : bySlot.values()) {
+            if (ch instanceof EpollDatagramChannel d) {
+                int max = d.config().getMaxDatagramPayloadSize();
+                return "netty epoll, " + (max > 0 ? "recvmmsg (datagrams up to " + max + " bytes)"
+                        : "recvmsg (one datagram per call)") + ", UDP GRO " + (d.config().isUdpGro() ? "on" : "off");
+            }
+        }
+        return "netty epoll, no channel served yet";
+    }
+
+    /**
      * Stops serving: every worker's channel is closed (and its descriptor with it) and the group takes its
      * sockets back ({@link ReuseportGroup#detach}); the group itself stays open, and connections already
      * accepted stay up. Idempotent. Closing the group first does the same.

@@ -1,7 +1,9 @@
 package dev.reuseport.internal.serve;
 
 import dev.reuseport.sys.NativeException;
+import dev.reuseport.sys.internal.MsgVec;
 import dev.reuseport.sys.internal.NativeFd;
+import dev.reuseport.sys.internal.SockAddr;
 import dev.reuseport.sys.internal.Sys;
 import java.net.InetSocketAddress;
 import java.nio.ByteBuffer;
@@ -43,7 +45,16 @@ final class EventLoop implements Runnable {
     private volatile long forceAt = Long.MAX_VALUE;
     private final ByteBuffer events = ByteBuffer.allocateDirect(Sys.EPOLL_EVENT_SIZE * 256).order(ByteOrder.nativeOrder());
     private final ByteBuffer one = ByteBuffer.allocateDirect(8).order(ByteOrder.nativeOrder());
-    private ByteBuffer datagramBuffer;
+    /** recvmmsg vectors, made on the first datagram (loop thread only). */
+    private MsgVec batch;
+    private MsgVec groBatch;
+    private final byte[] nameBytes = new byte[SockAddr.MAX_LEN];
+    private final byte[] lastName = new byte[SockAddr.IN6_LEN];
+    private InetSocketAddress lastFrom;
+    /** UDP_GRO per listening descriptor, read once; forgotten when the descriptor leaves the loop. */
+    private final Map<Integer, Boolean> groByFd = new ConcurrentHashMap<>();
+    private volatile boolean sawGro;
+    private volatile long receiveCalls;
 
     EventLoop(ServeEngine engine, Member member, String name) throws NativeException {
         this.engine = engine;
@@ -94,6 +105,9 @@ final class EventLoop implements Runnable {
     /** Adds a listening socket (the loop owns {@code fd} from now on, even when this throws). */
     void addListener(int fd, long token) throws java.io.IOException {
         NativeFd f = new NativeFd(fd, false);
+        if (engine.datagrams()) {
+            groFor(fd);
+        }
         listeners.put(token, f);
         try {
             ctl(Sys.EPOLL_CTL_ADD, fd, Sys.EPOLLIN, token);
@@ -114,6 +128,7 @@ final class EventLoop implements Runnable {
         if (f == null) {
             return false;
         }
+        groByFd.remove(f.number());
         try {
             ctl(Sys.EPOLL_CTL_DEL, f.number(), 0, 0);
         } catch (java.io.IOException e) {
@@ -291,6 +306,13 @@ final class EventLoop implements Runnable {
         }
     }
 
+    /**
+     * Drains up to {@value #BATCH} datagrams (or GRO buffers) per readiness event with one recvmmsg(2)
+     * into a slab reused for the loop's life; with UDP GRO on the socket each coalesced buffer is cut
+     * into its segments, each dispatched as its own datagram with the buffer's source. The payload the
+     * service keeps is a heap copy of exactly the datagram; the native slab, the message vector and the
+     * address bytes are never reallocated.
+     */
     private void receive(NativeFd l) {
         int fd;
         try {
@@ -298,28 +320,115 @@ final class EventLoop implements Runnable {
         } catch (ClosedChannelException e) {
             return;
         }
-        if (datagramBuffer == null) {
-            datagramBuffer = ByteBuffer.allocateDirect(65536);
-        }
         try {
-            for (int i = 0; i < BATCH; i++) {
-                ByteBuffer b = datagramBuffer.clear();
-                InetSocketAddress from = Sys.receive(fd, b, Sys.MSG_DONTWAIT);
-                if (from == null) {
+            boolean gro = groFor(fd);
+            MsgVec v = gro ? groVec() : batchVec();
+            ByteBuffer slab = v.data();
+            int slotBytes = v.slotBytes();
+            for (int round = 0; round < 16; round++) {
+                int r = v.receive(fd, v.slots(), Sys.MSG_DONTWAIT, gro);
+                if (r <= 0) {
                     return;
                 }
+                receiveCalls++;
                 long t0 = System.nanoTime();
-                b.flip();
-                ByteBuffer copy = ByteBuffer.allocate(b.remaining());
-                copy.put(b).flip();
-                member.recordReceived();
-                engine.dispatchDatagram(this, copy, from, t0);
+                for (int i = 0; i < r; i++) {
+                    int len = Math.min(v.length(i), slotBytes);
+                    InetSocketAddress from = source(v, i);
+                    int seg = gro ? v.groSegmentSize(i) : 0;
+                    if (seg <= 0 || seg >= len) {
+                        deliver(slab, i * slotBytes, len, from, t0);
+                    } else {
+                        for (int off = 0; off < len; off += seg) {
+                            deliver(slab, i * slotBytes + off, Math.min(seg, len - off), from, t0);
+                        }
+                    }
+                }
+                if (r < v.slots()) {
+                    return;
+                }
             }
         } catch (NativeException e) {
             engine.failure("receive on slot " + member.slot(), e);
         } finally {
             l.release();
         }
+    }
+
+    private void deliver(ByteBuffer slab, int at, int len, InetSocketAddress from, long t0) {
+        byte[] copy = new byte[len];
+        slab.get(at, copy, 0, len);
+        member.recordReceived();
+        engine.dispatchDatagram(this, ByteBuffer.wrap(copy), from, t0);
+    }
+
+    /** The sender of slot {@code i}: the previous object again when the address bytes are the same. */
+    private InetSocketAddress source(MsgVec v, int i) {
+        int n = v.copyNameOut(i, nameBytes);
+        java.util.Arrays.fill(nameBytes, n, nameBytes.length, (byte) 0);
+        if (lastFrom != null && java.util.Arrays.equals(nameBytes, 0, SockAddr.IN6_LEN, lastName, 0, SockAddr.IN6_LEN)) {
+            return lastFrom;
+        }
+        System.arraycopy(nameBytes, 0, lastName, 0, SockAddr.IN6_LEN);
+        lastFrom = SockAddr.decode(nameBytes);
+        return lastFrom;
+    }
+
+    /** Whether UDP_GRO is on for this socket, read back from the kernel once per descriptor. */
+    private boolean groFor(int fd) {
+        Boolean g = groByFd.get(fd);
+        if (g == null) {
+            try {
+                g = Sys.getInt(fd, MsgVec.SOL_UDP, MsgVec.UDP_GRO) != 0;
+            } catch (NativeException e) {
+                g = Boolean.FALSE; // ENOPROTOOPT before 5.0: no GRO
+            }
+            groByFd.put(fd, g);
+        }
+        if (g) {
+            sawGro = true;
+        }
+        return g;
+    }
+
+    private MsgVec batchVec() {
+        if (batch == null) {
+            batch = new MsgVec(BATCH_SLOTS, SLOT_BYTES);
+        }
+        return batch;
+    }
+
+    private MsgVec groVec() {
+        if (groBatch == null) {
+            groBatch = new MsgVec(GRO_BATCH, GRO_SLOT_BYTES);
+        }
+        return groBatch;
+    }
+
+    /**
+     * Datagrams per recvmmsg call on a socket without GRO: 16 slots of the largest UDP payload (1 MiB of
+     * native memory per loop, made on its first datagram), so no datagram is ever truncated.
+     */
+    static final int BATCH_SLOTS = 16;
+    /** Payload room per slot without GRO: the largest UDP payload over IPv4. */
+    static final int SLOT_BYTES = MsgVec.MAX_UDP_PAYLOAD;
+    /** Coalesced buffers per recvmmsg call on a socket with UDP GRO. */
+    static final int GRO_BATCH = 8;
+    /** Room per GRO slot: a whole coalesced buffer (up to 64 KiB). */
+    static final int GRO_SLOT_BYTES = 65_535;
+
+    /** How this loop receives datagrams, for the capability report. */
+    static String receivePath(boolean gro) {
+        return gro ? "recvmmsg, " + GRO_BATCH + " coalesced buffers per call, UDP GRO segments split in place"
+                : "recvmmsg, up to " + BATCH_SLOTS + " datagrams per call";
+    }
+
+    boolean sawGro() {
+        return sawGro;
+    }
+
+    long receiveCalls() {
+        return receiveCalls;
     }
 
     /** Whether called on this loop's own thread. */

@@ -70,6 +70,25 @@ public final class ServeEngine {
         return datagrams != null;
     }
 
+    /**
+     * How this engine receives: for datagrams, recvmmsg batches (and whether UDP GRO buffers are split
+     * into segments, as the sockets' UDP_GRO option read back says); for streams, accept4 batches.
+     *
+     * @return one line for a capability report
+     */
+    public String receivePath() {
+        if (!datagrams()) {
+            return "epoll, accept4 (non-blocking, up to " + EventLoop.BATCH + " per readiness event)";
+        }
+        boolean gro = live.keySet().stream().anyMatch(EventLoop::sawGro);
+        return "epoll, " + EventLoop.receivePath(gro);
+    }
+
+    /** recvmmsg calls made by the loops alive now (tests prove the batched path ran). */
+    public long receiveCalls() {
+        return live.keySet().stream().mapToLong(EventLoop::receiveCalls).sum();
+    }
+
     long nextToken() {
         return tokens.incrementAndGet();
     }
