@@ -129,6 +129,10 @@ public final class RolloutCoordinator implements AutoCloseable {
         while (!stop && System.nanoTime() < deadline) {
             try {
                 if (!acquire()) {
+                    RolloutState other = fleet.rollout();
+                    if (other == null || !other.running()) {
+                        return other == null ? "NONE" : other.phase();
+                    }
                     sleep();
                     continue;
                 }
