@@ -153,7 +153,14 @@ public final class BenchRollout implements Callable<Integer> {
 
     static void await(BooleanSupplier ok, Duration max) throws InterruptedException {
         long end = System.nanoTime() + max.toNanos();
-        while (!ok.getAsBoolean() && System.nanoTime() < end) {
+        while (System.nanoTime() < end) {
+            try {
+                if (ok.getAsBoolean()) {
+                    return;
+                }
+            } catch (RuntimeException e) {
+                // etcd busy or electing: ask again
+            }
             Thread.sleep(20);
         }
     }
