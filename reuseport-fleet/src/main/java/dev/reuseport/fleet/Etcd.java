@@ -177,6 +177,11 @@ final class Etcd {
         await(client.getLeaseClient().revoke(lease), CALL, "lease revoke");
     }
 
+    /** Revokes a lease, waiting at most {@code wait} for etcd (it expires by itself otherwise). */
+    void revoke(long lease, Duration wait) {
+        await(client.getLeaseClient().revoke(lease), wait, "lease revoke");
+    }
+
     static void checkName(String what, String v) {
         if (v == null || !v.matches("[A-Za-z0-9][A-Za-z0-9._-]{0,62}")) {
             throw new FleetInputException(what + " " + (v == null ? "null" : "'" + v + "'")

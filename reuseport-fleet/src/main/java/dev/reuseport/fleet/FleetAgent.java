@@ -60,6 +60,10 @@ public final class FleetAgent implements AutoCloseable {
     private volatile boolean watching;
     private Desired desired;
     private volatile boolean dirty = true;
+    // the three desired keys as last read or seen in a watch event (written by watch callbacks too)
+    private volatile Desired fleetKey;
+    private volatile Desired hostKey;
+    private volatile Desired groupKey;
     private String applied = "-";
     private String appliedRollout = "-";
     private String heldVersion;
@@ -291,12 +295,12 @@ public final class FleetAgent implements AutoCloseable {
                 watch();
             }
             if (dirty) {
-                Desired f = Desired.from(etcd.fields(etcd.desiredFleet()));
-                Desired h = Desired.from(etcd.fields(etcd.desiredHost(config.host())));
-                Desired g = Desired.from(etcd.fields(etcd.desiredGroup(config.hostGroup())));
-                desired = Desired.resolve(config.host(), f, h, g);
                 dirty = false;
+                fleetKey = Desired.from(etcd.fields(etcd.desiredFleet()));
+                hostKey = Desired.from(etcd.fields(etcd.desiredHost(config.host())));
+                groupKey = Desired.from(etcd.fields(etcd.desiredGroup(config.hostGroup())));
             }
+            desired = Desired.resolve(config.host(), fleetKey, hostKey, groupKey);
             boolean wasOffline = !connected;
             connected = true;
             step(false);
@@ -318,15 +322,29 @@ public final class FleetAgent implements AutoCloseable {
         Watch w = etcd.client.getWatchClient();
         for (String key : List.of(etcd.desiredFleet(), etcd.desiredHost(config.host()),
                 etcd.desiredGroup(config.hostGroup()))) {
-            watchers.add(w.watch(Etcd.bs(key), Watch.listener(r -> changed(), e -> watchFailed(e))));
+            watchers.add(w.watch(Etcd.bs(key), Watch.listener(this::changed, e -> watchFailed(e))));
         }
         watching = true;
     }
 
     // Watch callbacks run on the client's event loop: they never take the agent's lock (the agent may be
     // inside a blocking call that needs that very loop); they mark and hand over to the agent's executor.
-    private void changed() {
-        dirty = true;
+    private void changed(io.etcd.jetcd.watch.WatchResponse r) {
+        // the event carries the new value: no read needed before the step (a fleet fallback is one round trip)
+        for (io.etcd.jetcd.watch.WatchEvent e : r.getEvents()) {
+            String key = Etcd.str(e.getKeyValue().getKey());
+            Desired d = e.getEventType() == io.etcd.jetcd.watch.WatchEvent.EventType.PUT
+                    ? Desired.from(Fields.decode(e.getKeyValue().getValue().getBytes())) : null;
+            if (key.equals(etcd.desiredFleet())) {
+                fleetKey = d;
+            } else if (key.equals(etcd.desiredHost(config.host()))) {
+                hostKey = d;
+            } else if (key.equals(etcd.desiredGroup(config.hostGroup()))) {
+                groupKey = d;
+            } else {
+                dirty = true;
+            }
+        }
         if (!closed) {
             exec.execute(this::sync);
         }
@@ -487,7 +505,7 @@ public final class FleetAgent implements AutoCloseable {
             watchers.clear();
             if (lease != 0) {
                 try {
-                    etcd.revoke(lease);
+                    etcd.revoke(lease, java.time.Duration.ofMillis(500));
                 } catch (FleetException e) {
                     LOG.log(System.Logger.Level.DEBUG, "revoke " + config.host() + ": " + e.getMessage());
                 }

@@ -58,21 +58,39 @@ class FleetRolloutTest {
     }
 
     @Test
-    void stagesPromoteOnHostReportedWindowsAndEveryHostEnforces() throws Exception {
+    void stagesPromoteOnHostWindowsThroughAMemberKillAndACoordinatorLoss() throws Exception {
         List<FleetAgent> hosts = fleet("good");
         try (Fleet f = Fleet.connect(cluster.etcd.endpoints(), "good");
-             RolloutCoordinator c = f.coordinator("c1")) {
+             RolloutCoordinator c1 = f.coordinator("c1");
+             RolloutCoordinator c2 = f.coordinator("c2")) {
             joined(f, 4);
             f.start(RolloutPlan.parse("r-good", "consistent", "ENFORCE", "hosts:h1;group:a;group:b", FleetCluster.K, ""));
-            assertThat(c.drive(Duration.ofSeconds(40))).as(() -> show(f)).isEqualTo("COMPLETED");
+            // two coordinators at once: only the one holding rollout-owner (a txn on its lease) writes
+            Thread t1 = new Thread(() -> c1.drive(Duration.ofSeconds(60)));
+            Thread t2 = new Thread(() -> c2.drive(Duration.ofSeconds(60)));
+            t1.start();
+            t2.start();
+            FleetCluster.await("stage 1 applied", Duration.ofSeconds(30), () -> f.rollout().stage() >= 0, () -> show(f));
+            String first = f.rollout().driver();
+            RolloutCoordinator owner = first.equals("c1") ? c1 : c2;
+            assertThat(c1.owns() ^ c2.owns()).as("exactly one coordinator holds the rollout").isTrue();
+            // mid-stage: one etcd member killed by pid, and the driving coordinator stops dead (no revoke)
+            cluster.etcd.kill(2);
+            owner.abandon();
+            (first.equals("c1") ? t1 : t2).join();
+            (first.equals("c1") ? t2 : t1).join(60_000);
+            RolloutState r = f.rollout();
+            assertThat(r.phase()).as(() -> show(f)).isEqualTo("COMPLETED");
+            assertThat(r.driver()).as("the other coordinator resumed from the record").isNotEqualTo(first);
             for (FleetAgent a : hosts) {
                 assertThat(a.state()).isEqualTo(State.ENFORCE);
                 assertThat(a.controller().group().policy().spec()).isEqualTo("consistent");
                 assertThat(enforcedStep(a, "r-good")).as("audit of " + a.config().host()).isTrue();
             }
-            // every host that passed a gate reported K healthy windows in the version it gated on
             assertThat(f.statuses().values()).allSatisfy(s -> assertThat(s.windows()).isGreaterThan(FleetCluster.K));
             assertThat(f.etcd.get(f.etcd.desiredHost("h1"))).as("canary key removed once group a runs it").isNull();
+        } finally {
+            cluster.etcd.restart(2);
         }
     }
 

@@ -243,6 +243,7 @@ public final class BenchRollout implements Callable<Integer> {
                 boolean heldWhilePartitioned = fleet.rollout().running();
                 sh("ip", "-n", prefix + "-hub", "link", "set", "v" + part, "up");
                 say("good: while %s was silent the rollout held (%s); link up", part, heldWhilePartitioned);
+                await(() -> fleet.statuses().containsKey(part), Duration.ofSeconds(30));
                 await(() -> !fleet.rollout().running(), Duration.ofSeconds(90));
                 RolloutState good = fleet.rollout();
                 Map<String, HostStatus> st = fleet.statuses();
@@ -336,7 +337,7 @@ public final class BenchRollout implements Callable<Integer> {
         }
 
         private void sim(LocalEtcd etcd, Result res) throws Exception {
-            ScheduledExecutorService exec = Executors.newScheduledThreadPool(8, r -> {
+            ScheduledExecutorService exec = Executors.newScheduledThreadPool(32, r -> {
                 Thread t = new Thread(r, "sim-agent");
                 t.setDaemon(true);
                 return t;
@@ -345,8 +346,9 @@ public final class BenchRollout implements Callable<Integer> {
             io.etcd.jetcd.Client client = io.etcd.jetcd.Client.builder().endpoints(etcd.endpoints().toArray(String[]::new))
                     .build();
             try (Fleet fleet = Fleet.connect(etcd.endpoints(), "sim")) {
-                FleetConfig base = new FleetConfig(etcd.endpoints(), "sim", "s0", "sim", Duration.ofSeconds(1),
-                        Duration.ofSeconds(10));
+                // a 5 s reporting window, as docs/fleet.md advises for large fleets (watch events are not windowed)
+                FleetConfig base = new FleetConfig(etcd.endpoints(), "sim", "s0", "sim", Duration.ofSeconds(5),
+                        Duration.ofSeconds(15));
                 for (int i = 0; i < sims; i++) {
                     agents.add(FleetAgent.simulated(base.withHost("s" + i, "g" + (i % 10)), client, exec, 1));
                 }
@@ -359,7 +361,7 @@ public final class BenchRollout implements Callable<Integer> {
                     phase = c.drive(Duration.ofSeconds(120));
                 }
                 long promoteMs = (System.nanoTime() - s0) / 1_000_000;
-                say("sim: a one-stage promotion to every agent: %s in %d ms (gate 1 window of 1 s)", phase, promoteMs);
+                say("sim: a one-stage promotion to every agent: %s in %d ms (gate 1 window of 5 s)", phase, promoteMs);
                 long f0 = System.nanoTime();
                 String v = fleet.fallback("sim");
                 await(() -> fleet.statuses().values().stream().filter(s -> s.applied().equals(v)).count() == sims,
@@ -370,9 +372,7 @@ public final class BenchRollout implements Callable<Integer> {
                 res.put("sim_agents", on == sims ? sims : on).put("sim_fallback_ms", fallbackMs);
                 say("etcd load: %s", etcdLoad(etcd.endpoint(0)));
             } finally {
-                for (FleetAgent a : agents) {
-                    a.close();
-                }
+                agents.parallelStream().forEach(FleetAgent::close);
                 exec.shutdownNow();
                 client.close();
             }
@@ -495,7 +495,9 @@ public final class BenchRollout implements Callable<Integer> {
             try (ReuseportGroup g = ReuseportGroup.tcp().address(addr).port(7000).workers(2).open();
                  EchoServer echo = new EchoServer(g, false, false);
                  FleetAgent agent = FleetAgent.join(new FleetConfig(List.of(etcd.split(",")), "bench", host, group,
-                         Duration.ofMillis(200), Duration.ofSeconds(2)), g, Controller.Settings.builder().windows(2).build())) {
+                         Duration.ofMillis(200), Duration.ofSeconds(2)), g,
+                         // p99 x10: a shared benchmark machine's scheduling noise is not a policy regression
+                         Controller.Settings.builder().windows(2).p99Factor(10).build())) {
                 Thread load = new Thread(() -> {
                     byte[] msg = "ping".getBytes(StandardCharsets.US_ASCII);
                     long until = System.nanoTime() + TimeUnit.MINUTES.toNanos(15);
