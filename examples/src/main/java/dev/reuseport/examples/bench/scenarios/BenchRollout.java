@@ -151,6 +151,21 @@ public final class BenchRollout implements Callable<Integer> {
         }
     }
 
+    /** A read that etcd may refuse while a member is down or a leader is being elected: asked again, 30 s at most. */
+    static <T> T retry(java.util.function.Supplier<T> call) throws InterruptedException {
+        long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+        while (true) {
+            try {
+                return call.get();
+            } catch (RuntimeException e) {
+                if (System.nanoTime() > end) {
+                    throw e;
+                }
+                Thread.sleep(100);
+            }
+        }
+    }
+
     static void await(BooleanSupplier ok, Duration max) throws InterruptedException {
         long end = System.nanoTime() + max.toNanos();
         while (System.nanoTime() < end) {
@@ -224,21 +239,21 @@ public final class BenchRollout implements Callable<Integer> {
                     hostProcs.add(child(List.of("ip", "netns", "exec", prefix + "-h" + i), "rollout-host", "--etcd", eps,
                             "--host", "h" + i, "--group", i < hosts / 2 ? "a" : "b", "--addr", addr("h" + i)));
                 }
-                await(() -> fleet.statuses().size() == hosts, Duration.ofSeconds(120));
+                await(() -> fleet.statuses().size() == hosts, Duration.ofSeconds(300));
                 say("%d hosts publishing (each its own namespace and JVM, echo group under load)", fleet.statuses().size());
 
                 // --- the good rollout: two coordinators at once; a member kill, a coordinator kill -9, a partition
-                fleet.start(RolloutPlan.parse("good", "consistent", "ENFORCE", "hosts:h0;group:a;group:b", 2, ""));
+                retry(() -> fleet.start(RolloutPlan.parse("good", "consistent", "ENFORCE", "hosts:h0;group:a;group:b", 2, "")));
                 coords.add(child(List.of(), "rollout-coord", "--etcd", eps, "--id", "c1"));
                 coords.add(child(List.of(), "rollout-coord", "--etcd", eps, "--id", "c2"));
                 await(() -> stage(fleet) >= 0, Duration.ofSeconds(60));
                 etcd.kill(2);
-                say("good: stage 1 applied by %s; etcd member m2 killed (pid gone)", fleet.rollout().driver());
+                say("good: stage 1 applied by %s; etcd member m2 killed (pid gone)", retry(() -> fleet.rollout().driver()));
                 await(() -> stage(fleet) >= 1, Duration.ofSeconds(60));
                 boolean memberOk = stage(fleet) >= 1;
                 etcd.restart(2);
                 say("good: stage 2 applied with m2 down (%s); m2 restarted", memberOk);
-                String driver = fleet.rollout().driver();
+                String driver = retry(() -> fleet.rollout().driver());
                 Process victim = coords.get(driver.equals("c1") ? 0 : 1);
                 victim.destroyForcibly();
                 victim.waitFor();
@@ -247,17 +262,17 @@ public final class BenchRollout implements Callable<Integer> {
                 String part = "h" + (hosts - 1);
                 sh("ip", "-n", prefix + "-hub", "link", "set", "v" + part, "down");
                 await(() -> stage(fleet) >= 2, Duration.ofSeconds(60));
-                String resumedBy = fleet.rollout().driver();
+                String resumedBy = retry(() -> fleet.rollout().driver());
                 boolean resumed = !resumedBy.equals(driver) && stage(fleet) >= 2;
                 say("good: stage 3 applied by %s (resumed: %s); %s partitioned", resumedBy, resumed, part);
                 Thread.sleep(4000);
-                boolean heldWhilePartitioned = fleet.rollout().running();
+                boolean heldWhilePartitioned = retry(() -> fleet.rollout().running());
                 sh("ip", "-n", prefix + "-hub", "link", "set", "v" + part, "up");
                 say("good: while %s was silent the rollout held (%s); link up", part, heldWhilePartitioned);
                 await(() -> fleet.statuses().containsKey(part), Duration.ofSeconds(30));
                 await(() -> !fleet.rollout().running(), Duration.ofSeconds(90));
-                RolloutState good = fleet.rollout();
-                Map<String, HostStatus> st = fleet.statuses();
+                RolloutState good = retry(fleet::rollout);
+                Map<String, HostStatus> st = retry(fleet::statuses);
                 boolean allEnforce = st.size() == hosts && st.values().stream()
                         .allMatch(s -> s.state().equals("ENFORCE") && s.policy().equals("consistent"));
                 HostStatus ph = st.get(part);
@@ -271,7 +286,7 @@ public final class BenchRollout implements Callable<Integer> {
                 }
 
                 // --- the bad rollout: round-robin makes setups fail on the canary
-                fleet.start(RolloutPlan.parse("bad", "round-robin", "ENFORCE", "hosts:h0;group:a;group:b", 3, ""));
+                retry(() -> fleet.start(RolloutPlan.parse("bad", "round-robin", "ENFORCE", "hosts:h0;group:a;group:b", 3, "")));
                 Set<String> reached = new HashSet<>();
                 long[] detected = {0};
                 Thread watch = new Thread(() -> {
@@ -293,7 +308,7 @@ public final class BenchRollout implements Callable<Integer> {
                     phase = c.drive(Duration.ofSeconds(90));
                     detected[0] = c.lastRollbackDetectedNanos();
                 }
-                RolloutState bad = fleet.rollout();
+                RolloutState bad = retry(fleet::rollout);
                 long rbStart = detected[0];
                 await(() -> fleet.statuses().values().stream().filter(s -> s.hostGroup().equals("a"))
                         .allMatch(s -> s.applied().equals(bad.version())), Duration.ofSeconds(30));
@@ -306,12 +321,15 @@ public final class BenchRollout implements Callable<Integer> {
 
                 // --- fleet fallback
                 long f0 = System.nanoTime();
-                String v = fleet.fallback("bench");
+                String v = retry(() -> fleet.fallback("bench"));
                 await(() -> fleet.statuses().values().stream().filter(s -> s.applied().equals(v)
                         && s.policy().equals("kernel-hash")).count() == hosts, Duration.ofSeconds(30));
                 long fallbackMs = (System.nanoTime() - f0) / 1_000_000;
                 say("fleet fallback: every host on the kernel hash in %d ms", fallbackMs);
-                fleet.release();
+                retry(() -> {
+                    fleet.release();
+                    return 0;
+                });
                 res.put("fleet_fallback_ms", fallbackMs).put("member_killed_ok", memberOk ? 1 : 0)
                         .put("coordinator_resumed", resumed ? 1 : 0).put("partitioned_safe", partitionedSafe ? 1 : 0);
 
