@@ -246,10 +246,10 @@ public final class BenchRollout implements Callable<Integer> {
                 retry(() -> fleet.start(RolloutPlan.parse("good", "consistent", "ENFORCE", "hosts:h0;group:a;group:b", 2, "")));
                 coords.add(child(List.of(), "rollout-coord", "--etcd", eps, "--id", "c1"));
                 coords.add(child(List.of(), "rollout-coord", "--etcd", eps, "--id", "c2"));
-                await(() -> stage(fleet) >= 0, Duration.ofSeconds(60));
+                await(() -> stage(fleet) >= 0, Duration.ofSeconds(180));
                 etcd.kill(2);
                 say("good: stage 1 applied by %s; etcd member m2 killed (pid gone)", retry(() -> fleet.rollout().driver()));
-                await(() -> stage(fleet) >= 1, Duration.ofSeconds(60));
+                await(() -> stage(fleet) >= 1, Duration.ofSeconds(180));
                 boolean memberOk = stage(fleet) >= 1;
                 etcd.restart(2);
                 say("good: stage 2 applied with m2 down (%s); m2 restarted", memberOk);
@@ -261,10 +261,9 @@ public final class BenchRollout implements Callable<Integer> {
                 // partition a host of the next stage: the stage must not promote past it
                 String part = "h" + (hosts - 1);
                 sh("ip", "-n", prefix + "-hub", "link", "set", "v" + part, "down");
-                await(() -> stage(fleet) >= 2, Duration.ofSeconds(60));
+                await(() -> stage(fleet) >= 2, Duration.ofSeconds(180));
                 String resumedBy = retry(() -> fleet.rollout().driver());
-                boolean resumed = !resumedBy.equals(driver) && stage(fleet) >= 2;
-                say("good: stage 3 applied by %s (resumed: %s); %s partitioned", resumedBy, resumed, part);
+                say("good: stage 3 applied by %s; %s partitioned", resumedBy, part);
                 Thread.sleep(4000);
                 boolean heldWhilePartitioned = retry(() -> fleet.rollout().running());
                 sh("ip", "-n", prefix + "-hub", "link", "set", "v" + part, "up");
@@ -276,6 +275,8 @@ public final class BenchRollout implements Callable<Integer> {
                 boolean allEnforce = st.size() == hosts && st.values().stream()
                         .allMatch(s -> s.state().equals("ENFORCE") && s.policy().equals("consistent"));
                 HostStatus ph = st.get(part);
+                // resumed: the rollout went on after the SIGKILL, and the other coordinator wrote its last step
+                boolean resumed = "COMPLETED".equals(good.phase()) && !good.driver().equals(driver);
                 boolean partitionedSafe = heldWhilePartitioned && ph != null && ph.offlineWindows() > 0;
                 say("good: %s; every host ENFORCE consistent: %s; %s reported %d offline windows", good.line(), allEnforce,
                         part, ph == null ? -1 : ph.offlineWindows());
