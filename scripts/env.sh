@@ -53,6 +53,7 @@ command -v promtool >/dev/null 2>&1 || need prometheus                # tests: p
 command -v prometheus >/dev/null 2>&1 || need prometheus
 command -v ip >/dev/null 2>&1 || need iproute2                        # tests, benches: lo up in a namespace
 command -v sysctl >/dev/null 2>&1 || need procps                      # tests: namespace sysctls (IPv6 off)
+command -v etcd >/dev/null 2>&1 || need etcd-server                     # tests, bench rollout: reuseport-fleet starts real etcd members
 [ -x /usr/bin/python3 ] || need python3-minimal                       # tests: a control-socket peer of another uid
 have_lib libbpf.so.1 || need libbpf1                                  # the library loads libbpf at run time
 command -v clang >/dev/null 2>&1 || need clang                        # build-bpf.sh (steer.bpf.o)

@@ -24,6 +24,7 @@ import picocli.CommandLine.Model.CommandSpec;
             "Commands: status | health | metrics [--prom] | state [OBSERVE|SHADOW|ENFORCE|FALLBACK [reason]] |",
             "  policy <spec> | fallback [reason] | audit [n] | bundle <new dir> | restart | resize <n> |",
             "  top [--interval SECONDS] [--count N]  (live per-worker view; q then Enter, or Ctrl-C, quits)",
+            "Fleet (etcd, --etcd URLS --service NAME): rollout start|drive|status|abort, fleet status|fallback|release",
             "Policy specs: kernel-hash, round-robin, consistent, sticky, cpu, weighted:W0,W1,..."},
         footer = {"Exit status: 0 OK, 1 the server refused the command (the reply says why), 2 the socket is",
             "unreachable, 64 usage error. The socket defaults to $REUSEPORT_CTL_SOCKET."})
@@ -67,6 +68,9 @@ final class CtlCommand implements Callable<Integer> {
             case "json" -> json = true;
             default -> throw new CommandLine.ParameterException(spec.commandLine(), "-o " + output
                     + " is not an output format; accepted: text, json");
+        }
+        if (FleetCtl.handles(command)) { // rollout ... and fleet ...: etcd, not a control socket
+            return FleetCtl.run(command, out, err, env);
         }
         Path at = socket;
         if (at == null) {
