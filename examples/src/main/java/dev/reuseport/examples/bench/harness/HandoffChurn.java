@@ -37,6 +37,8 @@ import jnr.unixsocket.UnixSocketChannel;
  */
 public final class HandoffChurn implements AutoCloseable {
     static final List<String> OLD_STEPS = List.of("old:header", "old:fds", "old:layout", "old:proven", "old:confirmed");
+    /** How long a child may take to start and take over (a loaded machine starts JVMs slowly). */
+    static final long READY_MILLIS = 120_000;
     static final List<String> NEW_STEPS = List.of("new:header", "new:fds", "new:layout", "new:ready");
 
     private final Path dir;
@@ -119,6 +121,14 @@ public final class HandoffChurn implements AutoCloseable {
         }
     }
 
+    /**
+     * Loads what the churn's Unix sockets need for the life of the JVM (jnr's native stub, whose files stay
+     * open), so that a descriptor census taken after this counts only what a run leaves behind.
+     */
+    public static void warmUp() throws IOException {
+        UnixSocketChannel.open().close();
+    }
+
     /** Starts the first generation, the load ({@code rate} connections/s) and the hostile client. */
     public HandoffChurn(int rate, long hardDeadline, long seed) throws IOException, InterruptedException {
         random = new Random(seed);
@@ -129,7 +139,7 @@ public final class HandoffChurn implements AutoCloseable {
             port = probe.getLocalPort();
         }
         current = new Child("old", "-");
-        if (!awaitAny(current, 30_000, "READY ").startsWith("READY ")) {
+        if (!awaitAny(current, READY_MILLIS, "READY ").startsWith("READY ")) {
             throw new IOException("the first hand-off child did not start: " + current.all);
         }
         load = new PacedTcpLoad(new InetSocketAddress("127.0.0.1", port), rate, hardDeadline);
@@ -185,14 +195,14 @@ public final class HandoffChurn implements AutoCloseable {
                     case "old:proven" -> "new:ready";
                     default -> "new:serving";
                 };
-                seen = awaitAny(next, 30_000, "STEP " + counterpart, "READY ", "TOOK-OVER", "FALLBACK");
+                seen = awaitAny(next, READY_MILLIS, "STEP " + counterpart, "READY ", "TOOK-OVER", "FALLBACK");
                 old.kill();
                 killed.incrementAndGet();
                 notes.add("hand-off " + (i + 1) + ": old side (pid " + old.process.pid() + ") killed -9 at " + oldHalt
                         + " (new side at '" + seen + "')");
-                seen = awaitAny(next, 30_000, "READY ");
+                seen = awaitAny(next, READY_MILLIS, "READY ");
             } else {
-                seen = awaitAny(next, 30_000, "HALTING", "READY ");
+                seen = awaitAny(next, READY_MILLIS, "HALTING", "READY ");
             }
             stopProbe(probe);
             if (seen.equals("HALTING")) {
@@ -345,16 +355,16 @@ public final class HandoffChurn implements AutoCloseable {
     public void close() throws InterruptedException {
         stop = true;
         load.stop();
-        if (hostile != null) {
-            hostile.join(5000);
-        }
         List<Child> cs;
         synchronized (children) {
             cs = new ArrayList<>(children);
         }
         for (Child c : cs) {
-            c.stop();
+            c.stop(); // first: the hostile client may wait for a reply from it
             c.reader.join(5000); // its end of the output pipe closes with it
+        }
+        if (hostile != null) {
+            hostile.join(10_000);
         }
         try (var s = Files.walk(dir)) {
             s.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());

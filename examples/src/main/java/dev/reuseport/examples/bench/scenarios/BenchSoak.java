@@ -193,6 +193,7 @@ public final class BenchSoak implements Callable<Integer> {
         try (DatagramChannel warm = DatagramChannel.open()) {
             warm.bind(new InetSocketAddress(lo, 0));
         }
+        HandoffChurn.warmUp(); // likewise jnr's native stub for the churn's Unix sockets
         FdCensus fdsBefore = FdCensus.now();
         Map<String, Long> k0 = KernelCounters.read();
         Run run = new Run(lo);
