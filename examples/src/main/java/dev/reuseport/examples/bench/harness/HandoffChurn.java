@@ -181,6 +181,7 @@ public final class HandoffChurn implements AutoCloseable {
         handoffGate.lock();
         try {
             Child old = current;
+            long t0 = System.nanoTime();
             Child next = new Child("new", newHalt);
             Thread probe = new Thread(this::probeFallback, "churn-fallback-probe");
             probe.setDaemon(true);
@@ -218,6 +219,8 @@ public final class HandoffChurn implements AutoCloseable {
                 return;
             }
             current = next;
+            notes.add(String.format(java.util.Locale.ROOT, "hand-off %d: the new child READY after %.1f s", i + 1,
+                    (System.nanoTime() - t0) / 1e9));
             if (next.saw("FALLBACK")) {
                 fallbacks.incrementAndGet();
                 notes.add("hand-off " + (i + 1) + ": the new side fell back (" + next.all + ")");
