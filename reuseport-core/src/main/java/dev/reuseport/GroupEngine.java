@@ -177,6 +177,7 @@ final class GroupEngine {
         changes.lock();
         try {
             ensureOpen();
+            ensureMembershipFree();
             Worker w = worker(slot);
             if (members.live().size() == 1) {
                 throw new IllegalStateException("slot " + slot + " is the last worker of " + describe()
@@ -195,6 +196,10 @@ final class GroupEngine {
             NativeFd gone = w.socket();
             boolean external = leaveListener(w, gone);
             w.markRemoved(); // its calls now say "removed", not "group closed"
+            int parked = w.moveParkedTo(heir); // work parked in its memory goes to the heir, never abandoned
+            if (parked > 0) {
+                audit.record("parked-moved", "slot", slot, "heir", heir.slot(), "moved", parked);
+            }
             retirement.retire(gone, heir(heir), external, steering.migrates());
             retirement.awaitReleased(List.of(gone));
             if (routed) {
@@ -210,6 +215,7 @@ final class GroupEngine {
         changes.lock();
         try {
             ensureOpen();
+            ensureMembershipFree();
             int slot = members.lowestFree();
             if (slot < 0) {
                 throw new IllegalStateException(describe() + " has " + ReuseportGroup.MAX_WORKERS
@@ -264,6 +270,7 @@ final class GroupEngine {
         changes.lock();
         try {
             ensureOpen();
+            ensureMembershipFree();
             swap(all ? members.live() : List.of(worker(slot)));
         } finally {
             changes.unlock();
@@ -479,64 +486,195 @@ final class GroupEngine {
         return true;
     }
 
+    /** Hand-off confirmations refused for want of proof (wrong, missing or stale cookies). */
+    private final java.util.concurrent.atomic.AtomicLong handoffsRefused = new java.util.concurrent.atomic.AtomicLong();
+    /** The hand-off session running, or null; written under {@link #changes}. */
+    private volatile HandOffSession handingOff;
+    /** Set once a hand-off's proof matched, until it let go or broke off: membership changes fail fast. */
+    private volatile boolean membershipHeld;
+
+    long handoffsRefused() {
+        return handoffsRefused.get();
+    }
+
+    /** Membership changes refuse at once (never wait) while a proven hand-off completes. */
+    private void ensureMembershipFree() {
+        if (membershipHeld) {
+            throw new IllegalStateException(describe() + " is being handed off to another process (its proof "
+                    + "matched; it completes or breaks off within its deadline); accepted: retry after the hand-off");
+        }
+    }
+
     /**
-     * Runs a hand-off exchange with membership and policy held still ({@link #changes}; a fallback may
-     * still run, and is then reported); when the peer confirms, lets go of every descriptor (without
-     * shutting a socket down: the peer shares them) and the group reads as closed here.
+     * Starts the old side of a hand-off: a snapshot of the sockets (duplicates, so that a change meanwhile
+     * never sends a closed or reused number), the program and the layout, taken under {@link #changes},
+     * which is released before any byte goes to the peer. Restarts, resizes, policies, the watchdog and
+     * fallbacks run while the peer answers; the proof is then compared with the sockets of that moment.
      */
-    boolean handOff(Handoff.Exchange exchange, Handoff.Goodbye goodbye) throws IOException {
+    Handoff.Session handOff() throws IOException {
         changes.lock();
         try {
             ensureOpen();
+            if (handingOff != null) {
+                throw new IllegalStateException(describe() + " is already being handed off; accepted: one hand-off at a "
+                        + "time");
+            }
             List<Worker> ws = members.live();
             GroupSteering.Snapshot st = steering.snapshot();
             SteerProgram program = st.program();
             int extra = program == null ? 0 : SteerProgram.MAPS.size() + 1;
             int[] fds = new int[ws.size() + extra];
-            for (int i = 0; i < ws.size(); i++) {
-                fds[i] = ws.get(i).socket().number();
-            }
-            if (program != null) {
-                System.arraycopy(program.descriptors(), 0, fds, ws.size(), extra);
+            Arrays.fill(fds, -1);
+            try {
+                for (int i = 0; i < ws.size(); i++) {
+                    fds[i] = dev.reuseport.sys.internal.Sys.dup(ws.get(i).socket().number());
+                }
+                if (program != null) {
+                    int[] p = program.descriptors();
+                    for (int i = 0; i < extra; i++) {
+                        fds[ws.size() + i] = dev.reuseport.sys.internal.Sys.dup(p[i]);
+                    }
+                }
+            } catch (NativeException e) {
+                MemberSockets.closeAll(fds, e);
+                throw new ReuseportException("hand-off of " + describe() + " cannot duplicate its descriptors: "
+                        + e.getMessage(), e);
             }
             Handoff.Layout layout = new Handoff.Layout(protocol.name(), spec.local().getAddress().getHostAddress(),
                     spec.local().getPort(), spec.backlog(), spec.receiveBuffer(), st.policy(), st.tableVersion(),
                     slots(), program == null ? null : program.program().name(), fds);
-            if (!exchange.run(layout)) { // the peer's answers: no steering lock held
-                LOG.log(System.Logger.Level.WARNING, describe() + ": hand-off not confirmed; still serving");
-                audit.record("handoff-aborted", "outcome", "still serving", "workers", ws.size());
-                return false;
-            }
-            audit.record("handoff", "workers", ws.size(), "table_version", layout.tableVersion(), "outcome",
-                    "descriptors passed; letting go");
-            if (steering.tableVersion() != layout.tableVersion()) {
-                audit.record("handoff-steering-changed", "sent_table_version", layout.tableVersion(), "table_version",
-                        steering.tableVersion(), "policy", steering.policy().spec(), "outcome", "the new process reads the "
-                        + "policy it was sent; the program's maps, which it shares, hold the later table");
-            }
-            closed.set(true);
-            for (Worker w : ws) {
-                leaveListener(w, w.socket());
-            }
-            socketListeners.clear();
-            loans.clear();
-            for (Worker w : ws) {
-                try {
-                    w.close();
-                } catch (NativeException e) {
-                    LOG.log(System.Logger.Level.WARNING, "after hand-off, closing " + w + ": " + e.getMessage());
-                }
-            }
-            steering.close();
+            HandOffSession s = new HandOffSession(layout, ws.size());
+            handingOff = s;
+            return s;
         } finally {
             changes.unlock();
         }
-        try {
-            goodbye.run();
-        } catch (IOException e) {
-            LOG.log(System.Logger.Level.DEBUG, "hand-off goodbye not delivered: " + e.getMessage());
+    }
+
+    /** One old-side exchange; its calls take {@link #changes} briefly, never across the peer's answers. */
+    private final class HandOffSession implements Handoff.Session {
+        private final Handoff.Layout layout;
+        private final int sockets;
+        private boolean ended;
+
+        HandOffSession(Handoff.Layout layout, int sockets) {
+            this.layout = layout;
+            this.sockets = sockets;
         }
-        return true;
+
+        @Override
+        public Handoff.Layout layout() {
+            return layout;
+        }
+
+        @Override
+        public String prove(long[] cookies) {
+            changes.lock();
+            try {
+                if (closed.get()) {
+                    return describe() + " was closed during the exchange";
+                }
+                List<Worker> ws = members.live();
+                if (cookies.length != ws.size()) {
+                    return cookies.length + " cookies for the group's " + ws.size() + " sockets";
+                }
+                for (int i = 0; i < ws.size(); i++) {
+                    long own;
+                    try {
+                        own = dev.reuseport.sys.internal.Sys.getLong(ws.get(i).socket().number(),
+                                dev.reuseport.sys.internal.Sys.SOL_SOCKET, dev.reuseport.sys.internal.Sys.SO_COOKIE);
+                    } catch (NativeException e) {
+                        return "cannot read the cookie of slot " + ws.get(i).slot() + ": " + e.getMessage();
+                    }
+                    if (own != cookies[i]) {
+                        return "cookie " + Long.toHexString(cookies[i]) + " for slot " + ws.get(i).slot() + " is not "
+                                + "that of the group's socket (" + Long.toHexString(own) + ")"
+                                + (Arrays.equals(slots(), layout.slots()) ? "" : "; the membership changed during the "
+                                + "exchange");
+                    }
+                }
+                membershipHeld = true;
+                return null;
+            } finally {
+                changes.unlock();
+            }
+        }
+
+        @Override
+        public void refused(String reason) {
+            handoffsRefused.incrementAndGet();
+            audit.record("handoff-refused", "reason", reason, "outcome", "still serving", "refused",
+                    handoffsRefused.get());
+            LOG.log(System.Logger.Level.WARNING, describe() + ": hand-off confirmation refused (" + reason
+                    + "); still serving");
+        }
+
+        @Override
+        public void aborted(String reason) {
+            if (ended) {
+                return;
+            }
+            ended = true;
+            membershipHeld = false;
+            LOG.log(System.Logger.Level.WARNING, describe() + ": hand-off not completed (" + reason + "); still serving");
+            audit.record("handoff-aborted", "reason", reason, "outcome", "still serving", "workers", sockets);
+        }
+
+        @Override
+        public void letGo() {
+            changes.lock();
+            try {
+                ended = true;
+                membershipHeld = false;
+                if (closed.get()) {
+                    return;
+                }
+                List<Worker> ws = members.live();
+                audit.record("handoff", "workers", ws.size(), "table_version", layout.tableVersion(), "outcome",
+                        "descriptors passed and proven; letting go");
+                if (steering.tableVersion() != layout.tableVersion()) {
+                    audit.record("handoff-steering-changed", "sent_table_version", layout.tableVersion(), "table_version",
+                            steering.tableVersion(), "policy", steering.policy().spec(), "outcome", "the new process "
+                            + "reads the policy it was sent; the program's maps, which it shares, hold the later table");
+                }
+                closed.set(true);
+                for (Worker w : ws) {
+                    leaveListener(w, w.socket());
+                }
+                socketListeners.clear();
+                loans.clear();
+                for (Worker w : ws) {
+                    try {
+                        w.close();
+                    } catch (NativeException e) {
+                        LOG.log(System.Logger.Level.WARNING, "after hand-off, closing " + w + ": " + e.getMessage());
+                    }
+                }
+                steering.close();
+            } finally {
+                changes.unlock();
+            }
+        }
+
+        @Override
+        public void close() {
+            membershipHeld = false;
+            for (int fd : layout.fds()) {
+                try {
+                    dev.reuseport.sys.internal.Sys.close(fd);
+                } catch (NativeException e) {
+                    LOG.log(System.Logger.Level.DEBUG, "closing a hand-off duplicate: " + e.getMessage());
+                }
+            }
+            changes.lock();
+            try {
+                if (handingOff == this) {
+                    handingOff = null;
+                }
+            } finally {
+                changes.unlock();
+            }
+        }
     }
 
     void close() throws IOException {
@@ -550,6 +688,10 @@ final class GroupEngine {
                 try {
                     if (leaveListener(w, w.socket()) && protocol == Protocol.TCP) {
                         Retirement.stopListening(w.socket());
+                    }
+                    int parked = w.closeParked();
+                    if (parked > 0) {
+                        audit.record("parked-closed", "slot", w.slot(), "closed", parked);
                     }
                     w.close();
                 } catch (NativeException e) {

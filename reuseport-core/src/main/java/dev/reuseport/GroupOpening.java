@@ -97,7 +97,8 @@ final class GroupOpening {
     }
 
     /** The group a hand-off delivered: sockets, program and maps are already in this process. */
-    static ReuseportGroup adopt(Handoff.Layout l) throws IOException {
+    static ReuseportGroup adopt(Handoff.Layout l, java.util.function.Supplier<String[]> committedTags)
+            throws IOException {
         InetAddress address = InetAddress.getByName(l.address());
         int n = l.slots().length;
         int[] sockets = Arrays.copyOf(l.fds(), n);
@@ -110,8 +111,19 @@ final class GroupOpening {
         }
         SteerProgram program = null;
         if (l.program() != null) {
-            program = SteerProgram.adopt(l.fds()[n], l.program(), Arrays.copyOfRange(l.fds(), n + 1,
-                    l.fds().length));
+            if (!SteerProgram.SELECT.equals(l.program()) && !SteerProgram.MIGRATE.equals(l.program())) {
+                throw new HandoffFailure("the layout names program '" + Shown.printable(l.program()) + "'; accepted: "
+                        + SteerProgram.SELECT + ", " + SteerProgram.MIGRATE);
+            }
+            // on a failure below, the received descriptors are closed by the hand-off (never by this object)
+            try {
+                program = SteerProgram.adopt(l.fds()[n], l.program(), Arrays.copyOfRange(l.fds(), n + 1,
+                        l.fds().length));
+            } catch (IllegalArgumentException e) {
+                throw new HandoffFailure("the program or maps received are not the steering program's: "
+                        + e.getMessage(), e);
+            }
+            checkProgram(program, l, committedTags.get());
         }
         Protocol protocol = Protocol.valueOf(l.protocol());
         GroupSpec spec = new GroupSpec(protocol == Protocol.TCP, SockAddr.family(address),
@@ -120,6 +132,52 @@ final class GroupOpening {
                 probe("kernel hash", "taken over by hand-off"));
         g.engine().steering().adopted(program, Policy.parse(l.policy()), l.tableVersion());
         return g;
+    }
+
+    /**
+     * The tags of this build's two steering programs ({@link SteerProgram#SELECT}, {@link SteerProgram#MIGRATE}),
+     * loaded before the hand-off joins the port (the verifier's time is then spent while the old process still
+     * serves everything, not while connections queue on standby sockets); null where they cannot be loaded.
+     */
+    static String[] committedTags() {
+        if (!Probes.steeringAvailable(Probes.steering())) {
+            return null;
+        }
+        String[] tags = new String[2];
+        for (int i = 0; i < 2; i++) {
+            try (SteerProgram p = SteerProgram.load(i == 1)) {
+                tags[i] = p.program().info().tag();
+            } catch (IOException | RuntimeException e) {
+                return null;
+            }
+        }
+        return tags;
+    }
+
+    /**
+     * The received program is this build's (its tag is that of the committed object's program of the same
+     * name) and its socket array holds the received sockets, slot by slot (cookies).
+     */
+    private static void checkProgram(SteerProgram program, Handoff.Layout l, String[] committedTags) throws IOException {
+        String tag = program.program().info().tag();
+        if (committedTags == null) {
+            throw new HandoffFailure("a steering program was passed but this process cannot load "
+                    + SteerProgram.OBJECT + " to compare its tag; accepted: no program, or a host where it loads");
+        }
+        String ours = committedTags[SteerProgram.MIGRATE.equals(l.program()) ? 1 : 0];
+        if (!tag.equals(ours)) {
+            throw new HandoffFailure("the program received (" + l.program() + " tag " + tag + ") is not this build's "
+                    + SteerProgram.OBJECT + " (tag " + ours + "); accepted: the same program, or no program");
+        }
+        for (int i = 0; i < l.slots().length; i++) {
+            long inArray = program.slots().cookie(l.slots()[i]);
+            long socket = Sys.getLong(l.fds()[i], Sys.SOL_SOCKET, Sys.SO_COOKIE);
+            if (inArray != socket) {
+                throw new HandoffFailure("the program's socket array holds cookie " + Long.toHexString(inArray)
+                        + " in slot " + l.slots()[i] + " but the socket received for it has cookie "
+                        + Long.toHexString(socket) + "; accepted: the array of the sockets sent");
+            }
+        }
     }
 
     private static ReuseportException translate(ReuseportGroup.Builder b, NativeException e, InetSocketAddress bound) {
@@ -190,11 +248,15 @@ final class GroupOpening {
     /** {@link ReuseportGroup#takeOver} reporting each step of the hand-off to {@code handoff}. */
     static ReuseportGroup takeOver(java.nio.file.Path control, ReuseportGroup.Builder fallback, Handoff handoff) throws IOException {
         ControlLines.checkPath(control);
+        // with standby sockets, this build's program tags are read before they join the port
+        String[][] tags = {fallback != null && fallback.port != 0 ? committedTags() : null};
         int[] standby = fallback != null && fallback.port != 0 ? openMembers(fallback) : null;
         ReuseportGroup g;
         try {
-            g = handoff.receive(control, GroupOpening::adopt);
-        } catch (IOException e) {
+            g = handoff.receive(control, fallback == null ? null : fallback.protocol.name(),
+                    fallback == null ? 0 : standby != null ? MemberSockets.port(standby[0]) : fallback.port,
+                    l -> adopt(l, () -> tags[0] != null ? tags[0] : (tags[0] = committedTags())));
+        } catch (IOException | RuntimeException e) {
             if (fallback == null) {
                 throw e instanceof ReuseportException r ? r : new HandoffException(e instanceof HandoffFailure
                         ? e.getMessage() : "hand-off from " + control + " failed: " + e.getMessage(), e);

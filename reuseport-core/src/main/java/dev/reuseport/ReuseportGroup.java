@@ -93,8 +93,8 @@ public final class ReuseportGroup extends GroupLending implements AutoCloseable 
     }
 
     /** Old side of a hand-off (the control socket's {@code handoff} command), see {@link Handoff#send}. */
-    boolean handOff(Handoff.Exchange exchange, Handoff.Goodbye goodbye) throws IOException {
-        return engine.handOff(exchange, goodbye);
+    Handoff.Session handOff() throws IOException {
+        return engine.handOff();
     }
 
     /**

@@ -27,7 +27,8 @@ final class Watchdog {
                         long idle = System.nanoTime() - last;
                         if (last != 0 && idle > limit && group.workers().size() > 1 && w.hasQueuedWork()) {
                             group.audit().record("worker-stalled", "slot", w.slot(), "idle_ms", idle / 1_000_000,
-                                    "stall_ms", stall.toMillis(), "action", "removed; its queue moves to the survivors");
+                                    "stall_ms", stall.toMillis(), "parked", w.parked(),
+                                    "action", "removed; its queue and parked work move to the survivors");
                             LOG.log(System.Logger.Level.WARNING, engine.describe() + ": worker " + w.slot() + " has "
                                     + "not accepted for " + idle / 1_000_000 + " ms with work queued; removing it");
                             group.removeWorker(w.slot());

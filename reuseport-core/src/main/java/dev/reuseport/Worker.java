@@ -362,6 +362,9 @@ public final class Worker {
 
     /** Whether work waits in the kernel for this worker: queued connections (TCP) or datagrams (UDP). */
     boolean hasQueuedWork() throws IOException {
+        if (parked() > 0) {
+            return true; // work a restart parked in memory counts too
+        }
         NativeFd f = fd;
         int n = acquire(f);
         try {
@@ -595,5 +598,40 @@ public final class Worker {
         } finally {
             f.release();
         }
+    }
+
+    // --- work parked in memory follows the worker's heir (issue 15, Medium) ---
+
+    /** Connections and datagrams parked in this worker's memory (taken off a previous socket), not yet returned. */
+    int parked() {
+        return handedOver.size() + handedDatagrams.size();
+    }
+
+    /** Moves what is parked in this worker's memory to {@code heir} (a removal); how many moved. */
+    int moveParkedTo(Worker heir) {
+        int n = 0;
+        for (Connection c; (c = handedOver.poll()) != null; n++) {
+            heir.handedOver.add(c);
+        }
+        for (Handed h; (h = handedDatagrams.poll()) != null; n++) {
+            heir.handedDatagrams.add(h);
+        }
+        return n;
+    }
+
+    /** Closes the connections and drops the datagrams still parked (the group closes); how many. */
+    int closeParked() {
+        int n = 0;
+        for (Connection c; (c = handedOver.poll()) != null; n++) {
+            try {
+                c.close();
+            } catch (IOException | RuntimeException e) {
+                // the connection is gone either way
+            }
+        }
+        for (; handedDatagrams.poll() != null; n++) {
+            // dropped with the group
+        }
+        return n;
     }
 }

@@ -115,7 +115,7 @@ class OperatorSocketTest {
                 Arguments.of("bundle", "bundle takes one directory"),
                 Arguments.of("bundle /proc/reuseport-bundle", "bundle directory /proc/reuseport-bundle cannot be created"),
                 Arguments.of("metrics --json", "metrics takes no argument or --prom; got [--json]"),
-                Arguments.of("handoff 9", "handoff version '9' is not supported; accepted: 1"),
+                Arguments.of("handoff 9", "handoff version '9' is not supported; accepted: 2"),
                 Arguments.of("x".repeat(300), "unknown command '" + "x".repeat(40) + "...'"),
                 Arguments.of("status now", "status takes no arguments; got [now]"),
                 Arguments.of("policy\u2003sticky", "unknown command 'policy?sticky'"),

@@ -37,7 +37,7 @@ class BenchArchitectureTest {
      * brought under it on their own branches and join this list when those merge.
      */
     static final List<String> LIMITED_SCENARIOS = List.of("BenchAccept", "BenchBalance", "BenchNetty",
-            "BenchRestart", "BenchServe", "BenchIngest");
+            "BenchRestart", "BenchServe", "BenchIngest", "BenchSoak");
 
     static JavaClasses benches;
 

@@ -321,6 +321,11 @@ final class JnrBackend implements NativeBackend {
     }
 
     @Override
+    public int fileStatusFlags(int fd) {
+        return check(libc.fcntl(fd, 3 /* F_GETFL */, 0));
+    }
+
+    @Override
     public int read(int fd, long address, int len) {
         return check(libc.read(fd, address, len));
     }

@@ -89,6 +89,9 @@ interface NativeBackend {
     /** dup(2) with FD_CLOEXEC (fcntl F_DUPFD_CLOEXEC, 0): new fd or -errno. */
     int dupCloexec(int fd);
 
+    /** fcntl(F_GETFL): the file status flags (O_NONBLOCK ...) or -errno. */
+    int fileStatusFlags(int fd);
+
     /** read(2) of at most {@code len} bytes into {@code address}: bytes read (0 at EOF) or -errno. */
     int read(int fd, long address, int len);
 

@@ -253,6 +253,22 @@ public final class Sys {
         return check("fcntl(F_DUPFD_CLOEXEC)", B.dupCloexec(fd));
     }
 
+    /** O_NONBLOCK of the file status flags. */
+    public static final int O_NONBLOCK = 0x800;
+    /** SO_TYPE. */
+    public static final int SO_TYPE = 3;
+    /** SO_ACCEPTCONN. */
+    public static final int SO_ACCEPTCONN = 30;
+    /** SO_PROTOCOL. */
+    public static final int SO_PROTOCOL = 38;
+    /** SO_DOMAIN. */
+    public static final int SO_DOMAIN = 39;
+
+    /** fcntl(F_GETFL): the descriptor's file status flags ({@link #O_NONBLOCK}, ...). */
+    public static int fileStatusFlags(int fd) throws NativeException {
+        return check("fcntl(F_GETFL)", B.fileStatusFlags(fd));
+    }
+
     /**
      * poll(2) on one fd for {@code events}; returns the revents, 0 on timeout. A negative timeout waits
      * forever. EINTR restarts with the full timeout (threads here are not signalled).
@@ -519,6 +535,10 @@ public final class Sys {
                 case SO_RCVBUF: return "SO_RCVBUF";
                 case SO_REUSEPORT: return "SO_REUSEPORT";
                 case SO_PEERCRED: return "SO_PEERCRED";
+                case SO_TYPE: return "SO_TYPE";
+                case SO_ACCEPTCONN: return "SO_ACCEPTCONN";
+                case SO_PROTOCOL: return "SO_PROTOCOL";
+                case SO_DOMAIN: return "SO_DOMAIN";
                 case SO_INCOMING_CPU: return "SO_INCOMING_CPU";
                 case SO_ATTACH_REUSEPORT_CBPF: return "SO_ATTACH_REUSEPORT_CBPF";
                 case SO_ATTACH_REUSEPORT_EBPF: return "SO_ATTACH_REUSEPORT_EBPF";

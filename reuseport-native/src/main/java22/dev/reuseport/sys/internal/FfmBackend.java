@@ -502,6 +502,17 @@ final class FfmBackend implements NativeBackend {
     }
 
     @Override
+    public int fileStatusFlags(int fd) {
+        Scratch s = scratch();
+        try {
+            int r = (int) Libc.FCNTL.invokeExact(s.state, fd, 3 /* F_GETFL */, 0);
+            return r < 0 ? err(s.state) : r;
+        } catch (Throwable t) {
+            throw unchecked(t);
+        }
+    }
+
+    @Override
     public int read(int fd, long address, int len) {
         Scratch s = scratch();
         try {

@@ -2,11 +2,8 @@ package dev.reuseport.examples.bench.scenarios;
 
 import dev.reuseport.Controller;
 import dev.reuseport.Policy;
-import dev.reuseport.Protocol;
 import dev.reuseport.ReuseportGroup;
-import dev.reuseport.Worker;
 import dev.reuseport.WorkerStats;
-import dev.reuseport.examples.bench.harness.ChangeTimeline;
 import dev.reuseport.examples.bench.harness.ChangeTimeline.Change;
 import dev.reuseport.examples.bench.harness.CheckedTcpServer;
 import dev.reuseport.examples.bench.harness.FdCensus;
@@ -14,10 +11,12 @@ import dev.reuseport.examples.bench.harness.KernelCounters;
 import dev.reuseport.examples.bench.harness.NumberedUdpLoad;
 import dev.reuseport.examples.bench.harness.PacedTcpLoad;
 import dev.reuseport.examples.bench.harness.Progress;
-import dev.reuseport.examples.bench.harness.Result;
 import dev.reuseport.examples.bench.harness.SeqUdpServer;
 import dev.reuseport.examples.bench.harness.SoakWire;
-import dev.reuseport.examples.bench.harness.WorkerThreads;
+import dev.reuseport.examples.bench.harness.SoakChange;
+import dev.reuseport.examples.bench.harness.SoakReport;
+import dev.reuseport.examples.bench.harness.SoakState;
+import dev.reuseport.examples.bench.harness.HandoffChurn;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.net.InetAddress;
@@ -26,12 +25,8 @@ import java.nio.channels.DatagramChannel;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.Collections;
-import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Locale;
 import java.util.Map;
-import java.util.TreeMap;
 import java.util.concurrent.Callable;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.LockSupport;
@@ -48,7 +43,11 @@ import picocli.CommandLine.Spec;
  * cpu, kernel-hash), a resize 8 ↔ 6 (added workers are served at once), a {@link Controller} transition (a
  * manual controller per group, candidate round-robin: OBSERVE → SHADOW → ENFORCE → FALLBACK → OBSERVE),
  * {@code replaceWorker(slot)} and {@code restart()} (see {@link Kind} for why in this order). Losses and
- * failures are placed on the change in force when the datagram was sent or the connection began.
+ * failures are placed on the change in force when the datagram was sent or the connection began. Beside
+ * them, every {@code --handoff-every-seconds}, a cross-process hand-off between child JVMs on a port of its
+ * own ({@link HandoffChurn}: a kill -9 of one side at a random step every third time, a hostile control
+ * client, the old side's {@code fallback} timed during each hand-off). The pieces live in the bench
+ * harness ({@code SoakState}, {@code SoakChange}, {@code SoakReport}).
  *
  * <p>Load: TCP client threads open a connection per request (16 bytes, half-close, the echo checked
  * byte for byte); UDP sender threads, each with its own sockets (several flows each), send numbered
@@ -83,10 +82,6 @@ public final class BenchSoak implements Callable<Integer> {
     static final int FLOWS_PER_SENDER = NumberedUdpLoad.FLOWS_PER_SENDER;
     static final int PAYLOAD = SoakWire.PAYLOAD;
     static final int UDP_RECEIVE_BUFFER = 4 << 20;
-    static final List<String> UDP_KEYS = List.of("Udp.InDatagrams", "Udp.InErrors", "Udp.RcvbufErrors",
-            "Udp.NoPorts", "Udp.OutDatagrams", "Udp.SndbufErrors", "Udp.InCsumErrors", "Udp.MemErrors");
-    static final List<String> TCP_KEYS = List.of("TcpExt.TCPMigrateReqSuccess", "TcpExt.TCPMigrateReqFailure",
-            "TcpExt.ListenOverflows", "TcpExt.ListenDrops", "Tcp.AttemptFails", "Tcp.EstabResets", "Tcp.OutRsts");
     static final String[] POLICIES = {"round-robin", "consistent", "sticky", "weighted", "cpu", "kernel-hash"};
     static final Controller.State[] STATES = {Controller.State.SHADOW, Controller.State.ENFORCE,
         Controller.State.FALLBACK, Controller.State.OBSERVE};
@@ -140,6 +135,15 @@ public final class BenchSoak implements Callable<Integer> {
             description = "diagnostics: the size the resizes alternate with 8 (default ${DEFAULT-VALUE})")
     int resizeTo;
 
+    @Option(names = "--handoff-every-seconds", defaultValue = "5", description = "a cross-process hand-off "
+            + "between child JVMs every this many seconds, on a port of its own, with a kill -9 of one side at a "
+            + "random step every third time and a hostile control client beside it; 0: none (default ${DEFAULT-VALUE})")
+    int handoffEvery;
+
+    @Option(names = "--handoff-rate", defaultValue = "200", description = "connections per second against the "
+            + "hand-off churn's port (default ${DEFAULT-VALUE})")
+    int handoffRate;
+
     private final List<Kind> order = new ArrayList<>();
 
     private PrintWriter out;
@@ -154,6 +158,8 @@ public final class BenchSoak implements Callable<Integer> {
         check("--udp-rate", udpRate, 1, 200_000);
         check("--tcp-rate", tcpRate, 1, 50_000);
         check("--resize-to", resizeTo, 1, WORKERS - 1);
+        check("--handoff-every-seconds", handoffEvery, 0, 600);
+        check("--handoff-rate", handoffRate, 1, 10_000);
         for (Kind k : Kind.values()) {
             if (kinds.contains(k.label)) {
                 order.add(k);
@@ -187,6 +193,7 @@ public final class BenchSoak implements Callable<Integer> {
         try (DatagramChannel warm = DatagramChannel.open()) {
             warm.bind(new InetSocketAddress(lo, 0));
         }
+        HandoffChurn.warmUp(); // likewise jnr's native stub for the churn's Unix sockets
         FdCensus fdsBefore = FdCensus.now();
         Map<String, Long> k0 = KernelCounters.read();
         Run run = new Run(lo);
@@ -197,7 +204,8 @@ public final class BenchSoak implements Callable<Integer> {
         }
         Map<String, Long> k1 = KernelCounters.read();
         FdCensus fdsAfter = FdCensus.now();
-        report(run, fdsBefore, fdsAfter, k0, k1);
+        SoakReport.print(out, run, order.stream().map(k -> k.label).toList(), fdsBefore, fdsAfter, k0, k1, seconds,
+                intervalMs);
         return 0;
     }
 
@@ -229,26 +237,8 @@ public final class BenchSoak implements Callable<Integer> {
     // ---------------------------------------------------------------- the run
 
     /** Everything one soak opens, and what it counted. */
-    final class Run {
+    final class Run extends SoakState {
         final InetAddress lo;
-        ReuseportGroup tcp;
-        ReuseportGroup udp;
-        Controller tcpController;
-        Controller udpController;
-        CheckedTcpServer tcpServer;
-        SeqUdpServer udpServer;
-        PacedTcpLoad tcpLoad;
-        NumberedUdpLoad udpLoad;
-        final List<Change> changes = new ArrayList<>();
-        final List<String> notes = Collections.synchronizedList(new ArrayList<>());
-        long retiredSocketDrops;
-        long liveSocketDrops;
-        long udpInErrors0;
-        long udpInErrors1;
-        long settleMillis;
-        long start;
-        long changesEnd;
-
         Run(InetAddress lo) {
             this.lo = lo;
         }
@@ -263,10 +253,10 @@ public final class BenchSoak implements Callable<Integer> {
             udpController = Controller.manual(udp, Policy.roundRobin(), manual);
             tcpServer = new CheckedTcpServer(tcp);
             udpServer = new SeqUdpServer(udp, UDP_SENDERS, maxSeq);
-            out.printf("TCP group %s, %d workers, steering: %s (%s)%n", ReuseportGroupFormat.of(tcp), WORKERS,
+            out.printf("TCP group %s, %d workers, steering: %s (%s)%n", SoakState.address(tcp), WORKERS,
                     tcp.capabilities().steering(), tcp.capabilities().steeringReason());
             out.printf("UDP group %s, %d workers, SO_RCVBUF asked %d (kernel caps at net.core.rmem_max), steering: %s%n",
-                    ReuseportGroupFormat.of(udp), WORKERS, UDP_RECEIVE_BUFFER, udp.capabilities().steering());
+                    SoakState.address(udp), WORKERS, UDP_RECEIVE_BUFFER, udp.capabilities().steering());
             out.printf("load: %d TCP clients, %d connections/s in all (a connection per request, %d bytes, echo "
                     + "checked); %d UDP senders x %d flows, %d datagrams/s in all, paced, numbered; UDP workers count, "
                     + "no echo%n", TCP_CLIENTS, tcpRate, PAYLOAD, UDP_SENDERS, FLOWS_PER_SENDER, udpRate);
@@ -275,16 +265,21 @@ public final class BenchSoak implements Callable<Integer> {
                             ", ")), String.join(", ", policies));
             out.flush();
 
-            udpInErrors0 = udpCounter("Udp.InErrors");
+            udpInErrors0 = SoakState.udpCounter("Udp.InErrors");
             long hardDeadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(seconds + 120L);
             tcpLoad = new PacedTcpLoad(tcp.localAddress(), tcpRate, hardDeadline);
             udpLoad = new NumberedUdpLoad(udp.localAddress(), udpRate, maxSeq, hardDeadline, lo);
             tcpLoad.start();
             udpLoad.start();
+            Thread churning = handoffEvery == 0 ? null : startChurn(hardDeadline);
             start = System.nanoTime();
             Thread.sleep(Math.min(500, intervalMs * 5L)); // load before the first change
             changeLoop();
             changesEnd = System.nanoTime();
+            if (churning != null) {
+                churning.interrupt();
+                churning.join(90_000);
+            }
             Thread.sleep(Math.min(500, intervalMs * 5L)); // load after the last change
 
             udpLoad.stop();
@@ -304,10 +299,32 @@ public final class BenchSoak implements Callable<Integer> {
                 }
             }
             settleMillis = (System.nanoTime() - t0) / 1_000_000;
-            udpInErrors1 = udpCounter("Udp.InErrors");
+            udpInErrors1 = SoakState.udpCounter("Udp.InErrors");
             for (WorkerStats s : udp.stats()) {
                 liveSocketDrops += s.drops();
             }
+        }
+
+        /** The hand-off churn and its thread: hand-off i every --handoff-every-seconds until interrupted. */
+        private Thread startChurn(long hardDeadline) throws IOException, InterruptedException {
+            churn = new HandoffChurn(handoffRate, hardDeadline, 15L);
+            out.printf("hand-off churn: child JVMs serving a TCP group of 4, handed off every %d s (kill -9 at a random "
+                    + "step every third time), %d connections/s against it, a hostile control client beside it%n",
+                    handoffEvery, handoffRate);
+            Thread t = new Thread(() -> {
+                for (int i = 0; i < 100_000; i++) {
+                    try {
+                        Thread.sleep(handoffEvery * 1000L);
+                        churn.handOff(i);
+                    } catch (InterruptedException e) {
+                        return;
+                    } catch (IOException | RuntimeException e) {
+                        notes.add("hand-off churn " + (i + 1) + ": " + e);
+                    }
+                }
+            }, "soak-handoff-churn");
+            t.start();
+            return t;
         }
 
         private void changeLoop() throws InterruptedException {
@@ -351,122 +368,18 @@ public final class BenchSoak implements Callable<Integer> {
                     detail += udp.policy() instanceof Policy.KernelHash ? " [UDP on kernel hash]" : " [UDP on table]";
                 }
                 Change c = new Change(i, kind.label, detail, describe(tcp), describe(udp), udpLoad.seqs());
-                c.udpInErrorsAtStart = udpCounter("Udp.InErrors");
+                c.udpInErrorsAtStart = SoakState.udpCounter("Udp.InErrors");
                 c.start = System.nanoTime();
-                c.tcpError = apply(tcp, tcpController, tcpServer, kind, n, c);
+                c.tcpError = SoakChange.apply(this, tcp, tcpController, tcpServer, kind.label, n, c, policyName(n),
+                        STATES[n % STATES.length], WORKERS, resizeTo);
                 long mid = System.nanoTime();
-                c.udpError = apply(udp, udpController, udpServer, kind, n, c);
+                c.udpError = SoakChange.apply(this, udp, udpController, udpServer, kind.label, n, c, policyName(n),
+                        STATES[n % STATES.length], WORKERS, resizeTo);
                 c.end = System.nanoTime();
                 c.tcpNanos = mid - c.start;
                 c.udpNanos = c.end - mid;
                 c.seqAtEnd = udpLoad.seqs();
                 changes.add(c);
-            }
-        }
-
-        /** Applies one change to one group; null, or what went wrong. */
-        private String apply(ReuseportGroup g, Controller ctl, WorkerThreads server, Kind kind, int n, Change c) {
-            try {
-                switch (kind) {
-                    case POLICY -> {
-                        String name = policyName(n);
-                        Policy p;
-                        if (name.equals("weighted")) {
-                            int[] slots = g.slots();
-                            int[] w = new int[slots[slots.length - 1] + 1]; // one per slot 0..highest live slot
-                            for (int s = 0; s < w.length; s++) {
-                                w[s] = 1 + s % 4;
-                            }
-                            p = Policy.weighted(w);
-                        } else {
-                            p = Policy.parse(name);
-                        }
-                        String steering = g.policy(p).steering();
-                        boolean wanted = p instanceof Policy.KernelHash ? steering.equals("kernel hash")
-                                : steering.startsWith("bpf");
-                        if (!wanted) {
-                            return "policy " + p.spec() + " not in force: " + g.capabilities().steeringReason();
-                        }
-                    }
-                    case CONTROLLER -> ctl.to(STATES[n % STATES.length], "bench soak");
-                    case RESIZE -> {
-                        int to = g.workers().size() == WORKERS ? resizeTo : WORKERS;
-                        if (g.protocol() == Protocol.UDP && to < g.workers().size()) {
-                            List<Worker> live = g.workers();
-                            retiredSocketDrops += dropsOf(live.subList(to, live.size()));
-                        }
-                        List<Worker> added = g.resize(to);
-                        server.serve(added);
-                        if (g.workers().size() != to) {
-                            return "resize(" + to + ") left " + g.workers().size() + " workers";
-                        }
-                    }
-                    case REPLACE -> {
-                        int[] slots = g.slots();
-                        int slot = slots[n % slots.length];
-                        if (g.protocol() == Protocol.UDP) {
-                            retiredSocketDrops += dropsOf(List.of(g.worker(slot)));
-                        }
-                        g.replaceWorker(slot);
-                    }
-                    default -> {
-                        if (g.protocol() == Protocol.UDP) {
-                            retiredSocketDrops += dropsOf(g.workers());
-                        }
-                        g.restart();
-                    }
-                }
-                return null;
-            } catch (Exception | Error e) {
-                String s = e.toString();
-                notes.add(String.format(Locale.ROOT, "change %d (%s) on %s failed: %s", c.index + 1, c.detail,
-                        g.protocol(), s));
-                return s;
-            }
-        }
-
-        private long dropsOf(List<Worker> ws) {
-            long d = 0;
-            for (Worker w : ws) {
-                try {
-                    d += w.stats().drops();
-                } catch (IOException e) {
-                    // the socket is gone already: its counter with it
-                }
-            }
-            return d;
-        }
-
-        /** Closes load, workers, controllers and groups (each step bounded; every failure noted). */
-        void closeAll() {
-            if (udpLoad != null) {
-                udpLoad.stop();
-            }
-            if (tcpLoad != null) {
-                tcpLoad.stop();
-            }
-            if (tcpServer != null) {
-                tcpServer.stop();
-            }
-            if (udpServer != null) {
-                udpServer.stop();
-            }
-            for (Controller c : Arrays.asList(tcpController, udpController)) {
-                if (c != null) {
-                    c.close();
-                }
-            }
-            for (ReuseportGroup g : Arrays.asList(tcp, udp)) {
-                if (g != null) {
-                    try {
-                        g.close();
-                    } catch (IOException e) {
-                        notes.add("closing " + g + ": " + e);
-                    }
-                }
-            }
-            if (udpLoad != null) {
-                udpLoad.closeChannels();
             }
         }
     }
@@ -480,176 +393,4 @@ public final class BenchSoak implements Callable<Integer> {
     private static String describe(ReuseportGroup g) {
         return g.policy().spec() + "/" + g.controlState();
     }
-
-    /** A group's address as text. */
-    static final class ReuseportGroupFormat {
-        private ReuseportGroupFormat() {
-        }
-
-        static String of(ReuseportGroup g) {
-            InetSocketAddress a = g.localAddress();
-            return a.getAddress().getHostAddress() + ":" + a.getPort();
-        }
-    }
-
-    static long udpCounter(String key) {
-        return KernelCounters.read().getOrDefault(key, 0L);
-    }
-
-    // ---------------------------------------------------------------- servers
-
-    // ---------------------------------------------------------------- load
-
-    // ---------------------------------------------------------------- descriptors
-
-    // ---------------------------------------------------------------- report
-
-    private void report(Run run, FdCensus before, FdCensus after, Map<String, Long> k0, Map<String, Long> k1) {
-        List<Change> cs = run.changes;
-        long connTotal = run.tcpLoad == null ? 0 : run.tcpLoad.attempted.sum();
-        long connOk = run.tcpLoad == null ? 0 : run.tcpLoad.completed.sum();
-        long connFailed = run.tcpLoad == null ? 0 : run.tcpLoad.failed.sum();
-        long sent = run.udpLoad == null ? 0 : run.udpLoad.sent();
-        long received = run.udpServer == null ? 0 : run.udpServer.received.sum();
-        long kernelDropped = run.udpInErrors1 - run.udpInErrors0;
-        long unexplained = sent - received - kernelDropped;
-
-        // which datagrams are missing, placed on the change time line
-        Map<Integer, Long> lostAfter = new TreeMap<>();
-        List<String> lostExamples = new ArrayList<>();
-        long missing = 0;
-        if (run.udpLoad != null && run.udpServer != null) {
-            long[] sentPer = run.udpLoad.seqs();
-            for (int s = 0; s < sentPer.length; s++) {
-                for (long q = 0; q < sentPer[s]; q++) {
-                    if (!run.udpServer.seen(s, q)) {
-                        missing++;
-                        int ci = ChangeTimeline.changeOfSeq(cs, s, q);
-                        lostAfter.merge(ci, 1L, Long::sum);
-                        if (lostExamples.size() < 12) {
-                            lostExamples.add(ChangeTimeline.describeLoss(cs, ci, s, q));
-                        }
-                    }
-                }
-            }
-        }
-        // TCP failures, placed on the same time line
-        Map<Integer, Long> failedAfter = new TreeMap<>();
-        if (run.tcpLoad != null) {
-            for (PacedTcpLoad.Failure f : run.tcpLoad.failures) {
-                failedAfter.merge(ChangeTimeline.changeAt(cs, f.started()), 1L, Long::sum);
-            }
-        }
-        // kernel drops per change (from its start to the next change's start)
-        Map<Integer, Long> dropsAfter = new TreeMap<>();
-        for (int i = 0; i < cs.size(); i++) {
-            long until = i + 1 < cs.size() ? cs.get(i + 1).udpInErrorsAtStart : run.udpInErrors1;
-            long d = until - cs.get(i).udpInErrorsAtStart;
-            if (d != 0) {
-                dropsAfter.put(i, d);
-            }
-        }
-        long dropsBeforeFirst = cs.isEmpty() ? kernelDropped : cs.get(0).udpInErrorsAtStart - run.udpInErrors0;
-
-        out.println();
-        out.println("per change kind (each change applied to the TCP group, then the UDP group); failures and losses "
-                + "are placed on the change in force when the connection began / the datagram was sent:");
-        out.printf("%-11s %8s %8s %9s %9s %10s %11s %12s%n", "kind", "changes", "failed", "median_ms", "max_ms",
-                "conn_fail", "dgram_lost", "kernel_drop");
-        for (Kind k : Kind.values()) {
-            ChangeTimeline.row(out, k.label, cs, c -> c.kind.equals(k.label), failedAfter, lostAfter, dropsAfter);
-        }
-        ChangeTimeline.row(out, "all", cs, c -> true, failedAfter, lostAfter, dropsAfter);
-        out.printf("%-11s %8s %8s %9s %9s %10d %11d %12d%n", "(before 1st)", "", "", "", "",
-                failedAfter.getOrDefault(-1, 0L), lostAfter.getOrDefault(-1, 0L), dropsBeforeFirst);
-
-        out.println();
-        out.println("per change detail (tcp_ms, udp_ms: median time the change took on each group; max_ms: both):");
-        out.printf("%-40s %8s %8s %9s %9s %9s %10s %11s %12s%n", "change", "changes", "failed", "tcp_ms",
-                "udp_ms", "max_ms", "conn_fail", "dgram_lost", "kernel_drop");
-        Map<String, List<Change>> byDetail = new LinkedHashMap<>();
-        for (Kind k : Kind.values()) {
-            for (Change c : cs) {
-                if (c.kind.equals(k.label)) {
-                    byDetail.computeIfAbsent(c.detail, d -> new ArrayList<>()).add(c);
-                }
-            }
-        }
-        for (Map.Entry<String, List<Change>> e : byDetail.entrySet()) {
-            String d = e.getKey();
-            ChangeTimeline.rowWide(out, d, cs, c -> c.detail.equals(d), failedAfter, lostAfter, dropsAfter);
-        }
-
-        out.println();
-        double secs = run.changesEnd > run.start ? (run.changesEnd - run.start) / 1e9 : 0;
-        out.printf(Locale.ROOT, "changes: %d in %.1f s (%d failed)%n", cs.size(), secs,
-                cs.stream().filter(Change::failed).count());
-        out.printf("TCP: %d connections attempted, %d completed, %d failed%n", connTotal, connOk, connFailed);
-        if (run.tcpLoad != null && connFailed > 0) {
-            out.println("  client failures by cause:");
-            run.tcpLoad.reasonSnapshot().forEach((k, v) -> out.printf("    %6d  %s%n", v, k));
-            List<PacedTcpLoad.Failure> fs = new ArrayList<>(run.tcpLoad.failures);
-            fs.sort((a, b) -> Long.compare(a.started(), b.started()));
-            for (PacedTcpLoad.Failure f : fs.subList(0, Math.min(8, fs.size()))) {
-                int ci = ChangeTimeline.changeAt(cs, f.started());
-                out.printf(Locale.ROOT, "    began %s; seen %.1f ms later: %s%n", ChangeTimeline.where(cs, ci, f.started()),
-                        (f.seen() - f.started()) / 1e6, f.reason());
-            }
-        }
-        if (run.tcpServer != null && !run.tcpServer.errorSnapshot().isEmpty()) {
-            out.println("  TCP server-side errors: " + run.tcpServer.errorSnapshot());
-        }
-        out.printf("UDP: %d datagrams sent, %d received (unique), %d duplicates, %d malformed, %d send failures; "
-                        + "receive count stood still after %d ms%n", sent, received,
-                run.udpServer == null ? 0 : run.udpServer.duplicates.sum(),
-                run.udpServer == null ? 0 : run.udpServer.malformed.sum(),
-                run.udpLoad == null ? 0 : run.udpLoad.sendFailed.sum(), run.settleMillis);
-        if (run.udpLoad != null && !run.udpLoad.sendErrors.isEmpty()) {
-            run.udpLoad.sendErrors.forEach((k, v) -> out.printf("    send failure %6d  %s%n", v.sum(), k));
-        }
-        out.printf("  dropped by the kernel: %d (namespace /proc/net/snmp Udp: InErrors delta); per-socket SO_MEMINFO "
-                        + "drops: %d (%d read from sockets just before changes closed them + %d on the live sockets; a "
-                        + "lower bound)%n", kernelDropped, run.retiredSocketDrops + run.liveSocketDrops,
-                run.retiredSocketDrops, run.liveSocketDrops);
-        out.printf("  missing by sequence number: %d; sent - received - kernel_dropped = %d%n", missing, unexplained);
-        if (!lostExamples.isEmpty()) {
-            out.println("  first missing datagrams:");
-            lostExamples.forEach(s -> out.println("    " + s));
-        }
-        if (run.udpServer != null && !run.udpServer.errorSnapshot().isEmpty()) {
-            out.println("  UDP server-side errors: " + run.udpServer.errorSnapshot());
-        }
-        StringBuilder kc = new StringBuilder();
-        for (String k : java.util.stream.Stream.concat(UDP_KEYS.stream(), TCP_KEYS.stream()).toList()) {
-            if (k0.containsKey(k) && k1.containsKey(k)) {
-                kc.append(kc.length() == 0 ? "" : ", ").append(k).append(' ').append(k1.get(k) - k0.get(k));
-            }
-        }
-        out.println("kernel counters (this namespace, whole run): " + kc);
-        out.printf("descriptors: before %d (bpf-prog %d, bpf-map %d), after %d (bpf-prog %d, bpf-map %d)%n",
-                before.total(), before.progs(), before.maps(), after.total(), after.progs(), after.maps());
-        if (!before.byKind().equals(after.byKind())) {
-            out.println("  by kind before: " + before.byKind());
-            out.println("  by kind after:  " + after.byKind());
-        }
-        synchronized (run.notes) {
-            if (!run.notes.isEmpty()) {
-                out.println("notes (" + run.notes.size() + "):");
-                run.notes.stream().limit(20).forEach(n -> out.println("  " + n));
-            }
-        }
-        boolean pass = connFailed == 0 && unexplained == 0 && after.total() == before.total()
-                && after.progs() == before.progs() && after.maps() == before.maps()
-                && cs.size() >= Math.min(500, (long) seconds * 1000 / intervalMs * 5 / 6)
-                && cs.stream().noneMatch(Change::failed);
-        out.println((pass ? "PASS" : "FAIL") + ": " + connFailed + " connections failed, " + unexplained
-                + " datagrams lost unexplained, descriptor deltas " + (after.total() - before.total()) + "/"
-                + (after.progs() - before.progs()) + "/" + (after.maps() - before.maps()) + ", " + cs.size()
-                + " changes (" + cs.stream().filter(Change::failed).count() + " failed)");
-        new Result("soak").put("conn_total", connTotal).put("conn_failed", connFailed)
-                .put("dgram_lost_unexplained", unexplained).put("fd_delta", after.total() - before.total())
-                .put("bpf_prog_delta", after.progs() - before.progs()).put("bpf_map_delta", after.maps() - before.maps())
-                .put("changes", cs.size()).print(out);
-    }
-
 }

@@ -1,0 +1,84 @@
+package dev.reuseport.examples.bench.harness;
+
+import dev.reuseport.ControlSocket;
+import dev.reuseport.ReuseportGroup;
+import java.lang.reflect.Constructor;
+import java.lang.reflect.Method;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.function.Consumer;
+
+/**
+ * A child JVM of {@code bench soak}'s hand-off churn: {@code old <ctl> <port> <haltAt|->} opens a TCP group
+ * of 4 on 127.0.0.1:port, {@code new <ctl> <port> <haltAt|->} takes it over from {@code ctl} (falling back
+ * to opening it on its standby sockets). Either then serves it (every connection echoed, as
+ * {@link CheckedTcpServer}) with a control socket on {@code ctl}, prints {@code READY <port>} (a new one first
+ * {@code TOOK-OVER} or {@code FALLBACK}), and exits 0 once it handed off and drained (or on SIGTERM). It prints {@code STEP <name>} at each hand-off step and, at {@code haltAt},
+ * {@code HALTING} and waits to be killed (the parent sends SIGKILL: a real kill -9 at that step).
+ *
+ * <p>The step hook is the library's test seam (a {@code Handoff} given to the package-private
+ * {@code GroupOpening.takeOver} and {@code ControlSocket.serve}), reached by reflection: the bench runs
+ * the JAR on the class path, and nothing is added to the public API for it.
+ */
+public final class HandoffChild {
+    private HandoffChild() {
+    }
+
+    public static void main(String[] args) throws Exception {
+        String role = args[0];
+        Path ctl = Path.of(args[1]);
+        int port = Integer.parseInt(args[2]);
+        String haltAt = args[3];
+        Object handoff = handoff(step -> {
+            System.out.println("STEP " + step);
+            System.out.flush();
+            if (step.equals(haltAt)) {
+                System.out.println("HALTING");
+                System.out.flush();
+                try {
+                    Thread.sleep(30_000); // the parent kills this process now
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+                Runtime.getRuntime().halt(137);
+            }
+        });
+        ReuseportGroup.Builder b = ReuseportGroup.tcp().address("127.0.0.1").port(port).workers(4).backlog(1024);
+        ReuseportGroup g;
+        if (role.equals("old")) {
+            g = b.open();
+        } else {
+            Method takeOver = Class.forName("dev.reuseport.GroupOpening").getDeclaredMethod("takeOver", Path.class,
+                    ReuseportGroup.Builder.class, handoff.getClass());
+            takeOver.setAccessible(true);
+            g = (ReuseportGroup) takeOver.invoke(null, ctl, b, handoff);
+            boolean fell = g.audit().entries().stream().anyMatch(l -> l.contains("takeover-fallback"));
+            System.out.println((fell ? "FALLBACK " : "TOOK-OVER ") + g.workers().size());
+        }
+        Method serve = ControlSocket.class.getDeclaredMethod("serve", ReuseportGroup.class, Path.class, boolean.class,
+                handoff.getClass());
+        serve.setAccessible(true);
+        CheckedTcpServer server = new CheckedTcpServer(g);
+        server.serve(g.workers());
+        try (ControlSocket cs = (ControlSocket) serve.invoke(null, g, ctl, true, handoff)) {
+            System.out.println("READY " + port);
+            System.out.flush();
+            if (cs.awaitHandOff(Duration.ofHours(2))) { // or SIGTERM from the parent
+
+                System.out.println("HANDED-OFF");
+                System.out.flush();
+                Thread.sleep(1000); // connections accepted before the hand-off finish
+            }
+        } finally {
+            server.stop();
+            g.close();
+        }
+        System.exit(0);
+    }
+
+    /** {@code new Handoff(step)} of the library's hand-off package. */
+    private static Object handoff(Consumer<String> step) throws ReflectiveOperationException {
+        Constructor<?> c = Class.forName("dev.reuseport.handoff.Handoff").getConstructor(Consumer.class);
+        return c.newInstance(step);
+    }
+}

@@ -1,0 +1,378 @@
+package dev.reuseport.examples.bench.harness;
+
+import dev.reuseport.ControlClient;
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.InputStreamReader;
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+import java.util.Random;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.locks.ReentrantLock;
+import jnr.unixsocket.UnixSocketAddress;
+import jnr.unixsocket.UnixSocketChannel;
+
+/**
+ * {@code bench soak}'s cross-process churn: a TCP group of 4 on its own port, served by one child JVM
+ * ({@link HandoffChild}) at a time, handed to a new child every {@code period} over the control socket
+ * while {@link PacedTcpLoad} opens a connection per request against the port. Every third hand-off one
+ * side is killed with SIGKILL at a random step (a real kill -9): the new side stops at its step and says so
+ * before the parent kills it, at a step before it says {@code serving} (after it, the new process owns the
+ * only sockets: a limit the reliability notes state); the old side is killed when the new side reports the
+ * step that follows the old one's (the old one is then at or just past it). Beside it a hostile
+ * control client sends random bytes, garbage and valid-but-hostile requests (a hand-off confirmed with a
+ * bare {@code ready} or wrong cookies, out-of-range resizes, unknown policies, lines over 64 KiB), and
+ * during every hand-off a probe times the {@code fallback} request on the old side's control socket.
+ */
+public final class HandoffChurn implements AutoCloseable {
+    static final List<String> OLD_STEPS = List.of("old:header", "old:fds", "old:layout", "old:proven", "old:confirmed");
+    /** How long a child may take to start and take over (a loaded machine starts JVMs slowly). */
+    static final long READY_MILLIS = 120_000;
+    static final List<String> NEW_STEPS = List.of("new:header", "new:fds", "new:layout", "new:ready");
+
+    private final Path dir;
+    private final Path ctl;
+    private final int port;
+    private final Random random;
+    private final List<Child> children = Collections.synchronizedList(new ArrayList<>());
+    private final ReentrantLock handoffGate = new ReentrantLock();
+    private Child current;
+    private int started;
+    private volatile boolean stop;
+    private Thread hostile;
+
+    /** The load on the churned port. */
+    public final PacedTcpLoad load;
+    /** Hand-offs the new side completed ({@code TOOK-OVER}). */
+    public final AtomicLong handoffs = new AtomicLong();
+    /** Hand-offs where the new side opened its fallback group instead. */
+    public final AtomicLong fallbacks = new AtomicLong();
+    /** Children killed with SIGKILL at a hand-off step. */
+    public final AtomicLong killed = new AtomicLong();
+    /** Requests the hostile client sent (each answered, refused or cut off). */
+    public final AtomicLong hostileRequests = new AtomicLong();
+    /** The slowest {@code fallback} request answered during a hand-off, in microseconds. */
+    public final AtomicLong fallbackDuringHandoffMicros = new AtomicLong();
+    /** Fallback requests timed during hand-offs. */
+    public final AtomicLong fallbackProbes = new AtomicLong();
+    /** What went wrong or is worth saying. */
+    public final List<String> notes = Collections.synchronizedList(new ArrayList<>());
+
+    /** A child JVM and its output lines. */
+    private final class Child {
+        final Process process;
+        final BlockingQueue<String> lines = new LinkedBlockingQueue<>();
+        final List<String> all = Collections.synchronizedList(new ArrayList<>());
+        final Thread reader;
+
+        Child(String role, String haltAt) throws IOException {
+            List<String> cmd = new ArrayList<>();
+            cmd.add(ChildJvm.javaBinary());
+            if (Runtime.version().feature() >= 22) {
+                cmd.add("--enable-native-access=ALL-UNNAMED");
+            }
+            cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), HandoffChild.class.getName(), role,
+                    ctl.toString(), Integer.toString(port), haltAt));
+            process = new ProcessBuilder(cmd).redirectError(dir.resolve("child-" + started++ + ".err").toFile()).start();
+            process.getOutputStream().close(); // the child reads no input: no pipe left open here
+            children.add(this);
+            reader = new Thread(() -> {
+                try (BufferedReader r = new BufferedReader(new InputStreamReader(process.getInputStream(),
+                        StandardCharsets.UTF_8))) {
+                    for (String l; (l = r.readLine()) != null && all.size() < 10_000; ) {
+                        lines.add(l);
+                        all.add(l);
+                    }
+                } catch (IOException e) {
+                    // the child went away
+                }
+            }, "churn-child-stdout");
+            reader.setDaemon(true);
+            reader.start();
+        }
+
+        boolean saw(String prefix) {
+            synchronized (all) {
+                return all.stream().anyMatch(l -> l.startsWith(prefix));
+            }
+        }
+
+        void kill() throws InterruptedException {
+            process.destroyForcibly(); // SIGKILL
+            process.waitFor(10, TimeUnit.SECONDS);
+        }
+
+        void stop() throws InterruptedException {
+            process.destroy();
+            if (!process.waitFor(10, TimeUnit.SECONDS)) {
+                kill();
+            }
+        }
+    }
+
+    /**
+     * Loads what the churn's Unix sockets need for the life of the JVM (jnr's native stub, whose files stay
+     * open), so that a descriptor census taken after this counts only what a run leaves behind.
+     */
+    public static void warmUp() throws IOException {
+        UnixSocketChannel.open().close();
+    }
+
+    /** Starts the first generation, the load ({@code rate} connections/s) and the hostile client. */
+    public HandoffChurn(int rate, long hardDeadline, long seed) throws IOException, InterruptedException {
+        random = new Random(seed);
+        dir = Files.createTempDirectory("reuseport-churn-", PosixFilePermissions.asFileAttribute(
+                PosixFilePermissions.fromString("rwx------")));
+        ctl = dir.resolve("ctl");
+        try (ServerSocket probe = new ServerSocket(0, 1, java.net.InetAddress.getByName("127.0.0.1"))) {
+            port = probe.getLocalPort();
+        }
+        current = new Child("old", "-");
+        if (!awaitAny(current, READY_MILLIS, "READY ").startsWith("READY ")) {
+            throw new IOException("the first hand-off child did not start: " + current.all);
+        }
+        load = new PacedTcpLoad(new InetSocketAddress("127.0.0.1", port), rate, hardDeadline);
+        load.start();
+        hostile = new Thread(this::hostileLoop, "churn-hostile-client");
+        hostile.setDaemon(true);
+        hostile.start();
+    }
+
+    /** The first line of {@code c} starting with one of {@code prefixes} within {@code millis}, or "". */
+    private static String awaitAny(Child c, long millis, String... prefixes) throws InterruptedException {
+        long end = System.nanoTime() + millis * 1_000_000L;
+        while (System.nanoTime() < end) {
+            String l = c.lines.poll(20, TimeUnit.MILLISECONDS);
+            if (l == null) {
+                if (!c.process.isAlive() && c.lines.isEmpty()) {
+                    return "";
+                }
+                continue;
+            }
+            for (String p : prefixes) {
+                if (l.startsWith(p)) {
+                    return l;
+                }
+            }
+        }
+        return "";
+    }
+
+    /**
+     * Hand-off {@code i} (0-based). On every third, one side (chosen at random) stops at a random step and is
+     * killed there.
+     */
+    public void handOff(int i) throws IOException, InterruptedException {
+        boolean kill = i % 3 == 2;
+        boolean killOld = random.nextBoolean();
+        String newHalt = kill && !killOld ? NEW_STEPS.get(random.nextInt(NEW_STEPS.size())) : "-";
+        String oldHalt = kill && killOld ? OLD_STEPS.get(random.nextInt(OLD_STEPS.size())) : null;
+        handoffGate.lock();
+        try {
+            Child old = current;
+            long t0 = System.nanoTime();
+            Child next = new Child("new", newHalt);
+            Thread probe = new Thread(this::probeFallback, "churn-fallback-probe");
+            probe.setDaemon(true);
+            probe.start();
+            String seen;
+            if (oldHalt != null) {
+                // the old side is killed when the new one reports the step that follows the old one's
+                String counterpart = switch (oldHalt) {
+                    case "old:header" -> "new:header";
+                    case "old:fds" -> "new:fds";
+                    case "old:layout" -> "new:layout";
+                    case "old:proven" -> "new:ready";
+                    default -> "new:serving";
+                };
+                seen = awaitAny(next, READY_MILLIS, "STEP " + counterpart, "READY ", "TOOK-OVER", "FALLBACK");
+                old.kill();
+                killed.incrementAndGet();
+                notes.add("hand-off " + (i + 1) + ": old side (pid " + old.process.pid() + ") killed -9 at " + oldHalt
+                        + " (new side at '" + seen + "')");
+                seen = awaitAny(next, READY_MILLIS, "READY ");
+            } else {
+                seen = awaitAny(next, READY_MILLIS, "HALTING", "READY ");
+            }
+            stopProbe(probe);
+            if (seen.equals("HALTING")) {
+                next.kill();
+                killed.incrementAndGet();
+                notes.add("hand-off " + (i + 1) + ": new side (pid " + next.process.pid() + ") killed -9 at " + newHalt
+                        + "; the old one serves on");
+                return;
+            }
+            if (!seen.startsWith("READY ")) {
+                notes.add("hand-off " + (i + 1) + ": the new child did not become READY; its output " + next.all);
+                next.kill();
+                return;
+            }
+            current = next;
+            notes.add(String.format(java.util.Locale.ROOT, "hand-off %d: the new child READY after %.1f s", i + 1,
+                    (System.nanoTime() - t0) / 1e9));
+            if (next.saw("FALLBACK")) {
+                fallbacks.incrementAndGet();
+                notes.add("hand-off " + (i + 1) + ": the new side fell back (" + next.all + ")");
+            } else {
+                handoffs.incrementAndGet();
+            }
+            if (old.process.isAlive() && !old.process.waitFor(15, TimeUnit.SECONDS)) {
+                notes.add("hand-off " + (i + 1) + ": the old child (pid " + old.process.pid() + ") did not exit; stopped");
+                old.stop();
+            }
+        } finally {
+            handoffGate.unlock();
+        }
+    }
+
+    private volatile boolean probing;
+
+    /** Times {@code fallback} on the control socket until {@link #stopProbe}. */
+    private void probeFallback() {
+        probing = true;
+        while (probing && !stop) {
+            try (ControlClient c = ControlClient.connect(ctl)) {
+                long t0 = System.nanoTime();
+                ControlClient.Reply r = c.request("fallback");
+                long us = (System.nanoTime() - t0) / 1000;
+                if (r.ok()) {
+                    fallbackProbes.incrementAndGet();
+                    fallbackDuringHandoffMicros.accumulateAndGet(us, Math::max);
+                }
+            } catch (IOException | RuntimeException e) {
+                // the old side went away or the socket moved: the next try connects to whoever serves it
+            }
+            LockSupportSleep.millis(20);
+        }
+    }
+
+    private void stopProbe(Thread probe) throws InterruptedException {
+        probing = false;
+        probe.join(5000);
+    }
+
+    /** Sleeps without an InterruptedException to handle. */
+    private static final class LockSupportSleep {
+        static void millis(long ms) {
+            java.util.concurrent.locks.LockSupport.parkNanos(ms * 1_000_000L);
+        }
+    }
+
+    private static final String[] HOSTILE = {"status", "resize 0", "resize 99999", "resize -1", "policy bogus",
+        "policy weighted:", "audit -1", "audit 99999999999", "bundle /proc/x", "handoff 1", "handoff", "handoff 2 x",
+        "state NOPE", "\u0000\u0001\u0002", "restart now", "\u202e\u001b[31m", "fallback " + "x".repeat(300)};
+
+    private void hostileLoop() {
+        while (!stop) {
+            try (UnixSocketChannel ch = UnixSocketChannel.open(new UnixSocketAddress(ctl.toFile()))) {
+                for (int k = 0; k < 20 && !stop; k++) {
+                    int pick = random.nextInt(10);
+                    if (pick == 0 && handoffGate.tryLock()) {
+                        try {
+                            hostileHandoff(ch);
+                        } finally {
+                            handoffGate.unlock();
+                        }
+                        break; // the session is in an unknown place now
+                    }
+                    String line;
+                    if (pick == 1) {
+                        byte[] b = new byte[1 + random.nextInt(200)];
+                        random.nextBytes(b);
+                        line = new String(b, StandardCharsets.ISO_8859_1).replace('\n', ' ');
+                    } else if (pick == 2 && random.nextInt(20) == 0) {
+                        line = "x".repeat(70_000);
+                    } else {
+                        line = HOSTILE[random.nextInt(HOSTILE.length)];
+                    }
+                    ch.write(ByteBuffer.wrap((line + "\n").getBytes(StandardCharsets.ISO_8859_1)));
+                    hostileRequests.incrementAndGet();
+                    if (!readReply(ch)) {
+                        break;
+                    }
+                }
+            } catch (IOException | RuntimeException e) {
+                // the serving child changed or died: connect again
+            }
+            LockSupportSleep.millis(2);
+        }
+    }
+
+    /** A hand-off confirmed without proof: {@code ready} or wrong cookies after reading with plain reads. */
+    private void hostileHandoff(UnixSocketChannel ch) throws IOException {
+        ch.write(ByteBuffer.wrap("handoff 2\n".getBytes(StandardCharsets.US_ASCII)));
+        hostileRequests.incrementAndGet();
+        StringBuilder seen = new StringBuilder();
+        ByteBuffer b = ByteBuffer.allocate(8192);
+        while (seen.indexOf("LAYOUT") < 0 || seen.indexOf("\n", seen.indexOf("LAYOUT")) < 0) {
+            b.clear();
+            int n = ch.read(b); // plain read: the descriptors are discarded by the kernel
+            if (n <= 0 || seen.length() > 100_000) {
+                return;
+            }
+            seen.append(new String(b.array(), 0, n, StandardCharsets.ISO_8859_1));
+            if (seen.indexOf("ERR") == 0) {
+                return;
+            }
+        }
+        String confirm = random.nextBoolean() ? "ready" : "ready cookies=1,2,3,4";
+        ch.write(ByteBuffer.wrap((confirm + "\n").getBytes(StandardCharsets.US_ASCII)));
+        hostileRequests.incrementAndGet();
+        readReply(ch);
+    }
+
+    /** Reads until an {@code OK}/{@code ERR} line; false when the session ended. */
+    private static boolean readReply(UnixSocketChannel ch) throws IOException {
+        StringBuilder s = new StringBuilder();
+        ByteBuffer b = ByteBuffer.allocate(65536);
+        while (true) {
+            int nl;
+            while ((nl = s.indexOf("\n")) >= 0) {
+                String line = s.substring(0, nl);
+                s.delete(0, nl + 1);
+                if (line.startsWith("OK") || line.startsWith("ERR")) {
+                    return true;
+                }
+            }
+            b.clear();
+            int n = ch.read(b);
+            if (n <= 0 || s.length() > 1_000_000) {
+                return false;
+            }
+            s.append(new String(b.array(), 0, n, StandardCharsets.ISO_8859_1));
+        }
+    }
+
+    @Override
+    public void close() throws InterruptedException {
+        stop = true;
+        load.stop();
+        List<Child> cs;
+        synchronized (children) {
+            cs = new ArrayList<>(children);
+        }
+        for (Child c : cs) {
+            c.stop(); // first: the hostile client may wait for a reply from it
+            c.reader.join(5000); // its end of the output pipe closes with it
+        }
+        if (hostile != null) {
+            hostile.join(10_000);
+        }
+        try (var s = Files.walk(dir)) {
+            s.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+        } catch (IOException e) {
+            notes.add("cleaning " + dir + ": " + e);
+        }
+    }
+}

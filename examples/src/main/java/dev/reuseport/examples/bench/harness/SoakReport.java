@@ -1,0 +1,187 @@
+package dev.reuseport.examples.bench.harness;
+
+import dev.reuseport.examples.bench.harness.ChangeTimeline.Change;
+import java.io.PrintWriter;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.TreeMap;
+
+/** The report of a {@code bench soak} run ({@link SoakState}): per-change tables, figures, PASS/FAIL, RESULT. */
+public final class SoakReport {
+    private SoakReport() {
+    }
+
+    /**
+     * Prints the tables, the figures and the RESULT line of a finished run.
+     *
+     * @param kinds the change kinds' labels, in order
+     */
+    public static void print(PrintWriter out, SoakState run, List<String> kinds, FdCensus before, FdCensus after,
+            Map<String, Long> k0, Map<String, Long> k1, int seconds, int intervalMs) {
+        List<Change> cs = run.changes;
+        long connTotal = run.tcpLoad == null ? 0 : run.tcpLoad.attempted.sum();
+        long connOk = run.tcpLoad == null ? 0 : run.tcpLoad.completed.sum();
+        long connFailed = run.tcpLoad == null ? 0 : run.tcpLoad.failed.sum();
+        long sent = run.udpLoad == null ? 0 : run.udpLoad.sent();
+        long received = run.udpServer == null ? 0 : run.udpServer.received.sum();
+        long kernelDropped = run.udpInErrors1 - run.udpInErrors0;
+        long unexplained = sent - received - kernelDropped;
+
+        // which datagrams are missing, placed on the change time line
+        Map<Integer, Long> lostAfter = new TreeMap<>();
+        List<String> lostExamples = new ArrayList<>();
+        long missing = 0;
+        if (run.udpLoad != null && run.udpServer != null) {
+            long[] sentPer = run.udpLoad.seqs();
+            for (int s = 0; s < sentPer.length; s++) {
+                for (long q = 0; q < sentPer[s]; q++) {
+                    if (!run.udpServer.seen(s, q)) {
+                        missing++;
+                        int ci = ChangeTimeline.changeOfSeq(cs, s, q);
+                        lostAfter.merge(ci, 1L, Long::sum);
+                        if (lostExamples.size() < 12) {
+                            lostExamples.add(ChangeTimeline.describeLoss(cs, ci, s, q));
+                        }
+                    }
+                }
+            }
+        }
+        // TCP failures, placed on the same time line
+        Map<Integer, Long> failedAfter = new TreeMap<>();
+        if (run.tcpLoad != null) {
+            for (PacedTcpLoad.Failure f : run.tcpLoad.failures) {
+                failedAfter.merge(ChangeTimeline.changeAt(cs, f.started()), 1L, Long::sum);
+            }
+        }
+        // kernel drops per change (from its start to the next change's start)
+        Map<Integer, Long> dropsAfter = new TreeMap<>();
+        for (int i = 0; i < cs.size(); i++) {
+            long until = i + 1 < cs.size() ? cs.get(i + 1).udpInErrorsAtStart : run.udpInErrors1;
+            long d = until - cs.get(i).udpInErrorsAtStart;
+            if (d != 0) {
+                dropsAfter.put(i, d);
+            }
+        }
+        long dropsBeforeFirst = cs.isEmpty() ? kernelDropped : cs.get(0).udpInErrorsAtStart - run.udpInErrors0;
+
+        out.println();
+        out.println("per change kind (each change applied to the TCP group, then the UDP group); failures and losses "
+                + "are placed on the change in force when the connection began / the datagram was sent:");
+        out.printf("%-11s %8s %8s %9s %9s %10s %11s %12s%n", "kind", "changes", "failed", "median_ms", "max_ms",
+                "conn_fail", "dgram_lost", "kernel_drop");
+        for (String k : kinds) {
+            ChangeTimeline.row(out, k, cs, c -> c.kind.equals(k), failedAfter, lostAfter, dropsAfter);
+        }
+        ChangeTimeline.row(out, "all", cs, c -> true, failedAfter, lostAfter, dropsAfter);
+        out.printf("%-11s %8s %8s %9s %9s %10d %11d %12d%n", "(before 1st)", "", "", "", "",
+                failedAfter.getOrDefault(-1, 0L), lostAfter.getOrDefault(-1, 0L), dropsBeforeFirst);
+
+        out.println();
+        out.println("per change detail (tcp_ms, udp_ms: median time the change took on each group; max_ms: both):");
+        out.printf("%-40s %8s %8s %9s %9s %9s %10s %11s %12s%n", "change", "changes", "failed", "tcp_ms",
+                "udp_ms", "max_ms", "conn_fail", "dgram_lost", "kernel_drop");
+        Map<String, List<Change>> byDetail = new LinkedHashMap<>();
+        for (String k : kinds) {
+            for (Change c : cs) {
+                if (c.kind.equals(k)) {
+                    byDetail.computeIfAbsent(c.detail, d -> new ArrayList<>()).add(c);
+                }
+            }
+        }
+        for (Map.Entry<String, List<Change>> e : byDetail.entrySet()) {
+            String d = e.getKey();
+            ChangeTimeline.rowWide(out, d, cs, c -> c.detail.equals(d), failedAfter, lostAfter, dropsAfter);
+        }
+
+        out.println();
+        double secs = run.changesEnd > run.start ? (run.changesEnd - run.start) / 1e9 : 0;
+        out.printf(Locale.ROOT, "changes: %d in %.1f s (%d failed)%n", cs.size(), secs,
+                cs.stream().filter(Change::failed).count());
+        out.printf("TCP: %d connections attempted, %d completed, %d failed%n", connTotal, connOk, connFailed);
+        if (run.tcpLoad != null && connFailed > 0) {
+            out.println("  client failures by cause:");
+            run.tcpLoad.reasonSnapshot().forEach((k, v) -> out.printf("    %6d  %s%n", v, k));
+            List<PacedTcpLoad.Failure> fs = new ArrayList<>(run.tcpLoad.failures);
+            fs.sort((a, b) -> Long.compare(a.started(), b.started()));
+            for (PacedTcpLoad.Failure f : fs.subList(0, Math.min(8, fs.size()))) {
+                int ci = ChangeTimeline.changeAt(cs, f.started());
+                out.printf(Locale.ROOT, "    began %s; seen %.1f ms later: %s%n", ChangeTimeline.where(cs, ci, f.started()),
+                        (f.seen() - f.started()) / 1e6, f.reason());
+            }
+        }
+        if (run.tcpServer != null && !run.tcpServer.errorSnapshot().isEmpty()) {
+            out.println("  TCP server-side errors: " + run.tcpServer.errorSnapshot());
+        }
+        out.printf("UDP: %d datagrams sent, %d received (unique), %d duplicates, %d malformed, %d send failures; "
+                        + "receive count stood still after %d ms%n", sent, received,
+                run.udpServer == null ? 0 : run.udpServer.duplicates.sum(),
+                run.udpServer == null ? 0 : run.udpServer.malformed.sum(),
+                run.udpLoad == null ? 0 : run.udpLoad.sendFailed.sum(), run.settleMillis);
+        if (run.udpLoad != null && !run.udpLoad.sendErrors.isEmpty()) {
+            run.udpLoad.sendErrors.forEach((k, v) -> out.printf("    send failure %6d  %s%n", v.sum(), k));
+        }
+        out.printf("  dropped by the kernel: %d (namespace /proc/net/snmp Udp: InErrors delta); per-socket SO_MEMINFO "
+                        + "drops: %d (%d read from sockets just before changes closed them + %d on the live sockets; a "
+                        + "lower bound)%n", kernelDropped, run.retiredSocketDrops + run.liveSocketDrops,
+                run.retiredSocketDrops, run.liveSocketDrops);
+        out.printf("  missing by sequence number: %d; sent - received - kernel_dropped = %d%n", missing, unexplained);
+        if (!lostExamples.isEmpty()) {
+            out.println("  first missing datagrams:");
+            lostExamples.forEach(s -> out.println("    " + s));
+        }
+        if (run.udpServer != null && !run.udpServer.errorSnapshot().isEmpty()) {
+            out.println("  UDP server-side errors: " + run.udpServer.errorSnapshot());
+        }
+        StringBuilder kc = new StringBuilder();
+        for (String k : java.util.stream.Stream.concat(SoakState.UDP_KEYS.stream(), SoakState.TCP_KEYS.stream()).toList()) {
+            if (k0.containsKey(k) && k1.containsKey(k)) {
+                kc.append(kc.length() == 0 ? "" : ", ").append(k).append(' ').append(k1.get(k) - k0.get(k));
+            }
+        }
+        out.println("kernel counters (this namespace, whole run): " + kc);
+        out.printf("descriptors: before %d (bpf-prog %d, bpf-map %d), after %d (bpf-prog %d, bpf-map %d)%n",
+                before.total(), before.progs(), before.maps(), after.total(), after.progs(), after.maps());
+        if (!before.byKind().equals(after.byKind())) {
+            out.println("  by kind before: " + before.byKind());
+            out.println("  by kind after:  " + after.byKind());
+        }
+        synchronized (run.notes) {
+            if (!run.notes.isEmpty()) {
+                out.println("notes (" + run.notes.size() + "):");
+                run.notes.stream().limit(20).forEach(n -> out.println("  " + n));
+            }
+        }
+        HandoffChurn ch = run.churn;
+        long churnFailed = ch == null ? 0 : ch.load.failed.sum();
+        if (ch != null) {
+            out.printf("hand-off churn (child JVMs, its own port): %d hand-offs completed, %d fell back, %d children "
+                    + "killed -9 at a step; load %d connections, %d failed; hostile control client %d requests; "
+                    + "fallback on the old side during hand-offs: %d timed, slowest %d us%n", ch.handoffs.get(),
+                    ch.fallbacks.get(), ch.killed.get(), ch.load.attempted.sum(), churnFailed,
+                    ch.hostileRequests.get(), ch.fallbackProbes.get(), ch.fallbackDuringHandoffMicros.get());
+            if (churnFailed > 0) {
+                ch.load.reasonSnapshot().forEach((k, v) -> out.printf("    %6d  %s%n", v, k));
+            }
+        }
+        connFailed += churnFailed;
+        boolean pass = connFailed == 0 && unexplained == 0 && after.total() == before.total()
+                && after.progs() == before.progs() && after.maps() == before.maps()
+                && cs.size() >= Math.min(500, (long) seconds * 1000 / intervalMs * 5 / 6)
+                && cs.stream().noneMatch(Change::failed);
+        out.println((pass ? "PASS" : "FAIL") + ": " + connFailed + " connections failed, " + unexplained
+                + " datagrams lost unexplained, descriptor deltas " + (after.total() - before.total()) + "/"
+                + (after.progs() - before.progs()) + "/" + (after.maps() - before.maps()) + ", " + cs.size()
+                + " changes (" + cs.stream().filter(Change::failed).count() + " failed)");
+        new Result("soak").put("conn_total", connTotal).put("conn_failed", connFailed)
+                .put("dgram_lost_unexplained", unexplained).put("fd_delta", after.total() - before.total())
+                .put("bpf_prog_delta", after.progs() - before.progs()).put("bpf_map_delta", after.maps() - before.maps())
+                .put("changes", cs.size()).put("handoffs", ch == null ? 0 : ch.handoffs.get())
+                .put("killed", ch == null ? 0 : ch.killed.get())
+                .put("hostile_requests", ch == null ? 0 : ch.hostileRequests.get())
+                .put("fallback_during_handoff_us", ch == null ? 0 : ch.fallbackDuringHandoffMicros.get()).print(out);
+    }
+
+}
