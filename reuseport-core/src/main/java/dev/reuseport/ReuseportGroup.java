@@ -88,6 +88,11 @@ public final class ReuseportGroup implements AutoCloseable {
         return GroupOpening.takeOver(control, fallback, ReuseportEvents.HANDOFF);
     }
 
+    /** The steering program (with its maps) for {@link Systemd#store}, or null on the kernel hash alone. */
+    SteerProgram storedSteering() {
+        return engine.steering().snapshot().program();
+    }
+
     /** Old side of a hand-off (the control socket's {@code handoff} command), see {@link Handoff#send}. */
     boolean handOff(Handoff.Exchange exchange, Handoff.Goodbye goodbye) throws IOException {
         return engine.handOff(exchange, goodbye);

@@ -1119,4 +1119,18 @@ final class JnrBackend implements NativeBackend {
     }
 
     // --- end epoll -----------------------------------------------------------------------------------
+
+    // --- systemd: adopting passed descriptors ------------------------------------------------------
+
+    @Override
+    public int setCloexec(int fd) {
+        return check(libc.fcntl(fd, 2 /* F_SETFD */, 1 /* FD_CLOEXEC */));
+    }
+
+    @Override
+    public int unsetenv(String name) {
+        return check(libc.unsetenv(name));
+    }
+
+    // --- end systemd ---------------------------------------------------------------------------------
 }

@@ -1,0 +1,180 @@
+package dev.reuseport;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import dev.reuseport.testkit.ChildJvm;
+import java.io.IOException;
+import java.io.InputStream;
+import java.net.ServerSocket;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Socket activation and the file-descriptor store with real descriptors: a small Python stand-in for
+ * systemd ({@code systemd-sim.py}) makes the sockets, places them at descriptors 3.. and execs a child JVM
+ * with LISTEN_PID/LISTEN_FDS/LISTEN_FDNAMES, or keeps what the child stores with FDSTORE=1 and restarts
+ * it after kill -9. The same under a real booted systemd: scripts/systemd-test.sh.
+ */
+class SystemdTest {
+    private static final String PYTHON = "/usr/bin/python3";
+    private static Path sim;
+
+    @BeforeAll
+    static void simulator() throws IOException {
+        assumeTrue(Files.isExecutable(Path.of(PYTHON)), "needs " + PYTHON + " (python3-minimal) to stand in for systemd");
+        sim = Files.createTempFile("systemd-sim", ".py");
+        sim.toFile().deleteOnExit();
+        try (InputStream in = SystemdTest.class.getResourceAsStream("systemd-sim.py")) {
+            Files.write(sim, in.readAllBytes());
+        }
+    }
+
+    private static int freePort() throws IOException {
+        try (ServerSocket s = new ServerSocket(0)) {
+            return s.getLocalPort();
+        }
+    }
+
+    /** Runs SystemdChild under the stand-in: {@code pass SPECS} or {@code store PORT}. */
+    private static String run(List<String> sim, String... childArgs) throws Exception {
+        List<String> cmd = new ArrayList<>(List.of(PYTHON, SystemdTest.sim.toString()));
+        cmd.addAll(sim);
+        cmd.add("--");
+        cmd.addAll(ChildJvm.javaCommand(SystemdChild.class, childArgs));
+        ChildJvm.Outcome o = ChildJvm.runCommand(cmd, SystemdChild.class);
+        System.out.println(o.output());
+        return o.output();
+    }
+
+    private static String adopt(String specs, String protocol, int port, int workers, int passed) throws Exception {
+        return run(List.of("pass", specs), "adopt", protocol, Integer.toString(port), Integer.toString(workers),
+                Integer.toString(passed));
+    }
+
+    @Test
+    void passedListenersAreAdoptedCloseOnExecAndTheVariablesCleared() throws Exception {
+        int port = freePort();
+        String out = adopt("tcp:" + port + ",tcp:" + port, "tcp", port, 2, 2);
+        assertTrue(out.contains("OPEN port=" + port + " workers=2 fd3_cloexec=true fd4_cloexec=true"), out);
+        assertTrue(out.contains("CHILD_ENV [][][]"), "a child process still sees LISTEN_*: " + out);
+        assertTrue(out.contains("AGAIN 2"), "a second passed() must return what the first took: " + out);
+    }
+
+    @Test
+    void fewerSocketsThanWorkersIsRefusedAndNothingLeaks() throws Exception {
+        int port = freePort();
+        String out = adopt("tcp:" + port, "tcp", port, 2, 1);
+        assertTrue(out.contains("ERROR fewer sockets passed (1: [3=sock0]) than the group's 2 workers"), out);
+        assertTrue(out.contains("STILL_OPEN\n") || out.endsWith("STILL_OPEN"), "passed descriptor left open: " + out);
+    }
+
+    @Test
+    void aSocketOfTheWrongTypeIsRefusedAndNothingLeaks() throws Exception {
+        int port = freePort();
+        String out = adopt("tcp:" + port + ",udp:" + port, "tcp", port, 2, 2);
+        assertTrue(out.contains("ERROR passed descriptor 4 ('sock1') is a datagram socket; accepted: a stream"), out);
+        assertTrue(out.contains("STILL_OPEN\n") || out.endsWith("STILL_OPEN"), out);
+    }
+
+    @Test
+    void aSocketOnTheWrongPortIsRefused() throws Exception {
+        int port = freePort();
+        int other = freePort();
+        String out = adopt("tcp:" + port + ",tcp:" + other, "tcp", port, 2, 2);
+        assertTrue(out.contains("ERROR passed descriptor 4 ('sock1') is bound to port " + other + "; accepted: port "
+                + port), out);
+        assertTrue(out.contains("STILL_OPEN\n") || out.endsWith("STILL_OPEN"), out);
+    }
+
+    @Test
+    void aSocketWithoutReusePortOrNotListeningOrNotASocketIsRefused() throws Exception {
+        int port = freePort();
+        String out = adopt("tcp:" + port + ":noreuse", "tcp", port, 1, 1);
+        assertTrue(out.contains("has no SO_REUSEPORT; accepted: sockets with SO_REUSEPORT"), out);
+        out = adopt("tcp-unlistened:" + port, "tcp", port, 1, 1);
+        assertTrue(out.contains("is a TCP socket that is not listening"), out);
+        out = adopt("file:0", "tcp", port, 1, 1);
+        assertTrue(out.contains("ERROR passed descriptor 3 ('sock0') is not a socket (getsockopt(3): ENOTSOCK")
+                || out.contains("ERROR passed descriptor 3 ('sock0') is not a socket"), out);
+        assertTrue(out.contains("STILL_OPEN\n") || out.endsWith("STILL_OPEN"), out);
+    }
+
+    @Test
+    void descriptorsPassedToAnotherProcessAreRefusedAndLeftAlone() throws Exception {
+        int port = freePort();
+        String out = adopt("tcp:" + port + ",other-pid", "tcp", port, 1, 1);
+        assertTrue(Pattern.compile("ERROR LISTEN_PID=\\d+ names another process \\(this one is \\d+\\)").matcher(out)
+                .find(), out);
+        assertTrue(out.contains("STILL_OPEN 3"), "descriptors for another process are not this one's to close: " + out);
+    }
+
+    @Test
+    void malformedVariablesAreTypedErrorsNamingTheValue() {
+        SystemdException e = assertThrows(SystemdException.class, () -> Systemd.parse("12x", "2", null, 12));
+        assertEquals("LISTEN_PID='12x' is not a process id; accepted: 1..2147483647", e.getMessage());
+        e = assertThrows(SystemdException.class, () -> Systemd.parse("12", "-1", null, 12));
+        assertEquals("LISTEN_FDS='-1' is not a count of descriptors; accepted: 1..4096", e.getMessage());
+        e = assertThrows(SystemdException.class, () -> Systemd.parse("12", "99999", null, 12));
+        assertTrue(e.getMessage().startsWith("LISTEN_FDS='99999' is not a count"), e.getMessage());
+        e = assertThrows(SystemdException.class, () -> Systemd.parse("13", "1", null, 12));
+        assertEquals("LISTEN_PID=13 names another process (this one is 12): the descriptors were passed to that "
+                + "one; accepted: LISTEN_PID=12", e.getMessage());
+        e = assertThrows(SystemdException.class, () -> Systemd.parse(null, "1", null, 12));
+        assertTrue(e.getMessage().startsWith("LISTEN_FDS='1' without LISTEN_PID"), e.getMessage());
+        e = assertThrows(SystemdException.class, () -> Systemd.parse("12", "2", "a:b:c", 12));
+        assertTrue(e.getMessage().startsWith("LISTEN_FDNAMES='a:b:c' names 3 descriptors but LISTEN_FDS=2"),
+                e.getMessage());
+        assertEquals(List.of("unknown", "unknown"), assertDoesNotThrow(() -> Systemd.parse("12", "2", null, 12)));
+        assertEquals(List.of(), assertDoesNotThrow(() -> Systemd.parse(null, null, null, 12)));
+    }
+
+    private static <T> T assertDoesNotThrow(org.junit.jupiter.api.function.ThrowingSupplier<T> s) {
+        return org.junit.jupiter.api.Assertions.assertDoesNotThrow(s);
+    }
+
+    @Test
+    void notifySocketAddressesArePathsOrAbstractNames() throws Exception {
+        byte[] a = Systemd.notifyAddress("@sd");
+        assertArrayEquals(new byte[] {1, 0, 0, 's', 'd'}, a);
+        byte[] p = Systemd.notifyAddress("/run/x");
+        assertEquals(2 + 6 + 1, p.length);
+        assertEquals(0, p[p.length - 1]);
+        SystemdException e = assertThrows(SystemdException.class, () -> Systemd.notifyAddress("relative"));
+        assertTrue(e.getMessage().startsWith("NOTIFY_SOCKET='relative' is not a Unix socket address"), e.getMessage());
+        assertThrows(SystemdException.class, () -> Systemd.notifyAddress("/" + "x".repeat(107)));
+    }
+
+    @Test
+    void storedSocketsSurviveKillAndTheQueuedConnectionIsServedByTheNextProcess() throws Exception {
+        int port = freePort();
+        String out = run(List.of("store", Integer.toString(port)), "serve", Integer.toString(port), "2");
+        Matcher ready = Pattern.compile("SIM ready pid=(\\d+) mainpid=(\\d+) status=serving 2 workers on port "
+                + port + " stored=(\\d+)").matcher(out);
+        assertTrue(ready.find(), out);
+        assertEquals(ready.group(1), ready.group(2), "MAINPID is the process systemd started: " + out);
+        // the two sockets, and the migrate program with its maps where the host can load it
+        int steering = 1 + dev.reuseport.bpf.SteerProgram.MAPS.size();
+        assertTrue(ready.group(3).equals("2") || ready.group(3).equals(Integer.toString(2 + steering)), out);
+        assertTrue(out.contains("SIM names=reuseport-slot-0,reuseport-slot-1"), out);
+        if (!ready.group(3).equals("2")) {
+            assertTrue(out.contains(",reuseport-steer-program/steer_migrate/0/kernel-hash\n"), out);
+        }
+        for (int round = 0; round < 2; round++) {
+            Matcher m = Pattern.compile("SIM round=" + round + " queued answer=pid=(\\d+) slot=\\d newpid=(\\d+)")
+                    .matcher(out);
+            assertTrue(m.find(), "the connection made while no process ran was not served by the next one: " + out);
+            assertEquals(m.group(2), m.group(1), out);
+        }
+        assertTrue(out.contains("SIM done exit=143") || out.contains("SIM done exit=-15"), out);
+    }
+}
