@@ -2,13 +2,17 @@ package dev.reuseport;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
+import dev.reuseport.sys.internal.Sys;
 import dev.reuseport.testkit.ChildJvm;
 import java.io.IOException;
 import java.io.InputStream;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
 import java.net.ServerSocket;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -70,52 +74,81 @@ class SystemdTest {
         assertTrue(out.contains("AGAIN 2"), "a second passed() must return what the first took: " + out);
     }
 
+    /** A socket as a .socket unit would pass it: KIND tcp, udp, tcp-unlistened; without SO_REUSEPORT when asked. */
+    private static Systemd.Passed socket(String name, String kind, int port, boolean reusePort) throws Exception {
+        int fd = Sys.socket(2 /* AF_INET */, kind.equals("udp") ? Sys.SOCK_DGRAM : Sys.SOCK_STREAM, 0);
+        if (reusePort) {
+            Sys.setInt(fd, Sys.SOL_SOCKET, Sys.SO_REUSEPORT, 1);
+        }
+        Sys.bind(fd, new InetSocketAddress(InetAddress.getLoopbackAddress(), port), 2);
+        if (kind.equals("tcp")) {
+            Sys.listen(fd, 16);
+        }
+        return new Systemd.Passed(name, fd);
+    }
+
+    /** Adopting {@code passed} into a TCP group of {@code workers} on {@code port} fails; every one closed. */
+    private static String refused(int port, int workers, Systemd.Passed... passed) {
+        SystemdException e = assertThrows(SystemdException.class, () -> Systemd.adopt(List.of(passed),
+                ReuseportGroup.tcp().address("127.0.0.1").port(port).workers(workers)).close());
+        for (Systemd.Passed p : passed) {
+            assertFalse(Files.exists(Path.of("/proc/self/fd/" + p.fd())), "passed descriptor " + p.fd()
+                    + " left open after: " + e.getMessage());
+        }
+        return e.getMessage();
+    }
+
     @Test
     void fewerSocketsThanWorkersIsRefusedAndNothingLeaks() throws Exception {
         int port = freePort();
-        String out = adopt("tcp:" + port, "tcp", port, 2, 1);
-        assertTrue(out.contains("ERROR fewer sockets passed (1: [3=sock0]) than the group's 2 workers"), out);
-        assertTrue(out.contains("STILL_OPEN\n") || out.endsWith("STILL_OPEN"), "passed descriptor left open: " + out);
+        Systemd.Passed a = socket("web", "tcp", port, true);
+        String m = refused(port, 2, a);
+        assertTrue(m.startsWith("fewer sockets passed (1: [" + a.fd() + "=web]) than the group's 2 workers"), m);
     }
 
     @Test
     void aSocketOfTheWrongTypeIsRefusedAndNothingLeaks() throws Exception {
         int port = freePort();
-        String out = adopt("tcp:" + port + ",udp:" + port, "tcp", port, 2, 2);
-        assertTrue(out.contains("ERROR passed descriptor 4 ('sock1') is a datagram socket; accepted: a stream"), out);
-        assertTrue(out.contains("STILL_OPEN\n") || out.endsWith("STILL_OPEN"), out);
+        Systemd.Passed a = socket("a", "tcp", port, true);
+        Systemd.Passed b = socket("b", "udp", port, true);
+        String m = refused(port, 2, a, b);
+        assertTrue(m.startsWith("passed descriptor " + b.fd() + " ('b') is a datagram socket; accepted: a stream"), m);
     }
 
     @Test
     void aSocketOnTheWrongPortIsRefused() throws Exception {
         int port = freePort();
         int other = freePort();
-        String out = adopt("tcp:" + port + ",tcp:" + other, "tcp", port, 2, 2);
-        assertTrue(out.contains("ERROR passed descriptor 4 ('sock1') is bound to port " + other + "; accepted: port "
-                + port), out);
-        assertTrue(out.contains("STILL_OPEN\n") || out.endsWith("STILL_OPEN"), out);
+        Systemd.Passed a = socket("a", "tcp", port, true);
+        Systemd.Passed b = socket("b", "tcp", other, true);
+        String m = refused(port, 2, a, b);
+        assertTrue(m.startsWith("passed descriptor " + b.fd() + " ('b') is bound to port " + other
+                + "; accepted: port " + port), m);
     }
 
     @Test
     void aSocketWithoutReusePortOrNotListeningOrNotASocketIsRefused() throws Exception {
         int port = freePort();
-        String out = adopt("tcp:" + port + ":noreuse", "tcp", port, 1, 1);
-        assertTrue(out.contains("has no SO_REUSEPORT; accepted: sockets with SO_REUSEPORT"), out);
-        out = adopt("tcp-unlistened:" + port, "tcp", port, 1, 1);
-        assertTrue(out.contains("is a TCP socket that is not listening"), out);
-        out = adopt("file:0", "tcp", port, 1, 1);
-        assertTrue(out.contains("ERROR passed descriptor 3 ('sock0') is not a socket (getsockopt(3): ENOTSOCK")
-                || out.contains("ERROR passed descriptor 3 ('sock0') is not a socket"), out);
-        assertTrue(out.contains("STILL_OPEN\n") || out.endsWith("STILL_OPEN"), out);
+        assertTrue(refused(port, 1, socket("a", "tcp", port, false)).contains(
+                "has no SO_REUSEPORT; accepted: sockets with SO_REUSEPORT"));
+        assertTrue(refused(port, 1, socket("a", "tcp-unlistened", port, true)).contains(
+                "is a TCP socket that is not listening"));
+        int file = Sys.eventfd();
+        String m = refused(port, 1, new Systemd.Passed("f", file));
+        assertTrue(m.startsWith("passed descriptor " + file + " ('f') is not a socket"), m);
     }
 
     @Test
-    void descriptorsPassedToAnotherProcessAreRefusedAndLeftAlone() throws Exception {
+    void theSameSocketPassedTwiceIsAdoptedOnce() throws Exception {
         int port = freePort();
-        String out = adopt("tcp:" + port + ",other-pid", "tcp", port, 1, 1);
-        assertTrue(Pattern.compile("ERROR LISTEN_PID=\\d+ names another process \\(this one is \\d+\\)").matcher(out)
-                .find(), out);
-        assertTrue(out.contains("STILL_OPEN 3"), "descriptors for another process are not this one's to close: " + out);
+        Systemd.Passed a = socket("web", "tcp", port, true);
+        Systemd.Passed again = new Systemd.Passed(Systemd.SLOT_PREFIX + "0", Sys.dup(a.fd()));
+        try (ReuseportGroup g = Systemd.adopt(List.of(a, again), ReuseportGroup.tcp().address("127.0.0.1").port(port)
+                .workers(1))) {
+            assertEquals(1, g.workers().size());
+            assertEquals(again.fd(), g.workers().get(0).socket().number(), "the slot-named copy is kept");
+            assertFalse(Files.exists(Path.of("/proc/self/fd/" + a.fd())), "the duplicate is closed");
+        }
     }
 
     @Test
