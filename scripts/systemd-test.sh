@@ -138,6 +138,7 @@ export -f cgroup_dirs; export cg
 unshare --mount bash -c "set -e; $setup
   exec systemd-nspawn --boot --directory='$root' --machine=reuseport-systemd ${nspawn_opts[*]} --private-network \
     --bind-ro='$JAVA_HOME':/opt/jdk --bind-ro='$jar':/opt/reuseport/reuseport-examples.jar --bind='$work/out':/out \
+    --system-call-filter=bpf --capability=CAP_BPF,CAP_PERFMON \
     --link-journal=no --resolv-conf=off --timezone=off --console=read-only" >"$work/console.log" 2>&1 &
 nspawn_pid=$!
 for _ in $(seq "$limit"); do kill -0 "$nspawn_pid" 2>/dev/null || break; sleep 0.2; done

@@ -205,9 +205,11 @@ public final class Systemd {
             throw new IllegalArgumentException("builder is null; accepted: ReuseportGroup.tcp() or udp()");
         }
         List<Passed> all = passed();
-        if (all.isEmpty()) {
-            return b.open();
-        }
+        return all.isEmpty() ? b.open() : adopt(all, b);
+    }
+
+    /** {@link #open} on the descriptors {@code all} (not empty), which it owns from here on. */
+    static ReuseportGroup adopt(List<Passed> all, ReuseportGroup.Builder b) throws ReuseportException {
         List<Passed> sockets = new ArrayList<>();
         List<Passed> duplicates = new ArrayList<>();
         List<Passed> owned = new ArrayList<>(all); // what a failure must close
@@ -258,6 +260,9 @@ public final class Systemd {
             closeAll(duplicates, null);
             owned.removeAll(duplicates);
             int[] fds = sockets.stream().mapToInt(Passed::fd).toArray();
+            for (int fd : fds) {
+                Sys.setNonBlocking(fd); // as the library's own members: systemd passes blocking sockets
+            }
             ReuseportGroup.Builder at = b.port == port ? b : copyAt(b, port);
             int[] steerFds = steering(steer, program);
             ReuseportGroup g;

@@ -30,9 +30,31 @@ public final class SystemdChild {
                     + g.workers().size());
             for (Worker w : g.workers()) {
                 int fd = w.socket().number();
-                s.append(" fd").append(fd).append("_cloexec=").append(cloexec(fd));
+                s.append(" fd").append(fd).append("_cloexec=").append(flag(fd, 02000000)).append("_nonblock=")
+                        .append(flag(fd, 04000));
             }
             System.out.println(s);
+            // served through the library's serving loop (non-blocking accept until EAGAIN): a blocking
+            // passed listener would hang it after the first accept
+            try (Serving sv = g.serve(c -> {
+                ByteBuffer b = ByteBuffer.allocate(16);
+                c.read(b, Duration.ofSeconds(5));
+                b.flip();
+                c.write(b, Duration.ofSeconds(5));
+            }, java.util.concurrent.Executors.newCachedThreadPool())) {
+                int echoed = 0;
+                for (int i = 0; i < 8; i++) {
+                    try (java.net.Socket c = new java.net.Socket()) {
+                        c.connect(g.localAddress(), 5000);
+                        c.setSoTimeout(5000);
+                        c.getOutputStream().write('x');
+                        echoed += c.getInputStream().read() == 'x' ? 1 : 0;
+                    } catch (IOException e) {
+                        System.out.println("SERVE_FAILED " + e);
+                    }
+                }
+                System.out.println("ECHOED " + echoed);
+            }
             Process p = new ProcessBuilder("sh", "-c", "echo \"CHILD_ENV [$LISTEN_PID][$LISTEN_FDS][$LISTEN_FDNAMES]\"")
                     .inheritIO().start();
             p.waitFor();
@@ -49,11 +71,11 @@ public final class SystemdChild {
         System.out.println(open);
     }
 
-    /** Whether O_CLOEXEC (02000000) is among the descriptor's flags in /proc/self/fdinfo. */
-    static boolean cloexec(int fd) throws IOException {
+    /** Whether {@code flag} (O_CLOEXEC 02000000, O_NONBLOCK 04000) is among the descriptor's flags in /proc/self/fdinfo. */
+    static boolean flag(int fd, long flag) throws IOException {
         for (String line : Files.readAllLines(Path.of("/proc/self/fdinfo/" + fd))) {
             if (line.startsWith("flags:")) {
-                return (Long.parseLong(line.substring(6).trim(), 8) & 02000000) != 0;
+                return (Long.parseLong(line.substring(6).trim(), 8) & flag) != 0;
             }
         }
         return false;

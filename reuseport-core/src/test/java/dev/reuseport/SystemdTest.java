@@ -69,7 +69,8 @@ class SystemdTest {
     void passedListenersAreAdoptedCloseOnExecAndTheVariablesCleared() throws Exception {
         int port = freePort();
         String out = adopt("tcp:" + port + ",tcp:" + port, "tcp", port, 2, 2);
-        assertTrue(out.contains("OPEN port=" + port + " workers=2 fd3_cloexec=true fd4_cloexec=true"), out);
+        assertTrue(out.contains("OPEN port=" + port + " workers=2 fd3_cloexec=true_nonblock=true fd4_cloexec=true_nonblock=true"), out);
+        assertTrue(out.contains("ECHOED 8"), "the serving loop must serve the adopted sockets: " + out);
         assertTrue(out.contains("CHILD_ENV [][][]"), "a child process still sees LISTEN_*: " + out);
         assertTrue(out.contains("AGAIN 2"), "a second passed() must return what the first took: " + out);
     }

@@ -1128,6 +1128,11 @@ final class JnrBackend implements NativeBackend {
     }
 
     @Override
+    public int setNonBlocking(int fd) {
+        return check(libc.fcntl(fd, 4 /* F_SETFL */, 0x800 /* O_NONBLOCK */));
+    }
+
+    @Override
     public int unsetenv(String name) {
         return check(libc.unsetenv(name));
     }

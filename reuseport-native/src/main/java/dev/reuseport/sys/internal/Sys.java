@@ -670,6 +670,11 @@ public final class Sys {
         check("fcntl(F_SETFD, FD_CLOEXEC)", B.setCloexec(fd));
     }
 
+    /** fcntl(F_SETFL, O_NONBLOCK): the descriptor's I/O does not block (as the library's own sockets). */
+    public static void setNonBlocking(int fd) throws NativeException {
+        check("fcntl(F_SETFL, O_NONBLOCK)", B.setNonBlocking(fd));
+    }
+
     /**
      * unsetenv(3) in the C library's environment: processes this one starts without an explicit
      * environment (exec, or ProcessBuilder left alone) no longer inherit {@code name}. The JVM's own

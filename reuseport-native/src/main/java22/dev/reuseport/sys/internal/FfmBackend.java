@@ -1481,6 +1481,17 @@ final class FfmBackend implements NativeBackend {
     }
 
     @Override
+    public int setNonBlocking(int fd) {
+        Scratch s = scratch();
+        try {
+            int r = (int) Libc.FCNTL.invokeExact(s.state, fd, 4 /* F_SETFL */, 0x800 /* O_NONBLOCK */);
+            return r < 0 ? err(s.state) : r;
+        } catch (Throwable t) {
+            throw unchecked(t);
+        }
+    }
+
+    @Override
     public int unsetenv(String name) {
         Scratch s = scratch();
         try (Arena arena = Arena.ofConfined()) {
