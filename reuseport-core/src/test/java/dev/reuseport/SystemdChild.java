@@ -37,17 +37,18 @@ public final class SystemdChild {
             // served through the library's serving loop (non-blocking accept until EAGAIN): a blocking
             // passed listener would hang it after the first accept
             try (Serving sv = g.serve(c -> {
-                ByteBuffer b = ByteBuffer.allocate(16);
-                c.read(b, Duration.ofSeconds(5));
-                b.flip();
-                c.write(b, Duration.ofSeconds(5));
+                ByteBuffer buf = ByteBuffer.allocate(16);
+                c.read(buf, Duration.ofSeconds(5));
+                buf.flip();
+                c.write(buf, Duration.ofSeconds(5));
             }, java.util.concurrent.Executors.newCachedThreadPool())) {
                 int echoed = 0;
-                for (int i = 0; i < 8; i++) {
+                for (int i = 0; i < 4; i++) {
                     try (java.net.Socket c = new java.net.Socket()) {
                         c.connect(g.localAddress(), 5000);
                         c.setSoTimeout(5000);
                         c.getOutputStream().write('x');
+                        c.shutdownOutput();
                         echoed += c.getInputStream().read() == 'x' ? 1 : 0;
                     } catch (IOException e) {
                         System.out.println("SERVE_FAILED " + e);

@@ -94,7 +94,7 @@ def main():
         p = launch(True); until_ready(p)
         print("SIM first answer=%s" % ask(), flush=True)
         print("SIM names=%s" % ",".join(sorted(store)), flush=True)
-        for round in range(2):
+        for round in range(int(os.environ.get("SIM_ROUNDS", "1"))):
             p.kill(); p.wait()             # kill -9: nothing runs now, the stored sockets keep the port
             c = socket.create_connection(("127.0.0.1", port), timeout=30)   # waits in the accept queue
             print("SIM round=%d connected while down" % round, flush=True)
