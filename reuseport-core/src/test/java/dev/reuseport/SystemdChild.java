@@ -36,12 +36,13 @@ public final class SystemdChild {
             System.out.println(s);
             // served through the library's serving loop (non-blocking accept until EAGAIN): a blocking
             // passed listener would hang it after the first accept
+            java.util.concurrent.ExecutorService pool = java.util.concurrent.Executors.newCachedThreadPool();
             try (Serving sv = g.serve(c -> {
                 ByteBuffer buf = ByteBuffer.allocate(16);
                 c.read(buf, Duration.ofSeconds(5));
                 buf.flip();
                 c.write(buf, Duration.ofSeconds(5));
-            }, java.util.concurrent.Executors.newCachedThreadPool())) {
+            }, pool)) {
                 int echoed = 0;
                 for (int i = 0; i < 4; i++) {
                     try (java.net.Socket c = new java.net.Socket()) {
@@ -55,6 +56,8 @@ public final class SystemdChild {
                     }
                 }
                 System.out.println("ECHOED " + echoed);
+            } finally {
+                pool.shutdown(); // its idle threads would keep this JVM alive for a minute
             }
             Process p = new ProcessBuilder("sh", "-c", "echo \"CHILD_ENV [$LISTEN_PID][$LISTEN_FDS][$LISTEN_FDNAMES]\"")
                     .inheritIO().start();
