@@ -55,6 +55,9 @@ command -v ip >/dev/null 2>&1 || need iproute2                        # tests, b
 command -v sysctl >/dev/null 2>&1 || need procps                      # tests: namespace sysctls (IPv6 off)
 command -v etcd >/dev/null 2>&1 || need etcd-server                     # tests, bench rollout: reuseport-fleet starts real etcd members
 [ -x /usr/bin/python3 ] || need python3-minimal                       # tests: a control-socket peer of another uid
+command -v capsh >/dev/null 2>&1 || need libcap2-bin                   # tests: a child with only the capabilities the library needs
+command -v mmdebstrap >/dev/null 2>&1 || need mmdebstrap              # systemd-test.sh: the root systemd boots in
+command -v systemd-nspawn >/dev/null 2>&1 || need systemd-container   # systemd-test.sh: boots systemd in a container
 have_lib libbpf.so.1 || need libbpf1                                  # the library loads libbpf at run time
 command -v clang >/dev/null 2>&1 || need clang                        # build-bpf.sh (steer.bpf.o)
 command -v llvm-strip >/dev/null 2>&1 || need llvm                    # build-bpf.sh

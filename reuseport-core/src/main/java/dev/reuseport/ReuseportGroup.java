@@ -92,6 +92,11 @@ public final class ReuseportGroup extends GroupLending implements AutoCloseable 
         return GroupOpening.takeOver(control, fallback, ReuseportEvents.HANDOFF);
     }
 
+    /** The steering program (with its maps) for {@link Systemd#store}, or null on the kernel hash alone. */
+    SteerProgram storedSteering() {
+        return engine.steering().snapshot().program();
+    }
+
     /** Old side of a hand-off (the control socket's {@code handoff} command), see {@link Handoff#send}. */
     Handoff.Session handOff() throws IOException {
         return engine.handOff();

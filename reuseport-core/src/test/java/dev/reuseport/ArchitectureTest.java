@@ -57,9 +57,10 @@ class ArchitectureTest {
      * workers' and connections' I/O, the engine (a worker's socket object) and the opening of a group;
      * the control socket and client (peer credentials and timeouts on their own sockets); the ingest
      * types that own native message vectors (DatagramBatch, DatagramSource) and set a thread's CPUs.
+     * Systemd adopts passed descriptors and sends them to the notify socket.
      */
     private static final Set<String> NATIVE_USERS = Set.of("Worker", "Connection", "GroupEngine", "GroupOpening",
-            "ControlSocket", "ControlClient", "DatagramBatch", "DatagramSource", "CpuAffinity");
+            "ControlSocket", "ControlClient", "DatagramBatch", "DatagramSource", "CpuAffinity", "Systemd");
 
     /** The most lines {@code ReuseportGroup.java} may have. */
     static final int FACADE_LIMIT = 700;

@@ -74,6 +74,11 @@ final class EchoCommand implements Callable<Integer> {
             + "connections may take to finish (default ${DEFAULT-VALUE})")
     int drainSeconds;
 
+    @Option(names = "--systemd", description = "under systemd (Type=notify): adopt the sockets it passed (a .socket "
+            + "unit with ReusePort=yes, or the fd store after a restart), keep them in its fd store (FDSTORE=1), "
+            + "send READY=1/STOPPING=1/STATUS= and ping the watchdog; needs --serve and --protocol tcp or udp")
+    boolean systemd;
+
     @Option(names = "--connections", defaultValue = "2000", description = "demo: TCP connections (default ${DEFAULT-VALUE})")
     int connections;
 
@@ -102,18 +107,24 @@ final class EchoCommand implements Callable<Integer> {
         EchoServer ts = null;
         EchoServer us = null;
         try {
+            if (systemd && (!serve || (tcp && udp) || takeOver != null)) {
+                throw new picocli.CommandLine.ParameterException(spec.commandLine(), "--systemd needs --serve and "
+                        + "--protocol tcp or udp, without --take-over (got --protocol " + protocol + ")");
+            }
             if (takeOver != null && !serve) {
                 throw new picocli.CommandLine.ParameterException(spec.commandLine(), "--take-over needs --serve");
             }
             if (tcp) {
                 ReuseportGroup.Builder b = ReuseportGroup.tcp().address(address).port(port).workers(workers).policy(pol);
-                tg = takeOver != null ? ReuseportGroup.takeOver(takeOver, b) : b.open();
+                tg = takeOver != null ? ReuseportGroup.takeOver(takeOver, b) : systemd ? dev.reuseport.Systemd.open(b)
+                        : b.open();
                 ts = new EchoServer(tg, http, serve);
             }
             if (udp) {
                 int p = tg != null ? tg.localAddress().getPort() : port;
                 ReuseportGroup.Builder b = ReuseportGroup.udp().address(address).port(p).workers(workers).policy(pol);
-                ug = takeOver != null ? ReuseportGroup.takeOver(udpPath(takeOver, tcp), b) : b.open();
+                ug = takeOver != null ? ReuseportGroup.takeOver(udpPath(takeOver, tcp), b)
+                        : systemd ? dev.reuseport.Systemd.open(b) : b.open();
                 us = new EchoServer(ug, false, false);
             }
             ReuseportGroup any = tg != null ? tg : ug;
@@ -179,6 +190,9 @@ final class EchoCommand implements Callable<Integer> {
                     out.println("control socket " + ctlPath + (tcp && udp ? " (udp: " + udpPath(ctlPath, true) + ")" : ""));
                 }
                 out.println("READY " + (tg != null ? tg : ug).localAddress().getPort());
+                if (systemd) {
+                    underSystemd(out, tg != null ? tg : ug, tg != null ? ts : us);
+                }
                 out.println("serving; Ctrl-C stops");
                 out.flush();
                 if (tc == null && uc == null) {
@@ -223,6 +237,29 @@ final class EchoCommand implements Callable<Integer> {
                 ug.close();
             }
         }
+    }
+
+    /**
+     * Keeps the group's sockets (and steering maps) in systemd's fd store, says READY=1 and pings the
+     * watchdog; on SIGTERM says STOPPING=1 and lets connections in flight finish, without closing the
+     * listeners (systemd keeps them, with whatever waits in their accept queues, for the next process).
+     */
+    private static void underSystemd(PrintWriter out, ReuseportGroup g, EchoServer server) throws java.io.IOException {
+        int stored = dev.reuseport.Systemd.store(g);
+        AutoCloseable watchdog = dev.reuseport.Systemd.keepWatchdog();
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+            try {
+                dev.reuseport.Systemd.stopping("SIGTERM: finishing connections in flight, listeners stay in the fd store");
+                watchdog.close();
+                server.serving().close();
+            } catch (Exception e) {
+                System.err.println("stopping under systemd: " + e.getMessage());
+            }
+        }, "reuseport-systemd-stop"));
+        dev.reuseport.Systemd.ready("serving " + g.workers().size() + " workers on " + g.localAddress()
+                + ", policy " + g.policy().spec() + ", " + stored + " descriptors in the fd store");
+        out.println("systemd: " + stored + " descriptors stored, READY=1 sent" + (dev.reuseport.Systemd.notifyAvailable()
+                ? "" : " (no NOTIFY_SOCKET: not under systemd)"));
     }
 
     private int demo(PrintWriter out, ReuseportGroup tg, ReuseportGroup ug) throws Exception {

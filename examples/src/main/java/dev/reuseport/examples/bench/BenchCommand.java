@@ -9,6 +9,7 @@ import dev.reuseport.examples.bench.scenarios.BenchNetty;
 import dev.reuseport.examples.bench.scenarios.BenchRestart;
 import dev.reuseport.examples.bench.scenarios.BenchServe;
 import dev.reuseport.examples.bench.scenarios.BenchSoak;
+import dev.reuseport.examples.bench.scenarios.BenchSystemd;
 import picocli.CommandLine.Command;
 
 /** {@code bench}: the benchmark programs. Each prints a table and, last, one {@code RESULT} line. */
@@ -16,6 +17,6 @@ import picocli.CommandLine.Command;
         subcommands = {BenchAccept.class, BenchAccept.Server.class, BenchBalance.class, BenchRestart.class,
             BenchControl.class, BenchSoak.class, BenchNetty.class, BenchNetty.Server.class, BenchIngest.class,
             BenchServe.class, BenchRollout.class, BenchRollout.Run.class, BenchRollout.Host.class,
-            BenchRollout.Coord.class})
+            BenchRollout.Coord.class, BenchSystemd.class})
 public final class BenchCommand {
 }

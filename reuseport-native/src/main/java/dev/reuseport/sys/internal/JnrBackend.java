@@ -1124,4 +1124,23 @@ final class JnrBackend implements NativeBackend {
     }
 
     // --- end epoll -----------------------------------------------------------------------------------
+
+    // --- systemd: adopting passed descriptors ------------------------------------------------------
+
+    @Override
+    public int setCloexec(int fd) {
+        return check(libc.fcntl(fd, 2 /* F_SETFD */, 1 /* FD_CLOEXEC */));
+    }
+
+    @Override
+    public int setNonBlocking(int fd) {
+        return check(libc.fcntl(fd, 4 /* F_SETFL */, 0x800 /* O_NONBLOCK */));
+    }
+
+    @Override
+    public int unsetenv(String name) {
+        return check(libc.unsetenv(name));
+    }
+
+    // --- end systemd ---------------------------------------------------------------------------------
 }

@@ -287,4 +287,17 @@ interface NativeBackend {
     int eventfd(int initval, int flags);
 
     // --- end epoll -----------------------------------------------------------------------------------
+
+    // --- systemd: adopting passed descriptors ------------------------------------------------------
+
+    /** fcntl(fd, F_SETFD, FD_CLOEXEC): 0 or -errno (the descriptor's other flags are none on Linux). */
+    int setCloexec(int fd);
+
+    /** fcntl(fd, F_SETFL, O_NONBLOCK): 0 or -errno (a socket has no other status flag worth keeping). */
+    int setNonBlocking(int fd);
+
+    /** unsetenv(3) of {@code name} in the C library's environment: 0 or -errno. */
+    int unsetenv(String name);
+
+    // --- end systemd ---------------------------------------------------------------------------------
 }

@@ -675,4 +675,32 @@ public final class Sys {
     }
 
     // --- end epoll -----------------------------------------------------------------------------------
+
+    // --- systemd: adopting passed descriptors ------------------------------------------------------
+
+    /** SO_TYPE: SOCK_STREAM, SOCK_DGRAM, ... */
+    public static final int SO_TYPE = 3;
+    /** SO_ACCEPTCONN: 1 on a listening socket. */
+    public static final int SO_ACCEPTCONN = 30;
+    /** SO_DOMAIN: the socket's address family. */
+    public static final int SO_DOMAIN = 39;
+
+    /** fcntl(F_SETFD, FD_CLOEXEC): the descriptor closes on exec. */
+    public static void setCloexec(int fd) throws NativeException {
+        check("fcntl(F_SETFD, FD_CLOEXEC)", B.setCloexec(fd));
+    }
+
+    /** fcntl(F_SETFL, O_NONBLOCK): the descriptor's I/O does not block (as the library's own sockets). */
+    public static void setNonBlocking(int fd) throws NativeException {
+        check("fcntl(F_SETFL, O_NONBLOCK)", B.setNonBlocking(fd));
+    }
+
+    /**
+     * unsetenv(3) in the C library's environment: processes this one starts without an explicit
+     * environment (exec, or ProcessBuilder left alone) no longer inherit {@code name}. The JVM's own
+     * {@code System.getenv()} keeps the copy it took at start.
+     */
+    public static void unsetenv(String name) throws NativeException {
+        check("unsetenv", B.unsetenv(name));
+    }
 }

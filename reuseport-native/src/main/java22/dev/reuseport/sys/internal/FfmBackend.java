@@ -1469,4 +1469,49 @@ final class FfmBackend implements NativeBackend {
     }
 
     // --- end epoll -----------------------------------------------------------------------------------
+
+    // --- systemd: adopting passed descriptors ------------------------------------------------------
+
+    /** unsetenv's downcall handle, bound on first use. */
+    private static final class Env {
+        static final MethodHandle UNSETENV = Libc.capture("unsetenv", false, JAVA_INT, ADDRESS);
+
+        private Env() {
+        }
+    }
+
+    @Override
+    public int setCloexec(int fd) {
+        Scratch s = scratch();
+        try {
+            int r = (int) Libc.FCNTL.invokeExact(s.state, fd, 2 /* F_SETFD */, 1 /* FD_CLOEXEC */);
+            return r < 0 ? err(s.state) : r;
+        } catch (Throwable t) {
+            throw unchecked(t);
+        }
+    }
+
+    @Override
+    public int setNonBlocking(int fd) {
+        Scratch s = scratch();
+        try {
+            int r = (int) Libc.FCNTL.invokeExact(s.state, fd, 4 /* F_SETFL */, 0x800 /* O_NONBLOCK */);
+            return r < 0 ? err(s.state) : r;
+        } catch (Throwable t) {
+            throw unchecked(t);
+        }
+    }
+
+    @Override
+    public int unsetenv(String name) {
+        Scratch s = scratch();
+        try (Arena arena = Arena.ofConfined()) {
+            int r = (int) Env.UNSETENV.invokeExact(s.state, arena.allocateFrom(name));
+            return r < 0 ? err(s.state) : r;
+        } catch (Throwable t) {
+            throw unchecked(t);
+        }
+    }
+
+    // --- end systemd ---------------------------------------------------------------------------------
 }

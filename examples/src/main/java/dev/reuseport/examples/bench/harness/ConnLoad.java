@@ -38,9 +38,17 @@ public final class ConnLoad {
     public final ConcurrentLinkedQueue<Failure> failures = new ConcurrentLinkedQueue<>();
     private final AtomicInteger kept = new AtomicInteger();
 
+    private final int timeoutMillis;
+
     public ConnLoad(InetSocketAddress target, boolean halfClose) {
+        this(target, halfClose, TIMEOUT_MILLIS);
+    }
+
+    /** With a connect and read timeout of its own (a client that waits out a restart). */
+    public ConnLoad(InetSocketAddress target, boolean halfClose, int timeoutMillis) {
         this.target = target;
         this.halfClose = halfClose;
+        this.timeoutMillis = timeoutMillis;
     }
 
     public void start(long maxMillis) {
@@ -107,7 +115,7 @@ public final class ConnLoad {
     public void stop() throws InterruptedException {
         stopped = true;
         for (Thread th : threads) {
-            th.join(2L * TIMEOUT_MILLIS + 5000);
+            th.join(2L * timeoutMillis + 5000);
         }
     }
 
@@ -122,8 +130,8 @@ public final class ConnLoad {
         String stage = "connect";
         try (Socket s = new Socket()) {
             s.setTcpNoDelay(true);
-            s.setSoTimeout(TIMEOUT_MILLIS);
-            s.connect(target, TIMEOUT_MILLIS);
+            s.setSoTimeout(timeoutMillis);
+            s.connect(target, timeoutMillis);
             stage = "write";
             s.getOutputStream().write(b);
             if (halfClose) {
@@ -144,7 +152,7 @@ public final class ConnLoad {
             }
             return null;
         } catch (SocketTimeoutException e) {
-            return stage + ": timed out after " + TIMEOUT_MILLIS + " ms";
+            return stage + ": timed out after " + timeoutMillis + " ms";
         } catch (IOException e) {
             return stage + ": " + e.getClass().getSimpleName() + ": " + e.getMessage();
         }

@@ -85,4 +85,18 @@ public final class UdpEcho implements AutoCloseable {
             t.join(2000);
         }
     }
+
+    /** A second of paced traffic on a throwaway group, so that the JIT compiles both paths before a baseline. */
+    public static void warmUp(java.net.InetAddress lo, int workers, int flows, int rate) throws Exception {
+        try (dev.reuseport.ReuseportGroup wg = dev.reuseport.ReuseportGroup.udp().address(lo).port(0).workers(workers)
+                .open(); UdpEcho we = new UdpEcho(wg, java.util.Map.of(), flows)) {
+            java.util.List<java.nio.channels.DatagramChannel> wc = Flows.open(lo, flows, false);
+            try (UdpSenders ws = new UdpSenders(wc, wg.localAddress(), rate, 10_000_000_000L)) {
+                ws.start();
+                Thread.sleep(1000);
+            } finally {
+                Flows.closeAll(wc);
+            }
+        }
+    }
 }

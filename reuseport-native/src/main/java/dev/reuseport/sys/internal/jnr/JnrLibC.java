@@ -86,4 +86,8 @@ public interface JnrLibC {
 
     int eventfd(int initval, int flags);
     // --- end epoll ---
+
+    // --- systemd ---
+    int unsetenv(String name);
+    // --- end systemd ---
 }
