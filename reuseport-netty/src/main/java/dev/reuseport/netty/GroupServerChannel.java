@@ -1,13 +1,18 @@
 package dev.reuseport.netty;
 
 import dev.reuseport.ReuseportGroup;
+import io.netty.buffer.ByteBufAllocator;
 import io.netty.channel.AbstractServerChannel;
-import io.netty.channel.ChannelConfig;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.DefaultChannelConfig;
 import io.netty.channel.EventLoop;
 import io.netty.channel.EventLoopGroup;
+import io.netty.channel.MessageSizeEstimator;
+import io.netty.channel.RecvByteBufAllocator;
 import io.netty.channel.ServerChannel;
+import io.netty.channel.WriteBufferWaterMark;
+import io.netty.channel.socket.ServerSocketChannel;
+import io.netty.channel.socket.ServerSocketChannelConfig;
 import java.net.BindException;
 import java.net.InetSocketAddress;
 import java.net.SocketAddress;
@@ -32,10 +37,10 @@ import java.net.SocketAddress;
  * {@link #localAddress()} is the group's address. Options set on it (a backlog, for instance) are
  * accepted and ignored: the group set its sockets' options when it opened them.
  */
-public final class GroupServerChannel extends AbstractServerChannel {
+public final class GroupServerChannel extends AbstractServerChannel implements ServerSocketChannel {
     private final ReuseportGroup group;
     private final EventLoopGroup loops;
-    private final ChannelConfig config = new GroupChannelConfig(this);
+    private final GroupChannelConfig config = new GroupChannelConfig(this);
     private volatile boolean open = true;
     private volatile NettyReuseport serving;
 
@@ -78,8 +83,18 @@ public final class GroupServerChannel extends AbstractServerChannel {
     }
 
     @Override
-    public ChannelConfig config() {
+    public ServerSocketChannelConfig config() {
         return config;
+    }
+
+    @Override
+    public InetSocketAddress localAddress() {
+        return (InetSocketAddress) super.localAddress();
+    }
+
+    @Override
+    public InetSocketAddress remoteAddress() {
+        return null;
     }
 
     @Override
@@ -135,20 +150,146 @@ public final class GroupServerChannel extends AbstractServerChannel {
         return "GroupServerChannel[" + group + (serving != null ? ", serving" : open ? ", unbound" : ", closed") + "]";
     }
 
-    /** Accepts the server socket options frameworks set by habit, which the group already decided. */
-    private static final class GroupChannelConfig extends DefaultChannelConfig {
+    /**
+     * Accepts the server socket options frameworks set by habit and keeps their values, but the group's
+     * sockets were opened with the group's settings: nothing here reaches a socket.
+     */
+    private static final class GroupChannelConfig extends DefaultChannelConfig implements ServerSocketChannelConfig {
+        private volatile int backlog = ReuseportGroup.MAX_BACKLOG;
+        private volatile boolean reuseAddress = true;
+        private volatile int receiveBufferSize;
+
         GroupChannelConfig(GroupServerChannel channel) {
             super(channel);
         }
 
         @Override
         public <T> boolean setOption(ChannelOption<T> option, T value) {
-            if (option == ChannelOption.SO_BACKLOG || option == ChannelOption.SO_REUSEADDR
-                    || option == ChannelOption.SO_RCVBUF || option == ChannelOption.TCP_FASTOPEN) {
-                validate(option, value);
-                return true; // the group's sockets were opened with the group's settings
+            validate(option, value);
+            if (option == ChannelOption.SO_BACKLOG) {
+                setBacklog((Integer) value);
+            } else if (option == ChannelOption.SO_REUSEADDR) {
+                setReuseAddress((Boolean) value);
+            } else if (option == ChannelOption.SO_RCVBUF) {
+                setReceiveBufferSize((Integer) value);
+            } else {
+                return super.setOption(option, value);
             }
-            return super.setOption(option, value);
+            return true;
+        }
+
+        @Override
+        @SuppressWarnings("unchecked")
+        public <T> T getOption(ChannelOption<T> option) {
+            if (option == ChannelOption.SO_BACKLOG) {
+                return (T) Integer.valueOf(backlog);
+            }
+            if (option == ChannelOption.SO_REUSEADDR) {
+                return (T) Boolean.valueOf(reuseAddress);
+            }
+            if (option == ChannelOption.SO_RCVBUF) {
+                return (T) Integer.valueOf(receiveBufferSize);
+            }
+            return super.getOption(option);
+        }
+
+        @Override
+        public int getBacklog() {
+            return backlog;
+        }
+
+        @Override
+        public ServerSocketChannelConfig setBacklog(int v) {
+            backlog = v;
+            return this;
+        }
+
+        @Override
+        public boolean isReuseAddress() {
+            return reuseAddress;
+        }
+
+        @Override
+        public ServerSocketChannelConfig setReuseAddress(boolean v) {
+            reuseAddress = v;
+            return this;
+        }
+
+        @Override
+        public int getReceiveBufferSize() {
+            return receiveBufferSize;
+        }
+
+        @Override
+        public ServerSocketChannelConfig setReceiveBufferSize(int v) {
+            receiveBufferSize = v;
+            return this;
+        }
+
+        @Override
+        public ServerSocketChannelConfig setPerformancePreferences(int connectionTime, int latency, int bandwidth) {
+            return this;
+        }
+
+        @Override
+        public ServerSocketChannelConfig setConnectTimeoutMillis(int v) {
+            super.setConnectTimeoutMillis(v);
+            return this;
+        }
+
+        @Override
+        @Deprecated
+        public ServerSocketChannelConfig setMaxMessagesPerRead(int v) {
+            super.setMaxMessagesPerRead(v);
+            return this;
+        }
+
+        @Override
+        public ServerSocketChannelConfig setWriteSpinCount(int v) {
+            super.setWriteSpinCount(v);
+            return this;
+        }
+
+        @Override
+        public ServerSocketChannelConfig setAllocator(ByteBufAllocator v) {
+            super.setAllocator(v);
+            return this;
+        }
+
+        @Override
+        public ServerSocketChannelConfig setRecvByteBufAllocator(RecvByteBufAllocator v) {
+            super.setRecvByteBufAllocator(v);
+            return this;
+        }
+
+        @Override
+        public ServerSocketChannelConfig setAutoRead(boolean v) {
+            super.setAutoRead(v);
+            return this;
+        }
+
+        @Override
+        public ServerSocketChannelConfig setMessageSizeEstimator(MessageSizeEstimator v) {
+            super.setMessageSizeEstimator(v);
+            return this;
+        }
+
+        @Override
+        public ServerSocketChannelConfig setWriteBufferHighWaterMark(int v) {
+            super.setWriteBufferHighWaterMark(v);
+            return this;
+        }
+
+        @Override
+        public ServerSocketChannelConfig setWriteBufferLowWaterMark(int v) {
+            super.setWriteBufferLowWaterMark(v);
+            return this;
+        }
+
+        @Override
+        public ServerSocketChannelConfig setWriteBufferWaterMark(WriteBufferWaterMark v) {
+            super.setWriteBufferWaterMark(v);
+            return this;
         }
     }
 }
