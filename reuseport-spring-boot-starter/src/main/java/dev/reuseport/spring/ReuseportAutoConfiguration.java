@@ -15,9 +15,12 @@ import org.springframework.boot.autoconfigure.condition.ConditionalOnClass;
 import org.springframework.boot.autoconfigure.condition.ConditionalOnMissingBean;
 import org.springframework.boot.autoconfigure.condition.ConditionalOnProperty;
 import org.springframework.boot.context.properties.EnableConfigurationProperties;
+import org.springframework.boot.reactor.netty.NettyReactiveWebServerFactory;
 import org.springframework.boot.reactor.netty.NettyServerCustomizer;
+import org.springframework.boot.web.server.WebServerFactoryCustomizer;
 import org.springframework.context.annotation.Bean;
 import org.springframework.context.annotation.Configuration;
+import org.springframework.core.Ordered;
 import org.springframework.core.env.Environment;
 
 /**
@@ -119,16 +122,45 @@ public class ReuseportAutoConfiguration {
 
         /**
          * Makes Reactor Netty bind a {@link dev.reuseport.netty.GroupServerChannel} at the group's address
-         * and run on the group's loops.
+         * and run on the group's loops. Boot's web server would replace the server's loop resources with
+         * its {@code ReactorResourceFactory}'s when it starts ({@code NettyWebServer} calls
+         * {@code runOn} with them if the factory has one), so this customizer also takes that resource
+         * factory off the web server factory; the application's {@code WebClient}s keep using it.
          *
          * @param group the group
          * @param loops its loops
-         * @return the customizer Boot applies to the {@code HttpServer}
+         * @return the customizer Boot applies to the web server factory
          */
         @Bean
-        public NettyServerCustomizer reuseportNettyServerCustomizer(ReuseportGroup group, ReuseportEventLoops loops) {
+        public WebServerFactoryCustomizer<NettyReactiveWebServerFactory> reuseportWebServerCustomizer(
+                ReuseportGroup group, ReuseportEventLoops loops) {
             ReuseportLoopResources resources = new ReuseportLoopResources(group, loops.group());
-            return server -> server.runOn(resources, true).bindAddress(group::localAddress);
+            return new WebServerCustomizer(group, resources);
+        }
+    }
+
+    /** Runs last among the factory customizers, so the group's address and loops are what Reactor Netty gets. */
+    static final class WebServerCustomizer implements WebServerFactoryCustomizer<NettyReactiveWebServerFactory>,
+            Ordered {
+        private final ReuseportGroup group;
+        private final ReuseportLoopResources resources;
+
+        WebServerCustomizer(ReuseportGroup group, ReuseportLoopResources resources) {
+            this.group = group;
+            this.resources = resources;
+        }
+
+        @Override
+        public void customize(NettyReactiveWebServerFactory factory) {
+            factory.setResourceFactory(null);
+            factory.setPort(group.localAddress().getPort());
+            factory.addServerCustomizers((NettyServerCustomizer) server -> server.runOn(resources, true)
+                    .bindAddress(group::localAddress));
+        }
+
+        @Override
+        public int getOrder() {
+            return Ordered.LOWEST_PRECEDENCE;
         }
     }
 

@@ -116,7 +116,7 @@ class ReuseportStarterTest {
         try {
             await(ok, failed, 20);
             long before = ok.get();
-            for (int i = 0; i < 4; i++) {
+            for (int i = 0; i < 3; i++) {
                 group.restart();
                 Thread.sleep(50);
                 group.resize(i % 2 == 0 ? 1 : 2);
@@ -133,7 +133,7 @@ class ReuseportStarterTest {
         System.out.println("webflux restarts/resizes: ok=" + ok + " failed=" + failed + " restarts="
                 + group.restarts());
         assertThat(failed.get()).isZero();
-        assertThat(group.workers()).hasSize(2);
+        assertThat(group.workers()).hasSize(1); // 3 changes: 1, 2, 1 workers
     }
 
     private static void await(AtomicLong ok, AtomicLong failed, int n) throws InterruptedException {
