@@ -3,6 +3,7 @@ package dev.reuseport.examples.bench;
 import dev.reuseport.examples.bench.scenarios.BenchAccept;
 import dev.reuseport.examples.bench.scenarios.BenchBalance;
 import dev.reuseport.examples.bench.scenarios.BenchControl;
+import dev.reuseport.examples.bench.scenarios.BenchFrameworks;
 import dev.reuseport.examples.bench.scenarios.BenchIngest;
 import dev.reuseport.examples.bench.scenarios.BenchNetty;
 import dev.reuseport.examples.bench.scenarios.BenchRestart;
@@ -13,7 +14,7 @@ import picocli.CommandLine.Command;
 /** {@code bench}: the benchmark programs. Each prints a table and, last, one {@code RESULT} line. */
 @Command(name = "bench", mixinStandardHelpOptions = true, description = "Benchmarks; each ends with a RESULT line.",
         subcommands = {BenchAccept.class, BenchAccept.Server.class, BenchBalance.class, BenchRestart.class,
-            BenchControl.class, BenchSoak.class, BenchNetty.class, BenchNetty.Server.class, BenchIngest.class,
+            BenchControl.class, BenchSoak.class, BenchNetty.class, BenchNetty.Server.class, BenchIngest.class, BenchFrameworks.class,
             BenchServe.class})
 public final class BenchCommand {
 }
