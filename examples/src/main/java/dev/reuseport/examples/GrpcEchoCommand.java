@@ -182,7 +182,13 @@ final class GrpcEchoCommand implements Callable<Integer> {
             commands(out, g);
             return 0;
         }
-        try (ControlSocket cs = ControlSocket.serve(g, ctl, takeOver != null)) {
+        ControlSocket opened;
+        try {
+            opened = ControlSocket.serve(g, ctl, takeOver != null);
+        } catch (IllegalArgumentException | IllegalStateException e) {
+            throw new ParameterException(spec.commandLine(), "--control: " + e.getMessage());
+        }
+        try (ControlSocket cs = opened) {
             out.println("control socket " + ctl);
             out.println("READY " + g.localAddress().getPort());
             out.flush();
