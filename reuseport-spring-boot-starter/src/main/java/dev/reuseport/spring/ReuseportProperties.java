@@ -30,6 +30,10 @@ public class ReuseportProperties {
     /** Actuator endpoint settings. */
     private final Endpoint endpoint = new Endpoint();
 
+    /** The defaults; Spring binds the properties onto them. */
+    public ReuseportProperties() {
+    }
+
     /**
      * Whether the starter opens a group at all.
      *
@@ -186,6 +190,10 @@ public class ReuseportProperties {
         /** Whether WebFlux's Reactor Netty server serves the group's sockets. */
         private boolean enabled = true;
 
+        /** The default: WebFlux serves the group. */
+        public Web() {
+        }
+
         /**
          * Whether WebFlux serves the group.
          *
@@ -209,6 +217,10 @@ public class ReuseportProperties {
     public static class Metrics {
         /** Longest a sampled window is reused by the Micrometer meters (about the scrape interval). */
         private Duration refresh = Duration.ofSeconds(10);
+
+        /** The default: 10 s. */
+        public Metrics() {
+        }
 
         /**
          * How long a sampled window is reused.
@@ -237,6 +249,10 @@ public class ReuseportProperties {
     public static class Endpoint {
         /** Whether the endpoint's write operations (policy, fallback) act; off: they answer 403. */
         private boolean writesEnabled;
+
+        /** The default: read-only. */
+        public Endpoint() {
+        }
 
         /**
          * Whether write operations act.
