@@ -8,7 +8,7 @@ import picocli.CommandLine.Command;
 /** The examples JAR: {@code java -jar reuseport-examples.jar <command>}. */
 @Command(name = "reuseport-examples", mixinStandardHelpOptions = true,
         description = "reuseport examples: echo servers (plain and Netty), load generator, benchmarks, operator CLI.",
-        subcommands = {EchoCommand.class, NettyEchoCommand.class, LoadCommand.class, BenchCommand.class,
+        subcommands = {EchoCommand.class, NettyEchoCommand.class, GrpcEchoCommand.class, LoadCommand.class, BenchCommand.class,
             CtlCommand.class})
 public final class Main implements Runnable {
 

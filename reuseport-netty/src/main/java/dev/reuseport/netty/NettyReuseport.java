@@ -94,6 +94,11 @@ public final class NettyReuseport implements AutoCloseable {
     /** Where accepted connections go; null: the accepting worker's own loop. */
     private final EventLoopGroup childLoops;
     private final ChannelHandler handler;
+    /**
+     * Forward mode ({@link GroupServerChannel}): the framework's server channel whose pipeline gets every
+     * accepted (and handed-over) connection, unregistered, as a server channel's read; null otherwise.
+     */
+    private final Channel acceptor;
     /** Live channels by slot (during a swap the new one replaces the old before the old closes). */
     private final Map<Integer, Channel> bySlot = new ConcurrentHashMap<>();
     /** Live channels by the descriptor the group lent (the key {@link SocketListener#leaving} names). */
@@ -103,11 +108,29 @@ public final class NettyReuseport implements AutoCloseable {
 
     private NettyReuseport(ReuseportGroup group, List<EventLoop> loops, EventLoopGroup childLoops,
                            ChannelHandler handler) {
+        this(group, loops, childLoops, handler, null);
+    }
+
+    private NettyReuseport(ReuseportGroup group, List<EventLoop> loops, EventLoopGroup childLoops,
+                           ChannelHandler handler, Channel acceptor) {
         this.group = group;
         this.protocol = group.protocol();
         this.loops = loops;
         this.childLoops = childLoops;
         this.handler = handler;
+        this.acceptor = acceptor;
+    }
+
+    /**
+     * Forward mode, for {@link GroupServerChannel}: each worker's listener becomes an
+     * {@link EpollServerSocketChannel} on its loop of {@code loops}, as in {@link #serve}, but what it
+     * accepts (and what the group hands over) goes, unregistered, to {@code acceptor}'s pipeline as
+     * {@code channelRead(child)}, where a framework's bootstrap registers it and gives it its handlers.
+     */
+    static NettyReuseport serveInto(ReuseportGroup group, EventLoopGroup loops, Channel acceptor) throws IOException {
+        requireGroup(group, Protocol.TCP, "serveInto", "serveDatagrams");
+        List<EventLoop> ls = epollLoops(loops, "loops", group);
+        return start(new NettyReuseport(group, ls, null, null, acceptor));
     }
 
     /**
@@ -337,7 +360,10 @@ public final class NettyReuseport implements AutoCloseable {
             }
             ch.attr(WORKER).set(worker);
             ChannelFuture f;
-            if (protocol == Protocol.TCP) {
+            if (acceptor != null) {
+                ch.pipeline().addLast(new AcceptCounter(worker), new Forward(acceptor, worker));
+                f = loop.register(ch);
+            } else if (protocol == Protocol.TCP) {
                 f = new ServerBootstrap().group(loop, childLoops == null ? loop : childLoops)
                         .channelFactory(() -> (EpollServerSocketChannel) ch)
                         .handler(new AcceptCounter(worker))
@@ -400,8 +426,12 @@ public final class NettyReuseport implements AutoCloseable {
                 return;
             }
             ch.attr(WORKER).set(heir);
-            ch.pipeline().addLast(handler);
             heir.recordAccepted();
+            if (acceptor != null) {
+                acceptor.pipeline().fireChannelRead(ch);
+                return;
+            }
+            ch.pipeline().addLast(handler);
             EventLoop loop = childLoops == null ? loop(heir.slot()) : childLoops.next();
             loop.register(ch).addListener(r -> {
                 if (!r.isSuccess()) {
@@ -481,6 +511,39 @@ public final class NettyReuseport implements AutoCloseable {
         public void channelRead(ChannelHandlerContext ctx, Object msg) {
             worker.recordAccepted();
             ctx.fireChannelRead(msg);
+        }
+    }
+
+    /**
+     * Last handler of a worker's server channel in forward mode: gives each accepted connection (an
+     * unregistered {@link EpollSocketChannel}) to the framework's server channel, as if that had read it.
+     */
+    private static final class Forward extends ChannelInboundHandlerAdapter {
+        private final Channel acceptor;
+        private final Worker worker;
+
+        Forward(Channel acceptor, Worker worker) {
+            this.acceptor = acceptor;
+            this.worker = worker;
+        }
+
+        @Override
+        public void channelRead(ChannelHandlerContext ctx, Object msg) {
+            if (msg instanceof Channel child) {
+                child.attr(WORKER).set(worker);
+            }
+            acceptor.pipeline().fireChannelRead(msg);
+        }
+
+        @Override
+        public void channelReadComplete(ChannelHandlerContext ctx) {
+            acceptor.pipeline().fireChannelReadComplete();
+        }
+
+        @Override
+        public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+            // an accept failure (EMFILE and the like) on one worker: its channel goes on accepting
+            LOG.log(System.Logger.Level.WARNING, "slot " + worker.slot() + " failed to accept: " + cause);
         }
     }
 

@@ -3,6 +3,7 @@ package dev.reuseport.examples.bench;
 import dev.reuseport.examples.bench.scenarios.BenchAccept;
 import dev.reuseport.examples.bench.scenarios.BenchBalance;
 import dev.reuseport.examples.bench.scenarios.BenchControl;
+import dev.reuseport.examples.bench.scenarios.BenchFrameworks;
 import dev.reuseport.examples.bench.scenarios.BenchRollout;
 import dev.reuseport.examples.bench.scenarios.BenchIngest;
 import dev.reuseport.examples.bench.scenarios.BenchNetty;
@@ -16,7 +17,7 @@ import picocli.CommandLine.Command;
 @Command(name = "bench", mixinStandardHelpOptions = true, description = "Benchmarks; each ends with a RESULT line.",
         subcommands = {BenchAccept.class, BenchAccept.Server.class, BenchBalance.class, BenchRestart.class,
             BenchControl.class, BenchSoak.class, BenchNetty.class, BenchNetty.Server.class, BenchIngest.class,
-            BenchServe.class, BenchRollout.class, BenchRollout.Run.class, BenchRollout.Host.class,
-            BenchRollout.Coord.class, BenchSystemd.class})
+            BenchServe.class, BenchFrameworks.class, BenchRollout.class, BenchRollout.Run.class,
+            BenchRollout.Host.class, BenchRollout.Coord.class, BenchSystemd.class})
 public final class BenchCommand {
 }

@@ -63,6 +63,15 @@ public final class ChildJvm implements AutoCloseable {
 
     /** Starts {@code Main} with {@code args} and JVM {@code jvmArgs}; waits up to 30 s for READY. */
     public static ChildJvm start(List<String> jvmArgs, String... args) throws IOException {
+        return startMain(jvmArgs, System.getProperty("java.class.path"), Main.class.getName(), args);
+    }
+
+    /**
+     * Starts {@code mainClass} from another class path (an application apart from this JAR, such as the
+     * WebFlux example) with {@code args} and JVM {@code jvmArgs}; waits up to 60 s for READY.
+     */
+    public static ChildJvm startMain(List<String> jvmArgs, String classPath, String mainClass, String... args)
+            throws IOException {
         List<String> cmd = new ArrayList<>();
         cmd.add(javaBinary());
         if (Runtime.version().feature() >= 22) {
@@ -70,12 +79,12 @@ public final class ChildJvm implements AutoCloseable {
         }
         cmd.addAll(jvmArgs);
         cmd.add("-cp");
-        cmd.add(System.getProperty("java.class.path"));
-        cmd.add(Main.class.getName());
+        cmd.add(classPath);
+        cmd.add(mainClass);
         cmd.addAll(List.of(args));
         Process p = new ProcessBuilder(cmd).redirectError(ProcessBuilder.Redirect.INHERIT).start();
         BufferedReader r = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8));
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
         String line;
         while (System.nanoTime() < deadline && (line = r.readLine()) != null) {
             if (line.startsWith("READY ")) {
@@ -83,7 +92,7 @@ public final class ChildJvm implements AutoCloseable {
             }
         }
         p.destroyForcibly();
-        throw new IOException("child JVM " + cmd + " did not report READY within 30 s");
+        throw new IOException("child JVM " + cmd + " did not report READY within 60 s");
     }
 
     /** What the child reported after READY. */

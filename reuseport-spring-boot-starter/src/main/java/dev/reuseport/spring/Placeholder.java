@@ -1,0 +1,1 @@
+package dev.reuseport.spring; final class Placeholder { }

@@ -1,0 +1,194 @@
+package dev.reuseport.spring;
+
+import dev.reuseport.Policy;
+import dev.reuseport.ReuseportGroup;
+import dev.reuseport.micrometer.ReuseportMeterBinder;
+import io.micrometer.core.instrument.Tags;
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.MultiThreadIoEventLoopGroup;
+import io.netty.channel.epoll.EpollIoHandler;
+import java.io.IOException;
+import java.util.concurrent.TimeUnit;
+import org.springframework.beans.factory.DisposableBean;
+import org.springframework.boot.autoconfigure.AutoConfiguration;
+import org.springframework.boot.autoconfigure.condition.ConditionalOnClass;
+import org.springframework.boot.autoconfigure.condition.ConditionalOnMissingBean;
+import org.springframework.boot.autoconfigure.condition.ConditionalOnProperty;
+import org.springframework.boot.context.properties.EnableConfigurationProperties;
+import org.springframework.boot.reactor.netty.NettyReactiveWebServerFactory;
+import org.springframework.boot.reactor.netty.NettyServerCustomizer;
+import org.springframework.boot.web.server.WebServerFactoryCustomizer;
+import org.springframework.context.annotation.Bean;
+import org.springframework.context.annotation.Configuration;
+import org.springframework.core.Ordered;
+import org.springframework.core.env.Environment;
+
+/**
+ * Opens the group described by {@code reuseport.*} and, when WebFlux runs on Reactor Netty, serves the
+ * web server on its sockets; adds the Micrometer binder, the health indicator and the {@code reuseport}
+ * Actuator endpoint when those are on the class path.
+ */
+@AutoConfiguration
+@ConditionalOnClass(ReuseportGroup.class)
+@ConditionalOnProperty(prefix = "reuseport", name = "enabled", matchIfMissing = true)
+@EnableConfigurationProperties(ReuseportProperties.class)
+public class ReuseportAutoConfiguration {
+    /** Creates the auto-configuration (Spring does). */
+    public ReuseportAutoConfiguration() {
+    }
+
+    /**
+     * The group: {@code reuseport.address}, {@code reuseport.port} (or {@code server.port}),
+     * {@code reuseport.workers}, {@code reuseport.backlog} and {@code reuseport.policy}. Closed with the
+     * context.
+     *
+     * @param props the bound properties
+     * @param env   for {@code server.port}
+     * @return the open group
+     * @throws IOException the group could not be opened (the address in use, for instance)
+     */
+    @Bean(destroyMethod = "close")
+    @ConditionalOnMissingBean
+    public ReuseportGroup reuseportGroup(ReuseportProperties props, Environment env) throws IOException {
+        int port = props.getPort() != null ? props.getPort() : env.getProperty("server.port", Integer.class, 8080);
+        return ReuseportGroup.tcp().address(props.getAddress()).port(port).workers(props.getWorkers())
+                .backlog(props.getBacklog()).policy(Policy.parse(props.getPolicy())).open();
+    }
+
+    /**
+     * One epoll event loop per worker, serving the group's sockets; shut down with the context.
+     *
+     * @param props the bound properties
+     * @return the loops, wrapped for a graceful shutdown
+     */
+    @Bean
+    @ConditionalOnMissingBean
+    public ReuseportEventLoops reuseportEventLoops(ReuseportProperties props) {
+        return new ReuseportEventLoops(new MultiThreadIoEventLoopGroup(props.getWorkers(),
+                EpollIoHandler.newFactory()));
+    }
+
+    /**
+     * The Micrometer binder: per-worker kernel metrics on every registry.
+     *
+     * @param group the group
+     * @param props the bound properties ({@code reuseport.metrics.refresh})
+     * @return the binder
+     */
+    @Bean
+    @ConditionalOnMissingBean
+    @ConditionalOnClass(name = "io.micrometer.core.instrument.binder.MeterBinder")
+    public ReuseportMeterBinder reuseportMeterBinder(ReuseportGroup group, ReuseportProperties props) {
+        return new ReuseportMeterBinder(group, props.getMetrics().getRefresh(), Tags.empty());
+    }
+
+    /**
+     * The health indicator {@code reuseport}.
+     *
+     * @param group the group
+     * @return DOWN when the group is closed, no worker serves, or the controller holds FALLBACK
+     */
+    @Bean
+    @ConditionalOnMissingBean
+    @ConditionalOnClass(name = "org.springframework.boot.health.contributor.HealthIndicator")
+    public ReuseportHealthIndicator reuseportHealthIndicator(ReuseportGroup group) {
+        return new ReuseportHealthIndicator(group);
+    }
+
+    /**
+     * The Actuator endpoint {@code reuseport} (expose it with
+     * {@code management.endpoints.web.exposure.include}).
+     *
+     * @param group the group
+     * @param props the bound properties ({@code reuseport.endpoint.writes-enabled})
+     * @return the endpoint
+     */
+    @Bean
+    @ConditionalOnMissingBean
+    @ConditionalOnClass(name = "org.springframework.boot.actuate.endpoint.annotation.Endpoint")
+    public ReuseportEndpoint reuseportEndpoint(ReuseportGroup group, ReuseportProperties props) {
+        return new ReuseportEndpoint(group, props.getEndpoint().isWritesEnabled());
+    }
+
+    /** WebFlux's Reactor Netty server on the group's sockets. */
+    @Configuration(proxyBeanMethods = false)
+    @ConditionalOnClass(name = {"reactor.netty.http.server.HttpServer",
+            "org.springframework.boot.reactor.netty.NettyServerCustomizer"})
+    @ConditionalOnProperty(prefix = "reuseport.web", name = "enabled", matchIfMissing = true)
+    public static class WebFlux {
+        /** Creates the configuration (Spring does). */
+        public WebFlux() {
+        }
+
+        /**
+         * Makes Reactor Netty bind a {@link dev.reuseport.netty.GroupServerChannel} at the group's address
+         * and run on the group's loops. Boot's web server would replace the server's loop resources with
+         * its {@code ReactorResourceFactory}'s when it starts ({@code NettyWebServer} calls
+         * {@code runOn} with them if the factory has one), so this customizer also takes that resource
+         * factory off the web server factory; the application's {@code WebClient}s keep using it.
+         *
+         * @param group the group
+         * @param loops its loops
+         * @return the customizer Boot applies to the web server factory
+         */
+        @Bean
+        public WebServerFactoryCustomizer<NettyReactiveWebServerFactory> reuseportWebServerCustomizer(
+                ReuseportGroup group, ReuseportEventLoops loops) {
+            ReuseportLoopResources resources = new ReuseportLoopResources(group, loops.group());
+            return new WebServerCustomizer(group, resources);
+        }
+    }
+
+    /** Runs last among the factory customizers, so the group's address and loops are what Reactor Netty gets. */
+    static final class WebServerCustomizer implements WebServerFactoryCustomizer<NettyReactiveWebServerFactory>,
+            Ordered {
+        private final ReuseportGroup group;
+        private final ReuseportLoopResources resources;
+
+        WebServerCustomizer(ReuseportGroup group, ReuseportLoopResources resources) {
+            this.group = group;
+            this.resources = resources;
+        }
+
+        @Override
+        public void customize(NettyReactiveWebServerFactory factory) {
+            factory.setResourceFactory(null);
+            factory.setPort(group.localAddress().getPort());
+            factory.addServerCustomizers((NettyServerCustomizer) server -> server.runOn(resources, true)
+                    .bindAddress(group::localAddress));
+        }
+
+        @Override
+        public int getOrder() {
+            return Ordered.LOWEST_PRECEDENCE;
+        }
+    }
+
+    /** The group's event loops as a bean that shuts them down with the context. */
+    public static final class ReuseportEventLoops implements DisposableBean {
+        private final EventLoopGroup group;
+
+        /**
+         * Wraps loops.
+         *
+         * @param group epoll loops
+         */
+        public ReuseportEventLoops(EventLoopGroup group) {
+            this.group = group;
+        }
+
+        /**
+         * The loops.
+         *
+         * @return the event loop group
+         */
+        public EventLoopGroup group() {
+            return group;
+        }
+
+        @Override
+        public void destroy() {
+            group.shutdownGracefully(0, 2, TimeUnit.SECONDS).syncUninterruptibly();
+        }
+    }
+}
