@@ -661,6 +661,11 @@ final class GroupEngine {
         }
     }
 
+    /** Whether a listener that serves traffic is attached (it then serves the workers a resize adds). */
+    boolean served() {
+        return servingListener() != null;
+    }
+
     /** The attached listener that serves traffic (and takes a leaving socket's queue), or null. */
     private SocketListener servingListener() {
         for (SocketListener l : socketListeners) {

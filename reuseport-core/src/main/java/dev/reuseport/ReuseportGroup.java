@@ -764,4 +764,9 @@ public final class ReuseportGroup implements AutoCloseable {
             return GroupOpening.open(this, null);
         }
     }
+
+    /** Whether something serves the workers a resize adds: a traffic-serving listener (group.serve, Netty). */
+    boolean servesAddedWorkers() {
+        return engine.served();
+    }
 }
