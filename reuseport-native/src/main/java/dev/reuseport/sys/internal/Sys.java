@@ -277,6 +277,7 @@ public final class Sys {
         if (dst.isDirect()) {
             long address = B.directBufferAddress(dst) + dst.position();
             int r = retry(fd, address, want, true);
+            java.lang.ref.Reference.reachabilityFence(dst); // its memory stays until the call returned
             if (r > 0) {
                 dst.position(dst.position() + r);
             }
@@ -300,6 +301,7 @@ public final class Sys {
         }
         if (src.isDirect()) {
             int r = retry(fd, B.directBufferAddress(src) + src.position(), want, false);
+            java.lang.ref.Reference.reachabilityFence(src); // its memory stays until the call returned
             if (r == -Errno.EAGAIN) {
                 return 0;
             }
@@ -336,6 +338,7 @@ public final class Sys {
         do {
             r = B.recvfrom(fd, B.directBufferAddress(dst) + dst.position(), dst.remaining(), MSG_PEEK, null);
         } while (r == -Errno.EINTR);
+        java.lang.ref.Reference.reachabilityFence(dst); // its memory stays until the call returned
         return r == 0 ? -1 : r == -Errno.EAGAIN ? 0 : check("recv", r);
     }
 
@@ -361,6 +364,7 @@ public final class Sys {
             do {
                 r = B.recvfrom(fd, address, want, flags, peer);
             } while (r == -Errno.EINTR);
+            java.lang.ref.Reference.reachabilityFence(dst); // its memory stays until the call returned
             if (r == -Errno.EAGAIN) {
                 return null;
             }
@@ -394,6 +398,7 @@ public final class Sys {
             do {
                 r = B.sendto(fd, address, want, flags, a, alen);
             } while (r == -Errno.EINTR);
+            java.lang.ref.Reference.reachabilityFence(src); // its memory stays until the call returned
         } else {
             if (want > SCRATCH) {
                 throw new IllegalArgumentException("datagram of " + want + " bytes from a heap buffer; "
@@ -646,6 +651,7 @@ public final class Sys {
         }
         int max = events.capacity() / EPOLL_EVENT_SIZE;
         int r = B.epollWait(epfd, B.directBufferAddress(events), max, timeoutMillis);
+        java.lang.ref.Reference.reachabilityFence(events); // its memory stays until the call returned
         return r == -Errno.EINTR ? 0 : check("epoll_wait", r);
     }
 
