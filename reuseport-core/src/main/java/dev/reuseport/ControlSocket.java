@@ -213,6 +213,12 @@ public final class ControlSocket implements AutoCloseable {
             if (a.size() != 1) {
                 throw new IllegalArgumentException("bundle takes one directory; accepted: bundle <new directory>");
             }
+            String arg = a.get(0);
+            if (!arg.startsWith("/") || arg.chars().anyMatch(ch -> ch < 0x20 || ch == 0x7f)
+                    || !Path.of(arg).normalize().toString().equals(arg.replaceAll("/+$", "").replaceAll("/+", "/"))) {
+                throw new IllegalArgumentException("bundle directory '" + Shown.printable(arg) + "' is not accepted; "
+                        + "accepted: an absolute path without '.' or '..' segments or control characters");
+            }
             for (Path p : group.bundle(Path.of(a.get(0)))) {
                 body.add(p.toString());
             }

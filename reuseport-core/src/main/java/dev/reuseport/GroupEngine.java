@@ -545,6 +545,10 @@ final class GroupEngine {
 
     /** Puts the steering back to {@code saved} after {@code failure}; a rollback failure is suppressed in it. */
     private void rollBack(Throwable failure, String change, GroupSteering.Saved saved, int[] fds) {
+        if (fds.length == 0 && steering.tableVersion() == saved.steering().tableVersion()
+                && steering.policy() == saved.policy()) {
+            return; // a policy or shadow refused before it changed anything (a bad argument): nothing to undo
+        }
         try {
             steering.rollback(saved, fds, change + " failed");
         } catch (NativeException | RuntimeException r) {
