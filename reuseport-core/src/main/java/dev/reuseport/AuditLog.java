@@ -20,6 +20,11 @@ import java.util.Map;
 public final class AuditLog {
     /** Entries kept in memory. */
     public static final int KEEP = 10_000;
+    /** The longest text value of a field, in characters; a longer one is cut and marked. */
+    public static final int MAX_VALUE = 1024;
+    /** Characters of entries kept in memory at most (the oldest go first past it, or past {@link #KEEP}). */
+    public static final long MAX_RETAINED = 8L * 1024 * 1024;
+    private long retained;
 
     private final List<String> lines = new ArrayList<>();
     private final Map<String, Long> counts = new java.util.HashMap<>();
@@ -45,8 +50,12 @@ public final class AuditLog {
         for (String l : lines) {
             b.append(l).append('\n');
         }
-        Files.write(path, b.toString().getBytes(StandardCharsets.UTF_8), StandardOpenOption.CREATE,
-                StandardOpenOption.APPEND);
+        if (!Files.exists(path, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
+            // the trail names sockets, peers and reasons: readable by this user only, whatever the umask
+            Files.createFile(path, java.nio.file.attribute.PosixFilePermissions.asFileAttribute(
+                    java.nio.file.attribute.PosixFilePermissions.fromString("rw-------")));
+        }
+        Files.write(path, b.toString().getBytes(StandardCharsets.UTF_8), StandardOpenOption.APPEND);
         this.file = path;
     }
 
@@ -62,15 +71,19 @@ public final class AuditLog {
         Map<String, Object> all = new LinkedHashMap<>();
         all.put("time", Instant.now().toString());
         all.put("event", event);
-        all.putAll(fields);
+        for (Map.Entry<String, Object> e : fields.entrySet()) {
+            Object v = e.getValue();
+            all.put(e.getKey(), v instanceof Number || v instanceof Boolean || v == null ? v : cut(String.valueOf(v)));
+        }
         all.put("kernel", kernel);
         all.put("backend", backend);
         String line = json(all);
         counts.merge(event, 1L, Long::sum);
         ReuseportEvents.audited(event, fields);
         lines.add(line);
-        if (lines.size() > KEEP) {
-            lines.remove(0);
+        retained += line.length();
+        while (lines.size() > KEEP || retained > MAX_RETAINED && lines.size() > 1) {
+            retained -= lines.remove(0).length();
         }
         Path f = file;
         if (f != null) {
@@ -126,6 +139,19 @@ public final class AuditLog {
      */
     public synchronized long count(String event) {
         return counts.getOrDefault(event, 0L);
+    }
+
+    /** A value cut to {@link #MAX_VALUE} characters, marked with how much was dropped. */
+    static String cut(String v) {
+        if (v.length() <= MAX_VALUE) {
+            return v;
+        }
+        return v.substring(0, MAX_VALUE) + "...[truncated " + (v.length() - MAX_VALUE) + " chars]";
+    }
+
+    /** Characters of the entries kept in memory now. */
+    synchronized long retained() {
+        return retained;
     }
 
     static String json(Map<String, Object> m) {

@@ -43,7 +43,8 @@ final class Bundle {
                     + " is not a writable directory; accepted: a new path in a writable directory");
         }
         try {
-            Files.createDirectory(dir);
+            Files.createDirectory(dir, java.nio.file.attribute.PosixFilePermissions.asFileAttribute(
+                    java.nio.file.attribute.PosixFilePermissions.fromString("rwx------")));
         } catch (IOException e) {
             throw new IllegalArgumentException("bundle directory " + dir + " cannot be created (" + e.getClass()
                     .getSimpleName() + (e.getMessage() != null ? ": " + e.getMessage() : "") + "); accepted: a new path in a "
@@ -83,6 +84,9 @@ final class Bundle {
 
     private static Path put(Path dir, String name, String text) throws IOException {
         Path p = dir.resolve(name);
+        // maps, audit trail and status name sockets and peers: this user's only, whatever the umask
+        Files.createFile(p, java.nio.file.attribute.PosixFilePermissions.asFileAttribute(
+                java.nio.file.attribute.PosixFilePermissions.fromString("rw-------")));
         Files.writeString(p, text, StandardCharsets.UTF_8);
         return p;
     }

@@ -46,7 +46,7 @@ public final class Connection implements ByteChannel {
     /** Reads into {@code dst}: bytes read, -1 at end of stream, 0 when non-blocking and nothing is there. */
     @Override
     public int read(ByteBuffer dst) throws IOException {
-        int n = fd.acquire();
+        int n = acquire();
         try {
             return Sys.read(n, dst);
         } finally {
@@ -57,7 +57,7 @@ public final class Connection implements ByteChannel {
     /** Writes from {@code src}: bytes written (0 when non-blocking and the send buffer is full). */
     @Override
     public int write(ByteBuffer src) throws IOException {
-        int n = fd.acquire();
+        int n = acquire();
         try {
             return Sys.write(n, src);
         } finally {
@@ -77,7 +77,7 @@ public final class Connection implements ByteChannel {
     public void writeFully(ByteBuffer src) throws IOException {
         while (src.hasRemaining()) {
             if (write(src) == 0) {
-                int n = fd.acquire();
+                int n = acquire();
                 try {
                     Sys.poll(n, Sys.POLLOUT, 1000);
                 } finally {
@@ -95,7 +95,7 @@ public final class Connection implements ByteChannel {
      * @throws IOException when the kernel refuses, e.g. ENOTCONN once the connection is reset
      */
     public void shutdownOutput() throws IOException {
-        int n = fd.acquire();
+        int n = acquire();
         try {
             Sys.shutdown(n, Sys.SHUT_WR);
         } finally {
@@ -111,7 +111,7 @@ public final class Connection implements ByteChannel {
      * @throws IOException when the kernel refuses, e.g. ENOTCONN once the connection is reset
      */
     public InetSocketAddress remoteAddress() throws IOException {
-        int n = fd.acquire();
+        int n = acquire();
         try {
             return Sys.peerAddress(n);
         } finally {
@@ -128,7 +128,7 @@ public final class Connection implements ByteChannel {
      * @throws IOException when the kernel refuses
      */
     public InetSocketAddress localAddress() throws IOException {
-        int n = fd.acquire();
+        int n = acquire();
         try {
             return Sys.localAddress(n);
         } finally {
@@ -147,14 +147,27 @@ public final class Connection implements ByteChannel {
     }
 
     /**
-     * Gives the descriptor to the caller: {@link #isOpen()} turns false and {@link #close()} no longer
-     * closes it; the caller closes it when done.
+     * Gives the descriptor to the caller: {@link #isOpen()} turns false, {@link #close()} no longer
+     * closes it and every I/O call on this object throws {@link java.nio.channels.ClosedChannelException}
+     * (it never touches the number again, which the caller may close and the kernel reuse); the caller
+     * closes it when done.
      *
      * @return the descriptor number
      */
     public int detach() {
         detached = true;
         return fd.number();
+    }
+
+    /**
+     * The number for one call; after {@link #detach()} none (the number is the new owner's, and may be
+     * closed and reused by then), so a call on this object fails instead of touching another descriptor.
+     */
+    private int acquire() throws java.nio.channels.ClosedChannelException {
+        if (detached) {
+            throw new java.nio.channels.ClosedChannelException();
+        }
+        return fd.acquire();
     }
 
     @Override

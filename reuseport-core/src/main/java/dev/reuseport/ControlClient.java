@@ -52,16 +52,42 @@ public final class ControlClient implements AutoCloseable {
      * @return the reply, OK or ERR
      * @throws IllegalArgumentException when {@code line} contains a newline
      * @throws IOException when the server closes the connection before replying, sends no complete line
-     *                     within 30 seconds, or a line longer than 64 KiB
+     *                     within 30 seconds, or a line past 1 MiB (the client is then broken and every later
+     *                     request fails: it never reads one reply as another's). A body line over 64 KiB is
+     *                     read to its end and stands in the body as {@code [line of N bytes dropped]}, so
+     *                     the next request still gets its own reply.
      */
     public Reply request(String line) throws IOException {
         if (line.indexOf('\n') >= 0) {
             throw new IllegalArgumentException("a request is one line; got one with a newline");
         }
+        if (broken != null) {
+            throw new IOException("control client out of step after an earlier failure (" + broken
+                    + "); accepted: a new connection");
+        }
+        try {
+            return exchange(line);
+        } catch (IOException | RuntimeException e) {
+            broken = e.getMessage();
+            throw e;
+        }
+    }
+
+    /** Why this client stopped, or null. */
+    private String broken;
+
+    private Reply exchange(String line) throws IOException {
         lines.writeLine(line);
         List<String> body = new ArrayList<>();
         for (;;) {
-            String l = lines.readLine();
+            String l;
+            try {
+                l = lines.readLine();
+            } catch (ControlLines.LineTooLongException e) {
+                body.add("[" + e.getMessage().replace("control line of ", "line of ")
+                        .replaceFirst(" is too long.*", "") + " dropped]");
+                continue;
+            }
             if (l == null) {
                 throw new IOException("control socket closed before replying to '" + line + "'");
             }

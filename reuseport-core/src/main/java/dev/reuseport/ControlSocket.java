@@ -73,6 +73,35 @@ public final class ControlSocket implements AutoCloseable {
     private final AtomicLong refusedPeers = new AtomicLong();
     private final Thread acceptor;
     private final int uid = Sys.uid();
+    /** The uid the kernel shows for a peer not mapped into this user namespace (never served). */
+    private final int overflowUid = overflowUid();
+    /** Sessions open now; beyond {@link #MAX_SESSIONS} a client gets {@code ERR busy}. */
+    private final java.util.concurrent.atomic.AtomicInteger sessions = new java.util.concurrent.atomic.AtomicInteger();
+    /** Sessions turned away busy, and sessions ended by the request deadline. */
+    private final AtomicLong busy = new AtomicLong();
+    private final AtomicLong timedOut = new AtomicLong();
+    /** Per open session, the moment its request must be complete by ({@link System#nanoTime()}). */
+    private final Map<ControlLines, Long> deadlines = new java.util.concurrent.ConcurrentHashMap<>();
+    /** Ends sessions whose request is not complete by its deadline; started with the acceptor. */
+    private final Thread reaper;
+    /** The socket file as bound (device and inode), so that only that file is ever unlinked. */
+    private volatile Object[] boundFile;
+
+    /** Sessions served at once; one more gets {@code ERR busy} and is closed. */
+    public static final int MAX_SESSIONS = 64;
+    /**
+     * How long a session may take to send a complete request line (from the end of the previous reply);
+     * past it the session is closed. A command's own run time is not counted.
+     */
+    public static final Duration REQUEST_DEADLINE = Duration.ofSeconds(30);
+    /** {@link #REQUEST_DEADLINE}, shorter in tests ({@link #requestDeadline(Duration)}). */
+    private volatile long requestDeadlineNanos = REQUEST_DEADLINE.toNanos();
+
+    /** Sets this socket's request deadline (tests); package-private. */
+    ControlSocket requestDeadline(Duration d) {
+        requestDeadlineNanos = d.toNanos();
+        return this;
+    }
 
     private ControlSocket(ReuseportGroup group, Path path, UnixServerSocketChannel server, Handoff handoff) {
         this.group = group;
@@ -102,6 +131,11 @@ public final class ControlSocket implements AutoCloseable {
                         + ReuseportGroup.MAX_WORKERS + ">");
             }
             int n = Integer.parseInt(a.get(0));
+            if (n > group.workers().size() && !workersAddedHeard && !group.servesAddedWorkers()) {
+                throw new IllegalStateException("resize " + n + " would add workers that nothing serves (no serving "
+                        + "loop or socket listener attached, no onWorkersAdded listener); accepted: resize <1.."
+                        + group.workers().size() + "> here, or serve the group with group.serve(...)");
+            }
             List<Worker> added = group.resize(n);
             listener.workersAdded(added);
             return "resized to " + group.workers().size() + " workers";
@@ -179,6 +213,12 @@ public final class ControlSocket implements AutoCloseable {
             if (a.size() != 1) {
                 throw new IllegalArgumentException("bundle takes one directory; accepted: bundle <new directory>");
             }
+            String arg = a.get(0);
+            if (!arg.startsWith("/") || arg.chars().anyMatch(ch -> ch < 0x20 || ch == 0x7f)
+                    || !Path.of(arg).normalize().toString().equals(arg.replaceAll("/+$", "").replaceAll("/+", "/"))) {
+                throw new IllegalArgumentException("bundle directory '" + Shown.printable(arg) + "' is not accepted; "
+                        + "accepted: an absolute path without '.' or '..' segments or control characters");
+            }
             for (Path p : group.bundle(Path.of(a.get(0)))) {
                 body.add(p.toString());
             }
@@ -186,6 +226,8 @@ public final class ControlSocket implements AutoCloseable {
         });
         this.acceptor = new Thread(this::acceptLoop, "reuseport-control " + path.getFileName());
         this.acceptor.setDaemon(true);
+        this.reaper = new Thread(this::reapLoop, "reuseport-control-deadline " + path.getFileName());
+        this.reaper.setDaemon(true);
     }
 
     /** Told about workers a command added, so that the application can start serving them. */
@@ -201,6 +243,8 @@ public final class ControlSocket implements AutoCloseable {
     }
 
     private volatile Listener listener = w -> { };
+    /** Whether an application listener hears of added workers (then {@code resize} may grow the group). */
+    private volatile boolean workersAddedHeard;
 
     /**
      * Sets who is told about workers added from the control socket, replacing the one set before (by
@@ -211,6 +255,7 @@ public final class ControlSocket implements AutoCloseable {
      */
     public ControlSocket onWorkersAdded(Listener l) {
         this.listener = l;
+        this.workersAddedHeard = l != null;
         return this;
     }
 
@@ -272,18 +317,35 @@ public final class ControlSocket implements AutoCloseable {
                 throw new IllegalStateException("control socket " + abs + " is served by a running process; "
                         + "accepted: take it over with ReuseportGroup.takeOver, or choose another path");
             }
-            Files.delete(abs);
+        }
+        // bound under a temporary name, given its mode, then renamed over the path in one step: the path
+        // never lacks a server, and never names a socket of another mode
+        Path tmp = abs.resolveSibling("." + abs.getFileName() + "." + ProcessHandle.current().pid() + ".tmp");
+        if (tmp.toString().getBytes(java.nio.charset.StandardCharsets.UTF_8).length > 107) {
+            tmp = abs.resolveSibling(".rp" + Long.toHexString(System.nanoTime() & 0xffffff));
         }
         UnixServerSocketChannel server = UnixServerSocketChannel.open();
+        Object[] bound;
         try {
-            server.socket().bind(new UnixSocketAddress(abs.toFile()));
-            Files.setPosixFilePermissions(abs, PosixFilePermissions.fromString("rw-------"));
+            Files.deleteIfExists(tmp);
+            server.socket().bind(new UnixSocketAddress(tmp.toFile()));
+            Files.setPosixFilePermissions(tmp, PosixFilePermissions.fromString("rw-------"));
+            bound = fileKey(tmp);
+            Files.move(tmp, abs, java.nio.file.StandardCopyOption.ATOMIC_MOVE,
+                    java.nio.file.StandardCopyOption.REPLACE_EXISTING);
         } catch (IOException | RuntimeException e) {
             server.close();
+            try {
+                Files.deleteIfExists(tmp);
+            } catch (IOException c) {
+                e.addSuppressed(c);
+            }
             throw e;
         }
         ControlSocket cs = new ControlSocket(group, abs, server, handoff);
+        cs.boundFile = bound;
         cs.acceptor.start();
+        cs.reaper.start();
         LOG.log(System.Logger.Level.INFO, "control socket " + abs + " serves " + group);
         return cs;
     }
@@ -307,6 +369,51 @@ public final class ControlSocket implements AutoCloseable {
                     + " with mode " + PosixFilePermissions.toString(p) + "; accepted: owned by uid " + Sys.uid()
                     + " and writable by no one else (e.g. 0700)");
         }
+        checkAncestors(dir.toRealPath().getParent());
+    }
+
+    /**
+     * Every directory above the socket's: owned by root or this user, and writable by no one else unless
+     * it is root's and sticky (like /tmp: no one else can rename or remove what is ours in it). Otherwise
+     * another user could swap a directory on the way to the socket for one of theirs.
+     */
+    static void checkAncestors(Path from) throws IOException {
+        for (Path d = from; d != null; d = d.getParent()) {
+            int owner = (Integer) Files.getAttribute(d, "unix:uid", LinkOption.NOFOLLOW_LINKS);
+            int mode = (Integer) Files.getAttribute(d, "unix:mode", LinkOption.NOFOLLOW_LINKS);
+            boolean othersWrite = (mode & 0022) != 0;
+            boolean sticky = (mode & 01000) != 0;
+            if (owner != 0 && owner != Sys.uid() || othersWrite && !(sticky && owner == 0)) {
+                throw new IllegalArgumentException("control socket ancestor directory " + d + " is owned by uid "
+                        + owner + " with mode " + String.format("%04o", mode & 07777) + "; accepted: every "
+                        + "directory above the socket owned by root or uid " + Sys.uid() + " and writable by no one "
+                        + "else (a root-owned sticky directory such as /tmp may be)");
+            }
+        }
+    }
+
+    /** The file's device and inode. */
+    private static Object[] fileKey(Path p) throws IOException {
+        return new Object[] {Files.getAttribute(p, "unix:dev", LinkOption.NOFOLLOW_LINKS),
+            Files.getAttribute(p, "unix:ino", LinkOption.NOFOLLOW_LINKS)};
+    }
+
+    /** /proc/sys/kernel/overflowuid, or 65534 when it cannot be read. */
+    static int overflowUid() {
+        try {
+            return Integer.parseInt(Files.readString(Path.of("/proc/sys/kernel/overflowuid")).trim());
+        } catch (IOException | RuntimeException e) {
+            return 65534;
+        }
+    }
+
+    /**
+     * Whether a peer of {@code peerUid} may use a socket served as {@code uid}: that uid or root, and never
+     * the overflow uid, which the kernel shows for a peer not mapped into this user namespace (a server
+     * running as the overflow uid would otherwise serve every unmapped user).
+     */
+    static boolean peerAllowed(int peerUid, int uid, int overflowUid) {
+        return peerUid != overflowUid && (peerUid == uid || peerUid == 0);
     }
 
     private static boolean isLive(Path p) {
@@ -357,50 +464,129 @@ public final class ControlSocket implements AutoCloseable {
         return handedOff.getCount() == 0;
     }
 
+    /**
+     * Accepts clients until the socket closes. Nothing else ends it: any other failure (an accept error,
+     * a thread that cannot be created, an Error) ends that one iteration, is logged, and the client, if
+     * any, is closed.
+     */
     private void acceptLoop() {
         while (!closed.get()) {
-            UnixSocketChannel c;
+            UnixSocketChannel c = null;
             try {
                 c = server.accept();
+                if (c == null) {
+                    continue;
+                }
+                if (sessions.incrementAndGet() > MAX_SESSIONS) {
+                    sessions.decrementAndGet();
+                    refuseBusy(c);
+                    continue;
+                }
+                UnixSocketChannel client = c;
+                Thread t = new Thread(() -> {
+                    try {
+                        session(client);
+                    } finally {
+                        sessions.decrementAndGet();
+                    }
+                }, "reuseport-control-session");
+                t.setDaemon(true);
+                try {
+                    t.start();
+                } catch (Throwable e) {
+                    sessions.decrementAndGet();
+                    throw e;
+                }
             } catch (ClosedChannelException e) {
-                return;
-            } catch (IOException e) {
                 if (closed.get()) {
                     return;
                 }
-                LOG.log(System.Logger.Level.WARNING, "control socket " + path + ": accept failed: " + e.getMessage());
-                continue;
+                LOG.log(System.Logger.Level.WARNING, "control socket " + path + ": " + e);
+            } catch (Throwable e) {
+                if (closed.get()) {
+                    return;
+                }
+                LOG.log(System.Logger.Level.WARNING, "control socket " + path + ": accept iteration failed, "
+                        + "still serving: " + e);
+                if (c != null) {
+                    refuseBusy(c);
+                }
             }
-            if (c == null) {
-                continue;
-            }
-            Thread t = new Thread(() -> session(c), "reuseport-control-session");
-            t.setDaemon(true);
-            t.start();
         }
     }
 
-    private void session(UnixSocketChannel c) {
+    /** Tells a client the socket is busy and closes it (never blocks: the reply fits a fresh socket's buffer). */
+    private void refuseBusy(UnixSocketChannel c) {
+        busy.incrementAndGet();
         try (c) {
-            ControlLines lines = new ControlLines(c.getFD());
+            new ControlLines(c.getFD()).writeLine("ERR busy: " + MAX_SESSIONS + " sessions open; accepted: at most "
+                    + MAX_SESSIONS + " at a time, retry later");
+        } catch (Throwable e) {
+            LOG.log(System.Logger.Level.DEBUG, "control socket " + path + ": refusing a busy client: " + e);
+        }
+    }
+
+    /** Ends sessions whose request line is not complete by its deadline (a slow or silent client). */
+    private void reapLoop() {
+        while (!closed.get()) {
+            try {
+                Thread.sleep(200);
+                long now = System.nanoTime();
+                for (Map.Entry<ControlLines, Long> e : deadlines.entrySet()) {
+                    if (now - e.getValue() > 0 && deadlines.remove(e.getKey(), e.getValue())) {
+                        timedOut.incrementAndGet();
+                        try {
+                            Sys.shutdown(e.getKey().fd(), Sys.SHUT_RDWR);
+                        } catch (IOException x) {
+                            LOG.log(System.Logger.Level.DEBUG, "control socket " + path + ": deadline: " + x);
+                        }
+                    }
+                }
+            } catch (InterruptedException e) {
+                return;
+            } catch (Throwable e) {
+                LOG.log(System.Logger.Level.WARNING, "control socket " + path + ": deadline check failed: " + e);
+            }
+        }
+    }
+
+    /**
+     * Sessions turned away with {@code ERR busy} ({@link #MAX_SESSIONS}), and sessions ended because a
+     * request was not complete within {@link #REQUEST_DEADLINE}.
+     *
+     * @return {@code [busy, timed out]} since {@link #serve}
+     */
+    public long[] refusedSessions() {
+        return new long[] {busy.get(), timedOut.get()};
+    }
+
+    private void session(UnixSocketChannel c) {
+        ControlLines lines = null;
+        try (c) {
+            lines = new ControlLines(c.getFD());
             int[] cred = Sys.peerCredentials(lines.fd());
-            if (cred[1] != uid && cred[1] != 0) {
+            if (!peerAllowed(cred[1], uid, overflowUid)) {
                 refusedPeers.incrementAndGet();
                 group.audit().record("peer-refused", "socket", path.toString(), "pid", cred[0], "uid", cred[1],
                         "allowed", "uid " + uid + " or root");
                 LOG.log(System.Logger.Level.WARNING, "control socket " + path + ": refused peer pid " + cred[0]
                         + " uid " + cred[1] + " (serving uid " + uid + " and root only)");
-                lines.writeLine("ERR uid " + cred[1] + " may not use this socket; accepted: uid " + uid + " or root");
+                lines.writeLine("ERR uid " + cred[1] + " may not use this socket; accepted: uid " + uid + " or root"
+                        + (cred[1] == overflowUid ? " (uid " + overflowUid + " is the overflow uid of peers not mapped "
+                        + "into this user namespace, never served)" : ""));
                 return;
             }
             Sys.setTimeouts(lines.fd(), 60_000);
             for (;;) {
                 String line;
+                deadlines.put(lines, System.nanoTime() + requestDeadlineNanos);
                 try {
                     line = lines.readLine();
                 } catch (ControlLines.LineTooLongException e) {
                     lines.writeLine("ERR " + e.getMessage());
                     continue;
+                } finally {
+                    deadlines.remove(lines);
                 }
                 if (line == null || closed.get()) {
                     return;
@@ -411,6 +597,12 @@ public final class ControlSocket implements AutoCloseable {
             }
         } catch (IOException e) {
             LOG.log(System.Logger.Level.DEBUG, "control session ended: " + e.getMessage());
+        } catch (RuntimeException | Error e) {
+            LOG.log(System.Logger.Level.WARNING, "control session ended by " + e);
+        } finally {
+            if (lines != null) {
+                deadlines.remove(lines);
+            }
         }
     }
 
@@ -454,6 +646,11 @@ public final class ControlSocket implements AutoCloseable {
             return false;
         } catch (IOException e) {
             lines.writeLine("ERR " + name + " failed: " + Shown.printable(e.getMessage()));
+            return false;
+        } catch (RuntimeException e) {
+            // any other failure of a command answers too, with its type; the session goes on
+            LOG.log(System.Logger.Level.WARNING, "control command " + name + " failed: " + e);
+            lines.writeLine("ERR " + e.getClass().getSimpleName() + ": " + Shown.printable(String.valueOf(e.getMessage())));
             return false;
         }
         for (String b : body) {
@@ -500,14 +697,23 @@ public final class ControlSocket implements AutoCloseable {
         }
     }
 
-    /** Stops serving and removes the socket file (unless a new process has already put its own there). */
+    /**
+     * Stops serving and removes the socket file, but only while it is still the one this socket bound
+     * (same device and inode): a file another server has put there since (a hand-off's new process, or any
+     * later server) is left alone.
+     */
     @Override
     public void close() {
         boolean wasOpen = !closed.get();
         closeServer();
+        reaper.interrupt();
         if (wasOpen && !handedOff()) {
             try {
-                Files.deleteIfExists(path);
+                if (java.util.Arrays.equals(fileKey(path), boundFile)) {
+                    Files.delete(path);
+                } else {
+                    LOG.log(System.Logger.Level.DEBUG, "control socket " + path + " is another server's now; left");
+                }
             } catch (IOException e) {
                 LOG.log(System.Logger.Level.DEBUG, "removing " + path + ": " + e.getMessage());
             }

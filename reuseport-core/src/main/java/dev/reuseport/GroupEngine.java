@@ -2,6 +2,7 @@ package dev.reuseport;
 
 import dev.reuseport.bpf.SteerProgram;
 import dev.reuseport.handoff.Handoff;
+import dev.reuseport.internal.member.ChangeSteps;
 import dev.reuseport.internal.member.GroupSpec;
 import dev.reuseport.internal.member.Loans;
 import dev.reuseport.internal.member.MemberSockets;
@@ -48,11 +49,14 @@ final class GroupEngine {
     private volatile long restarts;
     /** The attached socket listeners (I/O engines, observers), in attach order; written under {@link #changes}. */
     private final List<SocketListener> socketListeners = new java.util.concurrent.CopyOnWriteArrayList<>();
+    /** A test's fault injection at the steps of a change ({@link GroupSpec#steps()}); none in production. */
+    private final ChangeSteps steps;
 
     GroupEngine(ReuseportGroup group, Protocol protocol, GroupSpec spec, int[] slots, int[] fds, Capabilities caps) {
         this.group = group;
         this.protocol = protocol;
         this.spec = spec;
+        this.steps = spec.steps() == null ? ChangeSteps.NONE : spec.steps();
         for (int i = 0; i < fds.length; i++) {
             members.set(slots[i], new Worker(group, describe(), slots[i], protocol, spec.family(), fds[i]));
         }
@@ -100,20 +104,40 @@ final class GroupEngine {
         return steering.policy();
     }
 
+    /** A policy switch: on a failure at any step the saved table, version and policy are back. */
     PolicyChange policy(Policy next) throws IOException {
         long since = System.nanoTime();
         changes.lock();
         try {
-            return steering.policy(next, since);
+            GroupSteering.Saved saved = steering.saved();
+            try {
+                step("policy", "begin");
+                PolicyChange c = steering.policy(next, since);
+                step("policy", "published");
+                return c;
+            } catch (IOException | RuntimeException e) {
+                rollBack(e, "policy", saved, new int[0]);
+                throw e;
+            }
         } finally {
             changes.unlock();
         }
     }
 
+    /** Shadowing a policy: on a failure at any step the saved table, version and policy are back. */
     boolean shadow(Policy candidate) throws IOException {
         changes.lock();
         try {
-            return steering.shadow(candidate);
+            GroupSteering.Saved saved = steering.saved();
+            try {
+                step("shadow", "begin");
+                boolean on = steering.shadow(candidate);
+                step("shadow", "published");
+                return on;
+            } catch (IOException | RuntimeException e) {
+                rollBack(e, "shadow", saved, new int[0]);
+                throw e;
+            }
         } finally {
             changes.unlock();
         }
@@ -173,92 +197,207 @@ final class GroupEngine {
     }
 
 
+    /** Removes one worker: all or nothing until its socket leaves (see {@link #removeSlots}). */
     void removeWorker(int slot) throws IOException {
         changes.lock();
         try {
             ensureOpen();
             ensureMembershipFree();
-            Worker w = worker(slot);
+            worker(slot);
             if (members.live().size() == 1) {
                 throw new IllegalStateException("slot " + slot + " is the last worker of " + describe()
                         + "; accepted: removing a worker while at least one other remains (close the group instead)");
             }
-            int[] live = Arrays.stream(slots()).filter(s -> s != slot).toArray();
-            boolean attached = steering.attached();
-            boolean routed = steering.steerAround(slot, live);
-            if (attached) {
-                Retirement.settle();
-            }
-            members.set(slot, null);
+            removeSlots(new int[] {slot}, "remove");
             audit.record("remove-worker", "slot", slot, "workers", members.live().size(), "policy",
                     steering.policy().spec());
-            Worker heir = members.live().get(0);
-            NativeFd gone = w.socket();
-            boolean external = leaveListener(w, gone);
-            w.markRemoved(); // its calls now say "removed", not "group closed"
-            int parked = w.moveParkedTo(heir); // work parked in its memory goes to the heir, never abandoned
-            if (parked > 0) {
-                audit.record("parked-moved", "slot", slot, "heir", heir.slot(), "moved", parked);
-            }
-            retirement.retire(gone, heir(heir), external, steering.migrates());
-            retirement.awaitReleased(List.of(gone));
-            if (routed) {
-                steering.restoreAfterRouting("remove slot " + slot + " done");
-            }
         } finally {
             changes.unlock();
         }
     }
 
+    /**
+     * Takes the workers in {@code leaving} out. Until their sockets leave (the point of no return) every
+     * step is undone on a failure: the slots and members are back, the socket array and the table (with its
+     * version) are the saved ones, and the old sockets still serve. After it, the change completes; a later
+     * failure is reported once it has.
+     */
+    private void removeSlots(int[] leaving, String change) throws IOException {
+        List<Worker> ws = new ArrayList<>();
+        int[] fds = new int[leaving.length];
+        for (int i = 0; i < leaving.length; i++) {
+            ws.add(members.get(leaving[i]));
+            fds[i] = ws.get(i).socket().number();
+        }
+        GroupSteering.Saved saved = steering.saved(leaving);
+        boolean attached = steering.attached();
+        boolean routed = false;
+        try {
+            step(change, "begin");
+            java.util.Set<Integer> gone = new java.util.HashSet<>();
+            for (int slot : leaving) {
+                gone.add(slot);
+                int[] live = Arrays.stream(slots()).filter(s -> !gone.contains(s)).toArray();
+                routed |= steering.steerAround(slot, live);
+                step(change, "steered-around");
+            }
+            if (attached) {
+                Retirement.settle();
+            }
+            for (int slot : leaving) {
+                members.set(slot, null);
+            }
+            step(change, "members-cleared");
+        } catch (IOException | RuntimeException e) {
+            for (int i = 0; i < leaving.length; i++) {
+                members.set(leaving[i], ws.get(i));
+            }
+            rollBack(e, change, saved, fds);
+            throw e;
+        }
+        // the point of no return: the sockets leave
+        Worker heir = members.live().get(0);
+        List<NativeFd> old = new ArrayList<>();
+        IOException late = null;
+        for (Worker w : ws) {
+            NativeFd f = w.socket();
+            boolean external = leaveListener(w, f);
+            w.markRemoved(); // its calls now say "removed", not "group closed"
+            int parked = w.moveParkedTo(heir); // work parked in its memory goes to the heir, never abandoned
+            if (parked > 0) {
+                audit.record("parked-moved", "slot", w.slot(), "heir", heir.slot(), "moved", parked);
+            }
+            try {
+                retirement.retire(f, heir(heir), external, steering.migrates());
+            } catch (NativeException e) {
+                late = addTo(late, e); // the socket is closed regardless
+            }
+            old.add(f);
+        }
+        retirement.awaitReleased(old);
+        late = finish(late, change, "after-commit-retired", null);
+        if (routed) {
+            late = finish(late, change, "after-commit-restored", () -> steering.restoreAfterRouting(change + " done"));
+        }
+        if (late != null) {
+            throw new ReuseportException(change + " of slots " + Arrays.toString(leaving) + " of " + describe()
+                    + " done (the workers left), but: " + late.getMessage(), late);
+        }
+    }
 
     Worker addWorker() throws IOException {
         changes.lock();
         try {
             ensureOpen();
             ensureMembershipFree();
-            int slot = members.lowestFree();
-            if (slot < 0) {
-                throw new IllegalStateException(describe() + " has " + ReuseportGroup.MAX_WORKERS
-                        + " workers; accepted: at most " + ReuseportGroup.MAX_WORKERS);
-            }
-            int fd;
-            try {
-                fd = MemberSockets.open(spec);
-            } catch (NativeException e) {
-                throw new ReuseportException("cannot add a worker to " + describe() + ": " + e.getMessage(), e);
-            }
-            Worker w = new Worker(group, describe(), slot, protocol, spec.family(), fd);
-            try {
-                steering.joined(slot, fd);
-                members.set(slot, w);
-                joinListener(w);
-                audit.record("add-worker", "slot", slot, "workers", members.live().size(), "policy",
-                        steering.policy().spec());
-                steering.replan("add slot " + slot);
-                return w;
-            } catch (IOException | RuntimeException e) {
-                members.set(slot, null);
-                leaveListener(w, w.socket());
-                w.close();
-                throw e;
-            }
+            return addOne("add");
         } finally {
             changes.unlock();
         }
     }
 
+    /**
+     * Adds one worker: a new socket, its socket-array slot, the member, the listeners, the table. A failure
+     * at any step takes all of it back (the socket leaves as a removed one would, its queue to a survivor)
+     * and restores the saved table and version.
+     */
+    private Worker addOne(String change) throws IOException {
+        int slot = members.lowestFree();
+        if (slot < 0) {
+            throw new IllegalStateException(describe() + " has " + ReuseportGroup.MAX_WORKERS
+                    + " workers; accepted: at most " + ReuseportGroup.MAX_WORKERS);
+        }
+        GroupSteering.Saved saved = steering.saved(slot);
+        step(change, "begin");
+        int fd;
+        try {
+            fd = MemberSockets.open(spec);
+        } catch (NativeException e) {
+            throw new ReuseportException("cannot add a worker to " + describe() + ": " + e.getMessage(), e);
+        }
+        Worker w = new Worker(group, describe(), slot, protocol, spec.family(), fd);
+        try {
+            step(change, "opened");
+            steering.joined(slot, fd);
+            step(change, "array-set");
+            members.set(slot, w);
+            step(change, "member-set");
+            joinListener(w);
+            step(change, "listener-joined");
+            steering.replan(change + " slot " + slot);
+            step(change, "replanned");
+        } catch (IOException | RuntimeException e) {
+            undoAdds(e, change, saved, List.of(w));
+            throw e;
+        }
+        audit.record("add-worker", "slot", slot, "workers", members.live().size(), "policy",
+                steering.policy().spec());
+        return w;
+    }
+
+    /** Takes back workers a failed change added: steering first (saved table and version), then their sockets. */
+    private void undoAdds(Throwable failure, String change, GroupSteering.Saved saved, List<Worker> added) {
+        int[] empty = new int[saved.slots().length];
+        Arrays.fill(empty, -1);
+        for (Worker w : added) {
+            if (members.get(w.slot()) == w) {
+                members.set(w.slot(), null);
+            }
+        }
+        rollBack(failure, change, saved, empty);
+        if (steering.attached()) {
+            Retirement.settle();
+        }
+        List<NativeFd> old = new ArrayList<>();
+        Worker heir = members.live().get(0);
+        for (Worker w : added) {
+            NativeFd f = w.socket();
+            boolean external = leaveListener(w, f);
+            w.markRemoved();
+            try {
+                retirement.retire(f, heir(heir), external, steering.migrates());
+            } catch (NativeException c) {
+                failure.addSuppressed(c);
+            }
+            old.add(f);
+        }
+        retirement.awaitReleased(old);
+    }
+
+    /**
+     * Grows or shrinks to {@code workers}, all or nothing: when a step fails, the workers added so far leave
+     * again (their queues to the survivors) and the saved table and version are back; a shrink takes its
+     * workers out in one {@link #removeSlots}.
+     */
     List<Worker> resize(int workers) throws IOException {
         changes.lock();
         try {
             ensureOpen();
+            ensureMembershipFree();
             List<Worker> added = new ArrayList<>();
-            while (members.live().size() < workers) {
-                added.add(addWorker());
+            if (members.live().size() < workers) {
+                int n = workers - members.live().size();
+                int[] toBe = new int[n];
+                int[] free = java.util.stream.IntStream.range(0, ReuseportGroup.MAX_WORKERS)
+                        .filter(s -> members.get(s) == null).limit(n).toArray();
+                System.arraycopy(free, 0, toBe, 0, free.length);
+                GroupSteering.Saved saved = steering.saved(toBe);
+                try {
+                    while (members.live().size() < workers) {
+                        added.add(addOne("resize"));
+                        step("resize", "added");
+                    }
+                } catch (IOException | RuntimeException e) {
+                    undoAdds(e, "resize", saved, added);
+                    throw e;
+                }
             }
-            while (members.live().size() > workers) {
+            if (members.live().size() > workers) {
                 List<Worker> live = members.live();
-                removeWorker(live.get(live.size() - 1).slot());
+                int[] leaving = live.subList(workers, live.size()).stream().mapToInt(Worker::slot).toArray();
+                removeSlots(leaving, "resize");
             }
+            audit.record("resize", "workers", members.live().size(), "added", added.size());
             return List.copyOf(added);
         } finally {
             changes.unlock();
@@ -271,59 +410,150 @@ final class GroupEngine {
         try {
             ensureOpen();
             ensureMembershipFree();
-            swap(all ? members.live() : List.of(worker(slot)));
+            swap(all ? members.live() : List.of(worker(slot)), all ? "restart" : "replace");
         } finally {
             changes.unlock();
         }
     }
 
-    private void swap(List<Worker> ws) throws IOException {
-        int[] fresh = new int[ws.size()];
+    /**
+     * The next socket generation of {@code ws}. Until the first old socket leaves (the point of no return)
+     * a failure takes every new socket out again (its listener loans back, its socket-array entry and the
+     * table with its version restored, the socket retired into its worker) and the old ones keep serving.
+     */
+    private void swap(List<Worker> ws, String change) throws IOException {
+        int n = ws.size();
+        int[] slotsOf = ws.stream().mapToInt(Worker::slot).toArray();
+        int[] oldFds = ws.stream().mapToInt(w -> w.socket().number()).toArray();
+        int[] fresh = new int[n];
         Arrays.fill(fresh, -1);
-        try {
-            for (int i = 0; i < fresh.length; i++) {
-                fresh[i] = MemberSockets.open(spec);
-            }
-        } catch (NativeException e) {
-            MemberSockets.closeAll(fresh, e);
-            throw new ReuseportException("restart of " + describe() + " failed opening the next socket generation; "
-                    + "the current one keeps serving: " + e.getMessage(), e);
-        }
+        NativeFd[] next = new NativeFd[n];
+        GroupSteering.Saved saved = steering.saved(slotsOf);
         boolean attached = steering.attached();
-        boolean routed = steering.swapIn(ws.stream().mapToInt(Worker::slot).toArray(), fresh);
-        if (attached) {
-            Retirement.settle();
-        }
-        List<NativeFd> old = new ArrayList<>();
-        IOException notJoined = null;
-        for (int i = 0; i < fresh.length; i++) {
-            Worker w = ws.get(i);
-            NativeFd prev = w.swap(fresh[i]);
-            try {
-                joinListener(w); // the engine serves the new socket before the old one leaves
-            } catch (IOException e) {
-                if (notJoined == null) {
-                    notJoined = e;
-                } else {
-                    notJoined.addSuppressed(e);
+        boolean routed;
+        try {
+            step(change, "begin");
+            for (int i = 0; i < n; i++) {
+                try {
+                    fresh[i] = MemberSockets.open(spec);
+                } catch (NativeException e) {
+                    throw new ReuseportException(change + " of " + describe() + " failed opening the next socket "
+                            + "generation; the current one keeps serving: " + e.getMessage(), e);
                 }
+                next[i] = new NativeFd(fresh[i], false);
+                step(change, "opened");
             }
+            routed = steering.swapIn(slotsOf, fresh);
+            step(change, "swapped-in");
+            if (attached) {
+                Retirement.settle();
+            }
+            for (int i = 0; i < n; i++) {
+                joinListener(ws.get(i), next[i]); // the engine serves the new socket before the old one leaves
+                step(change, "listener-joined");
+            }
+        } catch (IOException | RuntimeException e) {
+            rollBack(e, change, saved, oldFds);
+            if (attached) {
+                Retirement.settle();
+            }
+            List<NativeFd> gone = new ArrayList<>();
+            for (int i = 0; i < n; i++) {
+                if (next[i] == null) {
+                    continue;
+                }
+                boolean external = leaveListener(ws.get(i), next[i]);
+                try {
+                    retirement.retire(next[i], heir(ws.get(i)), external, steering.migrates());
+                } catch (NativeException c) {
+                    e.addSuppressed(c);
+                }
+                gone.add(next[i]);
+            }
+            retirement.awaitReleased(gone);
+            if (e instanceof ReuseportException) {
+                throw e;
+            }
+            throw new ReuseportException(change + " of " + describe() + " failed and was rolled back; the current "
+                    + "socket generation keeps serving: " + e.getMessage(), e);
+        }
+        // the point of no return: the old sockets leave
+        List<NativeFd> old = new ArrayList<>();
+        IOException late = null;
+        for (int i = 0; i < n; i++) {
+            Worker w = ws.get(i);
+            NativeFd prev = w.swap(next[i]);
             boolean external = leaveListener(w, prev);
-            retirement.retire(prev, heir(w), external, steering.migrates());
+            try {
+                retirement.retire(prev, heir(w), external, steering.migrates());
+            } catch (NativeException e) {
+                late = addTo(late, e); // closed regardless
+            }
             old.add(prev);
         }
         retirement.awaitReleased(old);
+        late = finish(late, change, "after-commit-retired", null);
         if (routed) {
-            steering.restoreAfterRouting("restart done");
+            late = finish(late, change, "after-commit-restored", () -> steering.restoreAfterRouting(change + " done"));
         }
         restarts++;
         audit.record("restart", "slots", ws.stream().map(w -> String.valueOf(w.slot())).collect(
                 Collectors.joining(",")), "migrating", steering.migrates(), "restarts", restarts);
         ReuseportEvents.restart(describe(), ws.size(), restarts);
-        if (notJoined != null) {
-            throw new ReuseportException("restart of " + describe() + " done, but the socket listener did not take "
-                    + "every new socket: " + notJoined.getMessage(), notJoined);
+        if (late != null) {
+            throw new ReuseportException(change + " of " + describe() + " done (the new sockets serve), but: "
+                    + late.getMessage(), late);
         }
+    }
+
+    /** A step of a change, where a test may inject a failure ({@link ChangeSteps}). */
+    private void step(String change, String step) throws IOException {
+        steps.at(change, step);
+    }
+
+    /** A step after the point of no return: a failure is kept for the report, the change goes on. */
+    private IOException finish(IOException late, String change, String step, NativeStep action) {
+        try {
+            steps.at(change, step);
+            if (action != null) {
+                action.run();
+            }
+            return late;
+        } catch (IOException | RuntimeException e) {
+            audit.record("change-incomplete", "change", change, "step", step, "error", e.toString(),
+                    "outcome", "completed; this step's work is left undone");
+            LOG.log(System.Logger.Level.WARNING, describe() + ": " + change + " completed, but " + step + " failed: " + e);
+            return addTo(late, e instanceof IOException io ? io : new IOException(e.toString(), e));
+        }
+    }
+
+    /** A step that may fail natively. */
+    private interface NativeStep {
+        void run() throws IOException;
+    }
+
+    private static IOException addTo(IOException first, IOException next) {
+        if (first == null) {
+            return next;
+        }
+        first.addSuppressed(next);
+        return first;
+    }
+
+    /** Puts the steering back to {@code saved} after {@code failure}; a rollback failure is suppressed in it. */
+    private void rollBack(Throwable failure, String change, GroupSteering.Saved saved, int[] fds) {
+        if (fds.length == 0 && steering.tableVersion() == saved.steering().tableVersion()
+                && steering.policy() == saved.policy()) {
+            return; // a policy or shadow refused before it changed anything (a bad argument): nothing to undo
+        }
+        try {
+            steering.rollback(saved, fds, change + " failed");
+        } catch (NativeException | RuntimeException r) {
+            failure.addSuppressed(r);
+            audit.record("rollback-incomplete", "change", change, "error", r.getMessage());
+        }
+        audit.record("rolled-back", "change", change, "error", failure.toString(), "table_version",
+                steering.tableVersion(), "workers", members.live().size());
     }
 
     /** Where a leaving socket's queue goes: {@code w}, or the socket listener when one is attached. */
@@ -432,6 +662,11 @@ final class GroupEngine {
         }
     }
 
+    /** Whether a listener that serves traffic is attached (it then serves the workers a resize adds). */
+    boolean served() {
+        return servingListener() != null;
+    }
+
     /** The attached listener that serves traffic (and takes a leaving socket's queue), or null. */
     private SocketListener servingListener() {
         for (SocketListener l : socketListeners) {
@@ -449,9 +684,21 @@ final class GroupEngine {
         }
     }
 
+    /** Lends every attached listener a duplicate of {@code f}, the worker's next socket. */
+    private void joinListener(Worker w, NativeFd f) throws IOException {
+        for (SocketListener l : socketListeners) {
+            joinListener(l, w, f);
+        }
+    }
+
     /** Lends {@code l} a duplicate of the worker's socket. */
     private void joinListener(SocketListener l, Worker w) throws IOException {
-        int dup = loans.get(l).lend(w.socket());
+        joinListener(l, w, w.socket());
+    }
+
+    /** Lends {@code l} a duplicate of {@code f}, a socket of {@code w}. */
+    private void joinListener(SocketListener l, Worker w, NativeFd f) throws IOException {
+        int dup = loans.get(l).lend(f);
         try {
             l.joined(w, dup);
         } catch (IOException | RuntimeException e) {

@@ -402,4 +402,68 @@ final class GroupSteering {
             lock.unlock();
         }
     }
+    /** What a membership or policy change may have to put back (see {@link GroupEngine}'s rollbacks). */
+    record Saved(Steering.Saved steering, Policy policy, Policy shadowed, Capabilities capabilities, int[] slots,
+                 long[] cookies) {
+    }
+
+    /** The steering now, with the socket-array entries (cookies) of {@code slots}, before a change. */
+    Saved saved(int... slots) throws NativeException {
+        lock();
+        try {
+            long[] cookies = new long[slots.length];
+            for (int i = 0; i < slots.length && steering.attached(); i++) {
+                cookies[i] = steering.program().slots().cookie(slots[i]);
+            }
+            return new Saved(steering.save(), policy, shadowed, capabilities, slots.clone(), cookies);
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /**
+     * A failed change's rollback: each saved slot whose socket-array entry changed gets {@code fds[i]} back
+     * (-1: emptied), then the table, its version, the policy and the capability report are the saved ones.
+     * Every step is tried; the first failure is thrown with the others suppressed.
+     */
+    void rollback(Saved saved, int[] fds, String why) throws NativeException {
+        lock();
+        try {
+            NativeException first = null;
+            for (int i = 0; i < saved.slots().length && steering.attached(); i++) {
+                try {
+                    if (steering.program().slots().cookie(saved.slots()[i]) != saved.cookies()[i]) {
+                        if (fds[i] >= 0) {
+                            steering.setSlot(saved.slots()[i], fds[i]);
+                        } else {
+                            steering.clearSlot(saved.slots()[i]);
+                        }
+                    }
+                } catch (NativeException e) {
+                    if (first == null) {
+                        first = e;
+                    } else {
+                        first.addSuppressed(e);
+                    }
+                }
+            }
+            try {
+                steering.restore(saved.steering(), why);
+            } catch (NativeException e) {
+                if (first == null) {
+                    first = e;
+                } else {
+                    first.addSuppressed(e);
+                }
+            }
+            policy = saved.policy();
+            shadowed = saved.shadowed();
+            capabilities = saved.capabilities();
+            if (first != null) {
+                throw first;
+            }
+        } finally {
+            lock.unlock();
+        }
+    }
 }

@@ -684,4 +684,9 @@ public final class ReuseportGroup extends GroupLending implements AutoCloseable 
             return GroupOpening.open(this, null);
         }
     }
+
+    /** Whether something serves the workers a resize adds: a traffic-serving listener (group.serve, Netty). */
+    boolean servesAddedWorkers() {
+        return engine.served();
+    }
 }

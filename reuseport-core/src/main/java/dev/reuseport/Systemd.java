@@ -274,7 +274,7 @@ public final class Systemd {
                 try {
                     g = GroupOpening.adopt(new Handoff.Layout(b.protocol.name(), b.address.getHostAddress(), port,
                             b.backlog, b.receiveBuffer, parts[3].replace('=', ':'), Integer.parseInt(parts[2]), slots,
-                            parts[1], layoutFds));
+                            parts[1], layoutFds), GroupOpening::committedTags);
                 } catch (IOException | RuntimeException e) {
                     closeAll(owned, e); // nothing adopted half-way: the adoption owns none of them yet
                     throw new ReuseportException("cannot adopt the group systemd kept (" + names(all) + "): "

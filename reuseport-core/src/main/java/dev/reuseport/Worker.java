@@ -115,8 +115,13 @@ public final class Worker {
      * the caller closes. Calls in flight finish on the old socket; later calls use the new one.
      */
     NativeFd swap(int newFd) {
+        return swap(new NativeFd(newFd, false));
+    }
+
+    /** {@link #swap(int)} with the new socket's holder made by the caller (who lent it out already). */
+    NativeFd swap(NativeFd next) {
         NativeFd old = fd;
-        fd = new NativeFd(newFd, false);
+        fd = next;
         return old;
     }
 

@@ -18,7 +18,7 @@ import picocli.CommandLine.Model.CommandSpec;
  * built-in load against itself, prints the capability report and the per-worker table, and exits 0 when
  * every request was echoed and every worker served some.
  */
-@Command(name = "echo", mixinStandardHelpOptions = true,
+@Command(name = "echo", mixinStandardHelpOptions = true, exitCodeOnInvalidInput = CtlCommand.USAGE,
         description = "Echo server on a reuseport group (TCP and UDP); a self-driven demo unless --serve.")
 final class EchoCommand implements Callable<Integer> {
     @Spec
@@ -114,6 +114,15 @@ final class EchoCommand implements Callable<Integer> {
             if (takeOver != null && !serve) {
                 throw new picocli.CommandLine.ParameterException(spec.commandLine(), "--take-over needs --serve");
             }
+            if (takeOver != null && port == 0) {
+                throw new picocli.CommandLine.ParameterException(spec.commandLine(), "--take-over needs --port (the "
+                        + "port the old server serves, where the fallback group opens if the hand-off fails); got "
+                        + "--port 0");
+            }
+            if (workers < 1 || workers > ReuseportGroup.MAX_WORKERS) {
+                throw new picocli.CommandLine.ParameterException(spec.commandLine(), "--workers " + workers
+                        + " is out of range; accepted: 1.." + ReuseportGroup.MAX_WORKERS);
+            }
             if (tcp) {
                 ReuseportGroup.Builder b = ReuseportGroup.tcp().address(address).port(port).workers(workers).policy(pol);
                 tg = takeOver != null ? ReuseportGroup.takeOver(takeOver, b) : systemd ? dev.reuseport.Systemd.open(b)
@@ -173,12 +182,12 @@ final class EchoCommand implements Callable<Integer> {
                     try {
                         if (tg != null) {
                             EchoServer server = ts;
-                            tc = dev.reuseport.ControlSocket.serve(tg, ctlPath, takeOver != null)
+                            tc = dev.reuseport.ControlSocket.serve(tg, ctlPath, tookOver(tg))
                                     .onWorkersAdded(server::serveAdded);
                         }
                         if (ug != null) {
                             EchoServer server = us;
-                            uc = dev.reuseport.ControlSocket.serve(ug, udpPath(ctlPath, tcp), takeOver != null)
+                            uc = dev.reuseport.ControlSocket.serve(ug, udpPath(ctlPath, tcp), tookOver(ug))
                                     .onWorkersAdded(server::serveAdded);
                         }
                     } catch (IllegalArgumentException | IllegalStateException e) {
@@ -335,5 +344,13 @@ final class EchoCommand implements Callable<Integer> {
 
     private static double pct(long n, long total) {
         return total == 0 ? 0 : 100.0 * n / total;
+    }
+
+    /**
+     * Whether {@code g} came by hand-off (then its control path is taken over from the old server); after
+     * a fallback the old server still owns its socket, and it is never replaced.
+     */
+    private boolean tookOver(ReuseportGroup g) {
+        return takeOver != null && g.audit().count("takeover") > 0;
     }
 }

@@ -10,7 +10,7 @@ import picocli.CommandLine.Spec;
 import picocli.CommandLine.Model.CommandSpec;
 
 /** {@code load}: bounded TCP or UDP load against an echo server. */
-@Command(name = "load", mixinStandardHelpOptions = true, description = "Bounded load against an echo server.")
+@Command(name = "load", mixinStandardHelpOptions = true, exitCodeOnInvalidInput = CtlCommand.USAGE, description = "Bounded load against an echo server.")
 final class LoadCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
@@ -39,6 +39,18 @@ final class LoadCommand implements Callable<Integer> {
         if (port < 1 || port > 65535) {
             throw new picocli.CommandLine.ParameterException(spec.commandLine(),
                     "--port " + port + " is out of range; accepted: 1..65535");
+        }
+        if (threads < 1 || threads > 4096) {
+            throw new picocli.CommandLine.ParameterException(spec.commandLine(),
+                    "--threads " + threads + " is out of range; accepted: 1..4096");
+        }
+        if (count < 1) {
+            throw new picocli.CommandLine.ParameterException(spec.commandLine(),
+                    "--count " + count + " is out of range; accepted: 1 or more");
+        }
+        if (!(seconds > 0) || Double.isInfinite(seconds)) {
+            throw new picocli.CommandLine.ParameterException(spec.commandLine(),
+                    "--seconds " + seconds + " is not accepted; accepted: a finite number of seconds above 0");
         }
         InetSocketAddress target = new InetSocketAddress(InetAddress.getByName(address), port);
         LoadGenerator.Result r = udp ? LoadGenerator.udp(target, count, 1, threads, 2000, seconds)

@@ -78,8 +78,9 @@ class SteerObjectMatchesSourceTest {
         String why = skipReason(recorded);
         if (why != null) {
             System.out.println("SteerObjectMatchesSourceTest: byte comparison with a fresh build skipped: " + why);
-            return;
         }
+        // reported as skipped (with the reason), never as a pass that compared nothing
+        org.junit.jupiter.api.Assumptions.assumeTrue(why == null, "byte comparison with a fresh build skipped: " + why);
         Path log = Files.createTempFile("build-bpf-check", ".log");
         try {
             Process p = new ProcessBuilder("bash", BPF.resolve("build-bpf.sh").toString(), "--check")

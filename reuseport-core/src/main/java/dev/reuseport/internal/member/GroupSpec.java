@@ -16,9 +16,29 @@ import java.net.InetSocketAddress;
  * @param busyPollMicros SO_BUSY_POLL in microseconds, 0 to leave it alone
  * @param preferBusyPoll SO_PREFER_BUSY_POLL on every member
  * @param flowCapacity   entries of the steering program's sticky flow table, 0 for the object's own
+ * @param steps          a test's fault injection at the steps of a change; null (the builder's) for none
  */
 public record GroupSpec(boolean tcp, int family, InetSocketAddress local, int backlog, int receiveBuffer,
-                        boolean udpGro, int busyPollMicros, boolean preferBusyPoll, int flowCapacity) {
+                        boolean udpGro, int busyPollMicros, boolean preferBusyPoll, int flowCapacity,
+                        ChangeSteps steps) {
+    /**
+     * A spec without fault injection (what the builder and the hand-off make).
+     *
+     * @param tcp            TCP (listening) when true, UDP otherwise
+     * @param family         AF_INET or AF_INET6
+     * @param local          the address and port every member binds
+     * @param backlog        the TCP accept-queue length
+     * @param receiveBuffer  SO_RCVBUF in bytes, 0 for the kernel default
+     * @param udpGro         UDP_GRO on every UDP member
+     * @param busyPollMicros SO_BUSY_POLL in microseconds, 0 to leave it alone
+     * @param preferBusyPoll SO_PREFER_BUSY_POLL on every member
+     * @param flowCapacity   entries of the sticky flow table, 0 for the object's own
+     */
+    public GroupSpec(boolean tcp, int family, InetSocketAddress local, int backlog, int receiveBuffer,
+                     boolean udpGro, int busyPollMicros, boolean preferBusyPoll, int flowCapacity) {
+        this(tcp, family, local, backlog, receiveBuffer, udpGro, busyPollMicros, preferBusyPoll, flowCapacity, null);
+    }
+
     /**
      * A spec without ingest options.
      *
@@ -29,7 +49,7 @@ public record GroupSpec(boolean tcp, int family, InetSocketAddress local, int ba
      * @param receiveBuffer SO_RCVBUF in bytes, 0 for the kernel default
      */
     public GroupSpec(boolean tcp, int family, InetSocketAddress local, int backlog, int receiveBuffer) {
-        this(tcp, family, local, backlog, receiveBuffer, false, 0, false, 0);
+        this(tcp, family, local, backlog, receiveBuffer, false, 0, false, 0, null);
     }
 
     /**
@@ -40,6 +60,17 @@ public record GroupSpec(boolean tcp, int family, InetSocketAddress local, int ba
      */
     public GroupSpec atPort(int port) {
         return new GroupSpec(tcp, family, new InetSocketAddress(local.getAddress(), port), backlog, receiveBuffer,
-                udpGro, busyPollMicros, preferBusyPoll, flowCapacity);
+                udpGro, busyPollMicros, preferBusyPoll, flowCapacity, steps);
+    }
+
+    /**
+     * The same spec with fault injection at the steps of every change (tests).
+     *
+     * @param hook the steps' hook
+     * @return the spec with {@code hook}
+     */
+    public GroupSpec withSteps(ChangeSteps hook) {
+        return new GroupSpec(tcp, family, local, backlog, receiveBuffer, udpGro, busyPollMicros, preferBusyPoll,
+                flowCapacity, hook);
     }
 }

@@ -25,6 +25,72 @@ public final class Steering {
     private volatile int tableVersion;
     private int programId;
     private String programTag = "-";
+    /** What the program was last given (mode, table, shadow), so a change can put it back; null until known. */
+    private InForce inForce;
+
+    /** A table as given to the program. */
+    private record InForce(SteerProgram.Mode mode, int[] table, boolean shadow) {
+    }
+
+    /**
+     * What a change may have to put back: the table in force, its version and the plan of the table policy.
+     *
+     * @param program      whether a program was attached
+     * @param mode         the mode in force (null without a program)
+     * @param table        the table in force (empty in PASS mode)
+     * @param shadow       whether the table only counted
+     * @param tableVersion the table version
+     * @param plan         the plan of the table policy in force, or null
+     */
+    public record Saved(boolean program, SteerProgram.Mode mode, int[] table, boolean shadow, int tableVersion,
+                        TablePlanner.Plan plan) {
+    }
+
+    /**
+     * The steering as it is now, for {@link #restore} when a change fails.
+     *
+     * @return the saved state
+     * @throws NativeException when the table in force of an adopted program cannot be read
+     */
+    public Saved save() throws NativeException {
+        if (program == null) {
+            return new Saved(false, null, new int[0], false, tableVersion, plan);
+        }
+        if (inForce == null) { // adopted: read once what the old process left in force
+            int[] cfg = program.config();
+            SteerProgram.Mode m = SteerProgram.Mode.values()[Math.min(cfg[0], SteerProgram.Mode.values().length - 1)];
+            inForce = new InForce(m, m == SteerProgram.Mode.PASS ? new int[0] : program.table(), cfg[2] == 1);
+        }
+        return new Saved(true, inForce.mode(), inForce.table(), inForce.shadow(), tableVersion, plan);
+    }
+
+    /**
+     * Puts back the table, table version and plan of {@code saved} (a failed change's rollback). A program
+     * attached since stays attached in PASS mode, which is what the kernel hash does; the version is the
+     * saved one again, so readers see the table they saw before the change.
+     *
+     * @param saved what {@link #save} returned before the change
+     * @param why   the change, for the trail
+     * @throws NativeException when a map update fails (the trail says so)
+     */
+    public void restore(Saved saved, String why) throws NativeException {
+        plan = saved.plan();
+        if (program == null || tableVersion == saved.tableVersion()) {
+            return;
+        }
+        SteerProgram.Mode m = saved.program() ? saved.mode() : SteerProgram.Mode.PASS;
+        int[] t = saved.program() ? saved.table() : new int[0];
+        try {
+            program.publish(m, t, saved.shadow(), saved.tableVersion());
+        } catch (NativeException | RuntimeException e) {
+            audit.record("rollback-failed", "reason", why, "table_version", tableVersion, "error", e.getMessage());
+            throw e;
+        }
+        inForce = new InForce(m, t, saved.shadow());
+        audit.record("rollback", "reason", why, "mode", m.name(), "table_length", t.length, "from_table_version",
+                tableVersion, "table_version", saved.tableVersion());
+        tableVersion = saved.tableVersion();
+    }
 
     /**
      * A group's steering, with no program yet.
@@ -44,6 +110,7 @@ public final class Steering {
     public void adopt(SteerProgram adopted, int tableVersion) {
         this.program = adopted;
         this.tableVersion = tableVersion;
+        this.inForce = null;
     }
 
     /**
@@ -70,6 +137,7 @@ public final class Steering {
             p.pass(tableVersion);
             p.attach(fds[0]);
             program = p;
+            inForce = new InForce(SteerProgram.Mode.PASS, new int[0], false);
             BpfProgram.Info info = p.program().info();
             programId = info.id();
             programTag = info.tag();
@@ -172,6 +240,7 @@ public final class Steering {
             throw e;
         }
         tableVersion++;
+        inForce = new InForce(p.mode(), p.mode() == SteerProgram.Mode.PASS ? new int[0] : p.table().clone(), shadow);
         audit.record(shadow ? "shadow" : "policy", "reason", why, "mode", p.mode().name(), "table_length",
                 p.length(), "table_version", tableVersion, "program_id", programId, "program_tag", programTag,
                 "map_updates", program.updates() - before);
@@ -188,6 +257,7 @@ public final class Steering {
         long t0 = System.nanoTime();
         program.pass(tableVersion + 1);
         long inForce = System.nanoTime();
+        this.inForce = new InForce(SteerProgram.Mode.PASS, new int[0], false);
         tableVersion++;
         audit.record("pass", "reason", why, "table_version", tableVersion, "program_id", programId, "program_tag",
                 programTag, "took_us", (inForce - t0) / 1000);
@@ -231,6 +301,7 @@ public final class Steering {
         if (program != null) {
             program.close();
             program = null;
+            inForce = null;
         }
     }
 

@@ -189,6 +189,7 @@ public final class MsgVec {
         int want = dst.remaining();
         if (dst.isDirect()) {
             int r = receiveInto(fd, B.directBufferAddress(dst) + dst.position(), want, flags);
+            java.lang.ref.Reference.reachabilityFence(dst); // its memory stays until the call returned
             if (r > 0) {
                 dst.position(dst.position() + Math.min(r, want));
             }

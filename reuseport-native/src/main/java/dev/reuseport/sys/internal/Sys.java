@@ -293,6 +293,7 @@ public final class Sys {
         if (dst.isDirect()) {
             long address = B.directBufferAddress(dst) + dst.position();
             int r = retry(fd, address, want, true);
+            java.lang.ref.Reference.reachabilityFence(dst); // its memory stays until the call returned
             if (r > 0) {
                 dst.position(dst.position() + r);
             }
@@ -316,6 +317,7 @@ public final class Sys {
         }
         if (src.isDirect()) {
             int r = retry(fd, B.directBufferAddress(src) + src.position(), want, false);
+            java.lang.ref.Reference.reachabilityFence(src); // its memory stays until the call returned
             if (r == -Errno.EAGAIN) {
                 return 0;
             }
@@ -352,6 +354,7 @@ public final class Sys {
         do {
             r = B.recvfrom(fd, B.directBufferAddress(dst) + dst.position(), dst.remaining(), MSG_PEEK, null);
         } while (r == -Errno.EINTR);
+        java.lang.ref.Reference.reachabilityFence(dst); // its memory stays until the call returned
         return r == 0 ? -1 : r == -Errno.EAGAIN ? 0 : check("recv", r);
     }
 
@@ -377,6 +380,7 @@ public final class Sys {
             do {
                 r = B.recvfrom(fd, address, want, flags, peer);
             } while (r == -Errno.EINTR);
+            java.lang.ref.Reference.reachabilityFence(dst); // its memory stays until the call returned
             if (r == -Errno.EAGAIN) {
                 return null;
             }
@@ -410,6 +414,7 @@ public final class Sys {
             do {
                 r = B.sendto(fd, address, want, flags, a, alen);
             } while (r == -Errno.EINTR);
+            java.lang.ref.Reference.reachabilityFence(src); // its memory stays until the call returned
         } else {
             if (want > SCRATCH) {
                 throw new IllegalArgumentException("datagram of " + want + " bytes from a heap buffer; "
@@ -666,6 +671,7 @@ public final class Sys {
         }
         int max = events.capacity() / EPOLL_EVENT_SIZE;
         int r = B.epollWait(epfd, B.directBufferAddress(events), max, timeoutMillis);
+        java.lang.ref.Reference.reachabilityFence(events); // its memory stays until the call returned
         return r == -Errno.EINTR ? 0 : check("epoll_wait", r);
     }
 
@@ -678,12 +684,7 @@ public final class Sys {
 
     // --- systemd: adopting passed descriptors ------------------------------------------------------
 
-    /** SO_TYPE: SOCK_STREAM, SOCK_DGRAM, ... */
-    public static final int SO_TYPE = 3;
-    /** SO_ACCEPTCONN: 1 on a listening socket. */
-    public static final int SO_ACCEPTCONN = 30;
-    /** SO_DOMAIN: the socket's address family. */
-    public static final int SO_DOMAIN = 39;
+    // (SO_TYPE, SO_ACCEPTCONN and SO_DOMAIN are with the hand-off checks' constants above)
 
     /** fcntl(F_SETFD, FD_CLOEXEC): the descriptor closes on exec. */
     public static void setCloexec(int fd) throws NativeException {
