@@ -142,7 +142,7 @@ final class GroupSteering {
     /** Loads, fills and attaches the steering program (under {@link #lock}); null on success, else why not. */
     private String enable() {
         return steering.enable(features, capabilities.isOn(Probes.MIGRATE), members.slots(), memberFds.get(),
-                flowCapacity);
+                flowCapacity, protocol == Protocol.UDP);
     }
 
     /** {@link ReuseportGroup#policy(Policy)}; the engine holds its change lock. */
