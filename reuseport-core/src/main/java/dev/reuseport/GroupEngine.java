@@ -111,6 +111,15 @@ final class GroupEngine {
         }
     }
 
+    Capabilities dissector(dev.reuseport.bpf.Dissector next) throws IOException {
+        changes.lock();
+        try {
+            return steering.dissector(next);
+        } finally {
+            changes.unlock();
+        }
+    }
+
     boolean shadow(Policy candidate) throws IOException {
         changes.lock();
         try {

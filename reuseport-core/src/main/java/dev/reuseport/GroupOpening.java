@@ -68,6 +68,9 @@ final class GroupOpening {
             int port = MemberSockets.port(fds[0]);
             bound = new InetSocketAddress(b.address, port);
             Capabilities caps = probe("kernel hash", "no steering policy requested");
+            if (b.protocol == Protocol.UDP) {
+                caps = caps.withFeature(Probes.quicDissector());
+            }
             ReuseportGroup group = new ReuseportGroup(b.protocol, spec(b, port),
                     java.util.stream.IntStream.range(0, fds.length).toArray(), fds, caps);
             if (b.policy instanceof Policy.KernelHash && b.protocol == Protocol.TCP && b.migration
@@ -83,6 +86,19 @@ final class GroupOpening {
                         e.addSuppressed(c);
                     }
                     throw new ReuseportException("cannot apply policy " + b.policy.spec() + " to "
+                            + group.engine().describe() + ": " + e.getMessage(), e);
+                }
+            }
+            if (b.dissector.kind() != dev.reuseport.bpf.Dissector.Kind.NONE) {
+                try {
+                    group.dissector(b.dissector);
+                } catch (IOException | RuntimeException e) {
+                    try {
+                        group.close();
+                    } catch (IOException c) {
+                        e.addSuppressed(c);
+                    }
+                    throw new ReuseportException("cannot put dissector " + b.dissector + " in force on "
                             + group.engine().describe() + ": " + e.getMessage(), e);
                 }
             }
@@ -116,8 +132,11 @@ final class GroupOpening {
         Protocol protocol = Protocol.valueOf(l.protocol());
         GroupSpec spec = new GroupSpec(protocol == Protocol.TCP, SockAddr.family(address),
                 new InetSocketAddress(address, l.port()), l.backlog(), l.receiveBuffer());
-        ReuseportGroup g = new ReuseportGroup(protocol, spec, l.slots(), sockets,
-                probe("kernel hash", "taken over by hand-off"));
+        Capabilities caps = probe("kernel hash", "taken over by hand-off");
+        if (protocol == Protocol.UDP) {
+            caps = caps.withFeature(Probes.quicDissector());
+        }
+        ReuseportGroup g = new ReuseportGroup(protocol, spec, l.slots(), sockets, caps);
         g.engine().steering().adopted(program, Policy.parse(l.policy()), l.tableVersion());
         return g;
     }

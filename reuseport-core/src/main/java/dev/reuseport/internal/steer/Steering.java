@@ -35,6 +35,13 @@ public final class Steering {
         this.audit = audit;
     }
 
+    /** The dissector in force (UDP only); NONE until one is set. */
+    private dev.reuseport.bpf.Dissector dissector = dev.reuseport.bpf.Dissector.none();
+    /** The socket generation whose slots serve new flows (the program's working generation). */
+    private int workingGeneration;
+    /** The key of the working generation's cookie check bits: random per group, so forged ids fail. */
+    private int generationKey = new java.security.SecureRandom().nextInt();
+
     /**
      * Takes a program and table version that a hand-off delivered.
      *
@@ -44,6 +51,97 @@ public final class Steering {
     public void adopt(SteerProgram adopted, int tableVersion) {
         this.program = adopted;
         this.tableVersion = tableVersion;
+        if (adopted != null && adopted.dissects()) {
+            try {
+                dissector = adopted.dissector();
+                workingGeneration = adopted.workingGeneration();
+                SteerProgram.Generation g = adopted.generation(workingGeneration);
+                if (g.state() == SteerProgram.GenerationState.LIVE) {
+                    generationKey = g.key();
+                }
+            } catch (NativeException e) {
+                audit.record("dissector-unreadable", "error", e.getMessage(), "outcome", "assumed none");
+            }
+        }
+    }
+
+    /**
+     * Puts a dissector in force. Before the first cookie dissector the working generation is set up over
+     * every slot (0..255) with this group's random key, so a cookie names a slot directly and an empty slot
+     * counts as "gone". The program must be attached and must have the dissectors (a UDP group's).
+     *
+     * @param next the dissector
+     * @param why  the reason, for the trail
+     * @throws IllegalStateException when no program is attached or it has no dissectors
+     * @throws NativeException when a map update fails; the previous dissector then stays in force
+     */
+    public void dissector(dev.reuseport.bpf.Dissector next, String why) throws NativeException {
+        if (program == null || !program.dissects()) {
+            throw new IllegalStateException(program == null ? "no steering program attached"
+                    : "program " + program.program().name() + " has no dissectors (a TCP group's)");
+        }
+        if (next.kind() != dev.reuseport.bpf.Dissector.Kind.NONE
+                && program.generation(workingGeneration).state() != SteerProgram.GenerationState.LIVE) {
+            program.setGeneration(workingGeneration, 0, SteerProgram.MAX_SLOTS, generationKey);
+            program.setWorkingGeneration(workingGeneration);
+        }
+        try {
+            program.setDissector(next);
+        } catch (NativeException e) {
+            audit.record("dissector-failed", "reason", why, "dissector", next.toString(), "error", e.getMessage(),
+                    "outcome", "previous dissector " + dissector + " stays in force");
+            throw e;
+        }
+        audit.record("dissector", "reason", why, "dissector", next.toString(), "previous", dissector.toString(),
+                "working_generation", workingGeneration);
+        dissector = next;
+    }
+
+    /**
+     * The dissector in force.
+     *
+     * @return NONE when none was set
+     */
+    public dev.reuseport.bpf.Dissector dissector() {
+        return dissector;
+    }
+
+    /**
+     * The working socket generation: the one whose slots take new flows.
+     *
+     * @return 0..255
+     */
+    public int workingGeneration() {
+        return workingGeneration;
+    }
+
+    /**
+     * The key of the working generation's cookie check bits ({@link dev.reuseport.bpf.QuicCid#check}).
+     *
+     * @return the key, the same for the group's life (or as the hand-off delivered it)
+     */
+    public int generationKey() {
+        return generationKey;
+    }
+
+    /**
+     * Every dissector's counters.
+     *
+     * @return one entry per dissector kind but NONE, in kind order; empty without a program with dissectors
+     * @throws NativeException when a lookup fails
+     */
+    public java.util.Map<dev.reuseport.bpf.Dissector.Kind, SteerProgram.DissectorCounters> dissectorCounters()
+            throws NativeException {
+        java.util.Map<dev.reuseport.bpf.Dissector.Kind, SteerProgram.DissectorCounters> out =
+                new java.util.EnumMap<>(dev.reuseport.bpf.Dissector.Kind.class);
+        if (program != null && program.dissects()) {
+            for (dev.reuseport.bpf.Dissector.Kind k : dev.reuseport.bpf.Dissector.Kind.values()) {
+                if (k != dev.reuseport.bpf.Dissector.Kind.NONE) {
+                    out.put(k, program.dissectorCounters(k));
+                }
+            }
+        }
+        return out;
     }
 
     /**
@@ -299,6 +397,17 @@ public final class Steering {
                     c[s].fallback()));
         }
         b.append("sticky flows remembered: ").append(program.flows().countKeys()).append('\n');
+        if (program.dissects()) {
+            b.append("dissector ").append(program.dissector()).append(" working generation ")
+                    .append(program.workingGeneration()).append('\n');
+            for (java.util.Map.Entry<dev.reuseport.bpf.Dissector.Kind, SteerProgram.DissectorCounters> e
+                    : dissectorCounters().entrySet()) {
+                b.append("dissector counters ").append(e.getKey()).append(": ").append(e.getValue()).append('\n');
+            }
+            b.append("flow-dissector flows remembered: ").append(program.dissectorFlows().countKeys()).append('\n');
+        } else {
+            b.append("program without dissectors\n");
+        }
         return b.toString();
     }
 }
