@@ -13,7 +13,7 @@ import org.junit.jupiter.api.Test;
  */
 @Tag("kernel")
 class SteerLoadTest {
-    private static final int ROUNDS = 5;
+    private static final int ROUNDS = 3;
 
     @Test
     void loadVerifiesOnlyTheProgramItAttaches() throws Exception {
