@@ -46,6 +46,10 @@
  *     SEC("sk_reuseport")          int steer_select(struct sk_reuseport_md *)
  *     SEC("sk_reuseport/migrate")  int steer_migrate(struct sk_reuseport_md *)
  *         expected attach type BPF_SK_REUSEPORT_SELECT_OR_MIGRATE
+ *     SEC("sk_reuseport")          int steer_select_tcp(struct sk_reuseport_md *)
+ *     SEC("sk_reuseport/migrate")  int steer_migrate_tcp(struct sk_reuseport_md *)
+ *         the same two without the dissectors (TCP groups); user space loads only the one it
+ *         attaches (bpf_program__set_autoload), so the verifier checks one program per group
  *
  *
  * ------------------------------------------------------- dissectors (UDP only)
@@ -646,7 +650,9 @@ static __always_inline int steer_flow(struct sk_reuseport_md *md, struct config 
 	return SK_PASS;
 }
 
-static __always_inline int pick(struct sk_reuseport_md *md)
+/* dissect: a constant per program; 0 (the TCP programs) lets the compiler drop every dissector, so the
+ * verifier checks a short program and a TCP group opens fast. */
+static __always_inline int pick(struct sk_reuseport_md *md, const int dissect)
 {
 	__u32 zero = 0, half, mode, len, hash, slot = MAX_SLOTS, kind = DISSECT_NONE, plen;
 	struct dstats *ds = NULL;
@@ -674,7 +680,7 @@ static __always_inline int pick(struct sk_reuseport_md *md)
 	hash = md->hash;
 	sticky = mode == MODE_STICKY;
 
-	if (md->ip_protocol == IPPROTO_UDP) {
+	if (dissect && md->ip_protocol == IPPROTO_UDP) {
 		v = bpf_map_lookup_elem(&dactive, &zero);
 		if (v && *v <= 1) {
 			dc = bpf_map_lookup_elem(&dcfg, v);
@@ -732,13 +738,26 @@ by_policy:
 SEC("sk_reuseport")
 int steer_select(struct sk_reuseport_md *md)
 {
-	return pick(md);
+	return pick(md, 1);
 }
 
 SEC("sk_reuseport/migrate")
 int steer_migrate(struct sk_reuseport_md *md)
 {
-	return pick(md);
+	return pick(md, 1);
+}
+
+/* The same without dissectors, for TCP groups: a dissector reads UDP datagrams only. */
+SEC("sk_reuseport")
+int steer_select_tcp(struct sk_reuseport_md *md)
+{
+	return pick(md, 0);
+}
+
+SEC("sk_reuseport/migrate")
+int steer_migrate_tcp(struct sk_reuseport_md *md)
+{
+	return pick(md, 0);
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

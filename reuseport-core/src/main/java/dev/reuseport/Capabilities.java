@@ -45,6 +45,14 @@ public record Capabilities(String kernelRelease, String backend, String backendR
         return feature(name).map(Feature::isOn).orElse(false);
     }
 
+    /** The same report with one more probed feature (or the named one replaced). */
+    Capabilities withFeature(Feature f) {
+        List<Feature> next = new java.util.ArrayList<>(features);
+        next.removeIf(x -> x.name().equals(f.name()));
+        next.add(f);
+        return new Capabilities(kernelRelease, backend, backendReason, next, steering, steeringReason);
+    }
+
     /** The same report with another steering decision. */
     Capabilities withSteering(String steering, String reason) {
         return new Capabilities(kernelRelease, backend, backendReason, features, steering, reason);

@@ -124,6 +124,15 @@ final class GroupEngine {
         }
     }
 
+    Capabilities dissector(dev.reuseport.bpf.Dissector next) throws IOException {
+        changes.lock();
+        try {
+            return steering.dissector(next);
+        } finally {
+            changes.unlock();
+        }
+    }
+
     /** Shadowing a policy: on a failure at any step the saved table, version and policy are back. */
     boolean shadow(Policy candidate) throws IOException {
         changes.lock();

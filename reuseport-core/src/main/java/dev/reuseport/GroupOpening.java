@@ -68,6 +68,9 @@ final class GroupOpening {
             int port = MemberSockets.port(fds[0]);
             bound = new InetSocketAddress(b.address, port);
             Capabilities caps = probe("kernel hash", "no steering policy requested");
+            if (b.protocol == Protocol.UDP) {
+                caps = caps.withFeature(Probes.quicDissector());
+            }
             ReuseportGroup group = new ReuseportGroup(b.protocol, spec(b, port),
                     java.util.stream.IntStream.range(0, fds.length).toArray(), fds, caps);
             if (b.policy instanceof Policy.KernelHash && b.protocol == Protocol.TCP && b.migration
@@ -83,6 +86,19 @@ final class GroupOpening {
                         e.addSuppressed(c);
                     }
                     throw new ReuseportException("cannot apply policy " + b.policy.spec() + " to "
+                            + group.engine().describe() + ": " + e.getMessage(), e);
+                }
+            }
+            if (b.dissector.kind() != dev.reuseport.bpf.Dissector.Kind.NONE) {
+                try {
+                    group.dissector(b.dissector);
+                } catch (IOException | RuntimeException e) {
+                    try {
+                        group.close();
+                    } catch (IOException c) {
+                        e.addSuppressed(c);
+                    }
+                    throw new ReuseportException("cannot put dissector " + b.dissector + " in force on "
                             + group.engine().describe() + ": " + e.getMessage(), e);
                 }
             }
@@ -111,9 +127,9 @@ final class GroupOpening {
         }
         SteerProgram program = null;
         if (l.program() != null) {
-            if (!SteerProgram.SELECT.equals(l.program()) && !SteerProgram.MIGRATE.equals(l.program())) {
+            if (tagIndex(l.program()) < 0) {
                 throw new HandoffFailure("the layout names program '" + Shown.printable(l.program()) + "'; accepted: "
-                        + SteerProgram.SELECT + ", " + SteerProgram.MIGRATE);
+                        + String.join(", ", TAGGED));
             }
             // on a failure below, the received descriptors are closed by the hand-off (never by this object)
             try {
@@ -128,24 +144,36 @@ final class GroupOpening {
         Protocol protocol = Protocol.valueOf(l.protocol());
         GroupSpec spec = new GroupSpec(protocol == Protocol.TCP, SockAddr.family(address),
                 new InetSocketAddress(address, l.port()), l.backlog(), l.receiveBuffer());
-        ReuseportGroup g = new ReuseportGroup(protocol, spec, l.slots(), sockets,
-                probe("kernel hash", "taken over by hand-off"));
+        Capabilities caps = probe("kernel hash", "taken over by hand-off");
+        if (protocol == Protocol.UDP) {
+            caps = caps.withFeature(Probes.quicDissector());
+        }
+        ReuseportGroup g = new ReuseportGroup(protocol, spec, l.slots(), sockets, caps);
         g.engine().steering().adopted(program, Policy.parse(l.policy()), l.tableVersion());
         return g;
     }
 
+    /** The steering programs whose tags {@link #committedTags()} holds, in its order. */
+    private static final String[] TAGGED = {SteerProgram.SELECT, SteerProgram.MIGRATE, SteerProgram.SELECT_TCP,
+        SteerProgram.MIGRATE_TCP};
+
+    private static int tagIndex(String program) {
+        return java.util.Arrays.asList(TAGGED).indexOf(program);
+    }
+
     /**
-     * The tags of this build's two steering programs ({@link SteerProgram#SELECT}, {@link SteerProgram#MIGRATE}),
-     * loaded before the hand-off joins the port (the verifier's time is then spent while the old process still
-     * serves everything, not while connections queue on standby sockets); null where they cannot be loaded.
+     * The tags of this build's four steering programs (in {@link #TAGGED}'s order: with the dissectors for UDP
+     * groups, without for TCP ones), loaded before the hand-off joins the port (the verifier's time is then
+     * spent while the old process still serves everything, not while connections queue on standby sockets);
+     * null where they cannot be loaded. A program's tag does not depend on its maps' sizes.
      */
     static String[] committedTags() {
         if (!Probes.steeringAvailable(Probes.steering())) {
             return null;
         }
-        String[] tags = new String[2];
-        for (int i = 0; i < 2; i++) {
-            try (SteerProgram p = SteerProgram.load(i == 1)) {
+        String[] tags = new String[TAGGED.length];
+        for (int i = 0; i < TAGGED.length; i++) {
+            try (SteerProgram p = SteerProgram.load(i % 2 == 1, 0, i < 2)) {
                 tags[i] = p.program().info().tag();
             } catch (IOException | RuntimeException e) {
                 return null;
@@ -164,7 +192,7 @@ final class GroupOpening {
             throw new HandoffFailure("a steering program was passed but this process cannot load "
                     + SteerProgram.OBJECT + " to compare its tag; accepted: no program, or a host where it loads");
         }
-        String ours = committedTags[SteerProgram.MIGRATE.equals(l.program()) ? 1 : 0];
+        String ours = committedTags[tagIndex(l.program())];
         if (!tag.equals(ours)) {
             throw new HandoffFailure("the program received (" + l.program() + " tag " + tag + ") is not this build's "
                     + SteerProgram.OBJECT + " (tag " + ours + "); accepted: the same program, or no program");

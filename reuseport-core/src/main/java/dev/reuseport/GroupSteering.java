@@ -142,7 +142,7 @@ final class GroupSteering {
     /** Loads, fills and attaches the steering program (under {@link #lock}); null on success, else why not. */
     private String enable() {
         return steering.enable(features, capabilities.isOn(Probes.MIGRATE), members.slots(), memberFds.get(),
-                flowCapacity);
+                flowCapacity, protocol == Protocol.UDP);
     }
 
     /**
@@ -252,6 +252,59 @@ final class GroupSteering {
             fallbacks.increment();
             ReuseportEvents.fallback(name, reason, steering.attached(), inForce - t0);
             return inForce;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /**
+     * {@link ReuseportGroup#dissector(dev.reuseport.bpf.Dissector)}; the engine holds its change lock. A UDP
+     * group without a program loads and attaches one (in pass mode when the policy is the kernel hash).
+     */
+    Capabilities dissector(dev.reuseport.bpf.Dissector next) throws IOException {
+        ensureOpen();
+        lock();
+        try {
+            if (!steering.attached()) {
+                if (next.kind() == dev.reuseport.bpf.Dissector.Kind.NONE) {
+                    return capabilities;
+                }
+                String why = enable();
+                if (why != null) {
+                    LOG.log(System.Logger.Level.WARNING, name + ": dissector " + next + " needs eBPF steering: " + why);
+                    return capabilities = capabilities.withSteering(capabilities.steering(), "dissector " + next
+                            + " requested but " + why);
+                }
+            }
+            steering.dissector(next, "dissector " + next);
+            boolean dormant = policy instanceof Policy.KernelHash && next.kind() != dev.reuseport.bpf.Dissector.Kind.NONE;
+            return capabilities = capabilities.withSteering(capabilities.steering(), "dissector " + next
+                    + (dormant ? " set but dormant: the kernel-hash policy (pass mode) bypasses dissectors; choose a "
+                    + "table policy (consistent, sticky, ...) for it to act" : " in force") + ", working generation "
+                    + steering.workingGeneration());
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    dev.reuseport.bpf.Dissector dissector() {
+        return steering.dissector();
+    }
+
+    int generationKey() {
+        return steering.generationKey();
+    }
+
+    int workingGeneration() {
+        return steering.workingGeneration();
+    }
+
+    java.util.Map<dev.reuseport.bpf.Dissector.Kind, SteerProgram.DissectorCounters> dissectorCounters()
+            throws IOException {
+        lock();
+        try {
+            ensureOpen();
+            return steering.dissectorCounters();
         } finally {
             lock.unlock();
         }

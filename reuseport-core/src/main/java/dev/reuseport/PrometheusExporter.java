@@ -202,6 +202,26 @@ public final class PrometheusExporter {
                 "reuseport_map_update_failures_total", base, a.count("publish-failed"));
         counter(fams, "reuseport_fallbacks_total", "returns to the kernel default (fallback)").add(
                 "reuseport_fallbacks_total", base, g.fallbacks());
+        java.util.Map<dev.reuseport.bpf.Dissector.Kind, SteerProgram.DissectorCounters> dc = g.dissectorCounters();
+        if (!dc.isEmpty()) {
+            family(fams, "reuseport_dissector_info", "gauge", "the dissector in force").add(
+                    "reuseport_dissector_info", base + ",dissector=\"" + esc(g.dissector().toString()) + "\"", 1);
+            Family d = counter(fams, "reuseport_dissector_datagrams_total",
+                    "UDP datagrams per dissector and outcome: cookie (steered by its routing cookie), no_cookie, "
+                    + "gone (cookie or flow of a slot or generation that is gone), malformed, flow_hit, flow_miss, "
+                    + "flow_expired (a subset of flow_miss)");
+            for (java.util.Map.Entry<dev.reuseport.bpf.Dissector.Kind, SteerProgram.DissectorCounters> e : dc.entrySet()) {
+                String l = base + ",dissector=\"" + e.getKey().name().toLowerCase(Locale.ROOT) + "\",outcome=\"";
+                SteerProgram.DissectorCounters c = e.getValue();
+                d.add("reuseport_dissector_datagrams_total", l + "cookie\"", c.cookie());
+                d.add("reuseport_dissector_datagrams_total", l + "no_cookie\"", c.noCookie());
+                d.add("reuseport_dissector_datagrams_total", l + "gone\"", c.gone());
+                d.add("reuseport_dissector_datagrams_total", l + "malformed\"", c.malformed());
+                d.add("reuseport_dissector_datagrams_total", l + "flow_hit\"", c.flowHit());
+                d.add("reuseport_dissector_datagrams_total", l + "flow_miss\"", c.flowMiss());
+                d.add("reuseport_dissector_datagrams_total", l + "flow_expired\"", c.flowExpired());
+            }
+        }
     }
 
     private static void histogram(Family f, String labels, Histogram h) {

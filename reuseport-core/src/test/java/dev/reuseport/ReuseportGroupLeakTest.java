@@ -26,12 +26,18 @@ class ReuseportGroupLeakTest {
         }
         int before = Descriptors.count();
         var sockets = Descriptors.sockets();
+        long[] nanos = new long[2];
         for (int i = 0; i < 2_000; i++) {
             ReuseportGroup.Builder b = (i % 2 == 0 ? ReuseportGroup.tcp() : ReuseportGroup.udp()).address(lo).workers(8);
+            long t0 = System.nanoTime();
             try (ReuseportGroup g = b.open()) {
                 assertThat(g.workers()).hasSize(8);
             }
+            nanos[i % 2] += System.nanoTime() - t0;
         }
+        // for the record (not asserted: the machine is shared)
+        System.out.printf("ReuseportGroupLeakTest: open+close of 8 workers, mean: TCP %.2f ms, UDP %.2f ms%n",
+                nanos[0] / 1e6 / 1_000, nanos[1] / 1e6 / 1_000);
         assertThat(Descriptors.leakedSince(sockets)).as("sockets and BPF objects left open").isEmpty();
         assertThat(Descriptors.count()).as("descriptor count").isLessThanOrEqualTo(before);
     }

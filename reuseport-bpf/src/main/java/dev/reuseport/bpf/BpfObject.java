@@ -102,6 +102,24 @@ public final class BpfObject implements AutoCloseable {
     }
 
     /**
+     * Chooses whether {@link #load(String...)} loads a program ({@code bpf_program__set_autoload}): a
+     * program left out is never given to the verifier, so an object with several variants costs the load
+     * of the one used only. Every program loads by default.
+     *
+     * @param program  the program's name in the object
+     * @param autoload false to leave it out of the load
+     * @throws IllegalStateException when the object is closed or already loaded
+     * @throws NativeException when the object has no such program (ENOENT) or libbpf refuses
+     */
+    public void autoload(String program, boolean autoload) throws NativeException {
+        ensureOpen();
+        if (loaded) {
+            throw new IllegalStateException("BPF object " + name + " is loaded; choose the programs before load()");
+        }
+        LibBpf.setAutoload(LibBpf.findProgram(obj, program), autoload);
+    }
+
+    /**
      * Loads every program and creates every map ({@code bpf_object__load}); after that the object owns
      * their descriptors. The named programs get a verifier-log buffer, which libbpf fills only when the
      * load fails. Needs CAP_BPF (or CAP_SYS_ADMIN) and, for sk_reuseport programs, Linux 4.19.
@@ -205,6 +223,22 @@ public final class BpfObject implements AutoCloseable {
             maps.put(mapName, m);
         }
         return m;
+    }
+
+    /** Which of {@code names} the load gave a descriptor (the others were left out or failed). */
+    List<String> loadedPrograms(List<String> names) {
+        ensureLoaded();
+        List<String> out = new ArrayList<>();
+        for (String n : names) {
+            try {
+                if (LibBpf.programFd(LibBpf.findProgram(obj, n)) >= 0) {
+                    out.add(n);
+                }
+            } catch (NativeException notLoaded) {
+                // bpf_program__fd says EINVAL for a program the load left out
+            }
+        }
+        return out;
     }
 
     /** The names of the maps fetched so far. */

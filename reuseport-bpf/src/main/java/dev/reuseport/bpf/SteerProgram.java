@@ -43,6 +43,23 @@ public final class SteerProgram implements AutoCloseable {
     public static final String SELECT = "steer_select";
     /** The select-or-migrate program. */
     public static final String MIGRATE = "steer_migrate";
+    /** The select-only program without dissectors (TCP groups: a dissector reads UDP datagrams only). */
+    public static final String SELECT_TCP = "steer_select_tcp";
+    /** The select-or-migrate program without dissectors (TCP groups). */
+    public static final String MIGRATE_TCP = "steer_migrate_tcp";
+    /** Every program of the object: a load verifies only the one it attaches. */
+    static final java.util.List<String> PROGRAMS = java.util.List.of(SELECT, MIGRATE, SELECT_TCP, MIGRATE_TCP);
+
+    /**
+     * The program a load attaches.
+     *
+     * @param migrate    select-or-migrate (5.14) rather than select-only
+     * @param dissectors with the dissectors (UDP groups) rather than without (TCP groups)
+     * @return one of {@link #SELECT}, {@link #MIGRATE}, {@link #SELECT_TCP}, {@link #MIGRATE_TCP}
+     */
+    public static String programName(boolean migrate, boolean dissectors) {
+        return dissectors ? (migrate ? MIGRATE : SELECT) : (migrate ? MIGRATE_TCP : SELECT_TCP);
+    }
 
     /** How the program turns a packet into a table index. */
     public enum Mode {
@@ -116,8 +133,8 @@ public final class SteerProgram implements AutoCloseable {
     private int half;
     private long updates;
 
-    private SteerProgram(BpfObject object, boolean migrate) throws NativeException {
-        this(object, object.program(migrate ? MIGRATE : SELECT), migrate, new BpfMap[] {object.map("slots"),
+    private SteerProgram(BpfObject object, String programName, boolean migrate) throws NativeException {
+        this(object, object.program(programName), migrate, new BpfMap[] {object.map("slots"),
             object.map("active"), object.map("config"), object.map("table"), object.map("seq"), object.map("flows"),
             object.map("stats"), object.map("dcfg"), object.map("dactive"), object.map("gens"), object.map("dstats"),
             object.map("dflows")});
@@ -155,7 +172,8 @@ public final class SteerProgram implements AutoCloseable {
      * so the next {@link #publish} writes beside it.
      *
      * @param programFd   the program's descriptor, of type sk_reuseport
-     * @param programName {@link #SELECT} or {@link #MIGRATE}: whether the program migrates
+     * @param programName {@link #SELECT}, {@link #MIGRATE}, {@link #SELECT_TCP} or {@link #MIGRATE_TCP}:
+     *                    whether the program migrates, and whether it has the dissectors
      * @param mapFds      the map descriptors, one per name of {@link #MAPS}, in that order
      * @return the adopted program, which owns (and closes) every descriptor given
      * @throws IllegalArgumentException when the count, a map's type or sizes, or the program's type do not
@@ -163,6 +181,9 @@ public final class SteerProgram implements AutoCloseable {
      * @throws NativeException when the kernel cannot report a descriptor's info (e.g. EBADF)
      */
     public static SteerProgram adopt(int programFd, String programName, int[] mapFds) throws NativeException {
+        if (!PROGRAMS.contains(programName)) {
+            throw new IllegalArgumentException("program name '" + programName + "'; accepted: " + PROGRAMS);
+        }
         if (mapFds.length != MAPS.size()) {
             throw new IllegalArgumentException(mapFds.length + " map descriptors; accepted: " + MAPS.size() + " "
                     + MAPS);
@@ -187,13 +208,13 @@ public final class SteerProgram implements AutoCloseable {
         expect(m[8], LibBpf.MAP_TYPE_ARRAY, 4, 4, 1);
         expect(m[9], LibBpf.MAP_TYPE_ARRAY, 4, 12, MAX_GENERATIONS);
         expect(m[10], 6, 4, 64, 4);
-        expect(m[11], 9, 40, 16, 65536);
+        expect(m[11], 9, 40, 16, m[11].maxEntries() >= 1 ? m[11].maxEntries() : 65536); // 1 without dissectors
         BpfProgram prog = new BpfProgram(programName, programFd);
         if (prog.info().type() != LibBpf.PROG_TYPE_SK_REUSEPORT) {
             throw new IllegalArgumentException("descriptor " + programFd + " is a BPF program of type "
                     + prog.info().type() + "; accepted: sk_reuseport (" + LibBpf.PROG_TYPE_SK_REUSEPORT + ")");
         }
-        return new SteerProgram(closer, prog, programName.equals(MIGRATE), m);
+        return new SteerProgram(closer, prog, programName.equals(MIGRATE) || programName.equals(MIGRATE_TCP), m);
     }
 
     private static void expect(BpfMap m, int type, int key, int value, int max) {
@@ -216,8 +237,9 @@ public final class SteerProgram implements AutoCloseable {
 
     /**
      * Loads the committed object ({@link #OBJECT}, a resource of this module) and creates its maps. With
-     * {@code migrate} the program to attach is the select-or-migrate one; without it both programs load
-     * as plain select programs (for kernels before 5.14). Needs libbpf, CAP_BPF (or CAP_SYS_ADMIN) and a
+     * {@code migrate} the program to attach is the select-or-migrate one ({@link #MIGRATE}), without it
+     * the plain select program ({@link #SELECT}, for kernels before 5.14); both with the dissectors, and
+     * only that one program is loaded. Needs libbpf, CAP_BPF (or CAP_SYS_ADMIN) and a
      * kernel whose verifier accepts the program (the library reports 5.12 as the minimum;
      * {@link Probes#steering()} decides by doing exactly this load).
      *
@@ -235,6 +257,12 @@ public final class SteerProgram implements AutoCloseable {
 
     /** The flow table's capacity in the object as built (steer.bpf.c). */
     public static final int DEFAULT_FLOW_CAPACITY = 65_536;
+    /**
+     * The sticky flow table's capacity without dissectors when none is asked for: a TCP connection's
+     * 4-tuple is new with every connection, so the table only keeps a handshake's retransmitted SYN on its
+     * listener, and preallocating 65,536 LRU entries was most of a TCP group's open time.
+     */
+    public static final int TCP_FLOW_CAPACITY = 4_096;
     /** The largest flow table a group may ask for (16 M entries, about 1.5 GiB of kernel memory). */
     public static final int MAX_FLOW_CAPACITY = 1 << 24;
 
@@ -250,6 +278,27 @@ public final class SteerProgram implements AutoCloseable {
      * @throws IOException as {@link #load(boolean)}
      */
     public static SteerProgram load(boolean migrate, int flowCapacity) throws IOException {
+        return load(migrate, flowCapacity, true);
+    }
+
+    /**
+     * As {@link #load(boolean, int)}, choosing whether the program has the {@link Dissector dissectors}.
+     * Only the program to attach is loaded ({@code bpf_program__set_autoload}): the verifier checks one
+     * program, not all four of the object. A TCP group needs no dissector (they read UDP datagrams only),
+     * and the program without them is about a fifth of the size; its flow-dissector table ({@code dflows})
+     * gets one entry instead of 65,536 and, unless a capacity is asked for, its sticky table
+     * {@value #TCP_FLOW_CAPACITY} (preallocating LRU entries cost more than the verifier).
+     *
+     * @param migrate      whether the program migrates (5.14)
+     * @param flowCapacity entries of the flow table, 0 for the object's own ({@value #DEFAULT_FLOW_CAPACITY})
+     * @param dissectors   true for {@link #SELECT}/{@link #MIGRATE} (UDP groups; {@link #setDissector} acts),
+     *                     false for {@link #SELECT_TCP}/{@link #MIGRATE_TCP} (the maps are the same, the
+     *                     dissector config is never read)
+     * @return the loaded program and maps; the caller closes it
+     * @throws IllegalArgumentException when {@code flowCapacity} is negative or above {@link #MAX_FLOW_CAPACITY}
+     * @throws IOException as {@link #load(boolean)}
+     */
+    public static SteerProgram load(boolean migrate, int flowCapacity, boolean dissectors) throws IOException {
         if (flowCapacity < 0 || flowCapacity > MAX_FLOW_CAPACITY) {
             throw new IllegalArgumentException("flow capacity " + flowCapacity + "; accepted: 0 (default "
                     + DEFAULT_FLOW_CAPACITY + ") or 1.." + MAX_FLOW_CAPACITY);
@@ -259,10 +308,22 @@ public final class SteerProgram implements AutoCloseable {
             if (flowCapacity > 0) {
                 obj.maxEntries("flows", flowCapacity);
             }
-            obj.expectedAttachType(MIGRATE, migrate ? LibBpf.ATTACH_SK_REUSEPORT_SELECT_OR_MIGRATE
+            if (!dissectors) {
+                // the flow dissector's table is never read without dissectors; preallocating its 65,536
+                // LRU entries cost more than verifying the program
+                obj.maxEntries("dflows", 1);
+                if (flowCapacity == 0) {
+                    obj.maxEntries("flows", TCP_FLOW_CAPACITY);
+                }
+            }
+            String name = programName(migrate, dissectors);
+            for (String p : PROGRAMS) {
+                obj.autoload(p, p.equals(name));
+            }
+            obj.expectedAttachType(name, migrate ? LibBpf.ATTACH_SK_REUSEPORT_SELECT_OR_MIGRATE
                     : LibBpf.ATTACH_SK_REUSEPORT_SELECT);
-            obj.load(SELECT, MIGRATE);
-            return new SteerProgram(obj, migrate);
+            obj.load(name);
+            return new SteerProgram(obj, name, migrate);
         } catch (IOException | RuntimeException e) {
             obj.close();
             throw e;
@@ -276,6 +337,21 @@ public final class SteerProgram implements AutoCloseable {
      */
     public BpfProgram program() {
         return program;
+    }
+
+    /** Which programs of the object this load verified (empty for an adopted program). */
+    java.util.List<String> loadedPrograms() {
+        return owner instanceof BpfObject o ? o.loadedPrograms(PROGRAMS) : java.util.List.of();
+    }
+
+    /**
+     * Whether the program reads the {@link Dissector dissector} config ({@link #SELECT} or {@link #MIGRATE});
+     * the TCP variants do not.
+     *
+     * @return true for a program with dissectors
+     */
+    public boolean dissects() {
+        return program.name().equals(SELECT) || program.name().equals(MIGRATE);
     }
 
     /**

@@ -101,6 +101,13 @@ public final class Steering {
         this.audit = audit;
     }
 
+    /** The dissector in force (UDP only); NONE until one is set. */
+    private dev.reuseport.bpf.Dissector dissector = dev.reuseport.bpf.Dissector.none();
+    /** The socket generation whose slots serve new flows (the program's working generation). */
+    private int workingGeneration;
+    /** The key of the working generation's cookie check bits: random per group, so forged ids fail. */
+    private int generationKey = new java.security.SecureRandom().nextInt();
+
     /**
      * Takes a program and table version that a hand-off delivered.
      *
@@ -111,6 +118,97 @@ public final class Steering {
         this.program = adopted;
         this.tableVersion = tableVersion;
         this.inForce = null;
+        if (adopted != null && adopted.dissects()) {
+            try {
+                dissector = adopted.dissector();
+                workingGeneration = adopted.workingGeneration();
+                SteerProgram.Generation g = adopted.generation(workingGeneration);
+                if (g.state() == SteerProgram.GenerationState.LIVE) {
+                    generationKey = g.key();
+                }
+            } catch (NativeException e) {
+                audit.record("dissector-unreadable", "error", e.getMessage(), "outcome", "assumed none");
+            }
+        }
+    }
+
+    /**
+     * Puts a dissector in force. Before the first cookie dissector the working generation is set up over
+     * every slot (0..255) with this group's random key, so a cookie names a slot directly and an empty slot
+     * counts as "gone". The program must be attached and must have the dissectors (a UDP group's).
+     *
+     * @param next the dissector
+     * @param why  the reason, for the trail
+     * @throws IllegalStateException when no program is attached or it has no dissectors
+     * @throws NativeException when a map update fails; the previous dissector then stays in force
+     */
+    public void dissector(dev.reuseport.bpf.Dissector next, String why) throws NativeException {
+        if (program == null || !program.dissects()) {
+            throw new IllegalStateException(program == null ? "no steering program attached"
+                    : "program " + program.program().name() + " has no dissectors (a TCP group's)");
+        }
+        if (next.kind() != dev.reuseport.bpf.Dissector.Kind.NONE
+                && program.generation(workingGeneration).state() != SteerProgram.GenerationState.LIVE) {
+            program.setGeneration(workingGeneration, 0, SteerProgram.MAX_SLOTS, generationKey);
+            program.setWorkingGeneration(workingGeneration);
+        }
+        try {
+            program.setDissector(next);
+        } catch (NativeException e) {
+            audit.record("dissector-failed", "reason", why, "dissector", next.toString(), "error", e.getMessage(),
+                    "outcome", "previous dissector " + dissector + " stays in force");
+            throw e;
+        }
+        audit.record("dissector", "reason", why, "dissector", next.toString(), "previous", dissector.toString(),
+                "working_generation", workingGeneration);
+        dissector = next;
+    }
+
+    /**
+     * The dissector in force.
+     *
+     * @return NONE when none was set
+     */
+    public dev.reuseport.bpf.Dissector dissector() {
+        return dissector;
+    }
+
+    /**
+     * The working socket generation: the one whose slots take new flows.
+     *
+     * @return 0..255
+     */
+    public int workingGeneration() {
+        return workingGeneration;
+    }
+
+    /**
+     * The key of the working generation's cookie check bits ({@link dev.reuseport.bpf.QuicCid#check}).
+     *
+     * @return the key, the same for the group's life (or as the hand-off delivered it)
+     */
+    public int generationKey() {
+        return generationKey;
+    }
+
+    /**
+     * Every dissector's counters.
+     *
+     * @return one entry per dissector kind but NONE, in kind order; empty without a program with dissectors
+     * @throws NativeException when a lookup fails
+     */
+    public java.util.Map<dev.reuseport.bpf.Dissector.Kind, SteerProgram.DissectorCounters> dissectorCounters()
+            throws NativeException {
+        java.util.Map<dev.reuseport.bpf.Dissector.Kind, SteerProgram.DissectorCounters> out =
+                new java.util.EnumMap<>(dev.reuseport.bpf.Dissector.Kind.class);
+        if (program != null && program.dissects()) {
+            for (dev.reuseport.bpf.Dissector.Kind k : dev.reuseport.bpf.Dissector.Kind.values()) {
+                if (k != dev.reuseport.bpf.Dissector.Kind.NONE) {
+                    out.put(k, program.dissectorCounters(k));
+                }
+            }
+        }
+        return out;
     }
 
     /**
@@ -124,13 +222,31 @@ public final class Steering {
      * @return null when attached, else why not
      */
     public String enable(java.util.List<Feature> features, boolean migrate, int[] slots, int[] fds, int flowCapacity) {
+        return enable(features, migrate, slots, fds, flowCapacity, true);
+    }
+
+    /**
+     * As {@link #enable(java.util.List, boolean, int[], int[], int)}, choosing the program variant: a TCP
+     * group loads the program without dissectors (they read UDP datagrams only), which the verifier checks
+     * several times faster.
+     *
+     * @param features     the host's probed features
+     * @param migrate      whether to load the select-or-migrate variant
+     * @param slots        the live slot ids
+     * @param fds          each live slot's socket, in the order of {@code slots}
+     * @param flowCapacity entries of the sticky flow table, 0 for the object's own
+     * @param dissectors   whether the program reads the dissector config (UDP groups)
+     * @return null when attached, else why not
+     */
+    public String enable(java.util.List<Feature> features, boolean migrate, int[] slots, int[] fds, int flowCapacity,
+                         boolean dissectors) {
         Feature missing = Probes.firstMissing(features);
         if (missing != null) {
             return missing.name() + " is " + missing.state() + " (" + missing.detail() + ")";
         }
         SteerProgram p = null;
         try {
-            p = SteerProgram.load(migrate, flowCapacity);
+            p = SteerProgram.load(migrate, flowCapacity, dissectors);
             for (int i = 0; i < slots.length; i++) {
                 p.slots().set(slots[i], fds[i]);
             }
@@ -352,6 +468,17 @@ public final class Steering {
                     c[s].fallback()));
         }
         b.append("sticky flows remembered: ").append(program.flows().countKeys()).append('\n');
+        if (program.dissects()) {
+            b.append("dissector ").append(program.dissector()).append(" working generation ")
+                    .append(program.workingGeneration()).append('\n');
+            for (java.util.Map.Entry<dev.reuseport.bpf.Dissector.Kind, SteerProgram.DissectorCounters> e
+                    : dissectorCounters().entrySet()) {
+                b.append("dissector counters ").append(e.getKey()).append(": ").append(e.getValue()).append('\n');
+            }
+            b.append("flow-dissector flows remembered: ").append(program.dissectorFlows().countKeys()).append('\n');
+        } else {
+            b.append("program without dissectors\n");
+        }
         return b.toString();
     }
 }

@@ -717,6 +717,19 @@ final class JnrBackend implements NativeBackend {
     }
 
     @Override
+    public int bpfProgramSetAutoload(long prog, boolean autoload) {
+        JnrLibBpf b = bpf();
+        if (b == null) {
+            return -ENOSYS;
+        }
+        try {
+            return bpfResult(b.bpf_program__set_autoload(prog, autoload ? 1 : 0));
+        } catch (LinkageError e) {
+            return -ENOSYS;
+        }
+    }
+
+    @Override
     public int bpfProgramSetLogBuf(long prog, long buf, long size) {
         JnrLibBpf b = bpf();
         if (b == null) {

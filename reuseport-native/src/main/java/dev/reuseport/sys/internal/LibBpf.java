@@ -120,6 +120,11 @@ public final class LibBpf {
         check("bpf_program__set_expected_attach_type", B.bpfProgramSetExpectedAttachType(prog, type), null);
     }
 
+    /** bpf_program__set_autoload: whether bpf_object__load loads (and the verifier checks) the program. */
+    public static void setAutoload(long prog, boolean autoload) throws NativeException {
+        check("bpf_program__set_autoload", B.bpfProgramSetAutoload(prog, autoload), null);
+    }
+
     /** bpf_program__set_log_buf and bpf_program__set_log_level. */
     public static void setLog(long prog, NativeMemory buf, int level) throws NativeException {
         check("bpf_program__set_log_buf", B.bpfProgramSetLogBuf(prog, buf.address(), buf.size()), null);

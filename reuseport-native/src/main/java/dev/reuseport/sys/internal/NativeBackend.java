@@ -189,6 +189,9 @@ interface NativeBackend {
     /** bpf_program__set_expected_attach_type: 0 or -errno. */
     int bpfProgramSetExpectedAttachType(long prog, int attachType);
 
+    /** bpf_program__set_autoload(prog, autoload): 0 or -errno; before bpf_object__load only. */
+    int bpfProgramSetAutoload(long prog, boolean autoload);
+
     /** bpf_program__set_log_buf(prog, buf, size): 0 or -errno. {@code buf} must outlive the load. */
     int bpfProgramSetLogBuf(long prog, long buf, long size);
 

@@ -1,6 +1,7 @@
 package dev.reuseport.sys.internal;
 
 import static java.lang.foreign.ValueLayout.ADDRESS;
+import static java.lang.foreign.ValueLayout.JAVA_BOOLEAN;
 import static java.lang.foreign.ValueLayout.JAVA_BYTE;
 import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
@@ -797,6 +798,7 @@ final class FfmBackend implements NativeBackend {
         static final MethodHandle FIND_MAP;
         static final MethodHandle PROGRAM_FD;
         static final MethodHandle PROGRAM_SET_ATTACH_TYPE;
+        static final MethodHandle PROGRAM_SET_AUTOLOAD;
         static final MethodHandle PROGRAM_SET_LOG_BUF;
         static final MethodHandle PROGRAM_SET_LOG_LEVEL;
         static final MethodHandle MAP_FD;
@@ -838,6 +840,8 @@ final class FfmBackend implements NativeBackend {
             PROGRAM_FD = b.bind("bpf_program__fd", FunctionDescriptor.of(JAVA_INT, ADDRESS));
             PROGRAM_SET_ATTACH_TYPE = b.bind("bpf_program__set_expected_attach_type",
                     FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT));
+            PROGRAM_SET_AUTOLOAD = b.bind("bpf_program__set_autoload",
+                    FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_BOOLEAN));
             PROGRAM_SET_LOG_BUF = b.bind("bpf_program__set_log_buf",
                     FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, JAVA_LONG));
             PROGRAM_SET_LOG_LEVEL = b.bind("bpf_program__set_log_level",
@@ -1045,6 +1049,21 @@ final class FfmBackend implements NativeBackend {
         }
         try {
             return (int) Bpf.PROGRAM_SET_ATTACH_TYPE.invokeExact(MemorySegment.ofAddress(prog), attachType);
+        } catch (Throwable t) {
+            throw unchecked(t);
+        }
+    }
+
+    @Override
+    public int bpfProgramSetAutoload(long prog, boolean autoload) {
+        if (Bpf.REASON != null) {
+            return -ENOSYS;
+        }
+        if (prog == 0) {
+            return -EINVAL;
+        }
+        try {
+            return (int) Bpf.PROGRAM_SET_AUTOLOAD.invokeExact(MemorySegment.ofAddress(prog), autoload);
         } catch (Throwable t) {
             throw unchecked(t);
         }

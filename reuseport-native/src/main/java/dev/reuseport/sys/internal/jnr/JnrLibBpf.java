@@ -29,6 +29,8 @@ public interface JnrLibBpf {
 
     int bpf_program__set_expected_attach_type(long prog, int type);
 
+    int bpf_program__set_autoload(long prog, int autoload);
+
     int bpf_program__set_log_buf(long prog, long logBuf, @size_t long logSize);
 
     int bpf_program__set_log_level(long prog, int logLevel);
