@@ -205,7 +205,7 @@ class SystemdTest {
         assertTrue(ready.group(3).equals("2") || ready.group(3).equals(Integer.toString(2 + steering)), out);
         assertTrue(out.contains("SIM names=reuseport-slot-0,reuseport-slot-1"), out);
         if (!ready.group(3).equals("2")) {
-            assertTrue(out.contains(",reuseport-steer-program/steer_migrate/0/kernel-hash\n"), out);
+            assertTrue(out.contains(",reuseport-steer-program/" + dev.reuseport.bpf.SteerProgram.MIGRATE_TCP + "/0/kernel-hash\n"), out);
         }
         for (int round = 0; round < 1; round++) {
             Matcher m = Pattern.compile("SIM round=" + round + " queued answer=pid=(\\d+) slot=\\d newpid=(\\d+)")
