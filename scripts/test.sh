@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 echo "build JDK: $JAVA_HOME; second test JDK: $JDK17_HOME"
 mvn -B -Djdk17.home="$JDK17_HOME" clean verify "$@"
 echo
-for m in reuseport-testkit reuseport-native reuseport-bpf reuseport-core reuseport-netty reuseport-fleet examples; do
+for m in reuseport-testkit reuseport-native reuseport-bpf reuseport-core reuseport-netty reuseport-fleet reuseport-grpc reuseport-spring-boot-starter reuseport-vertx examples; do
   for b in ffm jnr; do
     f=$m/target/failsafe-reports/$b/failsafe-summary.xml
     [ -f "$f" ] || continue
