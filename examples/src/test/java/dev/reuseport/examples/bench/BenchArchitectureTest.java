@@ -33,11 +33,11 @@ class BenchArchitectureTest {
     /** The most lines a scenario's source may have (issue 13). */
     static final int SCENARIO_LIMIT = 400;
     /**
-     * The scenarios held to {@link #SCENARIO_LIMIT}. BenchSoak, BenchControl and BenchIngest are being
-     * brought under it on their own branches and join this list when those merge.
+     * Scenarios over {@link #SCENARIO_LIMIT} after session 4's merges, each with its size then as a ceiling
+     * that may only go down (splitting it over the harness is open work of issue 13). Every other scenario
+     * source is held to the limit.
      */
-    static final List<String> LIMITED_SCENARIOS = List.of("BenchAccept", "BenchBalance", "BenchNetty",
-            "BenchRestart", "BenchServe", "BenchIngest", "BenchSoak");
+    static final java.util.Map<String, Integer> OVER_LIMIT_CEILINGS = java.util.Map.of("BenchRollout", 582);
 
     static JavaClasses benches;
 
@@ -93,12 +93,21 @@ class BenchArchitectureTest {
         Path dir = Path.of(System.getProperty("basedir", "."))
                 .resolve("src/main/java/" + SCENARIOS.replace('.', '/'));
         List<String> over = new ArrayList<>();
-        for (String name : LIMITED_SCENARIOS) {
-            Path f = dir.resolve(name + ".java");
-            assertThat(f).as("scenario source %s", name).isRegularFile();
+        List<Path> sources;
+        try (java.util.stream.Stream<Path> files = Files.list(dir)) {
+            sources = files.filter(f -> f.toString().endsWith(".java")).sorted().toList();
+        }
+        assertThat(sources).as("scenario sources in %s", dir).isNotEmpty();
+        for (Path f : sources) {
+            String name = f.getFileName().toString().replace(".java", "");
             int n = Files.readAllLines(f).size();
-            if (n > SCENARIO_LIMIT) {
+            Integer ceiling = OVER_LIMIT_CEILINGS.get(name);
+            if (ceiling == null && n > SCENARIO_LIMIT) {
                 over.add(name + " (" + n + " lines)");
+            } else if (ceiling != null && n <= SCENARIO_LIMIT) {
+                over.add(name + " (" + n + " lines) is back within the limit: remove it from OVER_LIMIT_CEILINGS");
+            } else if (ceiling != null && n > ceiling) {
+                over.add(name + " (" + n + " lines, over its ceiling " + ceiling + ": it may only shrink)");
             }
         }
         assertThat(over).as("scenarios over %d lines (move what they share into the harness)", SCENARIO_LIMIT)
