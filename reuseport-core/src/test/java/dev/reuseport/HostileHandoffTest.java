@@ -131,13 +131,37 @@ class HostileHandoffTest {
         return fd;
     }
 
-    private static int freePort() throws IOException {
-        int fd = socket(true, 0, true);
+    /**
+     * Holds TCP 127.0.0.1:{@code port} until closed: a socket bound with SO_REUSEPORT that never listens, so
+     * the fallback group can still bind the port (same user, SO_REUSEPORT) and no connection reaches it, but
+     * no connect() elsewhere on the host can take the port as its ephemeral source port in the meantime
+     * (CI saw that: the fallback's bind failed with EADDRINUSE on a port a client had taken).
+     */
+    private static Held holdPort(int port) throws IOException {
+        int fd = Sys.socket(dev.reuseport.sys.internal.SockAddr.AF_INET, Sys.SOCK_STREAM | Sys.SOCK_NONBLOCK, 0);
         try {
-            return Sys.localAddress(fd).getPort();
-        } finally {
+            Sys.setInt(fd, Sys.SOL_SOCKET, Sys.SO_REUSEPORT, 1);
+            Sys.bind(fd, new InetSocketAddress("127.0.0.1", port), dev.reuseport.sys.internal.SockAddr.AF_INET);
+        } catch (IOException | RuntimeException e) {
+            Sys.close(fd);
+            throw e;
+        }
+        return new Held(fd, Sys.localAddress(fd).getPort());
+    }
+
+    /** A port held by {@link #holdPort}. */
+    private record Held(int fd, int port) implements AutoCloseable {
+        @Override
+        public void close() throws IOException {
             Sys.close(fd);
         }
+    }
+
+    /** A port nothing listens on, held in {@code held} until the case ends. */
+    private static int freePort(List<AutoCloseable> held) throws IOException {
+        Held h = holdPort(0);
+        held.add(h);
+        return h.port();
     }
 
     /** What a hostile old side sends: a header, descriptors, a layout; its descriptors close after. */
@@ -153,7 +177,16 @@ class HostileHandoffTest {
         return "OK handoff " + Handoff.VERSION + " fds " + fds + " batches " + (fds == 0 ? 0 : 1);
     }
 
-    private Script script(String kind, List<AutoCloseable> keep) throws IOException {
+    /** The script for {@code kind}, its layout's TCP port held in {@code held} until the case ends. */
+    private Script script(String kind, List<AutoCloseable> keep, List<AutoCloseable> held) throws IOException {
+        Script s = scriptFor(kind, keep, held);
+        if (held.stream().noneMatch(h -> h instanceof Held p && p.port() == s.port())) {
+            held.add(holdPort(s.port()));
+        }
+        return s;
+    }
+
+    private Script scriptFor(String kind, List<AutoCloseable> keep, List<AutoCloseable> held) throws IOException {
         switch (kind) {
             case "accepted-connection": {
                 int l = socket(true, 0, true);
@@ -187,16 +220,16 @@ class HostileHandoffTest {
                 return new Script(header(1), new int[] {l}, layout("TCP", port, "0"), port, "O_NONBLOCK");
             }
             case "zero-sockets": {
-                int port = freePort();
+                int port = freePort(held);
                 return new Script(header(0), new int[0], layout("TCP", port, ""), port, "no socket");
             }
             case "malformed-header": {
-                int port = freePort();
+                int port = freePort(held);
                 return new Script("OK handoff " + Handoff.VERSION + " fds many", new int[0], null, port, "many");
             }
             case "wrong-port": {
                 int l = socket(true, 0, true);
-                int port = freePort();
+                int port = freePort(held);
                 return new Script(header(1), new int[] {l}, layout("TCP", port, "0"), port, "port");
             }
             default:
@@ -269,8 +302,9 @@ class HostileHandoffTest {
         Path ctl = dir.resolve("ctl");
         Set<String> before = descriptors();
         List<AutoCloseable> keep = new ArrayList<>();
+        List<AutoCloseable> held = new ArrayList<>();
         // without a fallback: the typed error
-        Script s = script(kind, keep);
+        Script s = script(kind, keep, held);
         AtomicReference<Throwable> failed = new AtomicReference<>();
         Thread old = fakeOldSide(ctl, s, failed);
         Throwable thrown = catchThrowable(() -> GroupOpening.takeOver(ctl, null, Handoff.PLAIN).close());
@@ -279,6 +313,10 @@ class HostileHandoffTest {
             c.close();
         }
         keep.clear();
+        for (AutoCloseable c : held) {
+            c.close();
+        }
+        held.clear();
         System.out.println(kind + ": " + thrown);
         assertThat(failed.get()).as("the fake old side ran").isNull();
         assertThat(thrown).as(kind).isInstanceOf(HandoffException.class);
@@ -286,7 +324,7 @@ class HostileHandoffTest {
         assertThat(descriptors()).as("%s: descriptors after the refusal", kind).isEqualTo(before);
 
         // with a fallback on the layout's port: the fallback group opens and serves
-        s = script(kind, keep);
+        s = script(kind, keep, held);
         old = fakeOldSide(ctl, s, failed);
         ReuseportGroup.Builder fallback = ReuseportGroup.tcp().address("127.0.0.1").port(s.port()).workers(2);
         try (ReuseportGroup g = GroupOpening.takeOver(ctl, fallback, Handoff.PLAIN)) {
@@ -297,6 +335,10 @@ class HostileHandoffTest {
             assertThat(failed.get()).as("the fake old side ran").isNull();
             assertThat(g.audit().entries()).as(kind).anyMatch(e -> e.contains("takeover-fallback"));
             assertThat(served(g, s.port())).as("%s: the fallback group serves", kind).isTrue();
+        } finally {
+            for (AutoCloseable c : held) {
+                c.close();
+            }
         }
         assertThat(descriptors()).as("%s: descriptors after the fallback group closed", kind).isEqualTo(before);
     }
