@@ -44,8 +44,8 @@ class ArchitectureTest {
      * The operator classes. They stay in {@code dev.reuseport}, where applications import them (moving
      * them would change the public API), so the rules name them by class.
      */
-    private static final Set<String> OPERATORS = Set.of("Controller", "ControlSocket", "ControlClient",
-            "MetricsSampler", "GroupMetrics", "Bundle", "PrometheusExporter", "MetricsEndpoint");
+    private static final Set<String> OPERATORS = Set.of("Controller", "ControlSocket", "ControlCommands",
+            "ControlClient", "MetricsSampler", "GroupMetrics", "Bundle", "PrometheusExporter", "MetricsEndpoint");
     /**
      * ReuseportGroup's public accessors that hand out or build operator objects; kept for compatibility.
      * Nothing else in the group refers to an operator class.
@@ -73,8 +73,7 @@ class ArchitectureTest {
      * limit. Splitting them is open work of issue 13, not a limit given up.
      */
     static final java.util.Map<String, Integer> OVER_LIMIT_CEILINGS = java.util.Map.of(
-            "ReuseportGroup.java", 773, "GroupEngine.java", 971, "ControlSocket.java", 722, "Worker.java", 642,
-            "Systemd.java", 614);
+            "ReuseportGroup.java", 773, "GroupEngine.java", 971, "Worker.java", 642, "Systemd.java", 614);
 
     /** The size check with the ratchet: null when {@code file} with {@code n} lines is within what is accepted. */
     static String sizeProblem(Path file, long n, int limit) {
