@@ -57,10 +57,11 @@ class ArchitectureTest {
      * workers' and connections' I/O, the engine (a worker's socket object) and the opening of a group;
      * the control socket and client (peer credentials and timeouts on their own sockets); the ingest
      * types that own native message vectors (DatagramBatch, DatagramSource) and set a thread's CPUs.
-     * Systemd adopts passed descriptors and sends them to the notify socket.
+     * Systemd adopts passed descriptors; SystemdNotify sends states and descriptors to the notify socket.
      */
     private static final Set<String> NATIVE_USERS = Set.of("Worker", "Connection", "GroupEngine", "GroupOpening",
-            "ControlSocket", "ControlClient", "DatagramBatch", "DatagramSource", "CpuAffinity", "Systemd");
+            "ControlSocket", "ControlClient", "DatagramBatch", "DatagramSource", "CpuAffinity", "Systemd",
+            "SystemdNotify");
 
     /** The most lines {@code ReuseportGroup.java} may have. */
     static final int FACADE_LIMIT = 700;
@@ -73,7 +74,7 @@ class ArchitectureTest {
      * limit. Splitting them is open work of issue 13, not a limit given up.
      */
     static final java.util.Map<String, Integer> OVER_LIMIT_CEILINGS = java.util.Map.of(
-            "ReuseportGroup.java", 773, "GroupEngine.java", 971, "Worker.java", 642, "Systemd.java", 614);
+            "ReuseportGroup.java", 773, "GroupEngine.java", 971, "Worker.java", 642);
 
     /** The size check with the ratchet: null when {@code file} with {@code n} lines is within what is accepted. */
     static String sizeProblem(Path file, long n, int limit) {
