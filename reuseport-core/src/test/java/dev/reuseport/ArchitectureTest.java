@@ -74,7 +74,7 @@ class ArchitectureTest {
      * limit. Splitting them is open work of issue 13, not a limit given up.
      */
     static final java.util.Map<String, Integer> OVER_LIMIT_CEILINGS = java.util.Map.of(
-            "ReuseportGroup.java", 773, "GroupEngine.java", 971);
+            "GroupEngine.java", 971);
 
     /** The size check with the ratchet: null when {@code file} with {@code n} lines is within what is accepted. */
     static String sizeProblem(Path file, long n, int limit) {
@@ -194,7 +194,8 @@ class ArchitectureTest {
     @Test
     void onlyTheFacadeReachesTheEngine() {
         check(noClasses().that(DescribedPredicate.not(DescribedPredicate.describe("the facade's own machinery",
-                        c -> Set.of("ReuseportGroup", "GroupLending", "GroupEngine", "GroupOpening", "Watchdog").contains(topName(c))
+                        c -> Set.of("ReuseportGroup", "GroupLending", "GroupDissectors", "GroupEngine", "GroupOpening",
+                                "Watchdog").contains(topName(c))
                                 && c.getPackageName().equals(FACADE))))
                 .should().dependOnClassesThat().belongToAnyOf(GroupEngine.class));
     }
