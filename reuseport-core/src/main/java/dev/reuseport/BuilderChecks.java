@@ -1,5 +1,6 @@
 package dev.reuseport;
 
+import dev.reuseport.bpf.Dissector;
 import dev.reuseport.internal.wire.Shown;
 import java.net.InetAddress;
 import java.net.UnknownHostException;
@@ -110,5 +111,17 @@ final class BuilderChecks {
             throw new IllegalArgumentException("socket listener null; accepted: a SocketListener instance");
         }
         return listener;
+    }
+
+    static Dissector dissector(Protocol protocol, Dissector d) {
+        if (d == null) {
+            throw new IllegalArgumentException("dissector null is not a dissector; accepted: Dissector.none(), "
+                    + "quic(cidLength), offsetCookie(offset, size), flow(idle)");
+        }
+        if (protocol == Protocol.TCP && d.kind() != Dissector.Kind.NONE) {
+            throw new IllegalArgumentException("dissector " + d + " on a TCP group; accepted for TCP: "
+                    + "Dissector.none() (dissectors read UDP datagrams only)");
+        }
+        return d;
     }
 }

@@ -108,122 +108,7 @@ public final class ControlSocket implements AutoCloseable {
         this.handoff = handoff;
         this.path = path;
         this.server = server;
-        commands.put("status", (a, body) -> {
-            noArgs("status", a);
-            return status(body);
-        });
-        commands.put("policy", (a, body) -> {
-            if (a.size() != 1) {
-                throw new IllegalArgumentException("policy takes one spec; accepted: policy <" + Policy.Weighted.ACCEPTED
-                        .replace(", ", "|") + ">");
-            }
-            Capabilities c = group.policy(Policy.parse(a.get(0)));
-            return "steering " + c.steering() + " (" + c.steeringReason() + ")";
-        });
-        commands.put("restart", (a, body) -> {
-            noArgs("restart", a);
-            group.restart();
-            return "restarted, " + group.restarts() + " swaps so far";
-        });
-        commands.put("resize", (a, body) -> {
-            if (a.size() != 1 || !a.get(0).matches("\\d{1,9}")) {
-                throw new IllegalArgumentException("resize takes a worker count; got " + a + "; accepted: resize <1.."
-                        + ReuseportGroup.MAX_WORKERS + ">");
-            }
-            int n = Integer.parseInt(a.get(0));
-            if (n > group.workers().size() && !workersAddedHeard && !group.servesAddedWorkers()) {
-                throw new IllegalStateException("resize " + n + " would add workers that nothing serves (no serving "
-                        + "loop or socket listener attached, no onWorkersAdded listener); accepted: resize <1.."
-                        + group.workers().size() + "> here, or serve the group with group.serve(...)");
-            }
-            List<Worker> added = group.resize(n);
-            listener.workersAdded(added);
-            return "resized to " + group.workers().size() + " workers";
-        });
-        MetricsSampler sampler = group.newSampler();
-        commands.put("metrics", (a, body) -> {
-            if (a.size() > 1 || a.size() == 1 && !a.get(0).equals("--prom")) {
-                throw new IllegalArgumentException("metrics takes no argument or --prom; got " + a);
-            }
-            if (!a.isEmpty()) {
-                // the scraper's own cumulative view: ends no window, neither this socket's nor anyone's
-                body.addAll(List.of(PrometheusExporter.of(group).scrape().split("\n")));
-                return "prometheus exposition";
-            }
-            GroupMetrics m = sampler.sample();
-            body.addAll(List.of(m.toTable().split("\n")));
-            return "metrics over " + String.format(java.util.Locale.ROOT, "%.1f", m.windowSeconds()) + " s";
-        });
-        commands.put("health", (a, body) -> {
-            noArgs("health", a);
-            if (group.isClosed()) {
-                throw new IllegalStateException("not ready: the group is closed (handed off or shut down)");
-            }
-            int n = group.workers().size();
-            if (n == 0) {
-                throw new IllegalStateException("not ready: no worker serves");
-            }
-            return "ready: " + n + " workers on " + group.protocol() + " port " + group.localAddress().getPort()
-                    + ", state " + group.controlState() + ", policy " + group.policy().spec();
-        });
-        commands.put("state", (a, body) -> {
-            Controller c = group.controller();
-            if (a.isEmpty()) {
-                return "state " + group.controlState() + (c == null ? " (no controller)" : " candidate "
-                        + c.candidate().spec());
-            }
-            if (c == null) {
-                throw new IllegalStateException("no controller runs this group; accepted: 'state' alone, or start "
-                        + "the server with a controller");
-            }
-            Controller.State target;
-            try {
-                target = Controller.State.valueOf(a.get(0).toUpperCase(java.util.Locale.ROOT));
-            } catch (IllegalArgumentException e) {
-                throw new IllegalArgumentException("state '" + a.get(0) + "' is unknown; accepted: "
-                        + java.util.Arrays.toString(Controller.State.values()));
-            }
-            c.to(target, String.join(" ", a.subList(1, a.size())));
-            return "state " + c.state();
-        });
-        commands.put("fallback", (a, body) -> {
-            String reason = a.isEmpty() ? "operator" : String.join(" ", a);
-            Controller c = group.controller();
-            long t0 = System.nanoTime();
-            long took;
-            if (c != null) {
-                c.to(Controller.State.FALLBACK, reason);
-                took = c.lastFallbackNanos();
-            } else {
-                took = group.fallback("operator: " + reason) - t0;
-            }
-            return "state " + group.controlState() + ", kernel default in force after " + took / 1000 + " us";
-        });
-        commands.put("audit", (a, body) -> {
-            int n = 50;
-            if (a.size() == 1 && a.get(0).matches("\\d{1,5}")) {
-                n = Integer.parseInt(a.get(0));
-            } else if (!a.isEmpty()) {
-                throw new IllegalArgumentException("audit takes an entry count; got " + a + "; accepted: audit [1..99999]");
-            }
-            body.addAll(group.audit().tail(n));
-            return group.audit().entries().size() + " entries";
-        });
-        commands.put("bundle", (a, body) -> {
-            if (a.size() != 1) {
-                throw new IllegalArgumentException("bundle takes one directory; accepted: bundle <new directory>");
-            }
-            String arg = a.get(0);
-            if (!arg.startsWith("/") || arg.chars().anyMatch(ch -> ch < 0x20 || ch == 0x7f)
-                    || !Path.of(arg).normalize().toString().equals(arg.replaceAll("/+$", "").replaceAll("/+", "/"))) {
-                throw new IllegalArgumentException("bundle directory '" + Shown.printable(arg) + "' is not accepted; "
-                        + "accepted: an absolute path without '.' or '..' segments or control characters");
-            }
-            for (Path p : group.bundle(Path.of(a.get(0)))) {
-                body.add(p.toString());
-            }
-            return "bundle written to " + a.get(0);
-        });
+        ControlCommands.install(this, group, commands);
         this.acceptor = new Thread(this::acceptLoop, "reuseport-control " + path.getFileName());
         this.acceptor.setDaemon(true);
         this.reaper = new Thread(this::reapLoop, "reuseport-control-deadline " + path.getFileName());
@@ -245,6 +130,16 @@ public final class ControlSocket implements AutoCloseable {
     private volatile Listener listener = w -> { };
     /** Whether an application listener hears of added workers (then {@code resize} may grow the group). */
     private volatile boolean workersAddedHeard;
+
+    /** Who hears of workers a {@code resize} added (a no-op until {@link #onWorkersAdded} sets one). */
+    Listener addedListener() {
+        return listener;
+    }
+
+    /** Whether an application listener hears of added workers (then {@code resize} may grow the group). */
+    boolean workersAddedHeard() {
+        return workersAddedHeard;
+    }
 
     /**
      * Sets who is told about workers added from the control socket, replacing the one set before (by
@@ -664,27 +559,6 @@ public final class ControlSocket implements AutoCloseable {
         List<String> names = new ArrayList<>(commands.keySet());
         names.add("handoff");
         return names;
-    }
-
-    private static void noArgs(String name, List<String> a) {
-        if (!a.isEmpty()) {
-            throw new IllegalArgumentException(name + " takes no arguments; got " + a);
-        }
-    }
-
-    private String status(List<String> body) throws IOException {
-        Capabilities c = group.capabilities();
-        for (String l : c.toTable().split("\n")) {
-            body.add(l);
-        }
-        body.addAll(PortShadows.report(group)); // sockets that take part of the port's traffic before the group
-        body.add(String.format("%-5s %10s %10s %10s %8s %8s", "slot", "accepted", "received", "queue", "limit", "drops"));
-        for (WorkerStats s : group.stats()) {
-            body.add(String.format("%-5d %10d %10d %10d %8d %8d", s.slot(), s.accepted(), s.received(), s.queueDepth(),
-                    s.queueLimit(), s.drops()));
-        }
-        return "state " + group.controlState() + " policy " + group.policy().spec() + " table-version "
-                + group.tableVersion() + " workers " + group.workers().size();
     }
 
     private void closeServer() {

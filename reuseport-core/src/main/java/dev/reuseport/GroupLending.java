@@ -7,10 +7,11 @@ import java.util.concurrent.Executor;
 /**
  * How a group lends its sockets: to the library's own event loops ({@code serve}, {@code serveDatagrams})
  * or to any {@link SocketListener} ({@code attach}, {@code detach}). The public methods here are
- * {@link ReuseportGroup}'s (its only subclass; javadoc shows them there): they check their arguments and
- * make one call, to {@link Serving} or to the engine, as the rest of the facade does.
+ * {@link ReuseportGroup}'s (its only final subclass, through {@link GroupDissectors}; javadoc shows them
+ * there): they check their arguments and make one call, to {@link Serving} or to the engine, as the rest
+ * of the facade does.
  */
-abstract sealed class GroupLending permits ReuseportGroup {
+abstract sealed class GroupLending permits GroupDissectors {
     GroupLending() {
     }
 

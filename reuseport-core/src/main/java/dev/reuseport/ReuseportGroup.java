@@ -32,7 +32,7 @@ import java.util.concurrent.atomic.AtomicReference;
  * Threads of its own may instead call {@link Worker#accept} or {@link Worker#receive} on each of
  * {@link #workers()}; workers added later ({@link #resize}, {@link #addWorker()}) then need a thread each.
  */
-public final class ReuseportGroup extends GroupLending implements AutoCloseable {
+public final class ReuseportGroup extends GroupDissectors implements AutoCloseable {
     /** The most workers a group may have (the size of the steering program's socket array). */
     public static final int MAX_WORKERS = 256;
     /** The largest backlog accepted (the kernel further caps it at net.core.somaxconn). */
@@ -263,72 +263,6 @@ public final class ReuseportGroup extends GroupLending implements AutoCloseable 
     }
 
     /**
-     * Puts a dissector in force for this UDP group at run time, as {@link #policy(Policy)} switches
-     * policies: what the steering program reads in each datagram before the policy decides (a QUIC
-     * connection id's routing cookie, a key at a payload offset, the flow) — see {@link
-     * dev.reuseport.bpf.Dissector}. A datagram without a valid cookie, a malformed one, or one whose
-     * cookie names a slot that is gone is steered by the policy, never dropped. A group without a program
-     * loads and attaches one; with the kernel-hash policy (pass mode) the dissector is set but dormant
-     * until a table policy is in force, and {@link #capabilities()} says so. {@link Dissector#none()}
-     * turns dissecting off.
-     *
-     * @param next the dissector
-     * @return the capability report after the switch (its reason names the dissector and its state)
-     * @throws IllegalArgumentException when {@code next} is null, or a dissector other than none is asked
-     *                                  of a TCP group (dissectors read UDP datagrams only)
-     * @throws GroupClosedException when the group is closed
-     * @throws IOException when a map update fails (the previous dissector stays in force; audited)
-     */
-    public Capabilities dissector(Dissector next) throws IOException {
-        checkDissector(protocol(), next);
-        return engine.dissector(next);
-    }
-
-    static Dissector checkDissector(Protocol protocol, Dissector d) {
-        if (d == null) {
-            throw new IllegalArgumentException("dissector null is not a dissector; accepted: Dissector.none(), "
-                    + "quic(cidLength), offsetCookie(offset, size), flow(idle)");
-        }
-        if (protocol == Protocol.TCP && d.kind() != Dissector.Kind.NONE) {
-            throw new IllegalArgumentException("dissector " + d + " on a TCP group; accepted for TCP: "
-                    + "Dissector.none() (dissectors read UDP datagrams only)");
-        }
-        return d;
-    }
-
-    /**
-     * The dissector in force.
-     *
-     * @return {@link Dissector#none()} unless one was set (or a hand-off delivered one)
-     */
-    public Dissector dissector() {
-        return engine.steering().dissector();
-    }
-
-    /**
-     * Every dissector's counters from the steering program: datagrams steered by a cookie, without a valid
-     * cookie, with a cookie for a slot or generation that is gone, malformed, and the flow dissector's hits
-     * and misses.
-     *
-     * @return one entry per dissector kind but NONE; empty when no program with dissectors is attached
-     * @throws GroupClosedException when the group is closed
-     * @throws IOException when a map lookup fails
-     */
-    public java.util.Map<Dissector.Kind, SteerProgram.DissectorCounters> dissectorCounters() throws IOException {
-        return engine.steering().dissectorCounters();
-    }
-
-    /**
-     * The routing-cookie parameters a server needs to issue cookie-bearing connection ids
-     * ({@link dev.reuseport.bpf.QuicCid#encode}) for the generation that serves new connections now.
-     *
-     * @return {@code [working generation, key of its check bits]}
-     */
-    public int[] cookieGeneration() {
-        return new int[] {engine.steering().workingGeneration(), engine.steering().generationKey()};
-    }
-
-    /**
      * Writes the forensic bundle (capabilities, kernel, sysctls, policy history, audit trail, metrics,
      * steering maps) into {@code dir}, which must not exist yet. Changes nothing in the group.
      *
@@ -454,19 +388,6 @@ public final class ReuseportGroup extends GroupLending implements AutoCloseable 
     @Deprecated
     public long fallback(String reason) throws IOException {
         return engine.fallback(reason);
-    }
-
-    /**
-     * Per-slot counters of the steering program (selected, would-have-selected in shadow, migrated,
-     * fallback), index = slot id; empty when no program is attached.
-     *
-     * @return the counters of slots 0 to the highest live slot, summed over CPUs since the program was
-     *         loaded; empty without a program
-     * @throws GroupClosedException when the group is closed
-     * @throws IOException when a map lookup fails
-     */
-    public List<SteerProgram.SlotCounters> steeringCounters() throws IOException {
-        return engine.steering().counters();
     }
 
     /**
@@ -721,7 +642,7 @@ public final class ReuseportGroup extends GroupLending implements AutoCloseable 
          * @throws IllegalArgumentException when {@code dissector} is null, or not none for a TCP group
          */
         public Builder dissector(Dissector dissector) {
-            this.dissector = checkDissector(protocol, dissector);
+            this.dissector = BuilderChecks.dissector(protocol, dissector);
             return this;
         }
 

@@ -8,8 +8,6 @@ import dev.reuseport.sys.NativeException;
 import dev.reuseport.sys.internal.Sys;
 import java.io.IOException;
 import java.net.InetSocketAddress;
-import java.nio.ByteOrder;
-import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -442,7 +440,7 @@ public final class Systemd {
      *                          or the send failed (the call and errno named)
      */
     public static boolean notify(String state) throws SystemdException {
-        return send(state, new int[0]);
+        return SystemdNotify.send(state, new int[0]);
     }
 
     /**
@@ -508,22 +506,7 @@ public final class Systemd {
         if (every.isEmpty() || !notifyAvailable()) {
             return () -> { };
         }
-        long millis = Math.max(1, every.get().toMillis() / 2);
-        Thread t = new Thread(() -> {
-            try {
-                while (!Thread.currentThread().isInterrupted()) {
-                    notify("WATCHDOG=1");
-                    Thread.sleep(millis);
-                }
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-            } catch (SystemdException e) {
-                LOG.log(System.Logger.Level.WARNING, "watchdog ping failed, pings stop: " + e.getMessage());
-            }
-        }, "reuseport-systemd-watchdog");
-        t.setDaemon(true);
-        t.start();
-        return t::interrupt;
+        return SystemdNotify.pingWatchdog(Math.max(1, every.get().toMillis() / 2));
     }
 
     /**
@@ -558,57 +541,13 @@ public final class Systemd {
         if (t != null) {
             for (Passed p : t.passed()) {
                 if (!named.containsKey(p.name())) {
-                    send("FDSTOREREMOVE=1\nFDNAME=" + p.name(), new int[0]);
+                    SystemdNotify.send("FDSTOREREMOVE=1\nFDNAME=" + p.name(), new int[0]);
                 }
             }
         }
         for (Map.Entry<String, Integer> e : named.entrySet()) {
-            send("FDSTORE=1\nFDNAME=" + e.getKey(), new int[] {e.getValue()});
+            SystemdNotify.send("FDSTORE=1\nFDNAME=" + e.getKey(), new int[] {e.getValue()});
         }
         return named.size();
-    }
-
-    /** The sockaddr_un of a NOTIFY_SOCKET value (a path, or '@' for an abstract name). */
-    static byte[] notifyAddress(String value) throws SystemdException {
-        byte[] path = value == null ? new byte[0] : value.getBytes(StandardCharsets.UTF_8);
-        if (path.length < 2 || path.length > 107 || (path[0] != '/' && path[0] != '@')) {
-            throw new SystemdException("NOTIFY_SOCKET=" + Shown.quote(value) + " is not a Unix socket address; "
-                    + "accepted: an absolute path or an abstract name starting with '@', 2..107 bytes", null);
-        }
-        boolean abstractName = path[0] == '@';
-        byte[] sa = new byte[2 + path.length + (abstractName ? 0 : 1)];
-        java.nio.ByteBuffer.wrap(sa).order(ByteOrder.nativeOrder()).putShort(0, (short) Sys.AF_UNIX);
-        System.arraycopy(path, 0, sa, 2, path.length);
-        if (abstractName) {
-            sa[2] = 0;
-        }
-        return sa;
-    }
-
-    private static boolean send(String state, int[] fds) throws SystemdException {
-        String target = System.getenv("NOTIFY_SOCKET");
-        if (target == null || target.isEmpty()) {
-            return false;
-        }
-        byte[] sa = notifyAddress(target);
-        byte[] data = state.getBytes(StandardCharsets.UTF_8);
-        int fd = -1;
-        try {
-            fd = Sys.socket(Sys.AF_UNIX, Sys.SOCK_DGRAM, 0);
-            Sys.connectRaw(fd, sa, sa.length);
-            Sys.sendFds(fd, data, fds);
-            return true;
-        } catch (NativeException e) {
-            throw new SystemdException("cannot notify systemd at NOTIFY_SOCKET=" + target + " ("
-                    + state.replace('\n', ' ') + "): " + e.getMessage(), e);
-        } finally {
-            if (fd >= 0) {
-                try {
-                    Sys.close(fd);
-                } catch (NativeException e) {
-                    LOG.log(System.Logger.Level.DEBUG, "close of the notify socket: " + e.getMessage());
-                }
-            }
-        }
     }
 }

@@ -8,7 +8,6 @@ import java.net.InetSocketAddress;
 import java.nio.ByteBuffer;
 import java.nio.channels.ClosedChannelException;
 import java.time.Duration;
-import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.atomic.LongAdder;
 
 /**
@@ -33,10 +32,8 @@ public final class Worker {
     private final LongAdder sent = new LongAdder();
     /** When accept or receive was last entered (System.nanoTime), 0 before the first call. */
     private volatile long lastCall;
-    /** Latency recorded by the application, in microseconds; intervals are folded into {@link #latencyTotal}. */
-    private final org.HdrHistogram.Recorder latency = new org.HdrHistogram.Recorder(3);
-    private final org.HdrHistogram.Histogram latencyTotal = new org.HdrHistogram.Histogram(3);
-    private org.HdrHistogram.Histogram latencyInterval;
+    /** Latency recorded by the application, in microseconds. */
+    private final WorkerLatency latency = new WorkerLatency();
     /** Datagrams through the ingest paths (batched and zero-allocation receive, batched send). */
     private final IngestCounters ingest = new IngestCounters();
 
@@ -125,23 +122,18 @@ public final class Worker {
         return old;
     }
 
-    /** Connections taken off a closing socket's queue when the kernel cannot migrate them. */
-    private final ConcurrentLinkedQueue<Connection> handedOver = new ConcurrentLinkedQueue<>();
-
-    /** A datagram taken off a closing socket's receive queue. */
-    private record Handed(byte[] data, InetSocketAddress from) { }
-
-    private final ConcurrentLinkedQueue<Handed> handedDatagrams = new ConcurrentLinkedQueue<>();
+    /** Connections and datagrams taken off a closing socket's queue when the kernel cannot migrate them. */
+    private final ParkedWork parkedWork = new ParkedWork();
 
     /** Queues a datagram read from this worker's previous socket, for {@link #receive} to return. */
     void handOver(byte[] datagram, InetSocketAddress from) {
-        handedDatagrams.add(new Handed(datagram, from));
+        parkedWork.park(datagram, from);
     }
 
     /** Queues a connection accepted from this worker's previous socket, for {@link #accept} to return. */
     void handOver(Connection c) {
         accepted.increment();
-        handedOver.add(c);
+        parkedWork.park(c);
     }
 
     /**
@@ -193,7 +185,7 @@ public final class Worker {
         long deadline = System.nanoTime() + timeout.toNanos();
         for (;;) {
             lastCall = System.nanoTime();
-            Connection queued = handedOver.poll();
+            Connection queued = parkedWork.connection();
             if (queued != null) {
                 return queued;
             }
@@ -233,11 +225,10 @@ public final class Worker {
         long deadline = System.nanoTime() + timeout.toNanos();
         for (;;) {
             lastCall = System.nanoTime();
-            Handed queued = handedDatagrams.poll();
+            InetSocketAddress queued = parkedWork.datagramInto(dst);
             if (queued != null) {
-                dst.put(queued.data(), 0, Math.min(queued.data().length, dst.remaining()));
                 received.increment();
-                return queued.from();
+                return queued;
             }
             NativeFd f = fd;
             int n = acquire(f);
@@ -308,14 +299,12 @@ public final class Worker {
      * @param nanos the duration in nanoseconds; anything under a microsecond counts as one
      */
     public void recordLatency(long nanos) {
-        latency.recordValue(Math.max(1, nanos / 1000));
+        latency.record(nanos);
     }
 
     /** A copy of every latency recorded so far, in microseconds. */
-    synchronized org.HdrHistogram.Histogram latencySnapshot() {
-        latencyInterval = latency.getIntervalHistogram(latencyInterval);
-        latencyTotal.add(latencyInterval);
-        return latencyTotal.copy();
+    org.HdrHistogram.Histogram latencySnapshot() {
+        return latency.snapshot();
     }
 
     /**
@@ -454,16 +443,10 @@ public final class Worker {
         dev.reuseport.sys.internal.MsgVec v = from.vec();
         for (;;) {
             lastCall = System.nanoTime();
-            if (!handedDatagrams.isEmpty()) {
-                Handed queued = handedDatagrams.poll();
-                if (queued != null) {
-                    int len = Math.min(queued.data().length, dst.remaining());
-                    dst.put(queued.data(), 0, len);
-                    from.fillFrom(queued.from(), family);
-                    from.truncated(len < queued.data().length);
-                    ingest.received(1);
-                    return len;
-                }
+            int len = parkedWork.datagramInto(dst, from, family);
+            if (len >= 0) {
+                ingest.received(1);
+                return len;
             }
             NativeFd f = fd;
             int n = acquire(f);
@@ -503,17 +486,10 @@ public final class Worker {
         dev.reuseport.sys.internal.MsgVec v = batch.vec();
         for (;;) {
             lastCall = System.nanoTime();
-            if (!handedDatagrams.isEmpty()) {
-                int k = 0;
-                Handed queued;
-                while (k < batch.capacity() && (queued = handedDatagrams.poll()) != null) {
-                    batch.handed(k++, queued.data(), queued.from(), family);
-                }
-                if (k > 0) {
-                    batch.handedCount(k);
-                    ingest.received(k);
-                    return k;
-                }
+            int k = parkedWork.datagramsInto(batch, family);
+            if (k > 0) {
+                ingest.received(k);
+                return k;
             }
             NativeFd f = fd;
             int n = acquire(f);
@@ -609,34 +585,16 @@ public final class Worker {
 
     /** Connections and datagrams parked in this worker's memory (taken off a previous socket), not yet returned. */
     int parked() {
-        return handedOver.size() + handedDatagrams.size();
+        return parkedWork.size();
     }
 
     /** Moves what is parked in this worker's memory to {@code heir} (a removal); how many moved. */
     int moveParkedTo(Worker heir) {
-        int n = 0;
-        for (Connection c; (c = handedOver.poll()) != null; n++) {
-            heir.handedOver.add(c);
-        }
-        for (Handed h; (h = handedDatagrams.poll()) != null; n++) {
-            heir.handedDatagrams.add(h);
-        }
-        return n;
+        return parkedWork.moveTo(heir.parkedWork);
     }
 
     /** Closes the connections and drops the datagrams still parked (the group closes); how many. */
     int closeParked() {
-        int n = 0;
-        for (Connection c; (c = handedOver.poll()) != null; n++) {
-            try {
-                c.close();
-            } catch (IOException | RuntimeException e) {
-                // the connection is gone either way
-            }
-        }
-        for (; handedDatagrams.poll() != null; n++) {
-            // dropped with the group
-        }
-        return n;
+        return parkedWork.close();
     }
 }

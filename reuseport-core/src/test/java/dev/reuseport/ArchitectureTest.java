@@ -44,8 +44,8 @@ class ArchitectureTest {
      * The operator classes. They stay in {@code dev.reuseport}, where applications import them (moving
      * them would change the public API), so the rules name them by class.
      */
-    private static final Set<String> OPERATORS = Set.of("Controller", "ControlSocket", "ControlClient",
-            "MetricsSampler", "GroupMetrics", "Bundle", "PrometheusExporter", "MetricsEndpoint");
+    private static final Set<String> OPERATORS = Set.of("Controller", "ControlSocket", "ControlCommands",
+            "ControlClient", "MetricsSampler", "GroupMetrics", "Bundle", "PrometheusExporter", "MetricsEndpoint");
     /**
      * ReuseportGroup's public accessors that hand out or build operator objects; kept for compatibility.
      * Nothing else in the group refers to an operator class.
@@ -57,10 +57,11 @@ class ArchitectureTest {
      * workers' and connections' I/O, the engine (a worker's socket object) and the opening of a group;
      * the control socket and client (peer credentials and timeouts on their own sockets); the ingest
      * types that own native message vectors (DatagramBatch, DatagramSource) and set a thread's CPUs.
-     * Systemd adopts passed descriptors and sends them to the notify socket.
+     * Systemd adopts passed descriptors; SystemdNotify sends states and descriptors to the notify socket.
      */
     private static final Set<String> NATIVE_USERS = Set.of("Worker", "Connection", "GroupEngine", "GroupOpening",
-            "ControlSocket", "ControlClient", "DatagramBatch", "DatagramSource", "CpuAffinity", "Systemd");
+            "ControlSocket", "ControlClient", "DatagramBatch", "DatagramSource", "CpuAffinity", "Systemd",
+            "SystemdNotify");
 
     /** The most lines {@code ReuseportGroup.java} may have. */
     static final int FACADE_LIMIT = 700;
@@ -73,8 +74,7 @@ class ArchitectureTest {
      * limit. Splitting them is open work of issue 13, not a limit given up.
      */
     static final java.util.Map<String, Integer> OVER_LIMIT_CEILINGS = java.util.Map.of(
-            "ReuseportGroup.java", 773, "GroupEngine.java", 971, "ControlSocket.java", 722, "Worker.java", 642,
-            "Systemd.java", 614);
+            "GroupEngine.java", 971);
 
     /** The size check with the ratchet: null when {@code file} with {@code n} lines is within what is accepted. */
     static String sizeProblem(Path file, long n, int limit) {
@@ -194,7 +194,8 @@ class ArchitectureTest {
     @Test
     void onlyTheFacadeReachesTheEngine() {
         check(noClasses().that(DescribedPredicate.not(DescribedPredicate.describe("the facade's own machinery",
-                        c -> Set.of("ReuseportGroup", "GroupLending", "GroupEngine", "GroupOpening", "Watchdog").contains(topName(c))
+                        c -> Set.of("ReuseportGroup", "GroupLending", "GroupDissectors", "GroupEngine", "GroupOpening",
+                                "Watchdog").contains(topName(c))
                                 && c.getPackageName().equals(FACADE))))
                 .should().dependOnClassesThat().belongToAnyOf(GroupEngine.class));
     }

@@ -182,14 +182,14 @@ class SystemdTest {
 
     @Test
     void notifySocketAddressesArePathsOrAbstractNames() throws Exception {
-        byte[] a = Systemd.notifyAddress("@sd");
+        byte[] a = SystemdNotify.notifyAddress("@sd");
         assertArrayEquals(new byte[] {1, 0, 0, 's', 'd'}, a);
-        byte[] p = Systemd.notifyAddress("/run/x");
+        byte[] p = SystemdNotify.notifyAddress("/run/x");
         assertEquals(2 + 6 + 1, p.length);
         assertEquals(0, p[p.length - 1]);
-        SystemdException e = assertThrows(SystemdException.class, () -> Systemd.notifyAddress("relative"));
+        SystemdException e = assertThrows(SystemdException.class, () -> SystemdNotify.notifyAddress("relative"));
         assertTrue(e.getMessage().startsWith("NOTIFY_SOCKET='relative' is not a Unix socket address"), e.getMessage());
-        assertThrows(SystemdException.class, () -> Systemd.notifyAddress("/" + "x".repeat(107)));
+        assertThrows(SystemdException.class, () -> SystemdNotify.notifyAddress("/" + "x".repeat(107)));
     }
 
     @Test

@@ -121,13 +121,9 @@ public final class SteerProgram implements AutoCloseable {
     private final BpfMap flows;
     private final BpfMap stats;
     private final BpfMap seq;
-    private final BpfMap dcfg;
-    private final BpfMap dactive;
-    private final BpfMap gens;
-    private final BpfMap dstats;
-    private final BpfMap dflows;
+    /** The dissector and generation maps: dcfg, dactive, gens, dstats, dflows. */
+    private final DissectorMaps dissectors;
     private final int cpus;
-    private int dhalf;
     /** What user space last wrote into each half, so that a publish writes only the entries that differ. */
     private final int[][] halves = new int[2][];
     private int half;
@@ -152,16 +148,10 @@ public final class SteerProgram implements AutoCloseable {
         this.seq = m[4];
         this.flows = m[5];
         this.stats = m[6];
-        this.dcfg = m[7];
-        this.dactive = m[8];
-        this.gens = m[9];
-        this.dstats = m[10];
-        this.dflows = m[11];
         this.cpus = LibBpf.possibleCpus();
         byte[] h = active.lookup(BpfMap.u32(0));
         this.half = h == null ? 0 : ByteBuffer.wrap(h).order(ByteOrder.nativeOrder()).getInt(0) & 1;
-        byte[] d = dactive.lookup(BpfMap.u32(0));
-        this.dhalf = d == null ? 0 : ByteBuffer.wrap(d).order(ByteOrder.nativeOrder()).getInt(0) & 1;
+        this.dissectors = new DissectorMaps(m[7], m[8], m[9], m[10], m[11], cpus);
     }
 
     /**
@@ -232,7 +222,8 @@ public final class SteerProgram implements AutoCloseable {
      */
     public int[] descriptors() {
         return new int[] {program.fd(), slots.fd(), active.fd(), config.fd(), table.fd(), seq.fd(), flows.fd(),
-            stats.fd(), dcfg.fd(), dactive.fd(), gens.fd(), dstats.fd(), dflows.fd()};
+            stats.fd(), dissectors.dcfg.fd(), dissectors.dactive.fd(), dissectors.gens.fd(), dissectors.dstats.fd(),
+            dissectors.dflows.fd()};
     }
 
     /**
@@ -622,33 +613,6 @@ public final class SteerProgram implements AutoCloseable {
                                     long flowMiss, long flowExpired) {
     }
 
-    private static int u32At(byte[] v, int off) {
-        return ByteBuffer.wrap(v).order(ByteOrder.nativeOrder()).getInt(off);
-    }
-
-    /**
-     * The dcfg half in force, read from the kernel each time: another object on the same maps (the other
-     * side of a hand-off) may have switched it.
-     */
-    private int dissectorHalf() throws NativeException {
-        byte[] d = dactive.lookup(BpfMap.u32(0));
-        dhalf = d == null ? 0 : u32At(d, 0) & 1;
-        return dhalf;
-    }
-
-    /** Writes the dissector config into the half not in force and switches to it. */
-    private void writeDissector(Dissector d, int working) throws NativeException {
-        int next = 1 - dissectorHalf();
-        dcfg.update(BpfMap.u32(next), d.encode(working), LibBpf.BPF_ANY);
-        dactive.update(BpfMap.u32(0), BpfMap.u32(next), LibBpf.BPF_ANY);
-        updates += 2;
-        dhalf = next;
-    }
-
-    private byte[] dissectorConfig() throws NativeException {
-        return dcfg.lookup(BpfMap.u32(dissectorHalf()));
-    }
-
     /**
      * Puts a dissector in force for the UDP datagrams of the group, keeping the working generation: the
      * config is written into the half of the {@code dcfg} map not in force and switched in with one update
@@ -660,7 +624,7 @@ public final class SteerProgram implements AutoCloseable {
      */
     public synchronized void setDissector(Dissector dissector) throws NativeException {
         java.util.Objects.requireNonNull(dissector, "dissector");
-        writeDissector(dissector, workingGeneration());
+        updates += dissectors.writeDissector(dissector, workingGeneration());
     }
 
     /**
@@ -670,7 +634,7 @@ public final class SteerProgram implements AutoCloseable {
      * @throws NativeException when the lookup fails
      */
     public synchronized Dissector dissector() throws NativeException {
-        return Dissector.decode(dissectorConfig());
+        return dissectors.dissector();
     }
 
     /**
@@ -683,8 +647,8 @@ public final class SteerProgram implements AutoCloseable {
      * @throws NativeException when a map update fails
      */
     public synchronized void setWorkingGeneration(int generation) throws NativeException {
-        checkGeneration(generation);
-        writeDissector(dissector(), generation);
+        DissectorMaps.checkGeneration(generation);
+        updates += dissectors.writeDissector(dissector(), generation);
     }
 
     /**
@@ -694,21 +658,7 @@ public final class SteerProgram implements AutoCloseable {
      * @throws NativeException when the lookup fails
      */
     public synchronized int workingGeneration() throws NativeException {
-        return u32At(dissectorConfig(), 20) & 0xff;
-    }
-
-    private static void checkGeneration(int generation) {
-        if (generation < 0 || generation >= MAX_GENERATIONS) {
-            throw new IllegalArgumentException("generation " + generation + "; accepted: 0.." + (MAX_GENERATIONS - 1));
-        }
-    }
-
-    private void writeGeneration(int number, int base, int count, int key, GenerationState state)
-            throws NativeException {
-        ByteBuffer b = ByteBuffer.allocate(12).order(ByteOrder.nativeOrder());
-        b.putInt(0, key).putShort(4, (short) base).putShort(6, (short) count).putInt(8, state.ordinal());
-        gens.update(BpfMap.u32(number), b.array(), LibBpf.BPF_ANY);
-        updates++;
+        return dissectors.workingGeneration();
     }
 
     /**
@@ -725,15 +675,7 @@ public final class SteerProgram implements AutoCloseable {
      * @throws NativeException when the map update fails
      */
     public synchronized void setGeneration(int number, int base, int count, int key) throws NativeException {
-        checkGeneration(number);
-        if (base < 0 || base >= MAX_SLOTS) {
-            throw new IllegalArgumentException("generation base slot " + base + "; accepted: 0.." + (MAX_SLOTS - 1));
-        }
-        if (count < 1 || base + count > MAX_SLOTS) {
-            throw new IllegalArgumentException("generation of " + count + " slots from slot " + base + "; accepted: 1.."
-                    + (MAX_SLOTS - base));
-        }
-        writeGeneration(number, base, count, key, GenerationState.LIVE);
+        updates += dissectors.setGeneration(number, base, count, key);
     }
 
     /**
@@ -746,8 +688,7 @@ public final class SteerProgram implements AutoCloseable {
      * @throws NativeException when a map update fails
      */
     public synchronized void retireGeneration(int number) throws NativeException {
-        Generation g = generation(number);
-        writeGeneration(number, g.base(), g.count(), g.key(), GenerationState.RETIRED);
+        updates += dissectors.retireGeneration(number);
     }
 
     /**
@@ -759,12 +700,7 @@ public final class SteerProgram implements AutoCloseable {
      * @throws NativeException when the lookup fails
      */
     public synchronized Generation generation(int number) throws NativeException {
-        checkGeneration(number);
-        ByteBuffer b = ByteBuffer.wrap(gens.lookup(BpfMap.u32(number))).order(ByteOrder.nativeOrder());
-        int st = b.getInt(8);
-        GenerationState state = st >= 0 && st < GenerationState.values().length ? GenerationState.values()[st]
-                : GenerationState.UNUSED;
-        return new Generation(number, b.getShort(4) & 0xffff, b.getShort(6) & 0xffff, b.getInt(0), state);
+        return dissectors.generation(number);
     }
 
     /**
@@ -775,16 +711,7 @@ public final class SteerProgram implements AutoCloseable {
      * @throws NativeException when the lookup fails
      */
     public DissectorCounters dissectorCounters(Dissector.Kind kind) throws NativeException {
-        int stride = (dstats.valueSize() + 7) & ~7;
-        byte[] v = dstats.lookup(BpfMap.u32(kind.code()), stride * cpus);
-        ByteBuffer b = ByteBuffer.wrap(v).order(ByteOrder.nativeOrder());
-        long[] sum = new long[7];
-        for (int c = 0; c < cpus; c++) {
-            for (int i = 0; i < sum.length; i++) {
-                sum[i] += b.getLong(c * stride + i * 8);
-            }
-        }
-        return new DissectorCounters(sum[0], sum[1], sum[2], sum[3], sum[4], sum[5], sum[6]);
+        return dissectors.counters(kind);
     }
 
     /**
@@ -793,11 +720,7 @@ public final class SteerProgram implements AutoCloseable {
      * @throws NativeException when a map update fails
      */
     public void resetDissectorCounters() throws NativeException {
-        int stride = (dstats.valueSize() + 7) & ~7;
-        byte[] zero = new byte[stride * cpus];
-        for (Dissector.Kind k : Dissector.Kind.values()) {
-            LibBpf.mapUpdate(dstats.fd(), BpfMap.u32(k.code()), zero, LibBpf.BPF_ANY, "map dstats");
-        }
+        dissectors.resetCounters();
     }
 
     /**
@@ -807,7 +730,7 @@ public final class SteerProgram implements AutoCloseable {
      * @return the map
      */
     public BpfMap dissectorFlows() {
-        return dflows;
+        return dissectors.dflows;
     }
 
     /**

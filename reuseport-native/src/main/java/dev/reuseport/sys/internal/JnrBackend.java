@@ -6,15 +6,12 @@ import com.kenai.jffi.Invoker;
 import com.kenai.jffi.Library;
 import com.kenai.jffi.MemoryIO;
 import com.kenai.jffi.Type;
-import dev.reuseport.sys.internal.jnr.JnrLibBpf;
 import dev.reuseport.sys.internal.jnr.JnrLibC;
 import jnr.ffi.LastError;
 import jnr.ffi.LibraryLoader;
 import jnr.ffi.Runtime;
 
-import java.lang.ref.Cleaner;
 import java.nio.ByteBuffer;
-import java.nio.charset.StandardCharsets;
 import java.util.Objects;
 
 /**
@@ -24,7 +21,7 @@ import java.util.Objects;
  * passed as raw addresses), so jnr binds them through its fast primitive invokers: a call allocates nothing.
  * Java arrays (socket addresses, option values, map keys…) are staged through a per-thread block of native
  * scratch memory, which is freed when its thread's {@link ThreadLocal} entry is collected; a request larger
- * than {@link #SCRATCH_MAX} uses a block allocated and freed within the call.
+ * than {@link JnrScratch#SCRATCH_MAX} uses a block allocated and freed within the call.
  *
  * <p>errno is read with {@link LastError#getLastError(Runtime)} right after a call that reported failure
  * (jnr saves it on the calling thread as part of the call).
@@ -34,14 +31,15 @@ import java.util.Objects;
  * corrupt sixth argument (it reads the return address; jnr-ffi issue #181, still present in 2.2.17). They are
  * called through jffi's {@link Invoker#invokeN6} with a prepared {@link CallContext} instead, which saves errno
  * into the same per-thread slot {@link LastError} reads.
+ *
+ * <p>libbpf is its own family, {@link JnrBpf}, to which each bpf method delegates in one call; the
+ * per-thread scratch block is {@link JnrScratch}, shared by both.
  */
 final class JnrBackend implements NativeBackend {
 
     // ---- constants (Linux x86_64 / aarch64) ----------------------------------------------------------------
 
-    private static final int ENOENT = 2;
     private static final int EINVAL = 22;
-    private static final int ENOSYS = 38;
     private static final int EMSGSIZE = 90;
 
     private static final int F_DUPFD_CLOEXEC = 1030;
@@ -62,9 +60,6 @@ final class JnrBackend implements NativeBackend {
     /** Bytes of the cpu_set_t given to sched_setaffinity (1024 CPUs). */
     private static final int CPU_SET_SIZE = 128;
 
-    private static final int SCRATCH_INITIAL = 1024;
-    /** Largest per-thread scratch block kept between calls; larger requests are call-scoped. */
-    private static final int SCRATCH_MAX = 64 * 1024;
 
     private static final MemoryIO IO = MemoryIO.getInstance();
     private static final Invoker FFI = Invoker.getInstance();
@@ -76,11 +71,6 @@ final class JnrBackend implements NativeBackend {
     private static final CallContext SENDTO = CallContext.getCallContext(Type.SLONG,
             new Type[] {Type.SINT, Type.POINTER, Type.ULONG, Type.SINT, Type.POINTER, Type.UINT},
             CallingConvention.DEFAULT, true);
-    /** int bpf_map_create(enum bpf_map_type, const char *, __u32, __u32, __u32, const struct bpf_map_create_opts *). */
-    private static final CallContext BPF_MAP_CREATE = CallContext.getCallContext(Type.SINT,
-            new Type[] {Type.SINT, Type.POINTER, Type.UINT, Type.UINT, Type.UINT, Type.POINTER},
-            CallingConvention.DEFAULT, true);
-    private static final Cleaner CLEANER = Cleaner.create();
 
     // The native declarations are JnrLibC and JnrLibBpf, in a package of their own that the module opens
     // to jnr-ffi's generated implementations (see module-info.java).
@@ -91,13 +81,9 @@ final class JnrBackend implements NativeBackend {
     private final Runtime runtime;
     private final long recvfromFn;
     private final long sendtoFn;
-    private final ThreadLocal<Scratch> scratch = ThreadLocal.withInitial(Scratch::new);
-
-    private final Object libbpfLock = new Object();
-    private volatile boolean libbpfTried;
-    private volatile JnrLibBpf libbpf;
-    private long bpfMapCreateFn;
-    private volatile String libbpfReason;
+    private final ThreadLocal<JnrScratch> scratch = ThreadLocal.withInitial(JnrScratch::new);
+    /** The libbpf family: every bpf method here is one call to it. */
+    private final JnrBpf bpf;
 
     JnrBackend() {
         JnrLibC c;
@@ -120,6 +106,7 @@ final class JnrBackend implements NativeBackend {
         this.runtime = Runtime.getRuntime(c);
         this.recvfromFn = recv;
         this.sendtoFn = send;
+        this.bpf = new JnrBpf(runtime, scratch);
     }
 
     private static final String LIBC = "libc.so.6";
@@ -198,7 +185,7 @@ final class JnrBackend implements NativeBackend {
     @Override
     public int setsockopt(int fd, int level, int option, byte[] value, int len) {
         Objects.checkFromIndexSize(0, len, value.length);
-        Scratch s = scratch.get();
+        JnrScratch s = scratch.get();
         long a = s.acquire(len);
         try {
             IO.putByteArray(a, value, 0, len);
@@ -211,7 +198,7 @@ final class JnrBackend implements NativeBackend {
     @Override
     public int getsockopt(int fd, int level, int option, byte[] value) {
         int len = value.length;
-        Scratch s = scratch.get();
+        JnrScratch s = scratch.get();
         long a = s.acquire(align8(len) + 8L);
         try {
             long lenPtr = a + align8(len);
@@ -232,7 +219,7 @@ final class JnrBackend implements NativeBackend {
     @Override
     public int bind(int fd, byte[] sockaddr, int len) {
         Objects.checkFromIndexSize(0, len, sockaddr.length);
-        Scratch s = scratch.get();
+        JnrScratch s = scratch.get();
         long a = s.acquire(len);
         try {
             IO.putByteArray(a, sockaddr, 0, len);
@@ -245,7 +232,7 @@ final class JnrBackend implements NativeBackend {
     @Override
     public int connect(int fd, byte[] sockaddr, int len) {
         Objects.checkFromIndexSize(0, len, sockaddr.length);
-        Scratch s = scratch.get();
+        JnrScratch s = scratch.get();
         long a = s.acquire(len);
         try {
             IO.putByteArray(a, sockaddr, 0, len);
@@ -358,7 +345,7 @@ final class JnrBackend implements NativeBackend {
             return check(FFI.invokeN6(SENDTO, sendtoFn, fd, address, len, flags, 0L, 0L));
         }
         Objects.checkFromIndexSize(0, addrLen, sockaddr.length);
-        Scratch s = scratch.get();
+        JnrScratch s = scratch.get();
         long a = s.acquire(addrLen);
         try {
             IO.putByteArray(a, sockaddr, 0, addrLen);
@@ -374,7 +361,7 @@ final class JnrBackend implements NativeBackend {
         Objects.checkFromIndexSize(0, nfds, fds.length);
         int control = nfds > 0 ? CMSGHDR_SIZE + align8(4 * nfds) : 0;
         int dataOff = MSGHDR_SIZE + IOVEC_SIZE + control;
-        Scratch s = scratch.get();
+        JnrScratch s = scratch.get();
         long a = s.acquire((long) dataOff + len);
         try {
             IO.setMemory(a, dataOff, (byte) 0);
@@ -407,7 +394,7 @@ final class JnrBackend implements NativeBackend {
         int dataOff = MSGHDR_SIZE + IOVEC_SIZE + control;
         int len = data.length;
         java.util.Arrays.fill(fdsOut, -1);
-        Scratch s = scratch.get();
+        JnrScratch s = scratch.get();
         long a = s.acquire((long) dataOff + len);
         try {
             IO.setMemory(a, dataOff, (byte) 0);
@@ -517,443 +504,131 @@ final class JnrBackend implements NativeBackend {
         return check(libc.sched_setaffinity(0, CPU_SET_SIZE, a));
     }
 
-    // ---- libbpf ---------------------------------------------------------------------------------------------
-
-    /** The loaded libbpf, or null (with {@link #libbpfReason} set) when it cannot be loaded. */
-    private JnrLibBpf bpf() {
-        if (libbpfTried) {
-            return libbpf;
-        }
-        synchronized (libbpfLock) {
-            if (!libbpfTried) {
-                String path = System.getProperty("reuseport.libbpf", "libbpf.so.1");
-                try {
-                    // dlopen the name or path exactly as given (jnr would retry a failed name under mangled
-                    // variants such as lib<name>.so), then bind jnr to that same, now cached, handle.
-                    Library handle = Library.getCachedInstance(path, Library.LAZY | Library.GLOBAL);
-                    if (handle == null) {
-                        libbpfReason = "cannot load libbpf from '" + path + "': " + Library.getLastError();
-                    } else if (handle.getSymbolAddress("libbpf_major_version") == 0) {
-                        libbpfReason = "cannot load libbpf from '" + path
-                                + "': not libbpf 1.x (no symbol libbpf_major_version)";
-                    } else {
-                        JnrLibBpf lib = LibraryLoader.create(JnrLibBpf.class).failImmediately().load(path);
-                        bpfMapCreateFn = handle.getSymbolAddress("bpf_map_create");
-                        libbpf = lib;
-                    }
-                } catch (LinkageError | RuntimeException e) {
-                    String msg = e.getMessage() != null ? e.getMessage().trim() : e.toString();
-                    libbpfReason = "cannot load libbpf from '" + path + "': " + msg;
-                }
-                libbpfTried = true;
-            }
-            return libbpf;
-        }
-    }
-
-    /** libbpf 1.x returns -errno itself; keep the errno convention for a bare -1. */
-    private int bpfResult(int result) {
-        if (result >= 0) {
-            return result;
-        }
-        if (result == -1) {
-            int e = errno();
-            return e > 0 ? -e : -1;
-        }
-        return result;
-    }
-
-    /**
-     * A pointer result: the address, or -errno (-ENOENT without errno) for NULL. Callers clear errno before
-     * the call so that a stale value is not mistaken for the function's.
-     */
-    private long bpfPointer(long result) {
-        if (result != 0) {
-            return result;
-        }
-        int e = errno();
-        return e > 0 ? -e : -ENOENT;
-    }
+    // ---- libbpf: JnrBpf ------------------------------------------------------------------------------------
 
     @Override
     public String libbpfUnavailableReason() {
-        bpf();
-        return libbpfReason;
+        return bpf.libbpfUnavailableReason();
     }
 
     @Override
     public int libbpfVersion() {
-        JnrLibBpf b = bpf();
-        if (b == null) {
-            return -ENOSYS;
-        }
-        try {
-            return (b.libbpf_major_version() << 16) | (b.libbpf_minor_version() & 0xffff);
-        } catch (LinkageError e) {
-            return -ENOSYS;
-        }
+        return bpf.libbpfVersion();
     }
 
     @Override
     public void libbpfSilence() {
-        JnrLibBpf b = bpf();
-        if (b == null) {
-            return;
-        }
-        try {
-            b.libbpf_set_print(0L);
-        } catch (LinkageError e) {
-            // a libbpf without libbpf_set_print: nothing to silence
-        }
+        bpf.libbpfSilence();
     }
 
     @Override
     public int libbpfNumPossibleCpus() {
-        JnrLibBpf b = bpf();
-        if (b == null) {
-            return -ENOSYS;
-        }
-        try {
-            return bpfResult(b.libbpf_num_possible_cpus());
-        } catch (LinkageError e) {
-            return -ENOSYS;
-        }
+        return bpf.libbpfNumPossibleCpus();
     }
 
     @Override
     public long bpfObjectOpenMem(long buf, long size) {
-        JnrLibBpf b = bpf();
-        if (b == null) {
-            return -ENOSYS;
-        }
-        try {
-            LastError.setLastError(runtime, 0);
-            return bpfPointer(b.bpf_object__open_mem(buf, size, 0L));
-        } catch (LinkageError e) {
-            return -ENOSYS;
-        }
+        return bpf.bpfObjectOpenMem(buf, size);
     }
 
     @Override
     public int bpfObjectLoad(long obj) {
-        JnrLibBpf b = bpf();
-        if (b == null) {
-            return -ENOSYS;
-        }
-        try {
-            return bpfResult(b.bpf_object__load(obj));
-        } catch (LinkageError e) {
-            return -ENOSYS;
-        }
+        return bpf.bpfObjectLoad(obj);
     }
 
     @Override
     public void bpfObjectClose(long obj) {
-        JnrLibBpf b = bpf();
-        if (b == null || obj == 0) {
-            return;
-        }
-        try {
-            b.bpf_object__close(obj);
-        } catch (LinkageError e) {
-            // nothing to close with
-        }
+        bpf.bpfObjectClose(obj);
     }
 
     @Override
     public long bpfObjectFindProgramByName(long obj, String name) {
-        return findByName(obj, name, false);
+        return bpf.bpfObjectFindProgramByName(obj, name);
     }
 
     @Override
     public long bpfObjectFindMapByName(long obj, String name) {
-        return findByName(obj, name, true);
-    }
-
-    /** bpf_object__find_map_by_name or bpf_object__find_program_by_name with a C copy of {@code name}. */
-    private long findByName(long obj, String name, boolean map) {
-        JnrLibBpf b = bpf();
-        if (b == null) {
-            return -ENOSYS;
-        }
-        byte[] cname = cString(name);
-        Scratch s = scratch.get();
-        long a = s.acquire(cname.length);
-        try {
-            IO.putByteArray(a, cname, 0, cname.length);
-            LastError.setLastError(runtime, 0);
-            return bpfPointer(map ? b.bpf_object__find_map_by_name(obj, a) : b.bpf_object__find_program_by_name(obj, a));
-        } catch (LinkageError e) {
-            return -ENOSYS;
-        } finally {
-            s.release(a);
-        }
+        return bpf.bpfObjectFindMapByName(obj, name);
     }
 
     @Override
     public int bpfProgramFd(long prog) {
-        JnrLibBpf b = bpf();
-        if (b == null) {
-            return -ENOSYS;
-        }
-        try {
-            return bpfResult(b.bpf_program__fd(prog));
-        } catch (LinkageError e) {
-            return -ENOSYS;
-        }
+        return bpf.bpfProgramFd(prog);
     }
 
     @Override
     public int bpfProgramSetExpectedAttachType(long prog, int attachType) {
-        JnrLibBpf b = bpf();
-        if (b == null) {
-            return -ENOSYS;
-        }
-        try {
-            return bpfResult(b.bpf_program__set_expected_attach_type(prog, attachType));
-        } catch (LinkageError e) {
-            return -ENOSYS;
-        }
+        return bpf.bpfProgramSetExpectedAttachType(prog, attachType);
     }
 
     @Override
     public int bpfProgramSetAutoload(long prog, boolean autoload) {
-        JnrLibBpf b = bpf();
-        if (b == null) {
-            return -ENOSYS;
-        }
-        try {
-            return bpfResult(b.bpf_program__set_autoload(prog, autoload ? 1 : 0));
-        } catch (LinkageError e) {
-            return -ENOSYS;
-        }
+        return bpf.bpfProgramSetAutoload(prog, autoload);
     }
 
     @Override
     public int bpfProgramSetLogBuf(long prog, long buf, long size) {
-        JnrLibBpf b = bpf();
-        if (b == null) {
-            return -ENOSYS;
-        }
-        try {
-            return bpfResult(b.bpf_program__set_log_buf(prog, buf, size));
-        } catch (LinkageError e) {
-            return -ENOSYS;
-        }
+        return bpf.bpfProgramSetLogBuf(prog, buf, size);
     }
 
     @Override
     public int bpfProgramSetLogLevel(long prog, int level) {
-        JnrLibBpf b = bpf();
-        if (b == null) {
-            return -ENOSYS;
-        }
-        try {
-            return bpfResult(b.bpf_program__set_log_level(prog, level));
-        } catch (LinkageError e) {
-            return -ENOSYS;
-        }
+        return bpf.bpfProgramSetLogLevel(prog, level);
     }
 
     @Override
     public int bpfMapFreeze(int fd) {
-        JnrLibBpf b = bpf();
-        if (b == null) {
-            return -ENOSYS;
-        }
-        try {
-            return bpfResult(b.bpf_map_freeze(fd));
-        } catch (LinkageError e) {
-            return -ENOSYS;
-        }
+        return bpf.bpfMapFreeze(fd);
     }
 
     @Override
     public int bpfMapFd(long map) {
-        JnrLibBpf b = bpf();
-        if (b == null) {
-            return -ENOSYS;
-        }
-        try {
-            return bpfResult(b.bpf_map__fd(map));
-        } catch (LinkageError e) {
-            return -ENOSYS;
-        }
+        return bpf.bpfMapFd(map);
     }
 
     @Override
     public int bpfMapCreate(int mapType, String name, int keySize, int valueSize, int maxEntries) {
-        JnrLibBpf b = bpf();
-        if (b == null) {
-            return -ENOSYS;
-        }
-        long fn = bpfMapCreateFn;
-        if (fn == 0) {
-            return -ENOSYS;
-        }
-        if (name == null) {
-            return bpfResult((int) FFI.invokeN6(BPF_MAP_CREATE, fn, mapType, 0L, keySize, valueSize, maxEntries, 0L));
-        }
-        byte[] cname = cString(name);
-        Scratch s = scratch.get();
-        long a = s.acquire(cname.length);
-        try {
-            IO.putByteArray(a, cname, 0, cname.length);
-            return bpfResult((int) FFI.invokeN6(BPF_MAP_CREATE, fn, mapType, a, keySize, valueSize, maxEntries, 0L));
-        } finally {
-            s.release(a);
-        }
+        return bpf.bpfMapCreate(mapType, name, keySize, valueSize, maxEntries);
     }
 
     @Override
     public int bpfMapUpdateElem(int fd, byte[] key, byte[] value, long flags) {
-        JnrLibBpf b = bpf();
-        if (b == null) {
-            return -ENOSYS;
-        }
-        int keyRoom = align8(key.length);
-        Scratch s = scratch.get();
-        long a = s.acquire((long) keyRoom + value.length);
-        try {
-            IO.putByteArray(a, key, 0, key.length);
-            IO.putByteArray(a + keyRoom, value, 0, value.length);
-            return bpfResult(b.bpf_map_update_elem(fd, a, a + keyRoom, flags));
-        } catch (LinkageError e) {
-            return -ENOSYS;
-        } finally {
-            s.release(a);
-        }
+        return bpf.bpfMapUpdateElem(fd, key, value, flags);
     }
 
     @Override
     public int bpfMapLookupElem(int fd, byte[] key, byte[] valueOut) {
-        JnrLibBpf b = bpf();
-        if (b == null) {
-            return -ENOSYS;
-        }
-        int keyRoom = align8(key.length);
-        Scratch s = scratch.get();
-        long a = s.acquire((long) keyRoom + valueOut.length);
-        try {
-            IO.putByteArray(a, key, 0, key.length);
-            int r = bpfResult(b.bpf_map_lookup_elem(fd, a, a + keyRoom));
-            if (r == 0) {
-                IO.getByteArray(a + keyRoom, valueOut, 0, valueOut.length);
-            }
-            return r;
-        } catch (LinkageError e) {
-            return -ENOSYS;
-        } finally {
-            s.release(a);
-        }
+        return bpf.bpfMapLookupElem(fd, key, valueOut);
     }
 
     @Override
     public int bpfMapDeleteElem(int fd, byte[] key) {
-        JnrLibBpf b = bpf();
-        if (b == null) {
-            return -ENOSYS;
-        }
-        Scratch s = scratch.get();
-        long a = s.acquire(key.length);
-        try {
-            IO.putByteArray(a, key, 0, key.length);
-            return bpfResult(b.bpf_map_delete_elem(fd, a));
-        } catch (LinkageError e) {
-            return -ENOSYS;
-        } finally {
-            s.release(a);
-        }
+        return bpf.bpfMapDeleteElem(fd, key);
     }
 
     @Override
     public int bpfMapGetNextKey(int fd, byte[] key, byte[] nextOut) {
-        JnrLibBpf b = bpf();
-        if (b == null) {
-            return -ENOSYS;
-        }
-        int keyRoom = key == null ? 0 : align8(key.length);
-        Scratch s = scratch.get();
-        long a = s.acquire((long) keyRoom + nextOut.length);
-        try {
-            if (key != null) {
-                IO.putByteArray(a, key, 0, key.length);
-            }
-            int r = bpfResult(b.bpf_map_get_next_key(fd, key == null ? 0L : a, a + keyRoom));
-            if (r == 0) {
-                IO.getByteArray(a + keyRoom, nextOut, 0, nextOut.length);
-            }
-            return r;
-        } catch (LinkageError e) {
-            return -ENOSYS;
-        } finally {
-            s.release(a);
-        }
+        return bpf.bpfMapGetNextKey(fd, key, nextOut);
     }
 
     @Override
     public int bpfObjGetInfoByFd(int fd, byte[] info) {
-        JnrLibBpf b = bpf();
-        if (b == null) {
-            return -ENOSYS;
-        }
-        int room = align8(info.length);
-        Scratch s = scratch.get();
-        long a = s.acquire(room + 8L);
-        try {
-            long lenPtr = a + room;
-            IO.putByteArray(a, info, 0, info.length);
-            IO.putInt(lenPtr, info.length);
-            int r = bpfResult(b.bpf_obj_get_info_by_fd(fd, a, lenPtr));
-            if (r < 0) {
-                return r;
-            }
-            IO.getByteArray(a, info, 0, info.length);
-            return IO.getInt(lenPtr);
-        } catch (LinkageError e) {
-            return -ENOSYS;
-        } finally {
-            s.release(a);
-        }
+        return bpf.bpfObjGetInfoByFd(fd, info);
     }
 
     @Override
     public int libbpfProbeProgType(int progType) {
-        JnrLibBpf b = bpf();
-        if (b == null) {
-            return -ENOSYS;
-        }
-        try {
-            return bpfResult(b.libbpf_probe_bpf_prog_type(progType, 0L));
-        } catch (LinkageError e) {
-            return -ENOSYS;
-        }
+        return bpf.libbpfProbeProgType(progType);
     }
 
     @Override
     public int libbpfProbeMapType(int mapType) {
-        JnrLibBpf b = bpf();
-        if (b == null) {
-            return -ENOSYS;
-        }
-        try {
-            return bpfResult(b.libbpf_probe_bpf_map_type(mapType, 0L));
-        } catch (LinkageError e) {
-            return -ENOSYS;
-        }
+        return bpf.libbpfProbeMapType(mapType);
     }
 
     @Override
     public int libbpfProbeHelper(int progType, int helperId) {
-        JnrLibBpf b = bpf();
-        if (b == null) {
-            return -ENOSYS;
-        }
-        try {
-            return bpfResult(b.libbpf_probe_bpf_helper(progType, helperId, 0L));
-        } catch (LinkageError e) {
-            return -ENOSYS;
-        }
+        return bpf.libbpfProbeHelper(progType, helperId);
     }
 
     // ---- helpers --------------------------------------------------------------------------------------------
@@ -964,85 +639,6 @@ final class JnrBackend implements NativeBackend {
 
     private static long align8(long n) {
         return (n + 7) & ~7L;
-    }
-
-    private static byte[] cString(String s) {
-        byte[] utf8 = s.getBytes(StandardCharsets.UTF_8);
-        byte[] c = new byte[utf8.length + 1];
-        System.arraycopy(utf8, 0, c, 0, utf8.length);
-        return c;
-    }
-
-    /**
-     * A thread's native scratch block: at least {@link #SCRATCH_INITIAL} bytes, grown on demand up to
-     * {@link #SCRATCH_MAX}; larger requests get a block of their own that {@link #release} frees.
-     */
-    private static final class Scratch {
-        /** Owns the native block; the cleaner frees it once the Scratch is unreachable. */
-        private final Block block;
-        /** The current block's address (never 0). */
-        long address;
-        private long size;
-
-        Scratch() {
-            long a = IO.allocateMemory(SCRATCH_INITIAL, true);
-            if (a == 0) {
-                throw new OutOfMemoryError("cannot allocate " + SCRATCH_INITIAL + " bytes of native scratch memory");
-            }
-            this.block = new Block(a);
-            this.address = a;
-            this.size = SCRATCH_INITIAL;
-            CLEANER.register(this, block);
-        }
-
-        /** An address with room for {@code need} bytes: this thread's block, or a call-scoped one. */
-        long acquire(long need) {
-            if (need <= size) {
-                return address;
-            }
-            if (need <= SCRATCH_MAX) {
-                long grown = Math.max(size * 2, Long.highestOneBit(need - 1) << 1);
-                grown = Math.min(Math.max(grown, need), SCRATCH_MAX);
-                long a = IO.allocateMemory(grown, true);
-                if (a == 0) {
-                    throw new OutOfMemoryError("cannot allocate " + grown + " bytes of native scratch memory");
-                }
-                IO.freeMemory(block.address);
-                block.address = a;
-                address = a;
-                size = grown;
-                return a;
-            }
-            long a = IO.allocateMemory(need, false);
-            if (a == 0) {
-                throw new OutOfMemoryError("cannot allocate " + need + " bytes of native memory");
-            }
-            return a;
-        }
-
-        /** Frees {@code a} when {@link #acquire} allocated it for one call. */
-        void release(long a) {
-            if (a != address) {
-                IO.freeMemory(a);
-            }
-        }
-    }
-
-    private static final class Block implements Runnable {
-        volatile long address;
-
-        Block(long address) {
-            this.address = address;
-        }
-
-        @Override
-        public void run() {
-            long a = address;
-            address = 0;
-            if (a != 0) {
-                IO.freeMemory(a);
-            }
-        }
     }
 
     // --- recvmmsg/sendmmsg/GRO/GSO: ingest ---
@@ -1094,19 +690,7 @@ final class JnrBackend implements NativeBackend {
 
     @Override
     public int bpfMapSetMaxEntries(long map, int maxEntries) {
-        JnrLibBpf b = bpf();
-        if (b == null) {
-            return -ENOSYS;
-        }
-        if (map == 0) {
-            return -EINVAL;
-        }
-        try {
-            int r = b.bpf_map__set_max_entries(map, maxEntries);
-            return r < 0 ? r : 0; // libbpf 1.x returns -errno itself
-        } catch (LinkageError e) {
-            return -ENOSYS;
-        }
+        return bpf.bpfMapSetMaxEntries(map, maxEntries);
     }
 
     // --- end ingest ---

@@ -1,0 +1,84 @@
+package dev.reuseport;
+
+import dev.reuseport.bpf.Dissector;
+import dev.reuseport.bpf.SteerProgram;
+import java.io.IOException;
+import java.util.List;
+
+/**
+ * What a group's steering program reads in a datagram and counts: the dissector in force, its counters,
+ * the routing-cookie parameters, the per-slot counters. The public methods here are
+ * {@link ReuseportGroup}'s (its only subclass; javadoc shows them there): each checks its arguments and
+ * makes one call to the engine, as the rest of the facade does, and none takes a lock of its own.
+ */
+abstract sealed class GroupDissectors extends GroupLending permits ReuseportGroup {
+    GroupDissectors() {
+    }
+
+    /**
+     * Puts a dissector in force for this UDP group at run time, as {@link ReuseportGroup#policy(Policy)} switches
+     * policies: what the steering program reads in each datagram before the policy decides (a QUIC
+     * connection id's routing cookie, a key at a payload offset, the flow) — see {@link
+     * dev.reuseport.bpf.Dissector}. A datagram without a valid cookie, a malformed one, or one whose
+     * cookie names a slot that is gone is steered by the policy, never dropped. A group without a program
+     * loads and attaches one; with the kernel-hash policy (pass mode) the dissector is set but dormant
+     * until a table policy is in force, and {@link ReuseportGroup#capabilities()} says so. {@link Dissector#none()}
+     * turns dissecting off.
+     *
+     * @param next the dissector
+     * @return the capability report after the switch (its reason names the dissector and its state)
+     * @throws IllegalArgumentException when {@code next} is null, or a dissector other than none is asked
+     *                                  of a TCP group (dissectors read UDP datagrams only)
+     * @throws GroupClosedException when the group is closed
+     * @throws IOException when a map update fails (the previous dissector stays in force; audited)
+     */
+    public Capabilities dissector(Dissector next) throws IOException {
+        BuilderChecks.dissector(((ReuseportGroup) this).protocol(), next);
+        return engine().dissector(next);
+    }
+
+    /**
+     * The dissector in force.
+     *
+     * @return {@link Dissector#none()} unless one was set (or a hand-off delivered one)
+     */
+    public Dissector dissector() {
+        return engine().steering().dissector();
+    }
+
+    /**
+     * Every dissector's counters from the steering program: datagrams steered by a cookie, without a valid
+     * cookie, with a cookie for a slot or generation that is gone, malformed, and the flow dissector's hits
+     * and misses.
+     *
+     * @return one entry per dissector kind but NONE; empty when no program with dissectors is attached
+     * @throws GroupClosedException when the group is closed
+     * @throws IOException when a map lookup fails
+     */
+    public java.util.Map<Dissector.Kind, SteerProgram.DissectorCounters> dissectorCounters() throws IOException {
+        return engine().steering().dissectorCounters();
+    }
+
+    /**
+     * The routing-cookie parameters a server needs to issue cookie-bearing connection ids
+     * ({@link dev.reuseport.bpf.QuicCid#encode}) for the generation that serves new connections now.
+     *
+     * @return {@code [working generation, key of its check bits]}
+     */
+    public int[] cookieGeneration() {
+        return new int[] {engine().steering().workingGeneration(), engine().steering().generationKey()};
+    }
+
+    /**
+     * Per-slot counters of the steering program (selected, would-have-selected in shadow, migrated,
+     * fallback), index = slot id; empty when no program is attached.
+     *
+     * @return the counters of slots 0 to the highest live slot, summed over CPUs since the program was
+     *         loaded; empty without a program
+     * @throws GroupClosedException when the group is closed
+     * @throws IOException when a map lookup fails
+     */
+    public List<SteerProgram.SlotCounters> steeringCounters() throws IOException {
+        return engine().steering().counters();
+    }
+}
