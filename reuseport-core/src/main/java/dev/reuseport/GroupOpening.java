@@ -301,6 +301,8 @@ final class GroupOpening {
         if (standby != null) {
             g.engine().absorb(standby);
         }
+        // the old side hashed over its own sockets during the exchange (away from the standby ones, now gone)
+        g.engine().steering().afterTakeOver();
         return g;
     }
 

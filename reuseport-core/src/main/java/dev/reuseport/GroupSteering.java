@@ -44,6 +44,12 @@ final class GroupSteering {
     private final java.util.concurrent.atomic.LongAdder fallbacks = new java.util.concurrent.atomic.LongAdder();
     /** The policy being shadowed (count only), or null; under {@link #lock}. */
     private Policy shadowed;
+    /**
+     * A hand-off is in progress on the kernel-hash policy: the kernel hash is applied over this group's own
+     * members by the program (a table of the live slots in HASH mode) instead of by the kernel, so that the
+     * standby sockets the process taking over joins the port with get no new connection; under {@link #lock}.
+     */
+    private boolean holding;
 
     GroupSteering(String name, Protocol protocol, SlotTable<Worker> members, java.util.function.Supplier<int[]> memberFds,
                   AtomicBoolean closed, Capabilities caps, AuditLog audit, int flowCapacity) {
@@ -172,7 +178,7 @@ final class GroupSteering {
     private void switchTo(Policy next) throws IOException {
         if (next instanceof Policy.KernelHash) {
             if (steering.attached()) {
-                steering.pass("policy kernel-hash");
+                passOrHold("policy kernel-hash");
             }
             policy = next;
             steering.plan(null);
@@ -243,12 +249,13 @@ final class GroupSteering {
             long t0 = System.nanoTime();
             long inForce = t0;
             if (steering.attached()) {
-                inForce = steering.pass("fallback: " + reason);
+                inForce = passOrHold("fallback: " + reason);
             }
             policy = Policy.kernelHash();
             steering.plan(null);
             shadowed = null;
-            capabilities = capabilities.withSteering("kernel hash", "fallback: " + reason);
+            capabilities = capabilities.withSteering("kernel hash", "fallback: " + reason + (holding ? " (a hand-off "
+                    + "is in progress: the kernel hash over this group's own sockets, by the program)" : ""));
             fallbacks.increment();
             ReuseportEvents.fallback(name, reason, steering.attached(), inForce - t0);
             return inForce;
@@ -426,8 +433,92 @@ final class GroupSteering {
                 steering.publish(plan(shadowed, members.slots(), null), true, why + ": shadow " + shadowed.spec(),
                         policy.spec());
             } else {
-                steering.pass(why + ": back to the kernel hash");
+                passOrHold(why + ": back to the kernel hash");
             }
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /**
+     * The kernel hash: mode PASS, or while a hand-off holds ({@link #holdForHandoff}) the same hash over
+     * this group's own live slots (a table of one entry per slot, HASH mode: no socket outside the group's
+     * socket array is chosen). Under {@link #lock}; the moment it was in force ({@link System#nanoTime()}).
+     */
+    private long passOrHold(String why) throws NativeException {
+        if (!holding) {
+            return steering.pass(why);
+        }
+        steering.publish(new TablePlanner.Plan(SteerProgram.Mode.HASH, members.slots()), false,
+                why + " (hand-off in progress: over this group's own sockets)", policy.spec());
+        return System.nanoTime();
+    }
+
+    /**
+     * A hand-off begins: on the kernel-hash policy with the program attached (and no shadow running), new
+     * connections go by the kernel's hash over this group's sockets only, no longer to the standby sockets
+     * the process taking over has joined the port with (they would wait there until it serves). Failing
+     * opens the previous steering (the program falls back to the kernel hash over every member on an
+     * empty slot). Returns whether it now holds.
+     */
+    boolean holdForHandoff() {
+        lock();
+        try {
+            if (!steering.attached() || !(policy instanceof Policy.KernelHash) || shadowed != null || closed.get()) {
+                return false;
+            }
+            holding = true;
+            try {
+                passOrHold("hand-off begins");
+                return true;
+            } catch (NativeException e) {
+                holding = false;
+                LOG.log(System.Logger.Level.WARNING, name + ": hand-off hold not published: " + e.getMessage());
+                return false;
+            }
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** The hand-off ended without letting go: the kernel hash over every member again (when still held). */
+    void releaseHandoffHold(String why) {
+        lock();
+        try {
+            if (!holding) {
+                return;
+            }
+            holding = false;
+            if (steering.attached() && policy instanceof Policy.KernelHash && shadowed == null && !closed.get()) {
+                steering.pass(why);
+            }
+        } catch (NativeException e) {
+            LOG.log(System.Logger.Level.WARNING, name + ": back to the kernel hash after the hand-off failed: "
+                    + e.getMessage() + "; the program still hashes over this group's sockets");
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /**
+     * A group a hand-off delivered, once the standby sockets are absorbed: the old side held new
+     * connections on its sockets by a table over them (kernel-hash policy); put the kernel hash (PASS) back.
+     * A shadow or table policy in force is left as it is. The map update also readies this process's
+     * map-update path, so that its first fallback does not pay for it.
+     */
+    void afterTakeOver() {
+        lock();
+        try {
+            if (!steering.attached() || !(policy instanceof Policy.KernelHash) || closed.get()) {
+                return;
+            }
+            int[] cfg = steering.program().config();
+            if (cfg[0] != SteerProgram.Mode.PASS.code() && cfg[2] == 0) {
+                steering.pass("taken over: back to the kernel hash over every member");
+            }
+        } catch (NativeException | RuntimeException e) {
+            LOG.log(System.Logger.Level.WARNING, name + ": after the take-over, back to the kernel hash failed: "
+                    + e.getMessage());
         } finally {
             lock.unlock();
         }

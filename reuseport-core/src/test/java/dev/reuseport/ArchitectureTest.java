@@ -73,7 +73,7 @@ class ArchitectureTest {
      * limit. Splitting them is open work of issue 13, not a limit given up.
      */
     static final java.util.Map<String, Integer> OVER_LIMIT_CEILINGS = java.util.Map.of(
-            "ReuseportGroup.java", 773, "GroupEngine.java", 971, "ControlSocket.java", 722, "Worker.java", 642,
+            "ReuseportGroup.java", 773, "GroupEngine.java", 923, "ControlSocket.java", 722, "Worker.java", 642,
             "Systemd.java", 614);
 
     /** The size check with the ratchet: null when {@code file} with {@code n} lines is within what is accepted. */
