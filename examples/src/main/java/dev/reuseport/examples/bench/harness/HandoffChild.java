@@ -32,9 +32,12 @@ public final class HandoffChild {
         String given = args[3];
         if (given.equals("wait")) {
             // started ahead of its turn (a JVM takes seconds to start on a loaded machine): load the classes
-            // the take-over uses, then wait for "go <haltAt|->" on standard input
-            Class.forName("dev.reuseport.GroupOpening");
+            // and read the program tags the take-over uses, then wait for "go <haltAt|->" on standard input
+            Method tags = Class.forName("dev.reuseport.GroupOpening").getDeclaredMethod("committedTags");
+            tags.setAccessible(true);
+            tags.invoke(null); // this build's program tags: four verifier runs, kept for the JVM's life
             Class.forName("dev.reuseport.handoff.Handoff");
+            jnr.unixsocket.UnixSocketChannel.open().close(); // jnr's native stub for the control connection
             System.out.println("WAITING");
             System.out.flush();
             String go = new java.io.BufferedReader(new java.io.InputStreamReader(System.in,
