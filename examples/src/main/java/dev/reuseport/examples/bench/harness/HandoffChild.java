@@ -38,6 +38,7 @@ public final class HandoffChild {
             tags.invoke(null); // this build's program tags: four verifier runs, kept for the JVM's life
             Class.forName("dev.reuseport.handoff.Handoff");
             jnr.unixsocket.UnixSocketChannel.open().close(); // jnr's native stub for the control connection
+            rehearse(ctl.getParent());
             System.out.println("WAITING");
             System.out.flush();
             String go = new java.io.BufferedReader(new java.io.InputStreamReader(System.in,
@@ -93,6 +94,29 @@ public final class HandoffChild {
             g.close();
         }
         System.exit(0);
+    }
+
+    /**
+     * A hand-off from this JVM to itself on a port of its own (a group opened, served on a control socket in
+     * {@code dir}, taken over with standby sockets, closed): the classes, native links and lambdas the real
+     * take-over uses are loaded before its turn, so that on a loaded machine the turn is not spent on them.
+     */
+    private static void rehearse(Path dir) throws Exception {
+        Path ctl = dir.resolve("rehearsal-" + ProcessHandle.current().pid());
+        Method takeOver = Class.forName("dev.reuseport.GroupOpening").getDeclaredMethod("takeOver", Path.class,
+                ReuseportGroup.Builder.class, Class.forName("dev.reuseport.handoff.Handoff"));
+        takeOver.setAccessible(true);
+        Object plain = Class.forName("dev.reuseport.handoff.Handoff").getField("PLAIN").get(null);
+        try (ReuseportGroup first = ReuseportGroup.tcp().address("127.0.0.1").port(0).workers(4).open();
+             ControlSocket cs = ControlSocket.serve(first, ctl, false)) {
+            ReuseportGroup.Builder b = ReuseportGroup.tcp().address("127.0.0.1").port(first.localAddress().getPort())
+                    .workers(4);
+            try (ReuseportGroup second = (ReuseportGroup) takeOver.invoke(null, ctl, b, plain)) {
+                second.fallbackToKernelHash("rehearsal");
+            }
+        } finally {
+            java.nio.file.Files.deleteIfExists(ctl);
+        }
     }
 
     /** {@code new Handoff(step)} of the library's hand-off package. */

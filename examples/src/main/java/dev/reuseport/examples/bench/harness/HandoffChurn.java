@@ -82,6 +82,8 @@ public final class HandoffChurn implements AutoCloseable {
         final Process process;
         final BlockingQueue<String> lines = new LinkedBlockingQueue<>();
         final List<String> all = Collections.synchronizedList(new ArrayList<>());
+        /** When each line of a hand-off's progress first arrived ({@link System#nanoTime()}). */
+        final java.util.Map<String, Long> seenAt = new java.util.concurrent.ConcurrentHashMap<>();
         final Thread reader;
         /** Standard input of a child started ahead of its turn ({@code wait}), else null. */
         final java.io.Writer input;
@@ -106,6 +108,7 @@ public final class HandoffChurn implements AutoCloseable {
                 try (BufferedReader r = new BufferedReader(new InputStreamReader(process.getInputStream(),
                         StandardCharsets.UTF_8))) {
                     for (String l; (l = r.readLine()) != null && all.size() < 10_000; ) {
+                        seenAt.putIfAbsent(l.split(" ")[0].equals("STEP") ? l : l.split(" ")[0], System.nanoTime());
                         lines.add(l);
                         all.add(l);
                     }
@@ -227,6 +230,7 @@ public final class HandoffChurn implements AutoCloseable {
             probe.setDaemon(true);
             probing = true;
             probe.start();
+            t0 = System.nanoTime();
             next.go(newHalt);
             String seen;
             try {
@@ -272,8 +276,13 @@ public final class HandoffChurn implements AutoCloseable {
                 return;
             }
             current = next;
-            notes.add(String.format(java.util.Locale.ROOT, "hand-off %d: the new child READY %.3f s after go", i + 1,
-                    (System.nanoTime() - t0) / 1e9));
+            long go = t0;
+            java.util.function.Function<String, String> at = k -> next.seenAt.containsKey(k)
+                    ? String.valueOf((next.seenAt.get(k) - go) / 1_000_000) : "-";
+            notes.add(String.format(java.util.Locale.ROOT, "hand-off %d: the new child READY %.3f s after go "
+                    + "(ms after go: header %s, ready %s, serving %s, took over %s)", i + 1, (System.nanoTime() - t0) / 1e9,
+                    at.apply("STEP new:header"), at.apply("STEP new:ready"), at.apply("STEP new:serving"),
+                    at.apply(next.saw("FALLBACK") ? "FALLBACK" : "TOOK-OVER")));
             if (next.saw("FALLBACK")) {
                 fallbacks.incrementAndGet();
                 notes.add("hand-off " + (i + 1) + ": the new side fell back (" + next.all + ")");
