@@ -168,7 +168,7 @@ final class GroupOpening {
      * null where they cannot be loaded. A program's tag does not depend on its maps' sizes.
      */
     static String[] committedTags() {
-        String[] known = tags;
+        String[] known = TAGS.get();
         if (known != null) {
             return known.clone();
         }
@@ -183,7 +183,7 @@ final class GroupOpening {
                 return null; // not kept: a later take-over tries again
             }
         }
-        tags = out;
+        TAGS.set(out);
         return out.clone();
     }
 
@@ -192,7 +192,8 @@ final class GroupOpening {
      * read costs four verifier runs (seconds on a loaded host), so a process that takes over more than once,
      * or reads them ahead of its turn, pays once.
      */
-    private static volatile String[] tags;
+    private static final java.util.concurrent.atomic.AtomicReference<String[]> TAGS =
+            new java.util.concurrent.atomic.AtomicReference<>();
 
     /**
      * The received program is this build's (its tag is that of the committed object's program of the same

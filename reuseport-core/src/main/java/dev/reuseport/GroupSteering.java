@@ -44,11 +44,7 @@ final class GroupSteering {
     private final java.util.concurrent.atomic.LongAdder fallbacks = new java.util.concurrent.atomic.LongAdder();
     /** The policy being shadowed (count only), or null; under {@link #lock}. */
     private Policy shadowed;
-    /**
-     * A hand-off is in progress on the kernel-hash policy: the kernel hash is applied over this group's own
-     * members by the program (a table of the live slots in HASH mode) instead of by the kernel, so that the
-     * standby sockets the process taking over joins the port with get no new connection; under {@link #lock}.
-     */
+    /** A hand-off holds new connections on this group's own sockets ({@link #holdForHandoff}); under {@link #lock}. */
     private boolean holding;
 
     GroupSteering(String name, Protocol protocol, SlotTable<Worker> members, java.util.function.Supplier<int[]> memberFds,
@@ -440,11 +436,7 @@ final class GroupSteering {
         }
     }
 
-    /**
-     * The kernel hash: mode PASS, or while a hand-off holds ({@link #holdForHandoff}) the same hash over
-     * this group's own live slots (a table of one entry per slot, HASH mode: no socket outside the group's
-     * socket array is chosen). Under {@link #lock}; the moment it was in force ({@link System#nanoTime()}).
-     */
+    /** PASS, or while a hand-off holds the same hash over this group's live slots only (HASH mode); under {@link #lock}. */
     private long passOrHold(String why) throws NativeException {
         if (!holding) {
             return steering.pass(why);
@@ -455,11 +447,9 @@ final class GroupSteering {
     }
 
     /**
-     * A hand-off begins: on the kernel-hash policy with the program attached (and no shadow running), new
-     * connections go by the kernel's hash over this group's sockets only, no longer to the standby sockets
-     * the process taking over has joined the port with (they would wait there until it serves). Failing
-     * opens the previous steering (the program falls back to the kernel hash over every member on an
-     * empty slot). Returns whether it now holds.
+     * A hand-off begins: on the kernel-hash policy with the program attached (no shadow), new connections are
+     * hashed over this group's sockets only, never to the standby sockets of the process taking over (they
+     * would wait there until it serves). Returns whether it now holds.
      */
     boolean holdForHandoff() {
         lock();
@@ -485,11 +475,9 @@ final class GroupSteering {
     void releaseHandoffHold(String why) {
         lock();
         try {
-            if (!holding) {
-                return;
-            }
+            boolean held = holding;
             holding = false;
-            if (steering.attached() && policy instanceof Policy.KernelHash && shadowed == null && !closed.get()) {
+            if (held && steering.attached() && policy instanceof Policy.KernelHash && shadowed == null && !closed.get()) {
                 steering.pass(why);
             }
         } catch (NativeException e) {
@@ -501,10 +489,8 @@ final class GroupSteering {
     }
 
     /**
-     * A group a hand-off delivered, once the standby sockets are absorbed: the old side held new
-     * connections on its sockets by a table over them (kernel-hash policy); put the kernel hash (PASS) back.
-     * A shadow or table policy in force is left as it is. The map update also readies this process's
-     * map-update path, so that its first fallback does not pay for it.
+     * A group a hand-off delivered, its standby sockets absorbed: the old side's hold (kernel-hash policy)
+     * gives way to PASS; a shadow or table is left. Also readies this process's map-update path.
      */
     void afterTakeOver() {
         lock();
