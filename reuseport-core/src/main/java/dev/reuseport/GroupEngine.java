@@ -2,6 +2,7 @@ package dev.reuseport;
 
 import dev.reuseport.bpf.SteerProgram;
 import dev.reuseport.handoff.Handoff;
+import dev.reuseport.handoff.OldSide;
 import dev.reuseport.internal.member.ChangeSteps;
 import dev.reuseport.internal.member.GroupSpec;
 import dev.reuseport.internal.member.Loans;
@@ -745,7 +746,7 @@ final class GroupEngine {
     /** Hand-off confirmations refused for want of proof (wrong, missing or stale cookies). */
     private final java.util.concurrent.atomic.AtomicLong handoffsRefused = new java.util.concurrent.atomic.AtomicLong();
     /** The hand-off session running, or null; written under {@link #changes}. */
-    private volatile HandOffSession handingOff;
+    private volatile OldSide handingOff;
     /** Set once a hand-off's proof matched, until it let go or broke off: membership changes fail fast. */
     private volatile boolean membershipHeld;
 
@@ -762,10 +763,12 @@ final class GroupEngine {
     }
 
     /**
-     * Starts the old side of a hand-off: a snapshot of the sockets (duplicates, so that a change meanwhile
-     * never sends a closed or reused number), the program and the layout, taken under {@link #changes},
-     * which is released before any byte goes to the peer. Restarts, resizes, policies, the watchdog and
-     * fallbacks run while the peer answers; the proof is then compared with the sockets of that moment.
+     * Starts the old side of a hand-off ({@link OldSide}): a snapshot of the sockets (duplicates), the
+     * program and the layout, taken under {@link #changes}, which is released before any byte goes to the
+     * peer. On the kernel-hash policy the program then hashes over this group's own sockets until the
+     * exchange ends ({@link GroupSteering#holdForHandoff}), so the standby sockets of the process taking over
+     * get no new connection. Restarts, resizes, policies, the watchdog and fallbacks run while the peer
+     * answers; the proof is then compared with the sockets of that moment.
      */
     Handoff.Session handOff() throws IOException {
         changes.lock();
@@ -778,154 +781,103 @@ final class GroupEngine {
             List<Worker> ws = members.live();
             GroupSteering.Snapshot st = steering.snapshot();
             SteerProgram program = st.program();
-            int extra = program == null ? 0 : SteerProgram.MAPS.size() + 1;
-            int[] fds = new int[ws.size() + extra];
-            Arrays.fill(fds, -1);
+            int[] own = ws.stream().mapToInt(w -> w.socket().number()).toArray();
+            int[] all = program == null ? own : java.util.stream.IntStream.concat(Arrays.stream(own),
+                    Arrays.stream(program.descriptors()).limit(SteerProgram.MAPS.size() + 1)).toArray();
+            int[] fds;
             try {
-                for (int i = 0; i < ws.size(); i++) {
-                    fds[i] = dev.reuseport.sys.internal.Sys.dup(ws.get(i).socket().number());
-                }
-                if (program != null) {
-                    int[] p = program.descriptors();
-                    for (int i = 0; i < extra; i++) {
-                        fds[ws.size() + i] = dev.reuseport.sys.internal.Sys.dup(p[i]);
-                    }
-                }
+                fds = OldSide.duplicates(all);
             } catch (NativeException e) {
-                MemberSockets.closeAll(fds, e);
                 throw new ReuseportException("hand-off of " + describe() + " cannot duplicate its descriptors: "
                         + e.getMessage(), e);
             }
             Handoff.Layout layout = new Handoff.Layout(protocol.name(), spec.local().getAddress().getHostAddress(),
                     spec.local().getPort(), spec.backlog(), spec.receiveBuffer(), st.policy(), st.tableVersion(),
                     slots(), program == null ? null : program.program().name(), fds);
-            HandOffSession s = new HandOffSession(layout, ws.size());
+            OldSide s = new OldSide(new HandingOff(), layout, handoffsRefused);
             handingOff = s;
+            if (steering.holdForHandoff()) {
+                audit.record("handoff-hold", "slots", Arrays.toString(slots()), "outcome", "new connections hashed over "
+                        + "this group's sockets only until the exchange ends");
+            }
             return s;
         } finally {
             changes.unlock();
         }
     }
 
-    /** One old-side exchange; its calls take {@link #changes} briefly, never across the peer's answers. */
-    private final class HandOffSession implements Handoff.Session {
-        private final Handoff.Layout layout;
-        private final int sockets;
-        private boolean ended;
-
-        HandOffSession(Handoff.Layout layout, int sockets) {
-            this.layout = layout;
-            this.sockets = sockets;
+    /** The group as {@link OldSide} sees it. */
+    private final class HandingOff implements OldSide.Group {
+        @Override
+        public ReentrantLock changes() {
+            return changes;
         }
 
         @Override
-        public Handoff.Layout layout() {
-            return layout;
+        public boolean closed() {
+            return closed.get();
         }
 
         @Override
-        public String prove(long[] cookies) {
-            changes.lock();
-            try {
-                if (closed.get()) {
-                    return describe() + " was closed during the exchange";
-                }
-                List<Worker> ws = members.live();
-                if (cookies.length != ws.size()) {
-                    return cookies.length + " cookies for the group's " + ws.size() + " sockets";
-                }
-                for (int i = 0; i < ws.size(); i++) {
-                    long own;
-                    try {
-                        own = dev.reuseport.sys.internal.Sys.getLong(ws.get(i).socket().number(),
-                                dev.reuseport.sys.internal.Sys.SOL_SOCKET, dev.reuseport.sys.internal.Sys.SO_COOKIE);
-                    } catch (NativeException e) {
-                        return "cannot read the cookie of slot " + ws.get(i).slot() + ": " + e.getMessage();
-                    }
-                    if (own != cookies[i]) {
-                        return "cookie " + Long.toHexString(cookies[i]) + " for slot " + ws.get(i).slot() + " is not "
-                                + "that of the group's socket (" + Long.toHexString(own) + ")"
-                                + (Arrays.equals(slots(), layout.slots()) ? "" : "; the membership changed during the "
-                                + "exchange");
-                    }
-                }
-                membershipHeld = true;
-                return null;
-            } finally {
-                changes.unlock();
-            }
+        public String describe() {
+            return GroupEngine.this.describe();
         }
 
         @Override
-        public void refused(String reason) {
-            handoffsRefused.incrementAndGet();
-            audit.record("handoff-refused", "reason", reason, "outcome", "still serving", "refused",
-                    handoffsRefused.get());
-            LOG.log(System.Logger.Level.WARNING, describe() + ": hand-off confirmation refused (" + reason
-                    + "); still serving");
+        public int[] slots() {
+            return GroupEngine.this.slots();
         }
 
         @Override
-        public void aborted(String reason) {
-            if (ended) {
-                return;
-            }
-            ended = true;
-            membershipHeld = false;
-            LOG.log(System.Logger.Level.WARNING, describe() + ": hand-off not completed (" + reason + "); still serving");
-            audit.record("handoff-aborted", "reason", reason, "outcome", "still serving", "workers", sockets);
+        public int[] sockets() {
+            return members.live().stream().mapToInt(w -> w.socket().number()).toArray();
+        }
+
+        @Override
+        public void audit(String event, Object... kv) {
+            audit.record(event, kv);
+        }
+
+        @Override
+        public void holdMembership(boolean held) {
+            membershipHeld = held;
         }
 
         @Override
         public void letGo() {
-            changes.lock();
-            try {
-                ended = true;
-                membershipHeld = false;
-                if (closed.get()) {
-                    return;
-                }
-                List<Worker> ws = members.live();
-                audit.record("handoff", "workers", ws.size(), "table_version", layout.tableVersion(), "outcome",
-                        "descriptors passed and proven; letting go");
-                if (steering.tableVersion() != layout.tableVersion()) {
-                    audit.record("handoff-steering-changed", "sent_table_version", layout.tableVersion(), "table_version",
-                            steering.tableVersion(), "policy", steering.policy().spec(), "outcome", "the new process "
-                            + "reads the policy it was sent; the program's maps, which it shares, hold the later table");
-                }
-                closed.set(true);
-                for (Worker w : ws) {
-                    leaveListener(w, w.socket());
-                }
-                socketListeners.clear();
-                loans.clear();
-                for (Worker w : ws) {
-                    try {
-                        w.close();
-                    } catch (NativeException e) {
-                        LOG.log(System.Logger.Level.WARNING, "after hand-off, closing " + w + ": " + e.getMessage());
-                    }
-                }
-                steering.close();
-            } finally {
-                changes.unlock();
+            List<Worker> ws = members.live();
+            OldSide s = handingOff;
+            int sent = s == null ? steering.tableVersion() : s.layout().tableVersion();
+            audit.record("handoff", "workers", ws.size(), "table_version", sent, "outcome",
+                    "descriptors passed and proven; letting go");
+            if (steering.tableVersion() != sent) {
+                audit.record("handoff-steering-changed", "sent_table_version", sent, "table_version",
+                        steering.tableVersion(), "policy", steering.policy().spec(), "outcome", "the new process "
+                        + "reads the policy it was sent; the program's maps, which it shares, hold the later table");
             }
+            closed.set(true);
+            for (Worker w : ws) {
+                leaveListener(w, w.socket());
+            }
+            socketListeners.clear();
+            loans.clear();
+            for (Worker w : ws) {
+                try {
+                    w.close();
+                } catch (NativeException e) {
+                    LOG.log(System.Logger.Level.WARNING, "after hand-off, closing " + w + ": " + e.getMessage());
+                }
+            }
+            steering.close();
         }
 
         @Override
-        public void close() {
-            membershipHeld = false;
-            for (int fd : layout.fds()) {
-                try {
-                    dev.reuseport.sys.internal.Sys.close(fd);
-                } catch (NativeException e) {
-                    LOG.log(System.Logger.Level.DEBUG, "closing a hand-off duplicate: " + e.getMessage());
-                }
-            }
+        public void ended(OldSide session) {
             changes.lock();
             try {
-                if (handingOff == this) {
+                if (handingOff == session) {
                     handingOff = null;
+                    steering.releaseHandoffHold("hand-off ended without letting go: back to the kernel hash");
                 }
             } finally {
                 changes.unlock();

@@ -168,19 +168,32 @@ final class GroupOpening {
      * null where they cannot be loaded. A program's tag does not depend on its maps' sizes.
      */
     static String[] committedTags() {
+        String[] known = TAGS.get();
+        if (known != null) {
+            return known.clone();
+        }
         if (!Probes.steeringAvailable(Probes.steering())) {
             return null;
         }
-        String[] tags = new String[TAGGED.length];
+        String[] out = new String[TAGGED.length];
         for (int i = 0; i < TAGGED.length; i++) {
             try (SteerProgram p = SteerProgram.load(i % 2 == 1, 0, i < 2)) {
-                tags[i] = p.program().info().tag();
+                out[i] = p.program().info().tag();
             } catch (IOException | RuntimeException e) {
-                return null;
+                return null; // not kept: a later take-over tries again
             }
         }
-        return tags;
+        TAGS.set(out);
+        return out.clone();
     }
+
+    /**
+     * The tags once read: they are those of the object in this JAR, fixed for the life of the JVM, and a
+     * read costs four verifier runs (seconds on a loaded host), so a process that takes over more than once,
+     * or reads them ahead of its turn, pays once.
+     */
+    private static final java.util.concurrent.atomic.AtomicReference<String[]> TAGS =
+            new java.util.concurrent.atomic.AtomicReference<>();
 
     /**
      * The received program is this build's (its tag is that of the committed object's program of the same
@@ -301,6 +314,8 @@ final class GroupOpening {
         if (standby != null) {
             g.engine().absorb(standby);
         }
+        // the old side hashed over its own sockets during the exchange (away from the standby ones, now gone)
+        g.engine().steering().afterTakeOver();
         return g;
     }
 

@@ -44,6 +44,8 @@ final class GroupSteering {
     private final java.util.concurrent.atomic.LongAdder fallbacks = new java.util.concurrent.atomic.LongAdder();
     /** The policy being shadowed (count only), or null; under {@link #lock}. */
     private Policy shadowed;
+    /** A hand-off holds new connections on this group's own sockets ({@link #holdForHandoff}); under {@link #lock}. */
+    private boolean holding;
 
     GroupSteering(String name, Protocol protocol, SlotTable<Worker> members, java.util.function.Supplier<int[]> memberFds,
                   AtomicBoolean closed, Capabilities caps, AuditLog audit, int flowCapacity) {
@@ -172,7 +174,7 @@ final class GroupSteering {
     private void switchTo(Policy next) throws IOException {
         if (next instanceof Policy.KernelHash) {
             if (steering.attached()) {
-                steering.pass("policy kernel-hash");
+                passOrHold("policy kernel-hash");
             }
             policy = next;
             steering.plan(null);
@@ -243,12 +245,13 @@ final class GroupSteering {
             long t0 = System.nanoTime();
             long inForce = t0;
             if (steering.attached()) {
-                inForce = steering.pass("fallback: " + reason);
+                inForce = passOrHold("fallback: " + reason);
             }
             policy = Policy.kernelHash();
             steering.plan(null);
             shadowed = null;
-            capabilities = capabilities.withSteering("kernel hash", "fallback: " + reason);
+            capabilities = capabilities.withSteering("kernel hash", "fallback: " + reason + (holding ? " (a hand-off "
+                    + "is in progress: the kernel hash over this group's own sockets, by the program)" : ""));
             fallbacks.increment();
             ReuseportEvents.fallback(name, reason, steering.attached(), inForce - t0);
             return inForce;
@@ -426,8 +429,82 @@ final class GroupSteering {
                 steering.publish(plan(shadowed, members.slots(), null), true, why + ": shadow " + shadowed.spec(),
                         policy.spec());
             } else {
-                steering.pass(why + ": back to the kernel hash");
+                passOrHold(why + ": back to the kernel hash");
             }
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** PASS, or while a hand-off holds the same hash over this group's live slots only (HASH mode); under {@link #lock}. */
+    private long passOrHold(String why) throws NativeException {
+        if (!holding) {
+            return steering.pass(why);
+        }
+        steering.publish(new TablePlanner.Plan(SteerProgram.Mode.HASH, members.slots()), false,
+                why + " (hand-off in progress: over this group's own sockets)", policy.spec());
+        return System.nanoTime();
+    }
+
+    /**
+     * A hand-off begins: on the kernel-hash policy with the program attached (no shadow), new connections are
+     * hashed over this group's sockets only, never to the standby sockets of the process taking over (they
+     * would wait there until it serves). Returns whether it now holds.
+     */
+    boolean holdForHandoff() {
+        lock();
+        try {
+            if (!steering.attached() || !(policy instanceof Policy.KernelHash) || shadowed != null || closed.get()) {
+                return false;
+            }
+            holding = true;
+            try {
+                passOrHold("hand-off begins");
+                return true;
+            } catch (NativeException e) {
+                holding = false;
+                LOG.log(System.Logger.Level.WARNING, name + ": hand-off hold not published: " + e.getMessage());
+                return false;
+            }
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** The hand-off ended without letting go: the kernel hash over every member again (when still held). */
+    void releaseHandoffHold(String why) {
+        lock();
+        try {
+            boolean held = holding;
+            holding = false;
+            if (held && steering.attached() && policy instanceof Policy.KernelHash && shadowed == null && !closed.get()) {
+                steering.pass(why);
+            }
+        } catch (NativeException e) {
+            LOG.log(System.Logger.Level.WARNING, name + ": back to the kernel hash after the hand-off failed: "
+                    + e.getMessage() + "; the program still hashes over this group's sockets");
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /**
+     * A group a hand-off delivered, its standby sockets absorbed: the old side's hold (kernel-hash policy)
+     * gives way to PASS; a shadow or table is left. Also readies this process's map-update path.
+     */
+    void afterTakeOver() {
+        lock();
+        try {
+            if (!steering.attached() || !(policy instanceof Policy.KernelHash) || closed.get()) {
+                return;
+            }
+            int[] cfg = steering.program().config();
+            if (cfg[0] != SteerProgram.Mode.PASS.code() && cfg[2] == 0) {
+                steering.pass("taken over: back to the kernel hash over every member");
+            }
+        } catch (NativeException | RuntimeException e) {
+            LOG.log(System.Logger.Level.WARNING, name + ": after the take-over, back to the kernel hash failed: "
+                    + e.getMessage());
         } finally {
             lock.unlock();
         }

@@ -11,7 +11,8 @@ import java.util.function.Consumer;
 /**
  * A child JVM of {@code bench soak}'s hand-off churn: {@code old <ctl> <port> <haltAt|->} opens a TCP group
  * of 4 on 127.0.0.1:port, {@code new <ctl> <port> <haltAt|->} takes it over from {@code ctl} (falling back
- * to opening it on its standby sockets). Either then serves it (every connection echoed, as
+ * to opening it on its standby sockets); {@code new <ctl> <port> wait} starts ahead of its turn, prints
+ * {@code WAITING} and takes over when a line {@code go <haltAt|->} arrives on standard input. Either then serves it (every connection echoed, as
  * {@link CheckedTcpServer}) with a control socket on {@code ctl}, prints {@code READY <port>} (a new one first
  * {@code TOOK-OVER} or {@code FALLBACK}), and exits 0 once it handed off and drained (or on SIGTERM). It prints {@code STEP <name>} at each hand-off step and, at {@code haltAt},
  * {@code HALTING} and waits to be killed (the parent sends SIGKILL: a real kill -9 at that step).
@@ -28,7 +29,26 @@ public final class HandoffChild {
         String role = args[0];
         Path ctl = Path.of(args[1]);
         int port = Integer.parseInt(args[2]);
-        String haltAt = args[3];
+        String given = args[3];
+        if (given.equals("wait")) {
+            // started ahead of its turn (a JVM takes seconds to start on a loaded machine): load the classes
+            // and read the program tags the take-over uses, then wait for "go <haltAt|->" on standard input
+            Method tags = Class.forName("dev.reuseport.GroupOpening").getDeclaredMethod("committedTags");
+            tags.setAccessible(true);
+            tags.invoke(null); // this build's program tags: four verifier runs, kept for the JVM's life
+            Class.forName("dev.reuseport.handoff.Handoff");
+            jnr.unixsocket.UnixSocketChannel.open().close(); // jnr's native stub for the control connection
+            rehearse(ctl.getParent());
+            System.out.println("WAITING");
+            System.out.flush();
+            String go = new java.io.BufferedReader(new java.io.InputStreamReader(System.in,
+                    java.nio.charset.StandardCharsets.US_ASCII)).readLine();
+            if (go == null || !go.startsWith("go ")) {
+                System.exit(3); // the parent went away or stopped the churn
+            }
+            given = go.substring(3).trim();
+        }
+        String haltAt = given;
         Object handoff = handoff(step -> {
             System.out.println("STEP " + step);
             System.out.flush();
@@ -74,6 +94,29 @@ public final class HandoffChild {
             g.close();
         }
         System.exit(0);
+    }
+
+    /**
+     * A hand-off from this JVM to itself on a port of its own (a group opened, served on a control socket in
+     * {@code dir}, taken over with standby sockets, closed): the classes, native links and lambdas the real
+     * take-over uses are loaded before its turn, so that on a loaded machine the turn is not spent on them.
+     */
+    private static void rehearse(Path dir) throws Exception {
+        Path ctl = dir.resolve("rehearsal-" + ProcessHandle.current().pid());
+        Method takeOver = Class.forName("dev.reuseport.GroupOpening").getDeclaredMethod("takeOver", Path.class,
+                ReuseportGroup.Builder.class, Class.forName("dev.reuseport.handoff.Handoff"));
+        takeOver.setAccessible(true);
+        Object plain = Class.forName("dev.reuseport.handoff.Handoff").getField("PLAIN").get(null);
+        try (ReuseportGroup first = ReuseportGroup.tcp().address("127.0.0.1").port(0).workers(4).open();
+             ControlSocket cs = ControlSocket.serve(first, ctl, false)) {
+            ReuseportGroup.Builder b = ReuseportGroup.tcp().address("127.0.0.1").port(first.localAddress().getPort())
+                    .workers(4);
+            try (ReuseportGroup second = (ReuseportGroup) takeOver.invoke(null, ctl, b, plain)) {
+                second.fallbackToKernelHash("rehearsal");
+            }
+        } finally {
+            java.nio.file.Files.deleteIfExists(ctl);
+        }
     }
 
     /** {@code new Handoff(step)} of the library's hand-off package. */

@@ -48,6 +48,8 @@ public final class HandoffChurn implements AutoCloseable {
     private final List<Child> children = Collections.synchronizedList(new ArrayList<>());
     private final ReentrantLock handoffGate = new ReentrantLock();
     private Child current;
+    /** The next new side, started ahead of its turn and waiting for {@code go}. */
+    private Child spare;
     private int started;
     private volatile boolean stop;
     private Thread hostile;
@@ -60,12 +62,18 @@ public final class HandoffChurn implements AutoCloseable {
     public final AtomicLong fallbacks = new AtomicLong();
     /** Children killed with SIGKILL at a hand-off step. */
     public final AtomicLong killed = new AtomicLong();
+    /** Of those, new sides (the hand-off then did not happen; the old side serves on). */
+    public final AtomicLong killedNew = new AtomicLong();
     /** Requests the hostile client sent (each answered, refused or cut off). */
     public final AtomicLong hostileRequests = new AtomicLong();
     /** The slowest {@code fallback} request answered during a hand-off, in microseconds. */
     public final AtomicLong fallbackDuringHandoffMicros = new AtomicLong();
     /** Fallback requests timed during hand-offs. */
     public final AtomicLong fallbackProbes = new AtomicLong();
+    /** The slowest of the old side's own figure for those requests (the reply's "in force after N us"). */
+    public final AtomicLong fallbackInForceMicros = new AtomicLong();
+    /** When each SIGKILL was sent ({@link System#nanoTime()}): connections in flight then may be lost. */
+    public final List<Long> kills = Collections.synchronizedList(new ArrayList<>());
     /** What went wrong or is worth saying. */
     public final List<String> notes = Collections.synchronizedList(new ArrayList<>());
 
@@ -74,7 +82,11 @@ public final class HandoffChurn implements AutoCloseable {
         final Process process;
         final BlockingQueue<String> lines = new LinkedBlockingQueue<>();
         final List<String> all = Collections.synchronizedList(new ArrayList<>());
+        /** When each line of a hand-off's progress first arrived ({@link System#nanoTime()}). */
+        final java.util.Map<String, Long> seenAt = new java.util.concurrent.ConcurrentHashMap<>();
         final Thread reader;
+        /** Standard input of a child started ahead of its turn ({@code wait}), else null. */
+        final java.io.Writer input;
 
         Child(String role, String haltAt) throws IOException {
             List<String> cmd = new ArrayList<>();
@@ -85,12 +97,18 @@ public final class HandoffChurn implements AutoCloseable {
             cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), HandoffChild.class.getName(), role,
                     ctl.toString(), Integer.toString(port), haltAt));
             process = new ProcessBuilder(cmd).redirectError(dir.resolve("child-" + started++ + ".err").toFile()).start();
-            process.getOutputStream().close(); // the child reads no input: no pipe left open here
+            if (haltAt.equals("wait")) {
+                input = new java.io.OutputStreamWriter(process.getOutputStream(), StandardCharsets.US_ASCII);
+            } else {
+                input = null;
+                process.getOutputStream().close(); // the child reads no input: no pipe left open here
+            }
             children.add(this);
             reader = new Thread(() -> {
                 try (BufferedReader r = new BufferedReader(new InputStreamReader(process.getInputStream(),
                         StandardCharsets.UTF_8))) {
                     for (String l; (l = r.readLine()) != null && all.size() < 10_000; ) {
+                        seenAt.putIfAbsent(l.split(" ")[0].equals("STEP") ? l : l.split(" ")[0], System.nanoTime());
                         lines.add(l);
                         all.add(l);
                     }
@@ -108,7 +126,21 @@ public final class HandoffChurn implements AutoCloseable {
             }
         }
 
+        /** Tells a child started ahead of its turn to take over now, halting at {@code haltAt} ("-": none). */
+        void go(String haltAt) throws IOException {
+            input.write("go " + haltAt + "\n");
+            input.flush();
+            input.close();
+        }
+
+        /** SIGKILL at a hand-off step, recorded in {@link #kills}. */
         void kill() throws InterruptedException {
+            kills.add(System.nanoTime());
+            discard();
+        }
+
+        /** SIGKILL of a child that never served (not a kill at a step). */
+        void discard() throws InterruptedException {
             process.destroyForcibly(); // SIGKILL
             process.waitFor(10, TimeUnit.SECONDS);
         }
@@ -116,7 +148,7 @@ public final class HandoffChurn implements AutoCloseable {
         void stop() throws InterruptedException {
             process.destroy();
             if (!process.waitFor(10, TimeUnit.SECONDS)) {
-                kill();
+                discard();
             }
         }
     }
@@ -142,6 +174,7 @@ public final class HandoffChurn implements AutoCloseable {
         if (!awaitAny(current, READY_MILLIS, "READY ").startsWith("READY ")) {
             throw new IOException("the first hand-off child did not start: " + current.all);
         }
+        spare = new Child("new", "wait");
         load = new PacedTcpLoad(new InetSocketAddress("127.0.0.1", port), rate, hardDeadline);
         load.start();
         hostile = new Thread(this::hostileLoop, "churn-hostile-client");
@@ -182,54 +215,94 @@ public final class HandoffChurn implements AutoCloseable {
         try {
             Child old = current;
             long t0 = System.nanoTime();
-            Child next = new Child("new", newHalt);
+            Child next = spare;
+            spare = null;
+            if (next == null || !awaitAny(next, READY_MILLIS, "WAITING").equals("WAITING")) {
+                notes.add("hand-off " + (i + 1) + ": the waiting child did not start" + (next == null ? ""
+                        : ": " + next.all));
+                if (next != null) {
+                    next.discard();
+                }
+                spare = new Child("new", "wait");
+                return;
+            }
             Thread probe = new Thread(this::probeFallback, "churn-fallback-probe");
             probe.setDaemon(true);
+            probing = true;
             probe.start();
+            t0 = System.nanoTime();
+            next.go(newHalt);
             String seen;
-            if (oldHalt != null) {
-                // the old side is killed when the new one reports the step that follows the old one's
-                String counterpart = switch (oldHalt) {
-                    case "old:header" -> "new:header";
-                    case "old:fds" -> "new:fds";
-                    case "old:layout" -> "new:layout";
-                    case "old:proven" -> "new:ready";
-                    default -> "new:serving";
-                };
-                seen = awaitAny(next, READY_MILLIS, "STEP " + counterpart, "READY ", "TOOK-OVER", "FALLBACK");
-                old.kill();
-                killed.incrementAndGet();
-                notes.add("hand-off " + (i + 1) + ": old side (pid " + old.process.pid() + ") killed -9 at " + oldHalt
-                        + " (new side at '" + seen + "')");
-                seen = awaitAny(next, READY_MILLIS, "READY ");
-            } else {
-                seen = awaitAny(next, READY_MILLIS, "HALTING", "READY ");
+            try {
+                if (oldHalt != null) {
+                    // the old side is killed when the new one reports the step that follows the old one's
+                    String counterpart = switch (oldHalt) {
+                        case "old:header" -> "new:header";
+                        case "old:fds" -> "new:fds";
+                        case "old:layout" -> "new:layout";
+                        case "old:proven" -> "new:ready";
+                        default -> "new:serving";
+                    };
+                    seen = awaitAny(next, READY_MILLIS, "STEP " + counterpart, "READY ", "TOOK-OVER", "FALLBACK");
+                    stopProbe(probe); // only the old side is timed
+                    old.kill();
+                    killed.incrementAndGet();
+                    notes.add("hand-off " + (i + 1) + ": old side (pid " + old.process.pid() + ") killed -9 at " + oldHalt
+                            + " (new side at '" + seen + "')");
+                    seen = awaitAny(next, READY_MILLIS, "READY ");
+                } else {
+                    // the probe stops as the new side has taken over (the old one let go) or halts
+                    seen = awaitAny(next, READY_MILLIS, "HALTING", "TOOK-OVER", "FALLBACK");
+                    stopProbe(probe);
+                    if (!seen.equals("HALTING") && !seen.isEmpty()) {
+                        seen = awaitAny(next, READY_MILLIS, "READY ");
+                    }
+                }
+            } finally {
+                stopProbe(probe);
+                spare = new Child("new", "wait"); // the next turn's new side starts now
             }
-            stopProbe(probe);
             if (seen.equals("HALTING")) {
                 next.kill();
                 killed.incrementAndGet();
+                killedNew.incrementAndGet();
                 notes.add("hand-off " + (i + 1) + ": new side (pid " + next.process.pid() + ") killed -9 at " + newHalt
                         + "; the old one serves on");
                 return;
             }
             if (!seen.startsWith("READY ")) {
                 notes.add("hand-off " + (i + 1) + ": the new child did not become READY; its output " + next.all);
-                next.kill();
+                next.discard();
                 return;
             }
             current = next;
-            notes.add(String.format(java.util.Locale.ROOT, "hand-off %d: the new child READY after %.1f s", i + 1,
-                    (System.nanoTime() - t0) / 1e9));
+            long go = t0;
+            java.util.function.Function<String, String> at = k -> next.seenAt.containsKey(k)
+                    ? String.valueOf((next.seenAt.get(k) - go) / 1_000_000) : "-";
+            notes.add(String.format(java.util.Locale.ROOT, "hand-off %d: the new child READY %.3f s after go "
+                    + "(ms after go: header %s, ready %s, serving %s, took over %s)", i + 1, (System.nanoTime() - t0) / 1e9,
+                    at.apply("STEP new:header"), at.apply("STEP new:ready"), at.apply("STEP new:serving"),
+                    at.apply(next.saw("FALLBACK") ? "FALLBACK" : "TOOK-OVER")));
             if (next.saw("FALLBACK")) {
                 fallbacks.incrementAndGet();
                 notes.add("hand-off " + (i + 1) + ": the new side fell back (" + next.all + ")");
             } else {
                 handoffs.incrementAndGet();
             }
-            if (old.process.isAlive() && !old.process.waitFor(15, TimeUnit.SECONDS)) {
-                notes.add("hand-off " + (i + 1) + ": the old child (pid " + old.process.pid() + ") did not exit; stopped");
-                old.stop();
+            if (old.process.isAlive()) {
+                Thread reaper = new Thread(() -> {
+                    try {
+                        if (!old.process.waitFor(15, TimeUnit.SECONDS)) {
+                            notes.add("hand-off " + (i + 1) + ": the old child (pid " + old.process.pid()
+                                    + ") did not exit; stopped");
+                            old.stop();
+                        }
+                    } catch (InterruptedException e) {
+                        Thread.currentThread().interrupt();
+                    }
+                }, "churn-reaper");
+                reaper.setDaemon(true);
+                reaper.start();
             }
         } finally {
             handoffGate.unlock();
@@ -239,27 +312,58 @@ public final class HandoffChurn implements AutoCloseable {
     private volatile boolean probing;
 
     /** Times {@code fallback} on the control socket until {@link #stopProbe}. */
+    private static final java.util.regex.Pattern IN_FORCE = java.util.regex.Pattern.compile("in force after (\\d+) us");
+
+    /**
+     * Times {@code fallback} on the old side's control socket until {@link #stopProbe} (called as the new side
+     * reports that it took over, fell back or halts, or before the old side is killed): the round trip, and
+     * the old side's own figure from its reply (from the call to the kernel default in force, lock waits
+     * included).
+     */
     private void probeFallback() {
-        probing = true;
         while (probing && !stop) {
             try (ControlClient c = ControlClient.connect(ctl)) {
                 long t0 = System.nanoTime();
                 ControlClient.Reply r = c.request("fallback");
                 long us = (System.nanoTime() - t0) / 1000;
-                if (r.ok()) {
+                if (r.ok() && probing) {
                     fallbackProbes.incrementAndGet();
                     fallbackDuringHandoffMicros.accumulateAndGet(us, Math::max);
+                    java.util.regex.Matcher m = IN_FORCE.matcher(r.toString());
+                    if (m.find()) {
+                        fallbackInForceMicros.accumulateAndGet(Long.parseLong(m.group(1)), Math::max);
+                    }
                 }
             } catch (IOException | RuntimeException e) {
                 // the old side went away or the socket moved: the next try connects to whoever serves it
             }
-            LockSupportSleep.millis(20);
+            LockSupportSleep.millis(2);
         }
     }
 
     private void stopProbe(Thread probe) throws InterruptedException {
         probing = false;
         probe.join(5000);
+    }
+
+    /**
+     * Whether a failed connection was lost to a kill -9: it was in flight when a child was killed (a kill
+     * between its start and its failure) and it failed by a reset or an early end of stream, which is what
+     * the kernel does to a connection the killed process had accepted. A timeout or a failed connect is
+     * never counted here (nothing the kernel does at a kill explains those), and the report shows the
+     * kernel's migration failures beside it (a queued connection reset for want of a listener would look
+     * the same; with 0 migration failures none was).
+     */
+    public boolean lostToKill(PacedTcpLoad.Failure f) {
+        String r = f.reason();
+        boolean resetOrEnd = r.startsWith("read: ") && (r.contains("reset") || r.contains("before the end of stream"))
+                || r.startsWith("write: ") || r.startsWith("shutdownOutput: ");
+        if (!resetOrEnd || r.contains("timed out")) {
+            return false;
+        }
+        synchronized (kills) {
+            return kills.stream().anyMatch(k -> k >= f.started() && k <= f.seen());
+        }
     }
 
     /** Sleeps without an InterruptedException to handle. */
@@ -363,6 +467,13 @@ public final class HandoffChurn implements AutoCloseable {
             cs = new ArrayList<>(children);
         }
         for (Child c : cs) {
+            if (c.input != null) {
+                try {
+                    c.input.close(); // a waiting child reads end of input and exits
+                } catch (IOException e) {
+                    // already gone
+                }
+            }
             c.stop(); // first: the hostile client may wait for a reply from it
             c.reader.join(5000); // its end of the output pipe closes with it
         }

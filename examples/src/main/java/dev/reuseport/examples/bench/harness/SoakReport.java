@@ -155,14 +155,33 @@ public final class SoakReport {
             }
         }
         HandoffChurn ch = run.churn;
-        long churnFailed = ch == null ? 0 : ch.load.failed.sum();
+        long churnFailed = 0;
+        long killedInFlight = 0;
+        long migrateFailures = k1.getOrDefault("TcpExt.TCPMigrateReqFailure", 0L)
+                - k0.getOrDefault("TcpExt.TCPMigrateReqFailure", 0L);
         if (ch != null) {
+            long all = ch.load.failed.sum();
+            for (PacedTcpLoad.Failure f : ch.load.failures) {
+                if (ch.lostToKill(f)) {
+                    killedInFlight++;
+                }
+            }
+            if (migrateFailures > 0) {
+                // a queued connection reset for want of a listener looks the same: excuse none
+                out.println("  the kernel failed " + migrateFailures + " migrations: no failure is put down to a kill");
+                killedInFlight = 0;
+            }
+            churnFailed = all - killedInFlight;
             out.printf("hand-off churn (child JVMs, its own port): %d hand-offs completed, %d fell back, %d children "
-                    + "killed -9 at a step; load %d connections, %d failed; hostile control client %d requests; "
-                    + "fallback on the old side during hand-offs: %d timed, slowest %d us%n", ch.handoffs.get(),
-                    ch.fallbacks.get(), ch.killed.get(), ch.load.attempted.sum(), churnFailed,
-                    ch.hostileRequests.get(), ch.fallbackProbes.get(), ch.fallbackDuringHandoffMicros.get());
-            if (churnFailed > 0) {
+                    + "killed -9 at a step (%d new sides); load %d connections, %d failed, of which %d lost to a kill -9 "
+                    + "(in flight at the kill, reset or cut short: accepted by the killed process; the kernel's "
+                    + "TCPMigrateReqFailure delta %d) and %d for other reasons; hostile control client %d requests; "
+                    + "fallback on the old side during hand-offs: %d timed, slowest round trip %d us, slowest in the "
+                    + "old side %d us%n", ch.handoffs.get(), ch.fallbacks.get(), ch.killed.get(), ch.killedNew.get(),
+                    ch.load.attempted.sum(), all, killedInFlight, migrateFailures, churnFailed,
+                    ch.hostileRequests.get(), ch.fallbackProbes.get(), ch.fallbackDuringHandoffMicros.get(),
+                    ch.fallbackInForceMicros.get());
+            if (all > 0) {
                 ch.load.reasonSnapshot().forEach((k, v) -> out.printf("    %6d  %s%n", v, k));
             }
         }
@@ -181,7 +200,9 @@ public final class SoakReport {
                 .put("changes", cs.size()).put("handoffs", ch == null ? 0 : ch.handoffs.get())
                 .put("killed", ch == null ? 0 : ch.killed.get())
                 .put("hostile_requests", ch == null ? 0 : ch.hostileRequests.get())
-                .put("fallback_during_handoff_us", ch == null ? 0 : ch.fallbackDuringHandoffMicros.get()).print(out);
+                .put("fallback_during_handoff_us", ch == null ? 0 : ch.fallbackDuringHandoffMicros.get())
+                .put("fallback_in_group_us", ch == null ? 0 : ch.fallbackInForceMicros.get())
+                .put("conn_lost_to_kill", killedInFlight).print(out);
     }
 
 }

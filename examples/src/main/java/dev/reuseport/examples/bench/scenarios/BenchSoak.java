@@ -312,10 +312,21 @@ public final class BenchSoak implements Callable<Integer> {
                     + "step every third time), %d connections/s against it, a hostile control client beside it%n",
                     handoffEvery, handoffRate);
             Thread t = new Thread(() -> {
+                // fixed rate from the start: hand-off i at i periods (the next new side is started ahead of its
+                // turn, so a slow JVM start does not push the schedule; a late one does not make the next
+                // sooner); a hand-off stopped by killing its new side is followed at once by the next new side
+                long period = handoffEvery * 1_000_000_000L;
+                long next = System.nanoTime();
                 for (int i = 0; i < 100_000; i++) {
                     try {
-                        Thread.sleep(handoffEvery * 1000L);
+                        long wait = next - System.nanoTime();
+                        if (wait > 0) {
+                            TimeUnit.NANOSECONDS.sleep(wait);
+                        }
+                        long killedBefore = churn.killedNew.get();
                         churn.handOff(i);
+                        next = churn.killedNew.get() > killedBefore ? System.nanoTime()
+                                : Math.max(next + period, System.nanoTime());
                     } catch (InterruptedException e) {
                         return;
                     } catch (IOException | RuntimeException e) {
