@@ -47,17 +47,24 @@ public final class FleetAgent implements AutoCloseable {
     private final double p99Factor;
     private final double failuresAbove;
     private final ScheduledExecutorService exec;
+    // etcd calls run here, never on the window's thread nor under the agent's lock: a call that waits for
+    // an unreachable etcd (up to its deadline) must not stop the host's windows (its local fallback)
+    private final java.util.concurrent.ExecutorService calls;
+    private final java.util.concurrent.atomic.AtomicInteger syncRequests = new java.util.concurrent.atomic.AtomicInteger();
     private final boolean ownExec;
     private final ScheduledFuture<?> ticking;
     private final List<Watch.Watcher> watchers = new ArrayList<>();
     private volatile boolean closed;
+    private volatile java.time.Clock clock = java.time.Clock.systemUTC();
 
-    // all below guarded by this
-    private long lease;
+    // the io side's own (one sync at a time)
+    private volatile long lease;
     private long leaseRefreshedNanos;
-    private boolean connected;
     private boolean memberWritten;
     private volatile boolean watching;
+    private volatile long syncStartedNanos; // 0 when no sync is in flight
+    // all below guarded by this
+    private boolean connected;
     private Desired desired;
     private volatile boolean dirty = true;
     // the three desired keys as last read or seen in a watch event (written by watch callbacks too)
@@ -95,9 +102,14 @@ public final class FleetAgent implements AutoCloseable {
             t.setDaemon(true);
             return t;
         });
+        this.calls = exec != null ? exec : Executors.newSingleThreadExecutor(r -> {
+            Thread t = new Thread(r, "reuseport-fleet-io-" + config.host());
+            t.setDaemon(true);
+            return t;
+        });
         long w = config.window().toMillis();
         this.ticking = this.exec.scheduleAtFixedRate(this::window, w, w, TimeUnit.MILLISECONDS);
-        this.exec.execute(this::sync);
+        requestSync();
     }
 
     /**
@@ -141,6 +153,19 @@ public final class FleetAgent implements AutoCloseable {
     }
 
     /**
+     * Sets the clock the host's status is stamped with ({@code time}, information only). Nothing the fleet
+     * decides reads it: gates count the windows hosts report, so a host whose clock is skewed or stopped is
+     * gated like any other (tests inject such a clock).
+     *
+     * @param c the host's clock
+     * @return this agent
+     */
+    public FleetAgent clock(java.time.Clock c) {
+        this.clock = java.util.Objects.requireNonNull(c, "clock");
+        return this;
+    }
+
+    /**
      * The controller the agent drives, or null for a simulated host.
      *
      * @return the group's controller
@@ -177,12 +202,18 @@ public final class FleetAgent implements AutoCloseable {
     }
 
     /**
-     * Whether the last call to etcd succeeded.
+     * Whether etcd answers: the last call succeeded and none has been waiting for half the status lease.
      *
      * @return true while etcd answers
      */
     public synchronized boolean connected() {
-        return connected;
+        return connected && !stalled();
+    }
+
+    /** A call to etcd in flight for half the lease: the host's status may lapse; the host counts itself offline. */
+    private boolean stalled() {
+        long t = syncStartedNanos;
+        return t != 0 && System.nanoTime() - t > config.leaseTtl().toNanos() / 2;
     }
 
     /**
@@ -234,6 +265,13 @@ public final class FleetAgent implements AutoCloseable {
             } catch (Exception e) {
                 error = String.valueOf(e.getMessage()).replace('\n', ' ');
             }
+            if (connected && stalled()) {
+                // etcd has not answered for half the lease (a silent partition): offline from now on, until a
+                // call succeeds (the call in flight still runs to its deadline on the io side)
+                connected = false;
+                error = "etcd has not answered for " + (System.nanoTime() - syncStartedNanos) / 1_000_000 + " ms";
+                driver.audit("fleet-disconnected", "host", config.host(), "error", error);
+            }
             if (!connected) {
                 offlineWindows++;
             }
@@ -241,8 +279,8 @@ public final class FleetAgent implements AutoCloseable {
                 dirty = true;
             }
             step(true);
-            sync();
         }
+        requestSync();
     }
 
     private void judge(HostDriver.Window w) {
@@ -282,10 +320,34 @@ public final class FleetAgent implements AutoCloseable {
 
     // --- desired state ---
 
-    private synchronized void sync() {
+    /** Asks the io side for a sync; requests made while one runs fold into one more run. */
+    private void requestSync() {
+        if (!closed && syncRequests.getAndIncrement() == 0) {
+            try {
+                calls.execute(this::drainSyncs);
+            } catch (java.util.concurrent.RejectedExecutionException e) {
+                // closing
+            }
+        }
+    }
+
+    private void drainSyncs() {
+        int n = syncRequests.get();
+        while (true) {
+            sync();
+            n = syncRequests.addAndGet(-n);
+            if (n == 0) {
+                return;
+            }
+        }
+    }
+
+    /** Reads the desired keys when needed, takes a step and publishes; etcd is called without the lock. */
+    private void sync() {
         if (closed) {
             return;
         }
+        syncStartedNanos = System.nanoTime();
         try {
             if (!memberWritten) {
                 etcd.put(etcd.member(config.host()), Map.of("group", config.hostGroup()), 0);
@@ -300,29 +362,42 @@ public final class FleetAgent implements AutoCloseable {
                 hostKey = Desired.from(etcd.fields(etcd.desiredHost(config.host())));
                 groupKey = Desired.from(etcd.fields(etcd.desiredGroup(config.hostGroup())));
             }
-            desired = Desired.resolve(config.host(), fleetKey, hostKey, groupKey);
-            boolean wasOffline = !connected;
-            connected = true;
-            step(false);
-            publish();
-            if (wasOffline && windows > 0) {
-                driver.audit("fleet-connected", "host", config.host(), "offline_windows", offlineWindows, "state",
-                        driver.state().name(), "applied", applied);
+            boolean wasOffline;
+            Map<String, Object> status;
+            synchronized (this) {
+                desired = Desired.resolve(config.host(), fleetKey, hostKey, groupKey);
+                wasOffline = !connected;
+                connected = true;
+                step(false);
+                status = status();
+            }
+            publish(status);
+            synchronized (this) {
+                if (wasOffline && windows > 0) {
+                    driver.audit("fleet-connected", "host", config.host(), "offline_windows", offlineWindows, "state",
+                            driver.state().name(), "applied", applied);
+                }
             }
         } catch (FleetException e) {
-            if (connected) {
-                driver.audit("fleet-disconnected", "host", config.host(), "error", e.getMessage());
+            synchronized (this) {
+                if (connected) {
+                    driver.audit("fleet-disconnected", "host", config.host(), "error", e.getMessage());
+                }
+                connected = false;
+                error = String.valueOf(e.getMessage()).replace('\n', ' ');
             }
-            connected = false;
-            error = String.valueOf(e.getMessage()).replace('\n', ' ');
+        } finally {
+            syncStartedNanos = 0;
         }
     }
 
     private void watch() {
         Watch w = etcd.client.getWatchClient();
-        for (String key : List.of(etcd.desiredFleet(), etcd.desiredHost(config.host()),
-                etcd.desiredGroup(config.hostGroup()))) {
-            watchers.add(w.watch(Etcd.bs(key), Watch.listener(this::changed, e -> watchFailed(e))));
+        synchronized (watchers) {
+            for (String key : List.of(etcd.desiredFleet(), etcd.desiredHost(config.host()),
+                    etcd.desiredGroup(config.hostGroup()))) {
+                watchers.add(w.watch(Etcd.bs(key), Watch.listener(this::changed, e -> watchFailed(e))));
+            }
         }
         watching = true;
     }
@@ -345,25 +420,30 @@ public final class FleetAgent implements AutoCloseable {
                 dirty = true;
             }
         }
-        if (!closed) {
-            exec.execute(this::sync);
-        }
+        requestSync();
     }
 
     private void watchFailed(Throwable e) {
         LOG.log(System.Logger.Level.DEBUG, "watch of " + config.host() + ": " + e);
         dirty = true;
         if (!closed) {
-            exec.execute(this::rewatch);
+            try {
+                calls.execute(this::rewatch);
+            } catch (java.util.concurrent.RejectedExecutionException x) {
+                // closing
+            }
         }
     }
 
-    private synchronized void rewatch() {
-        for (Watch.Watcher w : watchers) {
-            w.close();
+    private void rewatch() {
+        synchronized (watchers) {
+            for (Watch.Watcher w : watchers) {
+                w.close();
+            }
+            watchers.clear();
+            watching = false;
         }
-        watchers.clear();
-        watching = false;
+        requestSync();
     }
 
     /**
@@ -439,13 +519,8 @@ public final class FleetAgent implements AutoCloseable {
                 driver.policy(), "state", driver.state().name(), "table_version", driver.tableVersion());
     }
 
-    private void publish() {
-        if (lease == 0 || System.nanoTime() - leaseRefreshedNanos > config.leaseTtl().toNanos() / 3) {
-            if (lease == 0 || !etcd.keepAlive(lease)) {
-                lease = etcd.grant(config.leaseTtl().toSeconds());
-            }
-            leaseRefreshedNanos = System.nanoTime();
-        }
+    /** The status to publish (under the lock). */
+    private Map<String, Object> status() {
         Map<String, Object> m = new LinkedHashMap<>();
         m.put("group", config.hostGroup());
         m.put("state", driver.state().name());
@@ -463,7 +538,18 @@ public final class FleetAgent implements AutoCloseable {
         m.put("restart_failures", last.restartFailures());
         m.put("offline_windows", offlineWindows);
         m.put("error", error);
-        m.put("time", java.time.Instant.now().toString());
+        m.put("time", clock.instant().toString());
+        return m;
+    }
+
+    /** Puts the status under the host's lease (the io side: etcd calls, no lock). */
+    private void publish(Map<String, Object> m) {
+        if (lease == 0 || System.nanoTime() - leaseRefreshedNanos > config.leaseTtl().toNanos() / 3) {
+            if (lease == 0 || !etcd.keepAlive(lease)) {
+                lease = etcd.grant(config.leaseTtl().toSeconds());
+            }
+            leaseRefreshedNanos = System.nanoTime();
+        }
         try {
             etcd.put(etcd.status(config.host()), m, lease);
         } catch (FleetException e) {
@@ -498,21 +584,23 @@ public final class FleetAgent implements AutoCloseable {
         }
         closed = true;
         ticking.cancel(false);
-        synchronized (this) {
+        synchronized (watchers) {
             for (Watch.Watcher w : watchers) {
                 w.close();
             }
             watchers.clear();
-            if (lease != 0) {
-                try {
-                    etcd.revoke(lease, java.time.Duration.ofMillis(500));
-                } catch (FleetException e) {
-                    LOG.log(System.Logger.Level.DEBUG, "revoke " + config.host() + ": " + e.getMessage());
-                }
-            }
         }
         if (ownExec) {
             exec.shutdownNow();
+            calls.shutdownNow();
+        }
+        long l = lease;
+        if (l != 0) {
+            try {
+                etcd.revoke(l, java.time.Duration.ofMillis(500));
+            } catch (FleetException e) {
+                LOG.log(System.Logger.Level.DEBUG, "revoke " + config.host() + ": " + e.getMessage());
+            }
         }
         driver.close();
         if (ownClient) {

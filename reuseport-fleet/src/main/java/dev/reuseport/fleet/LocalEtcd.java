@@ -205,6 +205,49 @@ public final class LocalEtcd implements AutoCloseable {
     }
 
     /**
+     * The member that leads the cluster now, as its members report it (etcd's maintenance status).
+     *
+     * @return the leader's index, or -1 when no running member names a leader that is running
+     */
+    public int leader() {
+        List<String> ids = new ArrayList<>();
+        String leader = null;
+        for (int i = 0; i < hosts.size(); i++) {
+            String id = null;
+            if (pid(i) > 0) {
+                try {
+                    HttpURLConnection c = (HttpURLConnection) URI.create(endpoint(i) + "/v3/maintenance/status").toURL()
+                            .openConnection();
+                    c.setConnectTimeout(300);
+                    c.setReadTimeout(1000);
+                    c.setRequestMethod("POST");
+                    c.setDoOutput(true);
+                    c.getOutputStream().write("{}".getBytes(StandardCharsets.UTF_8));
+                    try (var in = c.getInputStream()) {
+                        String json = new String(in.readAllBytes(), StandardCharsets.UTF_8);
+                        id = jsonField(json, "member_id");
+                        String l = jsonField(json, "leader");
+                        if (l != null && !"0".equals(l)) {
+                            leader = l;
+                        }
+                    } finally {
+                        c.disconnect();
+                    }
+                } catch (IOException e) {
+                    // not answering: not the leader
+                }
+            }
+            ids.add(id);
+        }
+        return leader == null ? -1 : ids.indexOf(leader);
+    }
+
+    private static String jsonField(String json, String name) {
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile("\"" + name + "\"\\s*:\\s*\"?(\\d+)").matcher(json);
+        return m.find() ? m.group(1) : null;
+    }
+
+    /**
      * A member's pid.
      *
      * @param i the member

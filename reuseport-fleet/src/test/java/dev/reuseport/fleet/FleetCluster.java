@@ -37,11 +37,22 @@ final class FleetCluster implements AutoCloseable {
 
     /** A host: a real 2-worker TCP group on loopback, joined as {@code host} in {@code group}. */
     FleetAgent host(String service, String host, String hostGroup) throws Exception {
+        return host(service, host, hostGroup, etcd.endpoints());
+    }
+
+    /** A host as above that reaches etcd at {@code endpoints} (e.g. through an {@link EtcdLink}). */
+    FleetAgent host(String service, String host, String hostGroup, List<String> endpoints) throws Exception {
+        return host(service, host, hostGroup, endpoints, Duration.ofSeconds(2));
+    }
+
+    /** A host as above with its own status lease. */
+    FleetAgent host(String service, String host, String hostGroup, List<String> endpoints, Duration lease)
+            throws Exception {
         ReuseportGroup g = ReuseportGroup.tcp().address("127.0.0.1").port(0).workers(2).open();
         groups.add(g);
         assumeTrue(g.capabilities().isOn(Probes.STEERING), () -> "skipped: no BPF steering here: "
                 + g.capabilities().feature(Probes.STEERING));
-        FleetConfig c = new FleetConfig(etcd.endpoints(), service, host, hostGroup, WINDOW, Duration.ofSeconds(2));
+        FleetConfig c = new FleetConfig(endpoints, service, host, hostGroup, WINDOW, lease);
         FleetAgent a = FleetAgent.join(c, g, Controller.Settings.builder().windows(K).build());
         agents.add(a);
         return a;
@@ -60,6 +71,18 @@ final class FleetCluster implements AutoCloseable {
             }
             Thread.sleep(20);
         }
+    }
+
+    /** Stops the hosts made so far (agents, then groups): a test's hosts do not outlive it. */
+    void stopHosts() throws Exception {
+        for (FleetAgent a : agents) {
+            a.close();
+        }
+        for (ReuseportGroup g : groups) {
+            g.close();
+        }
+        agents.clear();
+        groups.clear();
     }
 
     @Override

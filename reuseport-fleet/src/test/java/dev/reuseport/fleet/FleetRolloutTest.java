@@ -43,7 +43,7 @@ class FleetRolloutTest {
                 cluster.host(service, "h3", "b"), cluster.host(service, "h4", "b"));
     }
 
-    private static void joined(Fleet f, int n) throws InterruptedException {
+    static void joined(Fleet f, int n) throws InterruptedException {
         FleetCluster.await(n + " hosts publishing", Duration.ofSeconds(30), () -> f.statuses().size() == n);
     }
 
@@ -51,7 +51,7 @@ class FleetRolloutTest {
         return f.rollout().line() + "\n" + String.join("\n", f.statusLines());
     }
 
-    private static boolean enforcedStep(FleetAgent a, String rollout) {
+    static boolean enforcedStep(FleetAgent a, String rollout) {
         return a.controller().group().audit().entries().stream()
                 .anyMatch(l -> l.contains("\"event\":\"fleet-step\"") && l.contains("\"rollout\":\"" + rollout + "\"")
                         && l.contains("\"state\":\"ENFORCE\""));
@@ -60,6 +60,7 @@ class FleetRolloutTest {
     @Test
     void stagesPromoteOnHostWindowsThroughAMemberKillAndACoordinatorLoss() throws Exception {
         List<FleetAgent> hosts = fleet("good");
+        int killed = -1;
         try (Fleet f = Fleet.connect(cluster.etcd.endpoints(), "good");
              RolloutCoordinator c1 = f.coordinator("c1");
              RolloutCoordinator c2 = f.coordinator("c2")) {
@@ -74,8 +75,12 @@ class FleetRolloutTest {
             String first = f.rollout().driver();
             RolloutCoordinator owner = first.equals("c1") ? c1 : c2;
             assertThat(c1.owns() ^ c2.owns()).as("exactly one coordinator holds the rollout").isTrue();
-            // mid-stage: one etcd member killed by pid, and the driving coordinator stops dead (no revoke)
-            cluster.etcd.kill(2);
+            // mid-stage: the etcd leader killed by pid (quorum holds on the other two; they elect a new one), and
+            // the driving coordinator stops dead (no revoke)
+            int leader = cluster.etcd.leader();
+            assertThat(leader).as("a leader among the members").isBetween(0, 2);
+            killed = leader;
+            cluster.etcd.kill(leader);
             owner.abandon();
             (first.equals("c1") ? t1 : t2).join();
             (first.equals("c1") ? t2 : t1).join(60_000);
@@ -89,8 +94,24 @@ class FleetRolloutTest {
             }
             assertThat(f.statuses().values()).allSatisfy(s -> assertThat(s.windows()).isGreaterThan(FleetCluster.K));
             assertThat(f.etcd.get(f.etcd.desiredHost("h1"))).as("canary key removed once group a runs it").isNull();
+            // brought back: the member restarts on its data directory and catches up on what it missed
+            cluster.etcd.restart(leader);
+            killed = -1;
+            try (io.etcd.jetcd.Client one = io.etcd.jetcd.Client.builder().endpoints(cluster.etcd.endpoint(leader)).build()) {
+                Fleet alone = Fleet.over(one, "good");
+                FleetCluster.await("the restarted member serves the completed record", Duration.ofSeconds(10), () -> {
+                    try {
+                        RolloutState back = alone.rollout();
+                        return back != null && back.phase().equals("COMPLETED");
+                    } catch (FleetException e) {
+                        return false;
+                    }
+                });
+            }
         } finally {
-            cluster.etcd.restart(2);
+            if (killed >= 0) {
+                cluster.etcd.restart(killed);
+            }
         }
     }
 
@@ -140,9 +161,10 @@ class FleetRolloutTest {
 
     @Test
     void badInputIsRefusedAndNothingIsWritten() throws Exception {
-        cluster.host("input", "h1", "a");
         try (Fleet f = Fleet.connect(cluster.etcd.endpoints(), "input")) {
-            joined(f, 1);
+            // a member, and no agent: nothing else writes under this service, so any write shows
+            f.etcd.put(f.etcd.member("h1"), java.util.Map.of("group", "a"), 0);
+            java.util.Map<String, Long> before = revisions(f);
             assertThatThrownBy(() -> RolloutPlan.parse("r", "fastest", "ENFORCE", "hosts:h1", 2, ""))
                     .isInstanceOf(FleetInputException.class).hasMessageContaining("fastest").hasMessageContaining("accepted");
             assertThatThrownBy(() -> RolloutPlan.parse("r", "consistent", "ENFORCE", " ", 2, ""))
@@ -153,9 +175,22 @@ class FleetRolloutTest {
                     .isInstanceOf(FleetInputException.class).hasMessageContaining("nosuch").hasMessageContaining("[a]");
             assertThatThrownBy(() -> f.start(RolloutPlan.parse("r", "consistent", "ENFORCE", "hosts:h9", 2, "")))
                     .isInstanceOf(FleetInputException.class).hasMessageContaining("h9");
+            assertThatThrownBy(() -> f.start(new RolloutPlan("r", "consistent", State.ENFORCE, List.of(), 2, List.of())))
+                    .isInstanceOf(FleetInputException.class).hasMessageContaining("no stages");
             assertThat(f.rollout()).as("no rollout record written").isNull();
             assertThat(f.etcd.under(f.etcd.prefix + "desired/")).as("no desired key written").isEmpty();
+            assertThat(revisions(f)).as("nothing under the service changed").isEqualTo(before);
         }
+    }
+
+    /** Every key under a service with its mod revision. */
+    private static java.util.Map<String, Long> revisions(Fleet f) throws Exception {
+        java.util.Map<String, Long> m = new java.util.TreeMap<>();
+        for (io.etcd.jetcd.KeyValue kv : f.etcd.client.getKVClient().get(Etcd.bs(f.etcd.prefix),
+                io.etcd.jetcd.options.GetOption.builder().isPrefix(true).build()).get().getKvs()) {
+            m.put(Etcd.str(kv.getKey()), kv.getModRevision());
+        }
+        return m;
     }
 
     @Test

@@ -1,9 +1,12 @@
 package dev.reuseport.examples.bench.scenarios;
 
-import dev.reuseport.Controller;
-import dev.reuseport.ReuseportGroup;
-import dev.reuseport.examples.EchoServer;
-import dev.reuseport.examples.bench.harness.ChildJvm;
+import static dev.reuseport.examples.bench.harness.EtcdCalls.await;
+import static dev.reuseport.examples.bench.harness.EtcdCalls.retry;
+import static dev.reuseport.examples.bench.harness.FleetNetns.addr;
+
+import dev.reuseport.examples.bench.harness.EtcdCalls;
+import dev.reuseport.examples.bench.harness.FleetNetns;
+import dev.reuseport.examples.bench.harness.FleetNode;
 import dev.reuseport.examples.bench.harness.Result;
 import dev.reuseport.fleet.Fleet;
 import dev.reuseport.fleet.FleetAgent;
@@ -17,10 +20,6 @@ import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStreamReader;
 import java.io.PrintWriter;
-import java.net.HttpURLConnection;
-import java.net.InetSocketAddress;
-import java.net.Socket;
-import java.net.URI;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -35,9 +34,6 @@ import java.util.concurrent.Callable;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicBoolean;
-import java.util.concurrent.atomic.AtomicLong;
-import java.util.function.BooleanSupplier;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
@@ -68,7 +64,7 @@ public final class BenchRollout implements Callable<Integer> {
     public Integer call() throws Exception {
         PrintWriter out = spec.commandLine().getOut();
         String why = LocalEtcd.unavailabilityCause();
-        if (why == null && !"0".equals(uid())) {
+        if (why == null && !"0".equals(FleetNetns.uid())) {
             why = "needs root (network namespaces)";
         }
         if (why != null) {
@@ -80,103 +76,14 @@ public final class BenchRollout implements Callable<Integer> {
             return 64;
         }
         String p = "rpf" + ProcessHandle.current().pid();
-        List<String> made = new ArrayList<>();
-        try {
-            String hub = p + "-hub";
-            sh("ip", "netns", "add", hub);
-            made.add(hub);
-            sh("ip", "-n", hub, "link", "set", "lo", "up");
-            sh("ip", "-n", hub, "link", "add", "br0", "type", "bridge");
-            sh("ip", "-n", hub, "link", "set", "br0", "up");
+        try (FleetNetns net = new FleetNetns(p)) {
             List<String> nodes = new ArrayList<>(List.of("e0", "e1", "e2", "ctl"));
             for (int i = 0; i < hosts; i++) {
                 nodes.add("h" + i);
             }
-            for (String n : nodes) {
-                String ns = p + "-" + n;
-                sh("ip", "netns", "add", ns);
-                made.add(ns);
-                sh("ip", "-n", hub, "link", "add", "v" + n, "type", "veth", "peer", "name", "eth0", "netns", ns);
-                sh("ip", "-n", hub, "link", "set", "v" + n, "master", "br0", "up");
-                sh("ip", "-n", ns, "addr", "add", addr(n) + "/16", "dev", "eth0");
-                sh("ip", "-n", ns, "link", "set", "eth0", "up");
-                sh("ip", "-n", ns, "link", "set", "lo", "up");
-            }
-            List<String> cmd = new ArrayList<>(List.of("ip", "netns", "exec", p + "-ctl", ChildJvm.javaBinary()));
-            if (Runtime.version().feature() >= 22) {
-                cmd.add("--enable-native-access=ALL-UNNAMED");
-            }
-            cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), dev.reuseport.examples.Main.class.getName(),
-                    "bench", "rollout-run", "--prefix", p, "--hosts", String.valueOf(hosts), "--sims", String.valueOf(sims)));
-            Process run = new ProcessBuilder(cmd).redirectErrorStream(true).start();
-            try (BufferedReader r = new BufferedReader(new InputStreamReader(run.getInputStream(), StandardCharsets.UTF_8))) {
-                String line;
-                while ((line = r.readLine()) != null) {
-                    out.println(line);
-                    out.flush();
-                }
-            }
-            return run.waitFor();
-        } finally {
-            for (int i = made.size() - 1; i >= 0; i--) {
-                new ProcessBuilder("ip", "netns", "del", made.get(i)).redirectErrorStream(true).start().waitFor();
-            }
-        }
-    }
-
-    static String addr(String node) {
-        return switch (node) {
-            case "e0" -> "198.18.0.1";
-            case "e1" -> "198.18.0.2";
-            case "e2" -> "198.18.0.3";
-            case "ctl" -> "198.18.0.100";
-            default -> "198.18.1." + (10 + Integer.parseInt(node.substring(1)));
-        };
-    }
-
-    private static String uid() throws IOException {
-        for (String l : Files.readAllLines(Path.of("/proc/self/status"))) {
-            if (l.startsWith("Uid:")) {
-                return l.split("\\s+")[1];
-            }
-        }
-        return "?";
-    }
-
-    static void sh(String... cmd) throws IOException, InterruptedException {
-        Process pr = new ProcessBuilder(cmd).redirectErrorStream(true).start();
-        String o = new String(pr.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-        if (pr.waitFor() != 0) {
-            throw new IOException(String.join(" ", cmd) + ": " + o.trim());
-        }
-    }
-
-    /** A read that etcd may refuse while a member is down or a leader is being elected: asked again, 30 s at most. */
-    static <T> T retry(java.util.function.Supplier<T> call) throws InterruptedException {
-        long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
-        while (true) {
-            try {
-                return call.get();
-            } catch (RuntimeException e) {
-                if (System.nanoTime() > end) {
-                    throw e;
-                }
-                Thread.sleep(100);
-            }
-        }
-    }
-
-    static void await(BooleanSupplier ok, Duration max) throws InterruptedException {
-        long end = System.nanoTime() + max.toNanos();
-        while (System.nanoTime() < end) {
-            try {
-                if (ok.getAsBoolean()) {
-                    return;
-                }
-            } catch (RuntimeException e) {
-                // etcd busy or electing: ask again
-            }
-            Thread.sleep(20);
+            net.create(nodes);
+            return FleetNode.relay(FleetNode.bench(net.exec("ctl"), List.of(), "rollout-run", "--prefix", p,
+                    "--hosts", String.valueOf(hosts), "--sims", String.valueOf(sims)), out);
         }
     }
 
@@ -196,6 +103,7 @@ public final class BenchRollout implements Callable<Integer> {
         int sims;
 
         private PrintWriter out;
+        private FleetNetns net;
 
         private void say(String f, Object... a) {
             out.printf(Locale.ROOT, "[%6.1fs] " + f + "%n", prepend((System.nanoTime() - t0) / 1e9, a));
@@ -221,9 +129,9 @@ public final class BenchRollout implements Callable<Integer> {
             Path shm = Path.of("/dev/shm");
             Path dir = Files.isDirectory(shm) ? Files.createTempDirectory(shm, "bench-rollout-etcd")
                     : Files.createTempDirectory("bench-rollout-etcd");
+            net = new FleetNetns(prefix); // made by the parent: this one only names and links (never closed here)
             LocalEtcd etcd = LocalEtcd.start(List.of(addr("e0"), addr("e1"), addr("e2")),
-                    List.of(List.of("ip", "netns", "exec", prefix + "-e0"), List.of("ip", "netns", "exec", prefix + "-e1"),
-                            List.of("ip", "netns", "exec", prefix + "-e2")), dir, 2379);
+                    List.of(net.exec("e0"), net.exec("e1"), net.exec("e2")), dir, 2379);
             try {
                 return scenario(etcd, res, hostProcs, coords);
             } finally {
@@ -236,7 +144,7 @@ public final class BenchRollout implements Callable<Integer> {
             say("etcd: 3 members %s", eps);
             try (Fleet fleet = Fleet.connect(etcd.endpoints(), "bench")) {
                 for (int i = 0; i < hosts; i++) {
-                    hostProcs.add(child(List.of("ip", "netns", "exec", prefix + "-h" + i), "rollout-host", "--etcd", eps,
+                    hostProcs.add(child(net.exec("h" + i), "rollout-host", "--etcd", eps,
                             "--host", "h" + i, "--group", i < hosts / 2 ? "a" : "b", "--addr", addr("h" + i)));
                 }
                 await(() -> fleet.statuses().size() == hosts, Duration.ofSeconds(300));
@@ -251,22 +159,25 @@ public final class BenchRollout implements Callable<Integer> {
                 say("good: stage 1 applied by %s; etcd member m2 killed (pid gone)", retry(() -> fleet.rollout().driver()));
                 await(() -> stage(fleet) >= 1, Duration.ofSeconds(180));
                 boolean memberOk = stage(fleet) >= 1;
-                etcd.restart(2);
-                say("good: stage 2 applied with m2 down (%s); m2 restarted", memberOk);
+                // at once, before group a's gate can pass (m2 restarts later: a restart takes seconds, in which
+                // the rollout would run ahead): the driving coordinator killed, a host of the next stage cut off
                 String driver = retry(() -> fleet.rollout().driver());
                 Process victim = coords.get(driver.equals("c1") ? 0 : 1);
                 victim.destroyForcibly();
                 victim.waitFor();
-                say("good: coordinator %s killed with SIGKILL mid-stage", driver);
-                // partition a host of the next stage: the stage must not promote past it
                 String part = "h" + (hosts - 1);
-                sh("ip", "-n", prefix + "-hub", "link", "set", "v" + part, "down");
+                net.link(part, false);
+                int atKill = stage(fleet);
+                say("good: stage 2 applied with m2 down (%s); coordinator %s killed with SIGKILL at stage %d; %s "
+                        + "partitioned", memberOk, driver, atKill + 1, part);
+                etcd.restart(2);
+                say("good: m2 restarted");
                 await(() -> stage(fleet) >= 2, Duration.ofSeconds(180));
                 String resumedBy = retry(() -> fleet.rollout().driver());
-                say("good: stage 3 applied by %s; %s partitioned", resumedBy, part);
+                say("good: stage 3 applied by %s", resumedBy);
                 Thread.sleep(4000);
                 boolean heldWhilePartitioned = retry(() -> fleet.rollout().running());
-                sh("ip", "-n", prefix + "-hub", "link", "set", "v" + part, "up");
+                net.link(part, true);
                 say("good: while %s was silent the rollout held (%s); link up", part, heldWhilePartitioned);
                 await(() -> fleet.statuses().containsKey(part), Duration.ofSeconds(30));
                 await(() -> !fleet.rollout().running(), Duration.ofSeconds(90));
@@ -276,7 +187,7 @@ public final class BenchRollout implements Callable<Integer> {
                         .allMatch(s -> s.state().equals("ENFORCE") && s.policy().equals("consistent"));
                 HostStatus ph = st.get(part);
                 // resumed: the rollout went on after the SIGKILL, and the other coordinator wrote its last step
-                boolean resumed = "COMPLETED".equals(good.phase()) && !good.driver().equals(driver);
+                boolean resumed = "COMPLETED".equals(good.phase()) && !good.driver().equals(driver) && atKill < 2;
                 boolean partitionedSafe = heldWhilePartitioned && ph != null && ph.offlineWindows() > 0;
                 say("good: %s; every host ENFORCE consistent: %s; %s reported %d offline windows", good.line(), allEnforce,
                         part, ph == null ? -1 : ph.offlineWindows());
@@ -396,39 +307,11 @@ public final class BenchRollout implements Callable<Integer> {
                 long on = fleet.statuses().values().stream().filter(s -> s.applied().equals(v)).count();
                 say("sim: fleet fallback reached %d of %d agents in %d ms", on, sims, fallbackMs);
                 res.put("sim_agents", on == sims ? sims : on).put("sim_fallback_ms", fallbackMs);
-                say("etcd load: %s", etcdLoad(etcd.endpoint(0)));
+                say("etcd load: %s", EtcdCalls.load(etcd.endpoint(0)));
             } finally {
                 agents.parallelStream().forEach(FleetAgent::close);
                 exec.shutdownNow();
                 client.close();
-            }
-        }
-
-        private static String etcdLoad(String endpoint) {
-            try {
-                HttpURLConnection c = (HttpURLConnection) URI.create(endpoint + "/metrics").toURL().openConnection();
-                c.setConnectTimeout(1000);
-                c.setReadTimeout(3000);
-                String text = new String(c.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-                double requests = 0;
-                double dbSize = 0;
-                double watchEvents = 0;
-                double watchers = 0;
-                for (String l : text.split("\n")) {
-                    if (l.startsWith("grpc_server_handled_total")) {
-                        requests += Double.parseDouble(l.substring(l.lastIndexOf(' ') + 1));
-                    } else if (l.startsWith("etcd_mvcc_db_total_size_in_bytes ")) {
-                        dbSize = Double.parseDouble(l.substring(l.lastIndexOf(' ') + 1));
-                    } else if (l.startsWith("etcd_debugging_mvcc_events_total ")) {
-                        watchEvents = Double.parseDouble(l.substring(l.lastIndexOf(' ') + 1));
-                    } else if (l.startsWith("etcd_debugging_mvcc_watcher_total ")) {
-                        watchers = Double.parseDouble(l.substring(l.lastIndexOf(' ') + 1));
-                    }
-                }
-                return String.format(Locale.ROOT, "member m0: %.0f gRPC requests handled, %.0f watch events sent, "
-                        + "%.0f watchers, db %.1f MiB", requests, watchEvents, watchers, dbSize / 1048576);
-            } catch (IOException | RuntimeException e) {
-                return "n/a (" + e + ")";
             }
         }
 
@@ -462,15 +345,7 @@ public final class BenchRollout implements Callable<Integer> {
         }
 
         private static Process child(List<String> prefix, String... args) throws IOException {
-            List<String> cmd = new ArrayList<>(prefix);
-            cmd.add(ChildJvm.javaBinary());
-            if (Runtime.version().feature() >= 22) {
-                cmd.add("--enable-native-access=ALL-UNNAMED");
-            }
-            cmd.addAll(List.of("-Xmx160m", "-XX:TieredStopAtLevel=1", "-cp", System.getProperty("java.class.path"),
-                    dev.reuseport.examples.Main.class.getName(), "bench"));
-            cmd.addAll(List.of(args));
-            return new ProcessBuilder(cmd).redirectError(ProcessBuilder.Redirect.INHERIT).start();
+            return FleetNode.bench(prefix, List.of("-Xmx160m", "-XX:TieredStopAtLevel=1"), args);
         }
     }
 
@@ -485,12 +360,7 @@ public final class BenchRollout implements Callable<Integer> {
 
         @Override
         public Integer call() {
-            try (Fleet f = Fleet.connect(List.of(etcd.split(",")), "bench");
-                 RolloutCoordinator c = f.coordinator(id)) {
-                while (true) {
-                    c.drive(Duration.ofSeconds(600));
-                }
-            }
+            return FleetNode.coordinator(List.of(etcd.split(",")), "bench", id);
         }
     }
 
@@ -514,69 +384,7 @@ public final class BenchRollout implements Callable<Integer> {
 
         @Override
         public Integer call() throws Exception {
-            PrintWriter out = spec.commandLine().getOut();
-            AtomicBoolean stop = new AtomicBoolean();
-            AtomicLong conns = new AtomicLong();
-            AtomicLong failed = new AtomicLong();
-            try (ReuseportGroup g = ReuseportGroup.tcp().address(addr).port(7000).workers(2).open();
-                 EchoServer echo = new EchoServer(g, false, false);
-                 FleetAgent agent = FleetAgent.join(new FleetConfig(List.of(etcd.split(",")), "bench", host, group,
-                         Duration.ofMillis(200), Duration.ofSeconds(2)), g,
-                         // p99 x10: a shared benchmark machine's scheduling noise is not a policy regression
-                         Controller.Settings.builder().windows(2).p99Factor(10).build())) {
-                Thread load = new Thread(() -> {
-                    byte[] msg = "ping".getBytes(StandardCharsets.US_ASCII);
-                    long until = System.nanoTime() + TimeUnit.MINUTES.toNanos(15);
-                    while (!stop.get() && System.nanoTime() < until) {
-                        try (Socket s = new Socket()) {
-                            s.connect(new InetSocketAddress(addr, 7000), 2000);
-                            s.setSoTimeout(2000);
-                            s.getOutputStream().write(msg);
-                            byte[] b = s.getInputStream().readNBytes(msg.length);
-                            if (b.length != msg.length) {
-                                failed.incrementAndGet();
-                            }
-                        } catch (IOException e) {
-                            failed.incrementAndGet();
-                        }
-                        conns.incrementAndGet();
-                        try {
-                            Thread.sleep(20);
-                        } catch (InterruptedException e) {
-                            return;
-                        }
-                    }
-                });
-                load.start();
-                Thread regress = new Thread(() -> {
-                    // the bad policy: round-robin on the canary makes connection setups fail (injected)
-                    while (!stop.get()) {
-                        if (host.equals("h0") && agent.state() == Controller.State.ENFORCE
-                                && g.policy().spec().equals("round-robin")) {
-                            agent.recordSetupFailures(100);
-                        }
-                        try {
-                            Thread.sleep(50);
-                        } catch (InterruptedException e) {
-                            return;
-                        }
-                    }
-                });
-                regress.setDaemon(true);
-                regress.start();
-                out.println("READY " + host);
-                out.flush();
-                BufferedReader in = new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8));
-                String line;
-                while ((line = in.readLine()) != null && !line.equals("stop")) {
-                    // wait for stop
-                }
-                stop.set(true);
-                load.join(5000);
-                out.println("CONN_FAILED " + failed.get() + " " + host + " " + conns.get());
-                out.flush();
-            }
-            return 0;
+            return FleetNode.host(spec.commandLine().getOut(), List.of(etcd.split(",")), "bench", host, group, addr);
         }
     }
 }
