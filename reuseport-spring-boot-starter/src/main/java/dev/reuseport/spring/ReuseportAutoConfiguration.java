@@ -1,5 +1,6 @@
 package dev.reuseport.spring;
 
+import dev.reuseport.ControlSocket;
 import dev.reuseport.Policy;
 import dev.reuseport.ReuseportGroup;
 import dev.reuseport.micrometer.ReuseportMeterBinder;
@@ -8,6 +9,7 @@ import io.netty.channel.EventLoopGroup;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
 import io.netty.channel.epoll.EpollIoHandler;
 import java.io.IOException;
+import java.nio.file.Path;
 import java.util.concurrent.TimeUnit;
 import org.springframework.beans.factory.DisposableBean;
 import org.springframework.boot.autoconfigure.AutoConfiguration;
@@ -20,6 +22,7 @@ import org.springframework.boot.reactor.netty.NettyServerCustomizer;
 import org.springframework.boot.web.server.WebServerFactoryCustomizer;
 import org.springframework.context.annotation.Bean;
 import org.springframework.context.annotation.Configuration;
+import org.springframework.context.annotation.Lazy;
 import org.springframework.core.Ordered;
 import org.springframework.core.env.Environment;
 
@@ -51,8 +54,38 @@ public class ReuseportAutoConfiguration {
     @ConditionalOnMissingBean
     public ReuseportGroup reuseportGroup(ReuseportProperties props, Environment env) throws IOException {
         int port = props.getPort() != null ? props.getPort() : env.getProperty("server.port", Integer.class, 8080);
-        return ReuseportGroup.tcp().address(props.getAddress()).port(port).workers(props.getWorkers())
-                .backlog(props.getBacklog()).policy(Policy.parse(props.getPolicy())).open();
+        ReuseportGroup.Builder b = ReuseportGroup.tcp().address(props.getAddress()).port(port)
+                .workers(props.getWorkers()).backlog(props.getBacklog()).policy(Policy.parse(props.getPolicy()));
+        ReuseportProperties.Control control = props.getControl();
+        if (control.isTakeOver()) {
+            if (control.getPath() == null) {
+                throw new IllegalArgumentException("reuseport.control.take-over=true needs reuseport.control.path; "
+                        + "accepted: the path of the control socket the running application serves");
+            }
+            return ReuseportGroup.takeOver(Path.of(control.getPath()), b);
+        }
+        return b.open();
+    }
+
+    /**
+     * The control socket at {@code reuseport.control.path} (taken over from the application serving it when
+     * {@code reuseport.control.take-over}); closed with the context. Once it handed the group off, the group
+     * here is closed and the health indicator says DOWN: stop the application. Created eagerly even with
+     * {@code spring.main.lazy-initialization}, which a taking-over application may well use: then it takes
+     * the group over when the web server is created, just before it starts, and new connections wait in
+     * the sockets' queues only that long.
+     *
+     * @param group the group
+     * @param props the bound properties
+     * @return the serving control socket
+     * @throws IOException the socket could not be created
+     */
+    @Bean(destroyMethod = "close")
+    @Lazy(false)
+    @ConditionalOnMissingBean
+    @ConditionalOnProperty(prefix = "reuseport.control", name = "path")
+    public ControlSocket reuseportControlSocket(ReuseportGroup group, ReuseportProperties props) throws IOException {
+        return ControlSocket.serve(group, Path.of(props.getControl().getPath()), props.getControl().isTakeOver());
     }
 
     /**
