@@ -78,6 +78,11 @@ public final class RequestLoad implements AutoCloseable {
                         if (load.why.size() < KEEP) {
                             load.why.add(e + " (after " + load.ok.get() + " answered)");
                         }
+                        try {
+                            Thread.sleep(10); // counted; no need to spin on a port nothing serves
+                        } catch (InterruptedException ie) {
+                            return;
+                        }
                     }
                 }
             }, name + "-" + t);
