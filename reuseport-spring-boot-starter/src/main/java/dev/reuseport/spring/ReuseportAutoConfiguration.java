@@ -12,6 +12,7 @@ import java.io.IOException;
 import java.nio.file.Path;
 import java.util.concurrent.TimeUnit;
 import org.springframework.beans.factory.DisposableBean;
+import org.springframework.beans.factory.ObjectProvider;
 import org.springframework.boot.autoconfigure.AutoConfiguration;
 import org.springframework.boot.autoconfigure.condition.ConditionalOnClass;
 import org.springframework.boot.autoconfigure.condition.ConditionalOnMissingBean;
@@ -20,6 +21,7 @@ import org.springframework.boot.context.properties.EnableConfigurationProperties
 import org.springframework.boot.reactor.netty.NettyReactiveWebServerFactory;
 import org.springframework.boot.reactor.netty.NettyServerCustomizer;
 import org.springframework.boot.web.server.WebServerFactoryCustomizer;
+import org.springframework.context.SmartLifecycle;
 import org.springframework.context.annotation.Bean;
 import org.springframework.context.annotation.Configuration;
 import org.springframework.context.annotation.Lazy;
@@ -70,10 +72,11 @@ public class ReuseportAutoConfiguration {
     /**
      * The control socket at {@code reuseport.control.path} (taken over from the application serving it when
      * {@code reuseport.control.take-over}); closed with the context. Once it handed the group off, the group
-     * here is closed and the health indicator says DOWN: stop the application. Created eagerly even with
-     * {@code spring.main.lazy-initialization}, which a taking-over application may well use: then it takes
-     * the group over when the web server is created, just before it starts, and new connections wait in
-     * the sockets' queues only that long.
+     * here is closed and the health indicator says DOWN: stop the application. Served once the web server
+     * has started ({@link #reuseportControlStarter}), so that with {@code spring.main.lazy-initialization}
+     * nothing asks for the group before the web server binds: a taking-over application then takes the
+     * group over when it is ready to serve it, and new connections do not wait in the sockets' queues for
+     * the rest of its start.
      *
      * @param group the group
      * @param props the bound properties
@@ -81,11 +84,48 @@ public class ReuseportAutoConfiguration {
      * @throws IOException the socket could not be created
      */
     @Bean(destroyMethod = "close")
-    @Lazy(false)
+    @Lazy
     @ConditionalOnMissingBean
     @ConditionalOnProperty(prefix = "reuseport.control", name = "path")
     public ControlSocket reuseportControlSocket(ReuseportGroup group, ReuseportProperties props) throws IOException {
         return ControlSocket.serve(group, Path.of(props.getControl().getPath()), props.getControl().isTakeOver());
+    }
+
+    /**
+     * Serves the control socket bean once the web server has started (the phase right after Boot's web
+     * server start), or at once where there is no web server.
+     *
+     * @param control the control socket bean, created on start
+     * @return the lifecycle bean
+     */
+    @Bean
+    @Lazy(false)
+    @ConditionalOnProperty(prefix = "reuseport.control", name = "path")
+    public SmartLifecycle reuseportControlStarter(ObjectProvider<ControlSocket> control) {
+        return new SmartLifecycle() {
+            private volatile boolean running;
+
+            @Override
+            public void start() {
+                control.getObject();
+                running = true;
+            }
+
+            @Override
+            public void stop() {
+                running = false; // the bean closes with the context
+            }
+
+            @Override
+            public boolean isRunning() {
+                return running;
+            }
+
+            @Override
+            public int getPhase() {
+                return Integer.MAX_VALUE - 2048 + 1; // Boot's web server starts at MAX_VALUE - 2048
+            }
+        };
     }
 
     /**
@@ -166,19 +206,20 @@ public class ReuseportAutoConfiguration {
          */
         @Bean
         public WebServerFactoryCustomizer<NettyReactiveWebServerFactory> reuseportWebServerCustomizer(
-                ReuseportGroup group, ReuseportEventLoops loops) {
-            ReuseportLoopResources resources = new ReuseportLoopResources(group, loops.group());
-            return new WebServerCustomizer(group, resources);
+                ObjectProvider<ReuseportGroup> group, ReuseportEventLoops loops) {
+            // the group is asked for when the server binds, not now: see reuseportControlSocket
+            ReuseportLoopResources resources = new ReuseportLoopResources(group::getObject, loops.group());
+            return new WebServerCustomizer(group::getObject, resources);
         }
     }
 
     /** Runs last among the factory customizers, so the group's address and loops are what Reactor Netty gets. */
     static final class WebServerCustomizer implements WebServerFactoryCustomizer<NettyReactiveWebServerFactory>,
             Ordered {
-        private final ReuseportGroup group;
+        private final java.util.function.Supplier<ReuseportGroup> group;
         private final ReuseportLoopResources resources;
 
-        WebServerCustomizer(ReuseportGroup group, ReuseportLoopResources resources) {
+        WebServerCustomizer(java.util.function.Supplier<ReuseportGroup> group, ReuseportLoopResources resources) {
             this.group = group;
             this.resources = resources;
         }
@@ -186,9 +227,9 @@ public class ReuseportAutoConfiguration {
         @Override
         public void customize(NettyReactiveWebServerFactory factory) {
             factory.setResourceFactory(null);
-            factory.setPort(group.localAddress().getPort());
+            // the bind address (and so the port the web server reports) is the group's, asked for at bind
             factory.addServerCustomizers((NettyServerCustomizer) server -> server.runOn(resources, true)
-                    .bindAddress(group::localAddress));
+                    .bindAddress(() -> group.get().localAddress()));
         }
 
         @Override

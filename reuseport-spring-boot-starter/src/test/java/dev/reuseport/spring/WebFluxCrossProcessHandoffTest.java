@@ -25,8 +25,8 @@ import reactor.netty.resources.ConnectionProvider;
  * {@code reuseport.control.take-over=true} while this JVM keeps {@code GET /hello} going through
  * {@code WebClient}, a new connection per request; no request may fail. Both run with
  * {@code spring.main.lazy-initialization=true}, as a taking-over application should: the new one takes the
- * group over when its web server is created, just before it starts, so new connections wait in the
- * sockets' queues only that long (without it they wait for the whole rest of the start).
+ * group over when its web server binds, so new connections do not wait in the sockets' queues for the rest
+ * of its start (without it they did, over 10 s on a loaded machine, and requests timed out).
  *
  * <p>It fails without the hand-off: run it with {@code -Dreuseport.test.noHandoff=true} and the old child
  * is killed, as a restart without a hand-off would, before the new one opens a group of its own on the
