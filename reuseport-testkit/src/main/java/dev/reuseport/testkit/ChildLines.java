@@ -92,6 +92,16 @@ public final class ChildLines implements AutoCloseable {
     }
 
     /**
+     * Whether a line not read yet starts with {@code prefix} (it stays there for {@link #await}).
+     *
+     * @param prefix what the line starts with
+     * @return true when such a line came and was not read
+     */
+    public boolean has(String prefix) {
+        return lines.stream().anyMatch(l -> l.startsWith(prefix));
+    }
+
+    /**
      * Writes {@code line} and a newline to the child's standard input.
      *
      * @param line what to write
