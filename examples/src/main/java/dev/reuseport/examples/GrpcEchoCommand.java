@@ -1,7 +1,6 @@
 package dev.reuseport.examples;
 
 import dev.reuseport.ControlSocket;
-import dev.reuseport.Policy;
 import dev.reuseport.ReuseportGroup;
 import dev.reuseport.WorkerStats;
 import dev.reuseport.grpc.GrpcReuseport;
@@ -24,6 +23,7 @@ import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.ParameterException;
 import picocli.CommandLine.Spec;
@@ -45,24 +45,12 @@ final class GrpcEchoCommand implements Callable<Integer> {
     @Option(names = "--workers", defaultValue = "4", description = "workers, and event loops (default ${DEFAULT-VALUE})")
     int workers;
 
-    @Option(names = "--port", defaultValue = "0", description = "port; 0 picks a free one (default ${DEFAULT-VALUE})")
-    int port;
-
-    @Option(names = "--address", defaultValue = "127.0.0.1", description = "address to bind (default ${DEFAULT-VALUE})")
-    String address;
-
-    @Option(names = "--policy", defaultValue = "kernel-hash", description = "steering policy (default ${DEFAULT-VALUE})")
-    String policy;
+    @Mixin
+    ServeOptions opts;
 
     @Option(names = "--restarts", defaultValue = "10", description = "demo: restarts, and resizes, under load "
             + "(default ${DEFAULT-VALUE})")
     int restarts;
-
-    @Option(names = "--serve", description = "keep serving until interrupted (or handed off) instead of the demo")
-    boolean serve;
-
-    @Option(names = "--control", description = "with --serve: serve the operator socket at this path")
-    Path control;
 
     @Option(names = "--plain", description = "with --serve: gRPC on its own listener (NettyServerBuilder.forAddress, "
             + "epoll), no group; for comparisons")
@@ -72,43 +60,30 @@ final class GrpcEchoCommand implements Callable<Integer> {
             + "resize <n>; each answered DONE ...) and stop at its end")
     boolean commands;
 
-    @Option(names = "--take-over", description = "with --serve: take the group over from the process serving this "
-            + "control socket, then serve the control socket there")
-    Path takeOver;
-
     @Override
     public Integer call() throws Exception {
         PrintWriter out = spec.commandLine().getOut();
-        Policy pol;
-        try {
-            pol = Policy.parse(policy);
-        } catch (IllegalArgumentException e) {
-            throw new ParameterException(spec.commandLine(), "--policy: " + e.getMessage());
-        }
+        ReuseportGroup.Builder b = opts.builder(workers);
         if (restarts < 0 || restarts > 10_000) {
             throw new ParameterException(spec.commandLine(), "--restarts " + restarts + " is not accepted; accepted: "
                     + "0..10000");
         }
-        if ((control != null || takeOver != null) && !serve) {
-            throw new ParameterException(spec.commandLine(), "--control and --take-over need --serve");
-        }
-        if (plain && !serve) {
+        if (plain && !opts.serve) {
             throw new ParameterException(spec.commandLine(), "--plain needs --serve");
         }
         if (plain) {
             return servePlain(out);
         }
-        ReuseportGroup.Builder b = ReuseportGroup.tcp().address(address).port(port).workers(workers).policy(pol);
         EventLoopGroup loops = new MultiThreadIoEventLoopGroup(workers, EpollIoHandler.newFactory());
         GrpcEcho echo = new GrpcEcho();
-        try (ReuseportGroup g = takeOver != null ? ReuseportGroup.takeOver(takeOver, b) : b.open()) {
+        try (ReuseportGroup g = opts.open(b)) {
             Server server = GrpcReuseport.serverBuilder(g, loops).addService(echo.service()).build().start();
             try {
                 out.println("reuseport grpc-echo on " + g.localAddress() + ", " + g.workers().size()
                         + " workers, one epoll event loop each; methods echo.Echo/Say (unary), echo.Echo/Count "
                         + "(server streaming)");
                 out.flush();
-                return serve ? serve(out, g) : demo(out, g, echo);
+                return opts.serve ? serve(out, g) : demo(out, g, echo);
             } finally {
                 server.shutdown();
                 if (!server.awaitTermination(5, TimeUnit.SECONDS)) {
@@ -124,7 +99,7 @@ final class GrpcEchoCommand implements Callable<Integer> {
     private int servePlain(PrintWriter out) throws Exception {
         EventLoopGroup loops = new MultiThreadIoEventLoopGroup(workers, EpollIoHandler.newFactory());
         try {
-            Server server = io.grpc.netty.NettyServerBuilder.forAddress(new InetSocketAddress(address, port))
+            Server server = io.grpc.netty.NettyServerBuilder.forAddress(new InetSocketAddress(opts.address, opts.port))
                     .channelType(io.netty.channel.epoll.EpollServerSocketChannel.class)
                     .bossEventLoopGroup(loops).workerEventLoopGroup(loops)
                     .addService(new GrpcEcho().service()).build().start();
@@ -175,20 +150,14 @@ final class GrpcEchoCommand implements Callable<Integer> {
     }
 
     private int serve(PrintWriter out, ReuseportGroup g) throws Exception {
-        Path ctl = control != null ? control : takeOver;
+        Path ctl = opts.controlPath();
         if (ctl == null) {
             out.println("READY " + g.localAddress().getPort() + " grpc on " + g);
             out.flush();
             commands(out, g);
             return 0;
         }
-        ControlSocket opened;
-        try {
-            opened = ControlSocket.serve(g, ctl, takeOver != null);
-        } catch (IllegalArgumentException | IllegalStateException e) {
-            throw new ParameterException(spec.commandLine(), "--control: " + e.getMessage());
-        }
-        try (ControlSocket cs = opened) {
+        try (ControlSocket cs = opts.serveControl(g)) {
             out.println("control socket " + ctl);
             out.println("READY " + g.localAddress().getPort());
             out.flush();

@@ -1,6 +1,5 @@
 package dev.reuseport.examples;
 
-import dev.reuseport.Policy;
 import dev.reuseport.ReuseportGroup;
 import dev.reuseport.WorkerStats;
 import dev.reuseport.netty.NettyReuseport;
@@ -14,6 +13,7 @@ import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.ParameterException;
 import picocli.CommandLine.Spec;
@@ -34,32 +34,14 @@ final class NettyEchoCommand implements Callable<Integer> {
     @Option(names = "--workers", defaultValue = "8", description = "workers, and event loops (default ${DEFAULT-VALUE})")
     int workers;
 
-    @Option(names = "--port", defaultValue = "0", description = "port; 0 picks a free one (default ${DEFAULT-VALUE})")
-    int port;
-
-    @Option(names = "--address", defaultValue = "127.0.0.1", description = "address to bind (default ${DEFAULT-VALUE})")
-    String address;
-
-    @Option(names = "--policy", defaultValue = "kernel-hash", description = "steering policy: kernel-hash, "
-            + "round-robin, consistent, sticky, cpu, weighted:W0,W1,... (default ${DEFAULT-VALUE})")
-    String policy;
+    @Mixin
+    ServeOptions opts;
 
     @Option(names = "--http", description = "answer each request with a minimal HTTP/1.1 200 (for wrk)")
     boolean http;
 
-    @Option(names = "--serve", description = "keep serving until interrupted instead of running the demo load")
-    boolean serve;
-
     @Option(names = "--connections", defaultValue = "2000", description = "demo: connections (default ${DEFAULT-VALUE})")
     int connections;
-
-    @Option(names = "--control", description = "with --serve: serve the operator socket at this path (ctl status, "
-            + "resize, restart, policy, handoff ...)")
-    java.nio.file.Path control;
-
-    @Option(names = "--take-over", description = "with --serve: take the group over from the process serving this "
-            + "control socket (its sockets, program and maps), then serve the control socket there")
-    java.nio.file.Path takeOver;
 
     @Option(names = "--drain-seconds", defaultValue = "5", description = "after handing off: how long the old process "
             + "lets Netty finish the connections it holds (default ${DEFAULT-VALUE})")
@@ -68,29 +50,20 @@ final class NettyEchoCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         PrintWriter out = spec.commandLine().getOut();
-        Policy pol;
-        try {
-            pol = Policy.parse(policy);
-        } catch (IllegalArgumentException e) {
-            throw new ParameterException(spec.commandLine(), "--policy: " + e.getMessage());
-        }
+        ReuseportGroup.Builder b = opts.builder(workers);
         if (connections < 1) {
             throw new ParameterException(spec.commandLine(), "--connections " + connections + " is not accepted; "
                     + "accepted: 1 or more");
         }
-        if ((control != null || takeOver != null) && !serve) {
-            throw new ParameterException(spec.commandLine(), "--control and --take-over need --serve");
-        }
         NettyEcho netty = new NettyEcho(workers, http);
-        ReuseportGroup.Builder b = ReuseportGroup.tcp().address(address).port(port).workers(workers).policy(pol);
-        try (ReuseportGroup g = takeOver != null ? ReuseportGroup.takeOver(takeOver, b) : b.open();
+        try (ReuseportGroup g = opts.open(b);
              NettyReuseport served = NettyReuseport.serve(g, netty.loops(), netty.loops(), netty.childInitializer())) {
             out.println("reuseport netty-echo on " + g.localAddress() + ", " + g.workers().size() + " workers on "
                     + workers + " epoll event loops" + (http ? ", HTTP responses" : ""));
             out.print(g.capabilities().toTable());
             out.println("receive path " + served.receivePath());
             out.flush();
-            if (serve) {
+            if (opts.serve) {
                 return serve(out, g, netty);
             }
             return demo(out, g, served, netty);
@@ -104,7 +77,7 @@ final class NettyEchoCommand implements Callable<Integer> {
      * then lets Netty finish what it holds (the adapter gave the sockets back when the group handed off).
      */
     private int serve(PrintWriter out, ReuseportGroup g, NettyEcho netty) throws Exception {
-        java.nio.file.Path ctlPath = control != null ? control : takeOver;
+        java.nio.file.Path ctlPath = opts.controlPath();
         if (ctlPath == null) {
             out.println("READY " + g.localAddress().getPort());
             out.println("serving; Ctrl-C stops");
@@ -112,14 +85,8 @@ final class NettyEchoCommand implements Callable<Integer> {
             new CountDownLatch(1).await();
             return 0;
         }
-        dev.reuseport.ControlSocket cs;
-        try {
-            // the adapter gives each worker added by 'resize' its own channel: no onWorkersAdded needed
-            cs = dev.reuseport.ControlSocket.serve(g, ctlPath, takeOver != null);
-        } catch (IllegalArgumentException | IllegalStateException e) {
-            throw new ParameterException(spec.commandLine(), "--control: " + e.getMessage());
-        }
-        try (cs) {
+        // the adapter gives each worker added by 'resize' its own channel: no onWorkersAdded needed
+        try (dev.reuseport.ControlSocket cs = opts.serveControl(g)) {
             out.println("control socket " + ctlPath);
             out.println("READY " + g.localAddress().getPort());
             out.println("serving; Ctrl-C stops");

@@ -1,5 +1,6 @@
 package dev.reuseport.spring;
 
+import dev.reuseport.ControlSocket;
 import dev.reuseport.Policy;
 import dev.reuseport.ReuseportGroup;
 import dev.reuseport.micrometer.ReuseportMeterBinder;
@@ -8,8 +9,10 @@ import io.netty.channel.EventLoopGroup;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
 import io.netty.channel.epoll.EpollIoHandler;
 import java.io.IOException;
+import java.nio.file.Path;
 import java.util.concurrent.TimeUnit;
 import org.springframework.beans.factory.DisposableBean;
+import org.springframework.beans.factory.ObjectProvider;
 import org.springframework.boot.autoconfigure.AutoConfiguration;
 import org.springframework.boot.autoconfigure.condition.ConditionalOnClass;
 import org.springframework.boot.autoconfigure.condition.ConditionalOnMissingBean;
@@ -18,8 +21,10 @@ import org.springframework.boot.context.properties.EnableConfigurationProperties
 import org.springframework.boot.reactor.netty.NettyReactiveWebServerFactory;
 import org.springframework.boot.reactor.netty.NettyServerCustomizer;
 import org.springframework.boot.web.server.WebServerFactoryCustomizer;
+import org.springframework.context.SmartLifecycle;
 import org.springframework.context.annotation.Bean;
 import org.springframework.context.annotation.Configuration;
+import org.springframework.context.annotation.Lazy;
 import org.springframework.core.Ordered;
 import org.springframework.core.env.Environment;
 
@@ -51,8 +56,76 @@ public class ReuseportAutoConfiguration {
     @ConditionalOnMissingBean
     public ReuseportGroup reuseportGroup(ReuseportProperties props, Environment env) throws IOException {
         int port = props.getPort() != null ? props.getPort() : env.getProperty("server.port", Integer.class, 8080);
-        return ReuseportGroup.tcp().address(props.getAddress()).port(port).workers(props.getWorkers())
-                .backlog(props.getBacklog()).policy(Policy.parse(props.getPolicy())).open();
+        ReuseportGroup.Builder b = ReuseportGroup.tcp().address(props.getAddress()).port(port)
+                .workers(props.getWorkers()).backlog(props.getBacklog()).policy(Policy.parse(props.getPolicy()));
+        ReuseportProperties.Control control = props.getControl();
+        if (control.isTakeOver()) {
+            if (control.getPath() == null) {
+                throw new IllegalArgumentException("reuseport.control.take-over=true needs reuseport.control.path; "
+                        + "accepted: the path of the control socket the running application serves");
+            }
+            return ReuseportGroup.takeOver(Path.of(control.getPath()), b);
+        }
+        return b.open();
+    }
+
+    /**
+     * The control socket at {@code reuseport.control.path} (taken over from the application serving it when
+     * {@code reuseport.control.take-over}); closed with the context. Once it handed the group off, the group
+     * here is closed and the health indicator says DOWN: stop the application. Served once the web server
+     * has started ({@link #reuseportControlStarter}), so that with {@code spring.main.lazy-initialization}
+     * nothing asks for the group before the web server binds: a taking-over application then takes the
+     * group over when it is ready to serve it, and new connections do not wait in the sockets' queues for
+     * the rest of its start.
+     *
+     * @param group the group
+     * @param props the bound properties
+     * @return the serving control socket
+     * @throws IOException the socket could not be created
+     */
+    @Bean(destroyMethod = "close")
+    @Lazy
+    @ConditionalOnMissingBean
+    @ConditionalOnProperty(prefix = "reuseport.control", name = "path")
+    public ControlSocket reuseportControlSocket(ReuseportGroup group, ReuseportProperties props) throws IOException {
+        return ControlSocket.serve(group, Path.of(props.getControl().getPath()), props.getControl().isTakeOver());
+    }
+
+    /**
+     * Serves the control socket bean once the web server has started (the phase right after Boot's web
+     * server start), or at once where there is no web server.
+     *
+     * @param control the control socket bean, created on start
+     * @return the lifecycle bean
+     */
+    @Bean
+    @Lazy(false)
+    @ConditionalOnProperty(prefix = "reuseport.control", name = "path")
+    public SmartLifecycle reuseportControlStarter(ObjectProvider<ControlSocket> control) {
+        return new SmartLifecycle() {
+            private volatile boolean running;
+
+            @Override
+            public void start() {
+                control.getObject();
+                running = true;
+            }
+
+            @Override
+            public void stop() {
+                running = false; // the bean closes with the context
+            }
+
+            @Override
+            public boolean isRunning() {
+                return running;
+            }
+
+            @Override
+            public int getPhase() {
+                return Integer.MAX_VALUE - 2048 + 1; // Boot's web server starts at MAX_VALUE - 2048
+            }
+        };
     }
 
     /**
@@ -133,19 +206,20 @@ public class ReuseportAutoConfiguration {
          */
         @Bean
         public WebServerFactoryCustomizer<NettyReactiveWebServerFactory> reuseportWebServerCustomizer(
-                ReuseportGroup group, ReuseportEventLoops loops) {
-            ReuseportLoopResources resources = new ReuseportLoopResources(group, loops.group());
-            return new WebServerCustomizer(group, resources);
+                ObjectProvider<ReuseportGroup> group, ReuseportEventLoops loops) {
+            // the group is asked for when the server binds, not now: see reuseportControlSocket
+            ReuseportLoopResources resources = new ReuseportLoopResources(group::getObject, loops.group());
+            return new WebServerCustomizer(group::getObject, resources);
         }
     }
 
     /** Runs last among the factory customizers, so the group's address and loops are what Reactor Netty gets. */
     static final class WebServerCustomizer implements WebServerFactoryCustomizer<NettyReactiveWebServerFactory>,
             Ordered {
-        private final ReuseportGroup group;
+        private final java.util.function.Supplier<ReuseportGroup> group;
         private final ReuseportLoopResources resources;
 
-        WebServerCustomizer(ReuseportGroup group, ReuseportLoopResources resources) {
+        WebServerCustomizer(java.util.function.Supplier<ReuseportGroup> group, ReuseportLoopResources resources) {
             this.group = group;
             this.resources = resources;
         }
@@ -153,9 +227,9 @@ public class ReuseportAutoConfiguration {
         @Override
         public void customize(NettyReactiveWebServerFactory factory) {
             factory.setResourceFactory(null);
-            factory.setPort(group.localAddress().getPort());
+            // the bind address (and so the port the web server reports) is the group's, asked for at bind
             factory.addServerCustomizers((NettyServerCustomizer) server -> server.runOn(resources, true)
-                    .bindAddress(group::localAddress));
+                    .bindAddress(() -> group.get().localAddress()));
         }
 
         @Override

@@ -5,6 +5,7 @@ import dev.reuseport.netty.GroupServerChannel;
 import io.netty.channel.Channel;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.socket.ServerSocketChannel;
+import java.util.function.Supplier;
 import reactor.netty.resources.LoopResources;
 
 /**
@@ -15,7 +16,7 @@ import reactor.netty.resources.LoopResources;
  * alone: they belong to whoever made them.
  */
 public final class ReuseportLoopResources implements LoopResources {
-    private final ReuseportGroup group;
+    private final Supplier<ReuseportGroup> group;
     private final EventLoopGroup loops;
 
     /**
@@ -26,6 +27,25 @@ public final class ReuseportLoopResources implements LoopResources {
      */
     public ReuseportLoopResources(ReuseportGroup group, EventLoopGroup loops) {
         new GroupServerChannel(group, loops); // checks the arguments now
+        this.group = () -> group;
+        this.loops = loops;
+    }
+
+    /**
+     * Resources serving the group {@code group} supplies, asked for only when Reactor Netty binds the server
+     * channel (the web server's start): the starter passes its group bean this way, so that an application
+     * taking the group over from another process ({@code reuseport.control.take-over}) with lazy
+     * initialization takes it over just before it serves it.
+     *
+     * @param group supplies an open TCP group, once, at bind time
+     * @param loops epoll loops, at least one per worker
+     * @throws IllegalArgumentException a null argument
+     */
+    public ReuseportLoopResources(Supplier<ReuseportGroup> group, EventLoopGroup loops) {
+        if (group == null || loops == null) {
+            throw new IllegalArgumentException("group supplier " + group + " and loops " + loops + ": accepted: a "
+                    + "supplier of an open TCP ReuseportGroup and epoll loops");
+        }
         this.group = group;
         this.loops = loops;
     }
@@ -33,7 +53,7 @@ public final class ReuseportLoopResources implements LoopResources {
     @Override
     public <C extends Channel> C onChannel(Class<C> channelType, EventLoopGroup group) {
         if (channelType == ServerSocketChannel.class) {
-            return channelType.cast(new GroupServerChannel(this.group, loops));
+            return channelType.cast(new GroupServerChannel(this.group.get(), loops));
         }
         return LoopResources.super.onChannel(channelType, group);
     }
@@ -50,6 +70,6 @@ public final class ReuseportLoopResources implements LoopResources {
 
     @Override
     public String toString() {
-        return "ReuseportLoopResources[" + group + "]";
+        return "ReuseportLoopResources[" + loops + "]";
     }
 }

@@ -29,6 +29,8 @@ public class ReuseportProperties {
     private final Metrics metrics = new Metrics();
     /** Actuator endpoint settings. */
     private final Endpoint endpoint = new Endpoint();
+    /** Control socket and hand-off settings. */
+    private final Control control = new Control();
 
     /** The defaults; Spring binds the properties onto them. */
     public ReuseportProperties() {
@@ -183,6 +185,76 @@ public class ReuseportProperties {
      */
     public Endpoint getEndpoint() {
         return endpoint;
+    }
+
+    /**
+     * The control socket and hand-off settings.
+     *
+     * @return {@code reuseport.control.*}
+     */
+    public Control getControl() {
+        return control;
+    }
+
+    /**
+     * {@code reuseport.control.*}: the operator's control socket ({@code ctl}) and the cross-process hand-off
+     * through it: a new application started with {@code take-over} on the same path receives the running
+     * one's sockets, program and maps, and the old one's group closes (its health goes DOWN).
+     */
+    public static class Control {
+        /** Unix socket path of the control socket (ctl status, resize, restart, policy, handoff); unset: none. */
+        private String path;
+        /** Whether to take the group over from the application serving the control socket at path, at start. */
+        private boolean takeOver;
+
+        /** The default: no control socket. */
+        public Control() {
+        }
+
+        /**
+         * The control socket's path.
+         *
+         * @return an absolute path, or null for no control socket
+         */
+        public String getPath() {
+            return path;
+        }
+
+        /**
+         * Sets the control socket's path.
+         *
+         * @param path an absolute path in a directory of this user's that others cannot write, or null
+         * @throws IllegalArgumentException a relative or blank path, named with what is accepted
+         */
+        public void setPath(String path) {
+            if (path != null && (path.isBlank() || !java.nio.file.Path.of(path).isAbsolute())) {
+                throw new IllegalArgumentException("reuseport.control.path=" + path + " is not accepted; accepted: "
+                        + "an absolute path in a directory of this user's that others cannot write");
+            }
+            this.path = path;
+        }
+
+        /**
+         * Whether the group is taken over from the application serving {@link #getPath()}.
+         *
+         * @return false (the default): the group is opened anew
+         */
+        public boolean isTakeOver() {
+            return takeOver;
+        }
+
+        /**
+         * Sets whether the group is taken over at start: its sockets, steering program and maps arrive from
+         * the application serving the control socket at {@code reuseport.control.path}, which then lets go;
+         * when the hand-off fails, the group opens from the other properties instead (joining the old
+         * group's port first when the port is fixed, so no connection is refused). The control socket is
+         * then served here.
+         *
+         * @param takeOver true to take over (needs {@code reuseport.control.path})
+         */
+        public void setTakeOver(boolean takeOver) {
+            this.takeOver = takeOver;
+        }
     }
 
     /** {@code reuseport.web.*}: WebFlux's Reactor Netty server on the group. */

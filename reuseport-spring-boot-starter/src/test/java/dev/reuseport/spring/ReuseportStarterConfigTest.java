@@ -16,7 +16,8 @@ import org.springframework.boot.builder.SpringApplicationBuilder;
 class ReuseportStarterConfigTest {
     static final List<String> PROPERTIES = List.of("reuseport.enabled", "reuseport.address", "reuseport.port",
             "reuseport.workers", "reuseport.backlog", "reuseport.policy", "reuseport.web.enabled",
-            "reuseport.metrics.refresh", "reuseport.endpoint.writes-enabled");
+            "reuseport.metrics.refresh", "reuseport.endpoint.writes-enabled", "reuseport.control.path",
+            "reuseport.control.take-over");
 
     private static void start(String... props) {
         new SpringApplicationBuilder(StarterTestApp.class).web(WebApplicationType.NONE).properties(props)

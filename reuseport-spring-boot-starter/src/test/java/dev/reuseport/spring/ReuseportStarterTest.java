@@ -4,13 +4,9 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.reuseport.ReuseportGroup;
 import dev.reuseport.WorkerStats;
+import dev.reuseport.testkit.RequestLoad;
 import java.time.Duration;
-import java.util.ArrayList;
-import java.util.List;
 import java.util.Map;
-import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicBoolean;
-import java.util.concurrent.atomic.AtomicLong;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -87,60 +83,28 @@ class ReuseportStarterTest {
 
     @Test
     void restartsAndResizesUnderWebClientLoadFailNoRequest() throws Exception {
-        AtomicBoolean stop = new AtomicBoolean();
-        AtomicLong ok = new AtomicLong();
-        AtomicLong failed = new AtomicLong();
-        List<Thread> clients = new ArrayList<>();
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
-        for (int t = 0; t < 4; t++) {
-            WebClient web = fresh();
-            Thread th = new Thread(() -> {
-                while (!stop.get() && System.nanoTime() < deadline) {
-                    try {
-                        String body = web.get().uri("/hello").retrieve().bodyToMono(String.class)
-                                .block(Duration.ofSeconds(5));
-                        if ("hello".equals(body)) {
-                            ok.incrementAndGet();
-                        } else {
-                            failed.incrementAndGet();
-                        }
-                    } catch (RuntimeException e) {
-                        failed.incrementAndGet();
-                        System.out.println("failed request: " + e);
-                    }
-                }
-            }, "webclient-" + t);
-            th.start();
-            clients.add(th);
-        }
-        try {
-            await(ok, failed, 20);
-            long before = ok.get();
-            for (int i = 0; i < 3; i++) {
+        WebClient web = fresh();
+        long restarts = group.restarts();
+        try (RequestLoad load = RequestLoad.start("webclient", 4, Duration.ofSeconds(40), (c, i) -> {
+            String body = web.get().uri("/hello").retrieve().bodyToMono(String.class).block(Duration.ofSeconds(5));
+            if (!"hello".equals(body)) {
+                throw new IllegalStateException("GET /hello answered " + body);
+            }
+        })) {
+            assertThat(load.awaitMore(20, Duration.ofSeconds(10))).as("warm-up: %s", load).isTrue();
+            // 10 restarts and 10 resizes (2 -> 1 -> 2 ...), each followed by answered requests
+            long during = load.through(10, 4, i -> {
                 group.restart();
-                Thread.sleep(50);
+                load.awaitMore(2, Duration.ofSeconds(5));
                 group.resize(i % 2 == 0 ? 1 : 2);
-                Thread.sleep(50);
-            }
-            await(ok, failed, 20);
-            assertThat(ok.get() - before).as("requests answered during the changes").isGreaterThan(20);
-        } finally {
-            stop.set(true);
-            for (Thread th : clients) {
-                th.join(10_000);
-            }
+            });
+            load.awaitMore(20, Duration.ofSeconds(10));
+            load.close();
+            System.out.println("webflux restarts/resizes: " + load + ", restarts " + group.restarts());
+            assertThat(load.failed()).as("requests failed: %s", load.failures()).isZero();
+            assertThat(during).as("requests answered during the changes").isGreaterThan(20);
         }
-        System.out.println("webflux restarts/resizes: ok=" + ok + " failed=" + failed + " restarts="
-                + group.restarts());
-        assertThat(failed.get()).isZero();
-        assertThat(group.workers()).hasSize(1); // 3 changes: 1, 2, 1 workers
-    }
-
-    private static void await(AtomicLong ok, AtomicLong failed, int n) throws InterruptedException {
-        long target = ok.get() + n;
-        long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
-        while (ok.get() < target && failed.get() == 0 && System.nanoTime() < end) {
-            Thread.sleep(10);
-        }
+        assertThat(group.restarts() - restarts).isGreaterThanOrEqualTo(10);
+        assertThat(group.workers()).hasSize(2); // 20 changes: 1, 2, 1, ... 2 workers
     }
 }

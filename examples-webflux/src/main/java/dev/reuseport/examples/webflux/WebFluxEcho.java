@@ -1,5 +1,6 @@
 package dev.reuseport.examples.webflux;
 
+import dev.reuseport.ControlSocket;
 import dev.reuseport.ReuseportGroup;
 import java.io.BufferedReader;
 import java.io.InputStreamReader;
@@ -18,7 +19,10 @@ import org.springframework.web.reactive.function.server.ServerResponse;
  * {@code reuseport.enabled} (the default) it serves on a reuseport group; with
  * {@code --reuseport.enabled=false} it is plain WebFlux on Reactor Netty's own listener. After the start
  * it prints {@code READY <port>} and then reads commands from standard input, one a line: {@code restart},
- * {@code resize <n>} (answered {@code DONE ...}); end of input stops the application.
+ * {@code resize <n>} (answered {@code DONE ...}); end of input stops the application. With
+ * {@code --reuseport.control.path=PATH} it serves the control socket there; a second instance started with
+ * the same path and {@code --reuseport.control.take-over=true} takes the group over, and this one prints
+ * {@code HANDED-OFF} and stops.
  */
 @SpringBootApplication
 public class WebFluxEcho {
@@ -49,6 +53,21 @@ public class WebFluxEcho {
             System.out.println("READY " + port + " " + (group == null ? "webflux on its own listener"
                     : "webflux on " + group));
             System.out.flush();
+            ControlSocket control = ctx.getBeanProvider(ControlSocket.class).getIfAvailable();
+            if (control != null) {
+                Thread watch = new Thread(() -> {
+                    try {
+                        control.awaitHandOff(java.time.Duration.ofDays(365_000));
+                    } catch (InterruptedException e) {
+                        return;
+                    }
+                    System.out.println("HANDED-OFF; stopping (requests in flight finish)");
+                    System.out.flush();
+                    System.exit(SpringApplication.exit(ctx));
+                }, "handoff-watch");
+                watch.setDaemon(true);
+                watch.start();
+            }
             BufferedReader in = new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8));
             String line;
             while ((line = in.readLine()) != null) {

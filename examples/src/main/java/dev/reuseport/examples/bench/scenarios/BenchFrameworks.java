@@ -38,7 +38,10 @@ import picocli.CommandLine.Spec;
  * messages), 5 s deadlines, closes it, again. WebFlux: the Spring Boot application of
  * {@code examples-webflux} (run from its own JAR and class path, so this JAR stays free of Spring), plain
  * with {@code --reuseport.enabled=false}; load: {@code GET /hello} on a new connection each time. The
- * ratio is median(group) / median(own listener) of calls (requests) per second. Then, on the group server
+ * ratio is median(group) / median(own listener) of calls (requests) per second. Before the rounds both
+ * servers warm up in alternating 1 s slices until each one's rate is stable ({@code --stable}, bounded by
+ * {@code --warmup-max}), the slices printed; after the rounds each server's first and last round say whether
+ * its rate still moved. Then, on the group server
  * only, the same load runs through {@code --restarts} restarts and as many resizes (workers / 2 and back);
  * every failed call or request, in the rounds or during the changes, counts in {@code *_failed}.
  */
@@ -55,8 +58,18 @@ public final class BenchFrameworks implements Callable<Integer> {
     @Option(names = "--seconds", defaultValue = "3", description = "measured seconds per round (default ${DEFAULT-VALUE})")
     double seconds;
 
-    @Option(names = "--warmup", defaultValue = "1", description = "warm-up seconds per round (default ${DEFAULT-VALUE})")
+    @Option(names = "--warmup", defaultValue = "1", description = "warm-up seconds per round, before each measured "
+            + "one (default ${DEFAULT-VALUE})")
     double warmup;
+
+    @Option(names = "--stable", defaultValue = "3", description = "before the rounds: warm both servers, alternating "
+            + "1 s slices, until each one's last 3 slice rates are within this many percent of their mean "
+            + "(default ${DEFAULT-VALUE})")
+    double stable;
+
+    @Option(names = "--warmup-max", defaultValue = "60", description = "before the rounds: warm up for at most this "
+            + "many seconds per framework, stable or not (default ${DEFAULT-VALUE})")
+    double warmupMax;
 
     @Option(names = "--workers", defaultValue = "4", description = "workers and event loops per server (default ${DEFAULT-VALUE})")
     int workers;
@@ -78,9 +91,10 @@ public final class BenchFrameworks implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         PrintWriter out = spec.commandLine().getOut();
-        if (rounds < 1 || workers < 1 || clients < 1 || seconds <= 0 || warmup < 0 || restarts < 0) {
+        if (rounds < 1 || workers < 1 || clients < 1 || seconds <= 0 || warmup < 0 || restarts < 0 || stable <= 0
+                || warmupMax < 0) {
             throw new ParameterException(spec.commandLine(), "--rounds, --workers and --clients must be 1 or more, "
-                    + "--seconds above 0, --warmup and --restarts 0 or more");
+                    + "--seconds and --stable above 0, --warmup, --warmup-max and --restarts 0 or more");
         }
         if (!List.of("grpc", "webflux", "both").contains(only)) {
             throw new ParameterException(spec.commandLine(), "--only " + only + " is not accepted; accepted: grpc, "
@@ -149,6 +163,7 @@ public final class BenchFrameworks implements Callable<Integer> {
                 target[i] = new InetSocketAddress(InetAddress.getLoopbackAddress(), Integer.parseInt(ready[0]));
                 out.printf("%-22s port %s, %s%n", label[i], ready[0], ready.length > 1 ? ready[1] : "");
             }
+            warmUp(out, progress, name, unit, label, target, load);
             out.printf(Locale.ROOT, "%s: %d client threads, %.1f s + %.1f s warm-up per round, %d workers%n", name,
                     clients, seconds, warmup, workers);
             out.printf("%-6s %-22s %12s %8s%n", "round", "server", unit, "failed");
@@ -168,6 +183,13 @@ public final class BenchFrameworks implements Callable<Integer> {
                 }
             }
             double ratio = Stats.median(rates[1]) / Stats.median(rates[0]);
+            for (int i = 0; i < 2; i++) {
+                // a rate still climbing round by round means the warm-up was too short: say so
+                double first = rates[i][0];
+                double last = rates[i][rounds - 1];
+                out.printf(Locale.ROOT, "%s %s: first round %.0f, last round %.0f (%+.1f%%), spread of rounds %.1f%%%n",
+                        label[i], unit, first, last, 100 * (last - first) / first, spread(rates[i]));
+            }
             out.printf(Locale.ROOT, "%s median %s: own listener %.0f, on a group %.0f -> ratio %.3f%n", name, unit,
                     Stats.median(rates[0]), Stats.median(rates[1]), ratio);
             // the changes, on the group server only, under the same load
@@ -207,6 +229,59 @@ public final class BenchFrameworks implements Callable<Integer> {
                 group.close();
             }
         }
+    }
+
+    /**
+     * Warms both servers before the measured rounds, in alternating slices of 1 s (the client JVM warms as
+     * well, equally for both), until the last 3 slice rates of each are within {@code --stable} percent of
+     * their mean, or {@code --warmup-max} seconds passed; prints every slice and the outcome.
+     */
+    private void warmUp(PrintWriter out, Progress progress, String name, String unit, String[] label,
+                        InetSocketAddress[] target, Load load) {
+        if (warmupMax == 0) {
+            return;
+        }
+        List<List<Double>> slices = List.of(new ArrayList<>(), new ArrayList<>());
+        long end = System.nanoTime() + (long) (warmupMax * 1e9);
+        boolean[] steady = new boolean[2];
+        int k = 0;
+        while (!(steady[0] && steady[1]) && System.nanoTime() < end) {
+            for (int i = 0; i < 2; i++) {
+                long t0 = System.nanoTime();
+                long[] res = load.run(target[i], clients, 1.0, new AtomicBoolean());
+                slices.get(i).add(res[0] / ((System.nanoTime() - t0) / 1e9));
+                List<Double> s = slices.get(i);
+                steady[i] = s.size() >= 3 && spread(s.subList(s.size() - 3, s.size()).stream()
+                        .mapToDouble(Double::doubleValue).toArray()) <= stable;
+            }
+            k++;
+            progress.phase(String.format(Locale.ROOT, "%s warm-up slice %d: %s %.0f, %s %.0f %s", name, k, label[0],
+                    last(slices.get(0)), label[1], last(slices.get(1)), unit));
+        }
+        for (int i = 0; i < 2; i++) {
+            out.printf(Locale.ROOT, "%-22s warm-up: %d slices of 1 s, %s (%s)%n", label[i], slices.get(i).size(),
+                    steady[i] ? "stable within " + stable + "%" : "NOT stable within " + stable + "% after "
+                            + warmupMax + " s", slices.get(i).stream().map(v -> String.format(Locale.ROOT, "%.0f", v))
+                            .collect(java.util.stream.Collectors.joining(" ")));
+        }
+    }
+
+    private static double last(List<Double> l) {
+        return l.isEmpty() ? Double.NaN : l.get(l.size() - 1);
+    }
+
+    /** (max - min) / mean of {@code v}, in percent. */
+    static double spread(double[] v) {
+        double min = Double.MAX_VALUE;
+        double max = -Double.MAX_VALUE;
+        double sum = 0;
+        for (double x : v) {
+            min = Math.min(min, x);
+            max = Math.max(max, x);
+            sum += x;
+        }
+        double mean = sum / v.length;
+        return mean > 0 ? 100 * (max - min) / mean : Double.POSITIVE_INFINITY;
     }
 
     /** gRPC: per thread, a connection for 20 unary calls and one 10-message stream, again and again. */
