@@ -91,6 +91,7 @@ public final class NettyQuic implements AutoCloseable {
                     + "); accepted: netty-codec-native-quic with this platform's classifier on the class path",
                     Quic.unavailabilityCause());
         }
+        QuicServerCodecBuilder template = codec.clone(); // later changes to the caller's builder do not leak in
         Dissector d = group.dissector();
         int length = d.kind() == Dissector.Kind.QUIC ? d.cidLength() : DEFAULT_CID_LENGTH;
         int rotation = d.kind() == Dissector.Kind.QUIC ? d.configRotation() : 0;
@@ -102,7 +103,7 @@ public final class NettyQuic implements AutoCloseable {
                 Worker w = NettyReuseport.worker(c);
                 CookieConnectionIds ids = new CookieConnectionIds(group, w.slot(), length, rotation);
                 c.pipeline().addLast(new CookieCheck(group, w.slot(), length, rotation, cookies, misrouted),
-                        codec.clone().localConnectionIdLength(length).connectionIdAddressGenerator(ids).build());
+                        template.clone().localConnectionIdLength(length).connectionIdAddressGenerator(ids).build());
             }
         };
         return new NettyQuic(NettyReuseport.serveDatagrams(group, loops, init), length, cookies, misrouted);

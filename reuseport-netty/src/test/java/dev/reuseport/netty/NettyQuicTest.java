@@ -53,7 +53,7 @@ class NettyQuicTest {
         return (cid ? b.policy(Policy.roundRobin()).dissector(Dissector.quic(CID)) : b.policy(Policy.kernelHash())).open();
     }
 
-    /** Resizes 4 -> 8 -> 4 ... under 8 long-lived connections; returns {broken, failed, ok, misrouted}. */
+    /** Resizes 4 -> 8 -> 4 ... under 8 long-lived connections (streams every 50 ms, 1 s to echo); returns {broken, failed, ok, misrouted}. */
     private static long[] resizes(boolean cid, int resizes) throws Exception {
         QuicTesting.Echo echo = new QuicTesting.Echo();
         try (ReuseportGroup g = group(cid);
@@ -66,7 +66,7 @@ class NettyQuicTest {
             clients.start();
             for (int i = 0; i < resizes; i++) {
                 g.resize(i % 2 == 0 ? 8 : 4);
-                Thread.sleep(i == 0 ? 1_500 : 150); // the first longer than a stream's timeout
+                Thread.sleep(i == 0 ? 1_300 : 100); // the first longer than a stream's timeout
             }
             Thread.sleep(1_200); // every stream opened so far has had its time
             long[] r = {clients.broken(), clients.failed.get(), clients.ok.get(), quic.misrouted()};
@@ -88,12 +88,17 @@ class NettyQuicTest {
 
     @Test
     void onTheKernelHashResizesBreakQuicConnections() throws Exception {
-        long[] r = resizes(false, 2);
+        long[] r = resizes(false, 1);
         assertThat(r[0]).as("connections broken on the kernel hash (the scenario is real)").isPositive();
     }
 
-    /** 8 connections through a relay that rebinds every second; returns {broken, failed, ok, rebinds}. */
+    /**
+     * 8 connections through a relay that rebinds every second, {@code rebinds} times (2 with the dissector:
+     * quiche's second move of a connection is the one that needs a spare connection id); returns
+     * {broken, failed, ok, rebinds}.
+     */
     private static long[] rebinding(boolean cid) throws Exception {
+        int rebinds = cid ? 2 : 1;
         QuicTesting.Echo echo = new QuicTesting.Echo();
         try (ReuseportGroup g = group(cid);
              NettyQuic quic = NettyQuic.serve(g, serverLoops, QuicTesting.serverCodec(ssl, echo));
@@ -102,14 +107,16 @@ class NettyQuicTest {
             InetSocketAddress via = relay.address();
             clients.connect(clientLoops, via, 8);
             clients.start();
+            relay.startRebinding(); // established connections move; a move during a handshake is another story
             long start = relay.rebinds.get();
-            while (relay.rebinds.get() - start < 2) {
+            while (relay.rebinds.get() - start < rebinds) {
                 Thread.sleep(50);
             }
             Thread.sleep(1_200);
             long[] r = {clients.broken(), clients.failed.get(), clients.ok.get(), relay.rebinds.get() - start};
-            System.out.printf("quic rebinding cid=%s: connections=%d rebinds=%d streams_ok=%d streams_failed=%d timed_out=" + clients.timedOut + " "
-                    + "broken=%d misrouted=%d via_old=" + relay.viaOld + "%n", cid, clients.connected(), r[3], r[2], r[1], r[0], quic.misrouted());
+            System.out.printf("quic rebinding cid=%s: connections=%d rebinds=%d streams_ok=%d streams_failed=%d "
+                    + "timed_out=%d broken=%d misrouted=%d server_packets_to_old_ports=%d%n", cid, clients.connected(),
+                    r[3], r[2], r[1], clients.timedOut.get(), r[0], quic.misrouted(), relay.viaOld.get());
             return r;
         }
     }
@@ -126,7 +133,36 @@ class NettyQuicTest {
     @Test
     void natRebindingBreaksConnectionsOnTheKernelHash() throws Exception {
         long[] r = rebinding(false);
-        assertThat(r[3]).as("rebinds").isGreaterThanOrEqualTo(2);
+        assertThat(r[3]).as("rebinds").isGreaterThanOrEqualTo(1);
         assertThat(r[0]).as("connections broken on the kernel hash (the scenario is real)").isPositive();
+    }
+
+    @Test
+    void cookieIdsNameTheWorkerUnderTheGroupsKeyAndBadInputIsRefused() throws Exception {
+        try (ReuseportGroup g = group(true)) {
+            CookieConnectionIds ids = new CookieConnectionIds(g, 3, CID, 0);
+            java.nio.ByteBuffer id = ids.newId(CID);
+            byte[] b = new byte[id.remaining()];
+            id.get(b);
+            int[] gk = g.cookieGeneration();
+            dev.reuseport.bpf.QuicCid.Cookie c = dev.reuseport.bpf.QuicCid.decode(b, CID, 0).orElseThrow();
+            assertThat(c.worker()).isEqualTo(3);
+            assertThat(c.generation()).isEqualTo(gk[0]);
+            assertThat(c.matches(gk[1])).isTrue();
+            assertThat(ids.newId(CID)).as("a fresh nonce each time").isNotEqualTo(java.nio.ByteBuffer.wrap(b));
+            org.assertj.core.api.Assertions.assertThatThrownBy(() -> ids.newId(20))
+                    .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("length 20; accepted: 16");
+            org.assertj.core.api.Assertions.assertThatThrownBy(() -> new CookieConnectionIds(g, 3, 8, 0))
+                    .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("length 8; accepted: 9..20");
+            org.assertj.core.api.Assertions.assertThatThrownBy(() -> new CookieConnectionIds(g, 256, CID, 0))
+                    .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("slot 256");
+            org.assertj.core.api.Assertions.assertThatThrownBy(() -> NettyQuic.serve(g, serverLoops, null))
+                    .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("codec null");
+        }
+        try (ReuseportGroup tcp = ReuseportGroup.tcp().address(NettyTesting.LO).workers(1).open()) {
+            org.assertj.core.api.Assertions.assertThatThrownBy(() -> NettyQuic.serve(tcp, serverLoops,
+                    QuicTesting.serverCodec(ssl, new QuicTesting.Echo())))
+                    .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("not a UDP group");
+        }
     }
 }

@@ -176,21 +176,33 @@ final class QuicTesting {
         /** Connects {@code n} connections to {@code target} (each within 5 s) without starting streams. */
         void connect(EventLoopGroup loops, InetSocketAddress target, int n) throws Exception {
             QuicSslContext ssl = clientSsl();
+            List<Channel> udps = new ArrayList<>();
+            List<io.netty.util.concurrent.Future<QuicChannel>> handshakes = new ArrayList<>();
             for (int i = 0; i < n; i++) {
                 ChannelHandler codec = new QuicClientCodecBuilder().sslContext(ssl).maxIdleTimeout(10, TimeUnit.SECONDS)
                         .initialMaxData(10_000_000).initialMaxStreamDataBidirectionalLocal(1_000_000)
                         .initialMaxStreamDataBidirectionalRemote(1_000_000).activeConnectionIdLimit(CID_LIMIT).build();
                 Channel udp = new Bootstrap().group(loops).channel(EpollDatagramChannel.class).handler(codec)
                         .bind(new InetSocketAddress(target.getAddress(), 0)).sync().channel();
-                QuicChannel q = QuicChannel.newBootstrap(udp).handler(new ChannelInboundHandlerAdapter())
-                        .remoteAddress(target).connect().get(5, TimeUnit.SECONDS);
-                conns.add(new Conn(i, udp, q));
+                udps.add(udp);
+                handshakes.add(QuicChannel.newBootstrap(udp).handler(new Quiet()).remoteAddress(target).connect());
+            }
+            for (int i = 0; i < n; i++) { // all handshakes at once, each within 5 s
+                conns.add(new Conn(i, udps.get(i), handshakes.get(i).get(5, TimeUnit.SECONDS)));
             }
         }
 
         void start() {
             for (Conn c : conns) {
                 c.quic.eventLoop().execute(c::tick);
+            }
+        }
+
+        /** A client connection's handler: a transport error (the baselines cause them) closes it, quietly. */
+        private static final class Quiet extends ChannelInboundHandlerAdapter {
+            @Override
+            public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+                ctx.close();
             }
         }
 
@@ -206,8 +218,15 @@ final class QuicTesting {
         @Override
         public void close() {
             stopped = true;
+            List<io.netty.channel.ChannelFuture> closing = new ArrayList<>();
             for (Conn c : conns) {
-                c.quic.close().awaitUninterruptibly(1, TimeUnit.SECONDS);
+                closing.add(c.quic.close());
+            }
+            long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(1); // a broken connection cannot say goodbye
+            for (io.netty.channel.ChannelFuture f : closing) {
+                f.awaitUninterruptibly(Math.max(1, TimeUnit.NANOSECONDS.toMillis(end - System.nanoTime())));
+            }
+            for (Conn c : conns) {
                 c.udp.close().awaitUninterruptibly(1, TimeUnit.SECONDS);
             }
         }
@@ -322,6 +341,8 @@ final class QuicTesting {
         private final List<DatagramChannel> retired = new ArrayList<>();
         private final Thread thread;
         private volatile boolean stop;
+        /** When the next rebind is due; none before {@link #startRebinding()} (handshakes complete first). */
+        private volatile long nextRebind = Long.MAX_VALUE;
 
         NatRelay(InetSocketAddress server, long rebindMillis, long maxMillis) throws IOException {
             this.server = server;
@@ -333,6 +354,11 @@ final class QuicTesting {
             this.thread = new Thread(() -> run(TimeUnit.MILLISECONDS.toNanos(maxMillis)), "nat-relay");
             thread.setDaemon(true);
             thread.start();
+        }
+
+        /** Starts moving the clients, one move every period from now (after their handshakes). */
+        void startRebinding() {
+            nextRebind = System.nanoTime() + rebindNanos;
         }
 
         InetSocketAddress address() throws IOException {
@@ -353,7 +379,6 @@ final class QuicTesting {
         private void run(long maxNanos) {
             ByteBuffer buf = ByteBuffer.allocateDirect(65536);
             long start = System.nanoTime();
-            long nextRebind = start + rebindNanos;
             try {
                 while (!stop && System.nanoTime() - start < maxNanos) {
                     selector.select(10);
@@ -375,7 +400,7 @@ final class QuicTesting {
                     }
                     selector.selectedKeys().clear();
                     if (System.nanoTime() >= nextRebind) {
-                        nextRebind += rebindNanos;
+                        nextRebind = nextRebind + rebindNanos;
                         for (DatagramChannel r : retired) {
                             r.close();
                         }
