@@ -17,6 +17,8 @@ module dev.reuseport.netty {
     requires io.netty.transport.classes.epoll;
     requires io.netty.transport.unix.common;
     requires io.netty.buffer;
+    // NettyQuic and CookieConnectionIds only: Netty's QUIC codec, needed by applications that serve QUIC.
+    requires static io.netty.codec.classes.quic;
 
     exports dev.reuseport.netty;
 }

@@ -7,6 +7,7 @@ import dev.reuseport.examples.bench.scenarios.BenchFrameworks;
 import dev.reuseport.examples.bench.scenarios.BenchRollout;
 import dev.reuseport.examples.bench.scenarios.BenchIngest;
 import dev.reuseport.examples.bench.scenarios.BenchNetty;
+import dev.reuseport.examples.bench.scenarios.BenchQuic;
 import dev.reuseport.examples.bench.scenarios.BenchRestart;
 import dev.reuseport.examples.bench.scenarios.BenchServe;
 import dev.reuseport.examples.bench.scenarios.BenchSoak;
@@ -18,6 +19,6 @@ import picocli.CommandLine.Command;
         subcommands = {BenchAccept.class, BenchAccept.Server.class, BenchBalance.class, BenchRestart.class,
             BenchControl.class, BenchSoak.class, BenchNetty.class, BenchNetty.Server.class, BenchIngest.class,
             BenchServe.class, BenchFrameworks.class, BenchRollout.class, BenchRollout.Run.class,
-            BenchRollout.Host.class, BenchRollout.Coord.class, BenchSystemd.class})
+            BenchRollout.Host.class, BenchRollout.Coord.class, BenchSystemd.class, BenchQuic.class})
 public final class BenchCommand {
 }

@@ -1,0 +1,273 @@
+package dev.reuseport.examples.bench.scenarios;
+
+import dev.reuseport.Policy;
+import dev.reuseport.ReuseportGroup;
+import dev.reuseport.Worker;
+import dev.reuseport.bpf.Dissector;
+import dev.reuseport.bpf.QuicCid;
+import dev.reuseport.examples.bench.harness.Progress;
+import dev.reuseport.examples.bench.harness.QuicLoad;
+import dev.reuseport.examples.bench.harness.Result;
+import dev.reuseport.examples.bench.harness.ToggleRounds;
+import dev.reuseport.netty.NettyQuic;
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.MultiThreadIoEventLoopGroup;
+import io.netty.channel.epoll.EpollIoHandler;
+import io.netty.handler.codec.quic.Quic;
+import io.netty.handler.codec.quic.QuicSslContext;
+import java.io.PrintWriter;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.nio.ByteBuffer;
+import java.nio.channels.DatagramChannel;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Random;
+import java.util.concurrent.Callable;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+
+/**
+ * {@code bench quic}: a Netty QUIC echo server on a UDP group ({@link NettyQuic}: one codec per worker, server
+ * connection ids carrying the worker's routing cookie) and Netty QUIC clients in this JVM on loopback.
+ * (1) Long-lived connections open a stream every {@code --period-ms}, each echo checked, through
+ * {@code --resizes} resizes (workers to 1.5x and back; the first hold longer than a stream's timeout),
+ * with the QUIC dissector, then the same with 2 resizes on the kernel hash (the baseline). (2) NAT
+ * rebinding: connections through a relay that moves each client to a new source port every second, with
+ * the dissector and on the kernel hash. (3) Packets/s of QUIC short-header datagrams (cookie-bearing ids,
+ * 64 flows) to the group's workers, the QUIC dissector (consistent policy) against the kernel hash in
+ * alternating rounds. broken_generations and broken_naive need socket generations across processes
+ * (issue 14), which the group does not have yet: they print {@code na}.
+ */
+@Command(name = "quic", mixinStandardHelpOptions = true,
+        description = "Netty QUIC on a group: connections through resizes and NAT rebinding with the QUIC dissector "
+                + "and on the kernel hash, then QUIC packets/s dissector vs kernel hash.")
+public final class BenchQuic implements Callable<Integer> {
+    private static final int CID = 16;
+
+    @Spec
+    CommandSpec spec;
+
+    @Option(names = "--workers", defaultValue = "8", description = "workers (default ${DEFAULT-VALUE})")
+    int workers;
+
+    @Option(names = "--connections", defaultValue = "200", description = "long-lived connections (default ${DEFAULT-VALUE})")
+    int connections;
+
+    @Option(names = "--resizes", defaultValue = "20", description = "resizes with the dissector (default ${DEFAULT-VALUE})")
+    int resizes;
+
+    @Option(names = "--period-ms", defaultValue = "50", description = "between a connection's streams (default ${DEFAULT-VALUE})")
+    long periodMillis;
+
+    @Option(names = "--timeout-ms", defaultValue = "2000", description = "for each echo (default ${DEFAULT-VALUE})")
+    long timeoutMillis;
+
+    @Option(names = "--rebind-connections", defaultValue = "32", description = "connections through the relay (default ${DEFAULT-VALUE})")
+    int rebindConnections;
+
+    @Option(names = "--rebinds", defaultValue = "5", description = "rebinds, one a second (default ${DEFAULT-VALUE}; at most 6)")
+    int rebinds;
+
+    @Option(names = "--pairs", defaultValue = "6", description = "packets/s round pairs (default ${DEFAULT-VALUE})")
+    int pairs;
+
+    @Option(names = "--seconds", defaultValue = "2", description = "seconds per packets/s round (default ${DEFAULT-VALUE})")
+    double seconds;
+
+    private PrintWriter out;
+    private QuicSslContext ssl;
+    private EventLoopGroup serverLoops;
+    private EventLoopGroup clientLoops;
+    private long misrouted;
+
+    @Override
+    public Integer call() throws Exception {
+        out = spec.commandLine().getOut();
+        if (workers < 2 || workers > 64 || connections < 1 || resizes < 2 || rebinds < 2 || rebinds > 6 || pairs < 1
+                || seconds <= 0 || periodMillis < 1 || timeoutMillis < 100) {
+            throw new picocli.CommandLine.ParameterException(spec.commandLine(), "--workers 2..64, --connections 1+, "
+                    + "--resizes 2+, --rebinds 2..6, --pairs 1+, --seconds > 0, --period-ms 1+, --timeout-ms 100+");
+        }
+        if (!Quic.isAvailable()) {
+            out.println("Netty QUIC natives unavailable: " + Quic.unavailabilityCause());
+            return 1;
+        }
+        Progress progress = new Progress(spec.commandLine().getErr(), "quic");
+        int max = workers + workers / 2;
+        serverLoops = new MultiThreadIoEventLoopGroup(max, EpollIoHandler.newFactory());
+        clientLoops = new MultiThreadIoEventLoopGroup(2, EpollIoHandler.newFactory());
+        try {
+            ssl = QuicLoad.serverSsl();
+            out.printf("%d workers (resized to %d and back), streams of %d B every %d ms per connection, echo timeout "
+                    + "%d ms; server and clients in this JVM, loopback%n%n", workers, max, QuicLoad.PAYLOAD,
+                    periodMillis, timeoutMillis);
+            out.printf("%-22s %-9s %6s %7s %9s %8s %7s %10s%n", "phase", "steering", "conns", "changes", "streams",
+                    "failed", "broken", "misrouted");
+            progress.phase("resizes with the QUIC dissector");
+            long[] cid = run(true, connections, resizes, 0, max);
+            progress.phase("resizes on the kernel hash");
+            long[] hash = run(false, Math.min(connections, 64), 2, 0, max);
+            progress.phase("NAT rebinding with the QUIC dissector");
+            long[] rcid = run(true, rebindConnections, 0, rebinds, max);
+            progress.phase("NAT rebinding on the kernel hash");
+            long[] rhash = run(false, rebindConnections, 0, rebinds, max);
+            out.println();
+            progress.phase("packets/s");
+            double ratio = packetRates(progress);
+            new Result("quic").put("connections", cid[0]).put("broken_generations", "na").put("broken_naive", "na")
+                    .put("streams", cid[2] + rcid[2]).put("streams_failed", cid[3] + rcid[3])
+                    .put("rebind_broken_cid", rcid[1]).put("rebind_broken_hash", rhash[1]).put("misrouted", misrouted)
+                    .put("cid_vs_kernel_pps", ratio, 3).put("resize_broken_cid", cid[1])
+                    .put("resize_broken_hash", hash[1]).print(out);
+            return 0;
+        } finally {
+            serverLoops.shutdownGracefully(0, 2, TimeUnit.SECONDS).syncUninterruptibly();
+            clientLoops.shutdownGracefully(0, 2, TimeUnit.SECONDS).syncUninterruptibly();
+        }
+    }
+
+    /**
+     * One phase: {@code n} connections (through a rebinding relay when {@code rebindCount > 0}) under
+     * {@code resizeCount} resizes; returns {connections, broken, streams ok, streams failed}.
+     */
+    private long[] run(boolean dissector, int n, int resizeCount, int rebindCount, int max) throws Exception {
+        ReuseportGroup.Builder b = ReuseportGroup.udp().address(InetAddress.getLoopbackAddress()).workers(workers);
+        b = dissector ? b.policy(Policy.roundRobin()).dissector(Dissector.quic(CID)) : b.policy(Policy.kernelHash());
+        QuicLoad.Echo echo = new QuicLoad.Echo();
+        try (ReuseportGroup g = b.open();
+             NettyQuic quic = NettyQuic.serve(g, serverLoops, QuicLoad.serverCodec(ssl, echo));
+             QuicLoad.NatRelay relay = rebindCount > 0 ? new QuicLoad.NatRelay(g.localAddress(), 1_000,
+                     (rebindCount + 4) * 1_000L + 60_000) : null;
+             QuicLoad.Clients clients = new QuicLoad.Clients(periodMillis, timeoutMillis)) {
+            if (dissector && !g.capabilities().toString().contains("steering=bpf")) {
+                throw new IllegalStateException("the QUIC dissector needs eBPF steering: " + g.capabilities());
+            }
+            clients.connect(clientLoops, relay != null ? relay.address() : g.localAddress(), n);
+            clients.start();
+            if (relay != null) {
+                relay.startRebinding();
+            }
+            for (int i = 0; i < resizeCount; i++) {
+                g.resize(i % 2 == 0 ? max : workers);
+                Thread.sleep(i == 0 ? timeoutMillis + 500 : 200);
+            }
+            if (relay != null) {
+                long start = relay.rebinds.get();
+                long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(rebindCount + 5);
+                while (relay.rebinds.get() - start < rebindCount && System.nanoTime() < deadline) {
+                    Thread.sleep(50);
+                }
+            }
+            Thread.sleep(timeoutMillis + 200); // every stream opened so far has had its time
+            long[] r = {clients.connected(), clients.broken(), clients.ok.get(), clients.failed.get()};
+            if (dissector) {
+                misrouted += quic.misrouted();
+            }
+            out.printf("%-22s %-9s %6d %7s %9d %8d %7d %10d%n", rebindCount > 0 ? "NAT rebinding" : "resizes",
+                    dissector ? "quic-cid" : "kernel", r[0], rebindCount > 0 ? rebindCount + " rb" : resizeCount + " rs",
+                    r[2], r[3], r[1], quic.misrouted());
+            out.flush();
+            return r;
+        }
+    }
+
+    /** Alternating rounds of cookie-bearing short-header datagrams: dissector (consistent) vs kernel hash. */
+    private double packetRates(Progress progress) throws Exception {
+        try (ReuseportGroup g = ReuseportGroup.udp().address(InetAddress.getLoopbackAddress()).workers(workers)
+                .policy(Policy.kernelHash()).dissector(Dissector.quic(CID)).open()) {
+            AtomicLong received = new AtomicLong();
+            AtomicLong wrong = new AtomicLong();
+            boolean[] steering = new boolean[1];
+            java.util.concurrent.atomic.AtomicBoolean stop = new java.util.concurrent.atomic.AtomicBoolean();
+            long endNanos = System.nanoTime() + (long) ((pairs * 2 * seconds + 30) * 1e9);
+            List<Thread> threads = new ArrayList<>();
+            for (Worker w : g.workers()) {
+                threads.add(start("quic-rx-" + w.slot(), () -> {
+                    ByteBuffer buf = ByteBuffer.allocate(2048);
+                    while (!stop.get() && System.nanoTime() < endNanos) {
+                        buf.clear();
+                        if (w.receive(buf, Duration.ofMillis(100)) != null) {
+                            received.incrementAndGet();
+                            if (steering[0] && buf.get(3) != (byte) w.slot()) { // the id's octet 2 (after the header octet): the worker
+                                wrong.incrementAndGet();
+                            }
+                        }
+                    }
+                }));
+            }
+            int[] gk = g.cookieGeneration();
+            InetSocketAddress target = g.localAddress();
+            Random random = new Random(14);
+            List<DatagramChannel> flows = new ArrayList<>();
+            List<byte[]> packets = new ArrayList<>();
+            for (int f = 0; f < 64; f++) {
+                flows.add(DatagramChannel.open().bind(new InetSocketAddress(target.getAddress(), 0)));
+                byte[] p = new byte[100];
+                p[0] = 0x40;
+                System.arraycopy(QuicCid.encode(CID, 0, gk[0], f % workers, gk[1], random), 0, p, 1, CID);
+                packets.add(p);
+            }
+            for (int t = 0; t < 2; t++) {
+                int first = t;
+                threads.add(start("quic-tx-" + t, () -> {
+                    ByteBuffer buf = ByteBuffer.allocate(100);
+                    while (!stop.get() && System.nanoTime() < endNanos) {
+                        for (int f = first; f < flows.size(); f += 2) {
+                            flows.get(f).send(buf.clear().put(packets.get(f)).flip(), target);
+                        }
+                    }
+                }));
+            }
+            out.printf("QUIC short-header datagrams (100 B, 64 flows, 2 sender threads) to %d workers: OFF = kernel "
+                    + "hash, ON = QUIC dissector (consistent policy)%n", workers);
+            ToggleRounds.Outcome o = ToggleRounds.run(out, pairs, (long) (seconds * 1e9), received::get, "", new ToggleRounds.Toggle() {
+                @Override
+                public void begin(boolean on) throws Exception {
+                    g.policy(on ? Policy.consistent() : Policy.kernelHash());
+                    Thread.sleep(50); // datagrams already queued under the other steering drain first
+                    steering[0] = on;
+                }
+
+                @Override
+                public String end(boolean on) throws Exception {
+                    steering[0] = false;
+                    return "";
+                }
+            }, progress);
+            out.printf("median OFF %.0f/s, ON %.0f/s, ON/OFF %.3f; cookie packets at another worker: %d%n", o.off(),
+                    o.on(), o.ratio(), wrong.get());
+            misrouted += wrong.get();
+            stop.set(true);
+            for (Thread t : threads) {
+                t.join(2_000);
+            }
+            for (DatagramChannel c : flows) {
+                c.close();
+            }
+            return o.ratio();
+        }
+    }
+
+    private interface Body {
+        void run() throws Exception;
+    }
+
+    private static Thread start(String name, Body body) {
+        Thread t = new Thread(() -> {
+            try {
+                body.run();
+            } catch (Exception e) {
+                throw new IllegalStateException(name + ": " + e, e);
+            }
+        }, name);
+        t.setDaemon(true);
+        t.start();
+        return t;
+    }
+}
