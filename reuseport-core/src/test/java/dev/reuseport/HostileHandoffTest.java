@@ -204,8 +204,9 @@ class HostileHandoffTest {
                 return new Script(header(1), new int[] {c}, layout("TCP", port, "0"), port, "listen");
             }
             case "udp-in-tcp-layout": {
-                int u = socket(false, 0, true);
-                int port = Sys.localAddress(u).getPort();
+                // the TCP port first (held: the fallback binds it), then a UDP socket on the same number
+                int port = freePort(held);
+                int u = socket(false, port, true);
                 return new Script(header(1), new int[] {u}, layout("TCP", port, "0"), port, "UDP");
             }
             case "duplicate-slots": {
