@@ -180,7 +180,7 @@ public final class BenchSoak implements Callable<Integer> {
         if (order.isEmpty() || policies.isEmpty()) {
             throw new ParameterException(spec.commandLine(), "--kinds and --policies need at least one value each");
         }
-        String refusal = prepareNetwork();
+        String refusal = KernelCounters.prepareNetwork(out);
         if (refusal != null) {
             spec.commandLine().getErr().println("bench soak: " + refusal);
             return 2;
@@ -214,24 +214,6 @@ public final class BenchSoak implements Callable<Integer> {
             throw new ParameterException(spec.commandLine(), name + " " + value + " is out of range; accepted: "
                     + min + ".." + max);
         }
-    }
-
-    /** Brings lo up when it is down and says which namespace this is; a refusal, or null to go on. */
-    private String prepareNetwork() throws IOException, InterruptedException {
-        boolean[] down = new boolean[1];
-        String refusal = KernelCounters.loopbackUp(out, down);
-        if (refusal != null) {
-            return refusal;
-        }
-        boolean wasDown = down[0];
-        String self = KernelCounters.link("/proc/self/ns/net");
-        String init = KernelCounters.link("/proc/1/ns/net");
-        boolean hostNs = self != null && self.equals(init);
-        out.printf("network namespace %s%s%n", self, hostNs
-                ? ": the same as pid 1's; other processes' UDP drops would count in the Udp: InErrors delta (run "
-                + "inside unshare -n for exact figures)"
-                : wasDown ? " (private: lo was down, so nothing else uses it)" : " (not pid 1's)");
-        return null;
     }
 
     // ---------------------------------------------------------------- the run
