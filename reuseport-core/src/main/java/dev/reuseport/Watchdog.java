@@ -19,13 +19,22 @@ final class Watchdog {
         AtomicBoolean stop = new AtomicBoolean();
         Thread t = new Thread(() -> {
             long limit = stall.toNanos();
+            // per worker: {calls seen, when that count was first seen}; a worker's calls are counted, not timed,
+            // so that accept and receive read no clock: idle = how long the count has stood still (to a tick)
+            java.util.Map<Worker, long[]> seen = new java.util.WeakHashMap<>();
             while (!stop.get() && !group.isClosed()) {
                 try {
                     Thread.sleep(Math.max(1, stall.toMillis() / 4));
+                    long now = System.nanoTime();
                     for (Worker w : group.workers()) {
-                        long last = w.lastCall();
-                        long idle = System.nanoTime() - last;
-                        if (last != 0 && idle > limit && group.workers().size() > 1 && w.hasQueuedWork()) {
+                        long calls = w.calls();
+                        long[] s = seen.computeIfAbsent(w, k -> new long[] {calls, now});
+                        if (s[0] != calls) {
+                            s[0] = calls;
+                            s[1] = now;
+                        }
+                        long idle = now - s[1];
+                        if (calls != 0 && idle > limit && group.workers().size() > 1 && w.hasQueuedWork()) {
                             group.audit().record("worker-stalled", "slot", w.slot(), "idle_ms", idle / 1_000_000,
                                     "stall_ms", stall.toMillis(), "parked", w.parked(),
                                     "action", "removed; its queue and parked work move to the survivors");

@@ -8,6 +8,7 @@ import java.net.InetSocketAddress;
 import java.nio.ByteBuffer;
 import java.nio.channels.ClosedChannelException;
 import java.time.Duration;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.LongAdder;
 
 /**
@@ -30,8 +31,8 @@ public final class Worker {
     private final LongAdder accepted = new LongAdder();
     private final LongAdder received = new LongAdder();
     private final LongAdder sent = new LongAdder();
-    /** When accept or receive was last entered (System.nanoTime), 0 before the first call. */
-    private volatile long lastCall;
+    /** Calls of accept or receive so far (the watchdog's sign of life): bumped without a clock read. */
+    private final AtomicLong calls = new AtomicLong();
     /** Latency recorded by the application, in microseconds. */
     private final WorkerLatency latency = new WorkerLatency();
     /** Datagrams through the ingest paths (batched and zero-allocation receive, batched send). */
@@ -108,14 +109,10 @@ public final class Worker {
     }
 
     /**
-     * Puts a new socket under this worker (a restart's next socket generation) and returns the old one, which
-     * the caller closes. Calls in flight finish on the old socket; later calls use the new one.
+     * Puts a new socket under this worker (a restart's next socket generation, its holder made by the caller,
+     * who lent it out already) and returns the old one, which the caller closes. Calls in flight finish on the
+     * old socket; later calls use the new one.
      */
-    NativeFd swap(int newFd) {
-        return swap(new NativeFd(newFd, false));
-    }
-
-    /** {@link #swap(int)} with the new socket's holder made by the caller (who lent it out already). */
     NativeFd swap(NativeFd next) {
         NativeFd old = fd;
         fd = next;
@@ -184,7 +181,7 @@ public final class Worker {
         requireProtocol(Protocol.TCP, "accept");
         long deadline = System.nanoTime() + timeout.toNanos();
         for (;;) {
-            lastCall = System.nanoTime();
+            calls.lazySet(calls.get() + 1);
             Connection queued = parkedWork.connection();
             if (queued != null) {
                 return queued;
@@ -224,7 +221,7 @@ public final class Worker {
         requireProtocol(Protocol.UDP, "receive");
         long deadline = System.nanoTime() + timeout.toNanos();
         for (;;) {
-            lastCall = System.nanoTime();
+            calls.lazySet(calls.get() + 1);
             InetSocketAddress queued = parkedWork.datagramInto(dst);
             if (queued != null) {
                 received.increment();
@@ -334,13 +331,13 @@ public final class Worker {
      * {@link #accept} counts its own.
      */
     public void recordAccepted() {
-        lastCall = System.nanoTime();
+        calls.lazySet(calls.get() + 1);
         accepted.increment();
     }
 
     /** As {@link #recordAccepted()}, for a datagram an external engine received on this worker's socket. */
     public void recordReceived() {
-        lastCall = System.nanoTime();
+        calls.lazySet(calls.get() + 1);
         received.increment();
     }
 
@@ -349,9 +346,9 @@ public final class Worker {
         sent.increment();
     }
 
-    /** When accept or receive was last entered ({@link System#nanoTime()}), 0 if never. */
-    long lastCall() {
-        return lastCall;
+    /** How many times accept or receive was entered (or an external engine counted one); 0 if never. */
+    long calls() {
+        return calls.get();
     }
 
     /** Whether work waits in the kernel for this worker: queued connections (TCP) or datagrams (UDP). */
@@ -439,10 +436,10 @@ public final class Worker {
      */
     public int receive(ByteBuffer dst, DatagramSource from, Duration timeout) throws IOException {
         requireProtocol(Protocol.UDP, "receive");
-        long deadline = System.nanoTime() + timeout.toNanos();
+        long deadline = 0; // read the clock only when the socket is empty: not once per datagram
         dev.reuseport.sys.internal.MsgVec v = from.vec();
         for (;;) {
-            lastCall = System.nanoTime();
+            calls.lazySet(calls.get() + 1);
             int len = parkedWork.datagramInto(dst, from, family);
             if (len >= 0) {
                 ingest.received(1);
@@ -457,6 +454,7 @@ public final class Worker {
                     ingest.received(1);
                     return r;
                 }
+                deadline = deadline != 0 ? deadline : System.nanoTime() + timeout.toNanos();
                 if (!awaitReadable(n, deadline)) {
                     return -1;
                 }
@@ -485,7 +483,7 @@ public final class Worker {
         long deadline = System.nanoTime() + timeout.toNanos();
         dev.reuseport.sys.internal.MsgVec v = batch.vec();
         for (;;) {
-            lastCall = System.nanoTime();
+            calls.lazySet(calls.get() + 1);
             int k = parkedWork.datagramsInto(batch, family);
             if (k > 0) {
                 ingest.received(k);

@@ -7,6 +7,7 @@ import dev.reuseport.examples.bench.harness.ChildJvm;
 import dev.reuseport.examples.bench.harness.Progress;
 import dev.reuseport.examples.bench.harness.Result;
 import dev.reuseport.examples.bench.harness.Stats;
+import dev.reuseport.examples.bench.harness.TcpEcho;
 import dev.reuseport.sys.internal.Native;
 import java.io.IOException;
 import java.io.PrintWriter;
@@ -30,8 +31,12 @@ import picocli.CommandLine.Model.CommandSpec;
 /**
  * {@code bench accept}: connections accepted and echoed per second by an 8-worker group on the FFM
  * backend, on the jnr backend, and by the same workers built from the JDK's own ServerSocketChannel with
- * SO_REUSEPORT. Each server runs in its own child JVM (a backend is chosen once per JVM); this process is
- * the client for all of them, in alternating rounds; each figure is the median of its rounds.
+ * SO_REUSEPORT — all three the same shape, a thread per worker that accepts and echoes inline
+ * ({@code Worker.accept}, {@link TcpEcho}) — and, as a fourth row, the library's serving loop
+ * ({@code group.serve}: epoll loops, a virtual thread per connection, as {@code echo} serves), so that its
+ * price for short connections is in plain sight. Each server runs in its own child JVM (a backend is
+ * chosen once per JVM); this process is the client for all of them, in alternating rounds; each figure is
+ * the median of its rounds.
  */
 @Command(name = "accept", mixinStandardHelpOptions = true,
         description = "Accept+echo rate: FFM vs jnr vs JDK ServerSocketChannel, alternating rounds.")
@@ -57,10 +62,11 @@ public final class BenchAccept implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         PrintWriter out = spec.commandLine().getOut();
-        List<String> impls = new ArrayList<>(List.of("ffm", "jnr", "jdk"));
+        List<String> impls = new ArrayList<>(List.of("ffm", "jnr", "jdk", "serve"));
         if (Runtime.version().feature() < 22) {
             out.println("JDK " + Runtime.version().feature() + " has no FFM: run with JDK 22+ to measure ffm");
             impls.remove("ffm");
+            impls.remove("serve");
         }
         Map<String, double[]> rates = new LinkedHashMap<>();
         impls.forEach(i -> rates.put(i, new double[rounds]));
@@ -70,7 +76,8 @@ public final class BenchAccept implements Callable<Integer> {
         for (int r = 0; r < rounds; r++) {
             progress.phase("round " + (r + 1) + " of " + rounds);
             for (String impl : impls) {
-                List<String> jvm = impl.equals("jdk") ? List.of() : List.of("-D" + Native.BACKEND_PROPERTY + "=" + impl);
+                List<String> jvm = impl.equals("jdk") ? List.of()
+                        : List.of("-D" + Native.BACKEND_PROPERTY + "=" + (impl.equals("serve") ? "ffm" : impl));
                 try (ChildJvm child = ChildJvm.start(jvm, "bench", "accept-server", "--impl", impl,
                         "--workers", Integer.toString(workers))) {
                     InetSocketAddress target = new InetSocketAddress(InetAddress.getLoopbackAddress(),
@@ -87,11 +94,12 @@ public final class BenchAccept implements Callable<Integer> {
         double jdk = Stats.median(rates.get("jdk"));
         double ffm = rates.containsKey("ffm") ? Stats.median(rates.get("ffm")) : Double.NaN;
         double jnr = Stats.median(rates.get("jnr"));
+        double serve = rates.containsKey("serve") ? Stats.median(rates.get("serve")) : Double.NaN;
         out.println();
-        out.printf("median conn/s over %d rounds of %.1f s: ffm %.0f, jnr %.0f, jdk %.0f; failed connections %d%n",
-                rounds, seconds, ffm, jnr, jdk, failed);
+        out.printf("median conn/s over %d rounds of %.1f s: ffm %.0f, jnr %.0f, jdk %.0f, serving loop %.0f; failed "
+                + "connections %d%n", rounds, seconds, ffm, jnr, jdk, serve, failed);
         new Result("accept").put("ffm", ffm, 0).put("jnr", jnr, 0).put("jdk", jdk, 0).put("ffm_vs_jdk", ffm / jdk, 3)
-                .put("jnr_vs_jdk", jnr / jdk, 3).print(out);
+                .put("jnr_vs_jdk", jnr / jdk, 3).put("serve", serve, 0).put("serve_vs_jdk", serve / jdk, 3).print(out);
         return 0;
     }
 
@@ -133,12 +141,13 @@ public final class BenchAccept implements Callable<Integer> {
                 }
                 return 0;
             }
-            if (!Native.backendName().equals(impl)) {
-                throw new IllegalStateException("asked for backend " + impl + " but " + Native.backendName()
+            String backend = impl.equals("serve") ? "ffm" : impl;
+            if (!Native.backendName().equals(backend)) {
+                throw new IllegalStateException("asked for backend " + backend + " but " + Native.backendName()
                         + " is in use (" + Native.backendReason() + ")");
             }
             try (ReuseportGroup g = ReuseportGroup.tcp().address(lo).port(0).workers(workers).open();
-                 EchoServer s = new EchoServer(g, false, false)) {
+                 AutoCloseable s = impl.equals("serve") ? new EchoServer(g, false, false) : new TcpEcho(g)) {
                 System.out.println("READY " + g.localAddress().getPort());
                 System.out.flush();
                 waitForStdinClose();

@@ -1,6 +1,7 @@
 package dev.reuseport.examples.bench.scenarios;
 
 import dev.reuseport.examples.bench.harness.ChildJvm;
+import dev.reuseport.examples.bench.harness.Stats;
 
 import java.io.IOException;
 import java.io.PrintWriter;
@@ -30,7 +31,8 @@ import picocli.CommandLine.Spec;
  * 4 workers, {@code listen ... reuseport}, its own temporary prefix). Everything runs in a private network
  * namespace: the command re-runs itself under {@code unshare -n} and brings loopback up there. Each server
  * is started once and warmed up; then the rounds alternate between them (the order rotating each round)
- * and the medians are compared. Installs nothing: without wrk or nginx it says what to install and fails.
+ * and each server's per-round ratio to nginx is taken (the RESULT's ratios are their medians: paired within a
+ * round, they do not move with the machine's drift between rounds). Installs nothing: without wrk or nginx it says what to install and fails.
  */
 @Command(name = "serve", mixinStandardHelpOptions = true,
         description = "HTTP/1.1 200 under wrk (Connection: close): the library's serving loop, the Netty adapter "
@@ -121,21 +123,30 @@ public final class BenchServe implements Callable<Integer> {
             }
         }
         out.println();
-        out.printf("%-6s %12s %12s %12s %12s%n", "server", "median/s", "min/s", "max/s", "vs nginx");
-        double nginxMedian = median(rates.get("nginx"));
+        out.printf("%-6s %12s %12s %12s %12s %12s%n", "server", "median/s", "min/s", "max/s", "medians", "paired");
+        List<Double> nginxRates = rates.get("nginx");
+        double nginxMedian = Stats.median(nginxRates);
         Map<String, Double> med = new LinkedHashMap<>();
+        Map<String, Double> paired = new LinkedHashMap<>();
         for (Map.Entry<String, List<Double>> e : rates.entrySet()) {
-            double m = median(e.getValue());
+            double m = Stats.median(e.getValue());
             med.put(e.getKey(), m);
-            out.printf(Locale.ROOT, "%-6s %12.0f %12.0f %12.0f %12.2f%n", e.getKey(), m,
+            List<Double> perRound = new ArrayList<>();
+            for (int r = 0; r < e.getValue().size(); r++) {
+                perRound.add(e.getValue().get(r) / nginxRates.get(r));
+            }
+            paired.put(e.getKey(), Stats.median(perRound));
+            out.printf(Locale.ROOT, "%-6s %12.0f %12.0f %12.0f %12.2f %12.2f%n", e.getKey(), m,
                     e.getValue().stream().mapToDouble(Double::doubleValue).min().orElse(0),
-                    e.getValue().stream().mapToDouble(Double::doubleValue).max().orElse(0), m / nginxMedian);
+                    e.getValue().stream().mapToDouble(Double::doubleValue).max().orElse(0), m / nginxMedian,
+                    paired.get(e.getKey()));
         }
         out.printf(Locale.ROOT, "wrk -t2 -c64 -d%ds -H 'Connection: close', %d workers each, %d rounds, private netns, "
                 + "%d CPUs%n", seconds, workers, rounds, Runtime.getRuntime().availableProcessors());
+        out.println("vs nginx: 'medians' divides the servers' medians; 'paired' (the RESULT's ratios) is the median of "
+                + "the ratios to nginx within each round, which the machine's drift between rounds does not move");
         out.printf(Locale.ROOT, "RESULT serve lib=%.0f netty=%.0f nginx=%.0f lib_vs_nginx=%.2f netty_vs_nginx=%.2f%n",
-                med.get("lib"), med.get("netty"), nginxMedian, med.get("lib") / nginxMedian,
-                med.get("netty") / nginxMedian);
+                med.get("lib"), med.get("netty"), nginxMedian, paired.get("lib"), paired.get("netty"));
         out.flush();
         return 0;
     }
@@ -193,14 +204,6 @@ public final class BenchServe implements Callable<Integer> {
             }
         }
         return null;
-    }
-
-    static double median(List<Double> xs) {
-        double[] a = xs.stream().mapToDouble(Double::doubleValue).sorted().toArray();
-        if (a.length == 0) {
-            return 0;
-        }
-        return a.length % 2 == 1 ? a[a.length / 2] : (a[a.length / 2 - 1] + a[a.length / 2]) / 2;
     }
 
     /** One server under test: a child JVM of this JAR, or nginx with its own prefix. */
