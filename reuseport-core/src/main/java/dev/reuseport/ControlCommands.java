@@ -152,14 +152,13 @@ final class ControlCommands {
 
     /**
      * Prepares the {@code fallback} command without running it (the control socket calls this as it opens):
-     * its texts formatted with stand-in values and the group's fallback path prepared
-     * ({@link GroupSteering#prepareFallback}), so that an operator's first {@code fallback} pays no first-use
-     * cost. Changes nothing.
+     * its texts formatted with stand-in values (the group prepared its own fallback path as it opened:
+     * {@link FallbackTexts#prepare}), so that an operator's first {@code fallback} pays no first-use cost.
+     * Changes nothing.
      */
     static void prepare(ReuseportGroup group) {
         fallbackReply(group.controlState(), operator(reason(List.of("prepare", "now"))).length());
         group.controller();
-        group.engine().steering().prepareFallback();
     }
 
     static void noArgs(String name, List<String> a) {

@@ -84,15 +84,7 @@ public final class ControlSocket implements AutoCloseable {
     private final Map<ControlLines, Long> deadlines = new java.util.concurrent.ConcurrentHashMap<>();
     /** Ends sessions whose request is not complete by its deadline; started with the acceptor. */
     private final Thread reaper;
-    /**
-     * The threads sessions run on: {@link #STANDING_SESSION_THREADS} started with the socket and kept until it
-     * closes, more (up to the session cap) while that many sessions are open, each kept 30 s after its
-     * session. A request never waits for a thread to be created and started (on a loaded machine, several
-     * scheduling rounds: the emergency {@code fallback} must not pay them).
-     */
-    private final java.util.concurrent.ThreadPoolExecutor sessionThreads;
-    /** Session threads started with the socket and kept running, idle, until it closes. */
-    static final int STANDING_SESSION_THREADS = 2;
+    private final java.util.concurrent.ThreadPoolExecutor sessionThreads = ControlSessions.threads(MAX_SESSIONS);
     /** The socket file as bound (device and inode), so that only that file is ever unlinked. */
     private volatile Object[] boundFile;
 
@@ -122,12 +114,6 @@ public final class ControlSocket implements AutoCloseable {
         this.acceptor.setDaemon(true);
         this.reaper = new Thread(this::reapLoop, "reuseport-control-deadline " + path.getFileName());
         this.reaper.setDaemon(true);
-        this.sessionThreads = new java.util.concurrent.ThreadPoolExecutor(STANDING_SESSION_THREADS, MAX_SESSIONS + 1,
-                30, TimeUnit.SECONDS, new java.util.concurrent.SynchronousQueue<>(), r -> {
-                    Thread t = new Thread(r, "reuseport-control-session");
-                    t.setDaemon(true);
-                    return t;
-                });
     }
 
     /** Told about workers a command added, so that the application can start serving them. */
@@ -193,9 +179,7 @@ public final class ControlSocket implements AutoCloseable {
      * listening is replaced; one with a live server is replaced only when {@code replace} (the new
      * process of a hand-off takes the path over). The socket file gets mode 0600; a daemon thread named
      * {@code reuseport-control <file name>} accepts clients, and each client is served on a daemon thread
-     * of its own (reads there wait at most 60 seconds for a request): two such threads are started with the
-     * socket and wait for clients, so that a request (an emergency {@code fallback}) never waits for a thread
-     * to be created.
+     * of its own, two of them started with the socket (reads there wait at most 60 seconds for a request).
      *
      * @param group   the group the commands act on
      * @param path    the socket file; its absolute form at most 107 bytes (the size of
@@ -245,18 +229,15 @@ public final class ControlSocket implements AutoCloseable {
             Object[] bound = fileKey(tmp);
             cs = new ControlSocket(group, abs, server, handoff);
             cs.boundFile = bound;
-            cs.sessionThreads.prestartAllCoreThreads();
             cs.acceptor.start();
             cs.reaper.start();
-            cs.rehearse(tmp); // under the temporary name, where no other client is
+            ControlSessions.rehearse(tmp, cs.sessions, () -> ControlCommands.prepare(group)); // the only client there
             Files.move(tmp, abs, java.nio.file.StandardCopyOption.ATOMIC_MOVE,
                     java.nio.file.StandardCopyOption.REPLACE_EXISTING);
         } catch (IOException | RuntimeException e) {
+            server.close();
             if (cs != null) {
-                cs.closeServer();
-                cs.reaper.interrupt();
-            } else {
-                server.close();
+                cs.close(); // its threads end; the file at the path is not the one it bound, so it stays
             }
             try {
                 Files.deleteIfExists(tmp);
@@ -267,34 +248,6 @@ public final class ControlSocket implements AutoCloseable {
         }
         LOG.log(System.Logger.Level.INFO, "control socket " + abs + " serves " + group);
         return cs;
-    }
-
-    /**
-     * Answers one request of this process's own before the socket gets its path: {@code health}, which
-     * changes nothing. The accept, session and reply path, and the native calls it makes, run once, so that the
-     * first client's request (an operator's emergency {@code fallback} among them) pays no first-use cost
-     * (classes loaded and initialised, calls linked, buffers allocated); the fallback path itself is
-     * prepared by {@link ControlCommands#prepare}. A failure is logged, never thrown: the socket serves as
-     * it would have without it.
-     */
-    private void rehearse(Path boundAt) {
-        try (UnixSocketChannel c = UnixSocketChannel.open(new UnixSocketAddress(boundAt.toFile()))) {
-            ControlLines l = new ControlLines(c.getFD());
-            Sys.setTimeouts(l.fd(), 5_000);
-            l.writeLine("health");
-            for (String r = l.readLine(); r != null && !r.startsWith("OK") && !r.startsWith("ERR"); r = l.readLine()) {
-                // the reply's body, if any
-            }
-        } catch (IOException | RuntimeException e) {
-            LOG.log(System.Logger.Level.DEBUG, "control socket " + path + ": rehearsal request: " + e);
-        }
-        ControlCommands.prepare(group);
-        // its session ends as it reads the end of the stream (the only client: the socket is not at its path
-        // yet); then the session count is exact again
-        long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(2);
-        while (sessions.get() > 0 && System.nanoTime() < end) {
-            java.util.concurrent.locks.LockSupport.parkNanos(100_000);
-        }
     }
 
     /** The absolute form of a control socket path, checked for what a Unix socket address can hold. */
@@ -431,7 +384,6 @@ public final class ControlSocket implements AutoCloseable {
                 }
                 UnixSocketChannel client = c;
                 try {
-                    // an idle session thread takes it at once; a new one is started only when none is idle
                     sessionThreads.execute(() -> {
                         try {
                             session(client);

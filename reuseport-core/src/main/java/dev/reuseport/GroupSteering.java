@@ -58,7 +58,7 @@ final class GroupSteering {
         this.capabilities = caps;
         this.features = caps.features();
         this.steering = new Steering(audit::record);
-        prepareFallback(); // every group's emergency lever is ready from its open, control socket or not
+        FallbackTexts.prepare(caps, members.slots()); // the emergency lever is ready from the group's open
     }
 
     /** Takes the steering lock, counting the times it was held by someone else. */
@@ -246,55 +246,15 @@ final class GroupSteering {
             long t0 = System.nanoTime();
             long inForce = t0;
             if (steering.attached()) {
-                inForce = passOrHold(fallbackWhy(reason));
+                inForce = passOrHold(FallbackTexts.why(reason));
             }
             policy = Policy.kernelHash();
             steering.plan(null);
             shadowed = null;
-            capabilities = capabilities.withSteering("kernel hash", fallbackSteeringReason(reason, holding));
+            capabilities = capabilities.withSteering("kernel hash", FallbackTexts.steeringReason(reason, holding));
             fallbacks.increment();
             ReuseportEvents.fallback(name, reason, steering.attached(), inForce - t0);
             return inForce;
-        } finally {
-            lock.unlock();
-        }
-    }
-
-    /** The audit trail's reason for a fallback. */
-    private static String fallbackWhy(String reason) {
-        return "fallback: " + reason;
-    }
-
-    /** The capability report's steering reason after a fallback. */
-    private static String fallbackSteeringReason(String reason, boolean holding) {
-        return fallbackWhy(reason) + (holding ? " (a hand-off is in progress: the kernel hash over this group's own "
-                + "sockets, by the program)" : "");
-    }
-
-    /** The audit trail's reason for a table that holds a hand-off's connections on this group's sockets. */
-    private static String heldWhy(String why) {
-        return why + " (hand-off in progress: over this group's own sockets)";
-    }
-
-    /**
-     * What {@link #fallback} runs, without its effect: the steering lock taken and released, its texts
-     * formatted (their call sites linked) and its classes loaded and initialised, so that the first
-     * fallback of this JVM (the operator's emergency lever, at any hour) pays no first-use cost. Changes
-     * nothing: no map is written, no field set, nothing audited.
-     */
-    void prepareFallback() {
-        lock();
-        try {
-            String why = fallbackWhy("prepare");
-            heldWhy(why);
-            fallbackSteeringReason(why, true);
-            fallbackSteeringReason(why, false);
-            capabilities.withSteering("kernel hash", why); // built and dropped
-            Policy.kernelHash();
-            fallbacks.sum();
-            closed.get();
-            steering.attached();
-            new TablePlanner.Plan(SteerProgram.Mode.HASH, members.slots()).length();
         } finally {
             lock.unlock();
         }
@@ -481,8 +441,8 @@ final class GroupSteering {
         if (!holding) {
             return steering.pass(why);
         }
-        return steering.publish(new TablePlanner.Plan(SteerProgram.Mode.HASH, members.slots()), false, heldWhy(why),
-                policy.spec());
+        return steering.publish(new TablePlanner.Plan(SteerProgram.Mode.HASH, members.slots()), false,
+                FallbackTexts.held(why), policy.spec());
     }
 
     /**
