@@ -97,17 +97,17 @@ final class ControlCommands {
             return "state " + c.state();
         });
         commands.put("fallback", (a, body) -> {
-            String reason = a.isEmpty() ? "operator" : String.join(" ", a);
-            Controller c = group.controller();
             long t0 = System.nanoTime();
+            String reason = reason(a);
+            Controller c = group.controller();
             long took;
             if (c != null) {
                 c.to(Controller.State.FALLBACK, reason);
                 took = c.lastFallbackNanos();
             } else {
-                took = group.fallback("operator: " + reason) - t0;
+                took = group.fallback(operator(reason)) - t0;
             }
-            return "state " + group.controlState() + ", kernel default in force after " + took / 1000 + " us";
+            return fallbackReply(group.controlState(), took);
         });
         commands.put("audit", (a, body) -> {
             int n = 50;
@@ -134,6 +134,31 @@ final class ControlCommands {
             }
             return "bundle written to " + a.get(0);
         });
+    }
+
+    /** The {@code fallback} request's reason: its words, or "operator". */
+    private static String reason(List<String> a) {
+        return a.isEmpty() ? "operator" : String.join(" ", a);
+    }
+
+    private static String operator(String reason) {
+        return "operator: " + reason;
+    }
+
+    /** The {@code fallback} reply's text: the state, and how long the group took to put the kernel default in force. */
+    private static String fallbackReply(String state, long tookNanos) {
+        return "state " + state + ", kernel default in force after " + tookNanos / 1000 + " us";
+    }
+
+    /**
+     * Prepares the {@code fallback} command without running it (the control socket calls this as it opens):
+     * its texts formatted with stand-in values (the group prepared its own fallback path as it opened:
+     * {@link FallbackTexts#prepare}), so that an operator's first {@code fallback} pays no first-use cost.
+     * Changes nothing.
+     */
+    static void prepare(ReuseportGroup group) {
+        fallbackReply(group.controlState(), operator(reason(List.of("prepare", "now"))).length());
+        group.controller();
     }
 
     static void noArgs(String name, List<String> a) {

@@ -84,6 +84,7 @@ public final class ControlSocket implements AutoCloseable {
     private final Map<ControlLines, Long> deadlines = new java.util.concurrent.ConcurrentHashMap<>();
     /** Ends sessions whose request is not complete by its deadline; started with the acceptor. */
     private final Thread reaper;
+    private final java.util.concurrent.ThreadPoolExecutor sessionThreads = ControlSessions.threads(MAX_SESSIONS);
     /** The socket file as bound (device and inode), so that only that file is ever unlinked. */
     private volatile Object[] boundFile;
 
@@ -178,7 +179,7 @@ public final class ControlSocket implements AutoCloseable {
      * listening is replaced; one with a live server is replaced only when {@code replace} (the new
      * process of a hand-off takes the path over). The socket file gets mode 0600; a daemon thread named
      * {@code reuseport-control <file name>} accepts clients, and each client is served on a daemon thread
-     * of its own (reads there wait at most 60 seconds for a request).
+     * of its own, two of them started with the socket (reads there wait at most 60 seconds for a request).
      *
      * @param group   the group the commands act on
      * @param path    the socket file; its absolute form at most 107 bytes (the size of
@@ -220,16 +221,24 @@ public final class ControlSocket implements AutoCloseable {
             tmp = abs.resolveSibling(".rp" + Long.toHexString(System.nanoTime() & 0xffffff));
         }
         UnixServerSocketChannel server = UnixServerSocketChannel.open();
-        Object[] bound;
+        ControlSocket cs = null;
         try {
             Files.deleteIfExists(tmp);
             server.socket().bind(new UnixSocketAddress(tmp.toFile()));
             Files.setPosixFilePermissions(tmp, PosixFilePermissions.fromString("rw-------"));
-            bound = fileKey(tmp);
+            Object[] bound = fileKey(tmp);
+            cs = new ControlSocket(group, abs, server, handoff);
+            cs.boundFile = bound;
+            cs.acceptor.start();
+            cs.reaper.start();
+            ControlSessions.rehearse(tmp, cs.sessions, () -> ControlCommands.prepare(group)); // the only client there
             Files.move(tmp, abs, java.nio.file.StandardCopyOption.ATOMIC_MOVE,
                     java.nio.file.StandardCopyOption.REPLACE_EXISTING);
         } catch (IOException | RuntimeException e) {
             server.close();
+            if (cs != null) {
+                cs.close(); // its threads end; the file at the path is not the one it bound, so it stays
+            }
             try {
                 Files.deleteIfExists(tmp);
             } catch (IOException c) {
@@ -237,10 +246,6 @@ public final class ControlSocket implements AutoCloseable {
             }
             throw e;
         }
-        ControlSocket cs = new ControlSocket(group, abs, server, handoff);
-        cs.boundFile = bound;
-        cs.acceptor.start();
-        cs.reaper.start();
         LOG.log(System.Logger.Level.INFO, "control socket " + abs + " serves " + group);
         return cs;
     }
@@ -378,16 +383,14 @@ public final class ControlSocket implements AutoCloseable {
                     continue;
                 }
                 UnixSocketChannel client = c;
-                Thread t = new Thread(() -> {
-                    try {
-                        session(client);
-                    } finally {
-                        sessions.decrementAndGet();
-                    }
-                }, "reuseport-control-session");
-                t.setDaemon(true);
                 try {
-                    t.start();
+                    sessionThreads.execute(() -> {
+                        try {
+                            session(client);
+                        } finally {
+                            sessions.decrementAndGet();
+                        }
+                    });
                 } catch (Throwable e) {
                     sessions.decrementAndGet();
                     throw e;
@@ -563,6 +566,7 @@ public final class ControlSocket implements AutoCloseable {
 
     private void closeServer() {
         if (closed.compareAndSet(false, true)) {
+            sessionThreads.shutdown(); // idle session threads end; sessions in progress finish
             try {
                 server.close();
             } catch (IOException e) {

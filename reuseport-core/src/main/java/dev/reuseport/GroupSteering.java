@@ -58,6 +58,7 @@ final class GroupSteering {
         this.capabilities = caps;
         this.features = caps.features();
         this.steering = new Steering(audit::record);
+        FallbackTexts.prepare(caps, members.slots()); // the emergency lever is ready from the group's open
     }
 
     /** Takes the steering lock, counting the times it was held by someone else. */
@@ -245,13 +246,12 @@ final class GroupSteering {
             long t0 = System.nanoTime();
             long inForce = t0;
             if (steering.attached()) {
-                inForce = passOrHold("fallback: " + reason);
+                inForce = passOrHold(FallbackTexts.why(reason));
             }
             policy = Policy.kernelHash();
             steering.plan(null);
             shadowed = null;
-            capabilities = capabilities.withSteering("kernel hash", "fallback: " + reason + (holding ? " (a hand-off "
-                    + "is in progress: the kernel hash over this group's own sockets, by the program)" : ""));
+            capabilities = capabilities.withSteering("kernel hash", FallbackTexts.steeringReason(reason, holding));
             fallbacks.increment();
             ReuseportEvents.fallback(name, reason, steering.attached(), inForce - t0);
             return inForce;
@@ -441,9 +441,8 @@ final class GroupSteering {
         if (!holding) {
             return steering.pass(why);
         }
-        steering.publish(new TablePlanner.Plan(SteerProgram.Mode.HASH, members.slots()), false,
-                why + " (hand-off in progress: over this group's own sockets)", policy.spec());
-        return System.nanoTime();
+        return steering.publish(new TablePlanner.Plan(SteerProgram.Mode.HASH, members.slots()), false,
+                FallbackTexts.held(why), policy.spec());
     }
 
     /**

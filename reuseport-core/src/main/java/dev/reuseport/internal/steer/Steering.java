@@ -344,12 +344,15 @@ public final class Steering {
      * @param shadow count only
      * @param why    the reason, for the trail
      * @param policy the spec of the policy in force, for the trail
+     * @return {@link System#nanoTime()} at the moment the table was in force (before the trail's entry)
      * @throws NativeException when a map update fails
      */
-    public void publish(TablePlanner.Plan p, boolean shadow, String why, String policy) throws NativeException {
+    public long publish(TablePlanner.Plan p, boolean shadow, String why, String policy) throws NativeException {
         long before = program.updates();
+        long switched;
         try {
             program.publish(p.mode(), p.table(), shadow, tableVersion + 1);
+            switched = System.nanoTime();
         } catch (NativeException | RuntimeException e) {
             audit.record("publish-failed", "reason", why, "policy", policy, "table_version", tableVersion,
                     "error", e.getMessage(), "outcome", "previous table (version " + tableVersion + ") stays in force");
@@ -360,6 +363,7 @@ public final class Steering {
         audit.record(shadow ? "shadow" : "policy", "reason", why, "mode", p.mode().name(), "table_length",
                 p.length(), "table_version", tableVersion, "program_id", programId, "program_tag", programTag,
                 "map_updates", program.updates() - before);
+        return switched;
     }
 
     /**

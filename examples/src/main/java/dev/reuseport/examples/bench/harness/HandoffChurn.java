@@ -49,13 +49,23 @@ public final class HandoffChurn implements AutoCloseable {
     private final ReentrantLock handoffGate = new ReentrantLock();
     private Child current;
     /** The next new side, started ahead of its turn and waiting for {@code go}. */
-    private Child spare;
+    /**
+     * The next new sides, in turn order, started ahead of their turns and waiting for {@code go}: two, so
+     * that a new side has two periods to start and warm up on a loaded machine, and a hand-off stopped by
+     * killing its new side is followed at once by a ready one.
+     */
+    private final java.util.ArrayDeque<Child> spares = new java.util.ArrayDeque<>();
+    static final int SPARES = 2;
     private int started;
     private volatile boolean stop;
     private Thread hostile;
+    /** When the schedule began ({@link #awaitSpare}), for the notes. */
+    private volatile long scheduleStart = System.nanoTime();
 
     /** The load on the churned port. */
     public final PacedTcpLoad load;
+    /** Hand-offs begun ({@link #handOff} calls). */
+    public final AtomicLong attempted = new AtomicLong();
     /** Hand-offs the new side completed ({@code TOOK-OVER}). */
     public final AtomicLong handoffs = new AtomicLong();
     /** Hand-offs where the new side opened its fallback group instead. */
@@ -72,6 +82,12 @@ public final class HandoffChurn implements AutoCloseable {
     public final AtomicLong fallbackProbes = new AtomicLong();
     /** The slowest of the old side's own figure for those requests (the reply's "in force after N us"). */
     public final AtomicLong fallbackInForceMicros = new AtomicLong();
+    /**
+     * Every timed {@code fallback}: {@code {hand-off number, its n-th probe in that hand-off (1: the old
+     * side's first request of the hand-off), round trip us, in-group us (-1: not in the reply), start
+     * ({@link System#nanoTime()}: CLOCK_MONOTONIC, comparable with other processes' logs), the old side's pid}}.
+     */
+    public final List<long[]> probeSamples = Collections.synchronizedList(new ArrayList<>());
     /** When each SIGKILL was sent ({@link System#nanoTime()}): connections in flight then may be lost. */
     public final List<Long> kills = Collections.synchronizedList(new ArrayList<>());
     /** What went wrong or is worth saying. */
@@ -87,6 +103,7 @@ public final class HandoffChurn implements AutoCloseable {
         final Thread reader;
         /** Standard input of a child started ahead of its turn ({@code wait}), else null. */
         final java.io.Writer input;
+        final long startedAt = System.nanoTime();
 
         Child(String role, String haltAt) throws IOException {
             List<String> cmd = new ArrayList<>();
@@ -171,15 +188,51 @@ public final class HandoffChurn implements AutoCloseable {
             port = probe.getLocalPort();
         }
         current = new Child("old", "-");
+        // the first new sides start beside the first old one (they serve nothing until their turns), so that
+        // the first hand-off is not a whole JVM start later than the schedule's start
+        topUpSpares();
         if (!awaitAny(current, READY_MILLIS, "READY ").startsWith("READY ")) {
             throw new IOException("the first hand-off child did not start: " + current.all);
         }
-        spare = new Child("new", "wait");
+        // this JVM's side of the probe's control connection (jnr's client classes and calls) is warmed with
+        // read-only requests first, so that the first probe times the old side rather than this JVM's first use
+        for (int k = 0; k < 3; k++) {
+            try (ControlClient c = ControlClient.connect(ctl)) {
+                c.request("health");
+            }
+        }
         load = new PacedTcpLoad(new InetSocketAddress("127.0.0.1", port), rate, hardDeadline);
         load.start();
         hostile = new Thread(this::hostileLoop, "churn-hostile-client");
         hostile.setDaemon(true);
         hostile.start();
+    }
+
+    /**
+     * Waits until the next new sides have started and wait for their turns (at most {@link #READY_MILLIS}
+     * each), so that a schedule started after this begins with a hand-off at once.
+     *
+     * @return whether it did
+     */
+    public boolean awaitSpare() throws InterruptedException {
+        handoffGate.lock();
+        try {
+            boolean all = !spares.isEmpty();
+            for (Child c : spares) {
+                all &= c.saw("WAITING") || awaitAny(c, READY_MILLIS, "WAITING").equals("WAITING");
+            }
+            return all;
+        } finally {
+            scheduleStart = System.nanoTime();
+            handoffGate.unlock();
+        }
+    }
+
+    /** Starts new sides until {@link #SPARES} wait for their turns. */
+    private void topUpSpares() throws IOException {
+        while (spares.size() < SPARES) {
+            spares.add(new Child("new", "wait"));
+        }
     }
 
     /** The first line of {@code c} starting with one of {@code prefixes} within {@code millis}, or "". */
@@ -213,20 +266,25 @@ public final class HandoffChurn implements AutoCloseable {
         String oldHalt = kill && killOld ? OLD_STEPS.get(random.nextInt(OLD_STEPS.size())) : null;
         handoffGate.lock();
         try {
+            attempted.incrementAndGet();
             Child old = current;
             long t0 = System.nanoTime();
-            Child next = spare;
-            spare = null;
-            if (next == null || !awaitAny(next, READY_MILLIS, "WAITING").equals("WAITING")) {
+            Child next = spares.poll();
+            if (next == null || !next.saw("WAITING") && !awaitAny(next, READY_MILLIS, "WAITING").equals("WAITING")) {
                 notes.add("hand-off " + (i + 1) + ": the waiting child did not start" + (next == null ? ""
                         : ": " + next.all));
                 if (next != null) {
                     next.discard();
                 }
-                spare = new Child("new", "wait");
+                topUpSpares();
                 return;
             }
-            Thread probe = new Thread(this::probeFallback, "churn-fallback-probe");
+            String began = String.format(java.util.Locale.ROOT, "began %.1f s into the schedule, %d ms waiting for the "
+                    + "new side, whose JVM had started %.1f s before", (t0 - scheduleStart) / 1e9,
+                    (System.nanoTime() - t0) / 1_000_000, (System.nanoTime() - next.startedAt) / 1e9);
+            int round = i + 1;
+            long oldPid = old.process.pid();
+            Thread probe = new Thread(() -> probeFallback(round, oldPid), "churn-fallback-probe");
             probe.setDaemon(true);
             probing = true;
             probe.start();
@@ -260,7 +318,7 @@ public final class HandoffChurn implements AutoCloseable {
                 }
             } finally {
                 stopProbe(probe);
-                spare = new Child("new", "wait"); // the next turn's new side starts now
+                topUpSpares(); // the new side two turns ahead starts now
             }
             if (seen.equals("HALTING")) {
                 next.kill();
@@ -280,9 +338,9 @@ public final class HandoffChurn implements AutoCloseable {
             java.util.function.Function<String, String> at = k -> next.seenAt.containsKey(k)
                     ? String.valueOf((next.seenAt.get(k) - go) / 1_000_000) : "-";
             notes.add(String.format(java.util.Locale.ROOT, "hand-off %d: the new child READY %.3f s after go "
-                    + "(ms after go: header %s, ready %s, serving %s, took over %s)", i + 1, (System.nanoTime() - t0) / 1e9,
-                    at.apply("STEP new:header"), at.apply("STEP new:ready"), at.apply("STEP new:serving"),
-                    at.apply(next.saw("FALLBACK") ? "FALLBACK" : "TOOK-OVER")));
+                    + "(ms after go: header %s, ready %s, serving %s, took over %s); %s", i + 1,
+                    (System.nanoTime() - t0) / 1e9, at.apply("STEP new:header"), at.apply("STEP new:ready"),
+                    at.apply("STEP new:serving"), at.apply(next.saw("FALLBACK") ? "FALLBACK" : "TOOK-OVER"), began));
             if (next.saw("FALLBACK")) {
                 fallbacks.incrementAndGet();
                 notes.add("hand-off " + (i + 1) + ": the new side fell back (" + next.all + ")");
@@ -320,7 +378,8 @@ public final class HandoffChurn implements AutoCloseable {
      * the old side's own figure from its reply (from the call to the kernel default in force, lock waits
      * included).
      */
-    private void probeFallback() {
+    private void probeFallback(int round, long oldPid) {
+        int ordinal = 0;
         while (probing && !stop) {
             try (ControlClient c = ControlClient.connect(ctl)) {
                 long t0 = System.nanoTime();
@@ -330,9 +389,9 @@ public final class HandoffChurn implements AutoCloseable {
                     fallbackProbes.incrementAndGet();
                     fallbackDuringHandoffMicros.accumulateAndGet(us, Math::max);
                     java.util.regex.Matcher m = IN_FORCE.matcher(r.toString());
-                    if (m.find()) {
-                        fallbackInForceMicros.accumulateAndGet(Long.parseLong(m.group(1)), Math::max);
-                    }
+                    long inGroup = m.find() ? Long.parseLong(m.group(1)) : -1;
+                    fallbackInForceMicros.accumulateAndGet(inGroup, Math::max);
+                    probeSamples.add(new long[] {round, ++ordinal, us, inGroup, t0, oldPid});
                 }
             } catch (IOException | RuntimeException e) {
                 // the old side went away or the socket moved: the next try connects to whoever serves it

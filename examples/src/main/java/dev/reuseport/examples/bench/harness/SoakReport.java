@@ -151,7 +151,7 @@ public final class SoakReport {
         synchronized (run.notes) {
             if (!run.notes.isEmpty()) {
                 out.println("notes (" + run.notes.size() + "):");
-                run.notes.stream().limit(20).forEach(n -> out.println("  " + n));
+                run.notes.stream().limit(40).forEach(n -> out.println("  " + n));
             }
         }
         HandoffChurn ch = run.churn;
@@ -181,6 +181,8 @@ public final class SoakReport {
                     ch.load.attempted.sum(), all, killedInFlight, migrateFailures, churnFailed,
                     ch.hostileRequests.get(), ch.fallbackProbes.get(), ch.fallbackDuringHandoffMicros.get(),
                     ch.fallbackInForceMicros.get());
+            out.println("  " + ch.attempted.get() + " hand-offs begun; " + probeSummary(ch.probeSamples));
+            writeProbes(ch.probeSamples, System.getProperty("soak.probes"));
             if (all > 0) {
                 ch.load.reasonSnapshot().forEach((k, v) -> out.printf("    %6d  %s%n", v, k));
             }
@@ -202,7 +204,67 @@ public final class SoakReport {
                 .put("hostile_requests", ch == null ? 0 : ch.hostileRequests.get())
                 .put("fallback_during_handoff_us", ch == null ? 0 : ch.fallbackDuringHandoffMicros.get())
                 .put("fallback_in_group_us", ch == null ? 0 : ch.fallbackInForceMicros.get())
+                .put("fallback_median_us", ch == null ? 0 : median(ch.probeSamples, 2))
                 .put("conn_lost_to_kill", killedInFlight).print(out);
     }
 
+    /**
+     * Diagnostics: every probe as a line (hand-off, probe, round trip us, in-group us, start nanoTime, old
+     * side's pid) into {@code file} (system property {@code soak.probes}), to set beside JVM logs
+     * ({@code -Xlog:gc:...:timenanos} shares the clock); nothing when null.
+     */
+    static void writeProbes(List<long[]> samples, String file) {
+        if (file == null) {
+            return;
+        }
+        StringBuilder b = new StringBuilder();
+        synchronized (samples) {
+            for (long[] s : samples) {
+                for (long v : s) {
+                    b.append(v).append(' ');
+                }
+                b.append('\n');
+            }
+        }
+        try {
+            java.nio.file.Files.writeString(java.nio.file.Path.of(file), b);
+        } catch (java.io.IOException e) {
+            System.err.println("soak.probes " + file + ": " + e);
+        }
+    }
+
+    /** The median of column {@code col} of the probe samples (0 when there are none). */
+    static long median(List<long[]> samples, int col) {
+        long[] v;
+        synchronized (samples) {
+            v = samples.stream().mapToLong(s -> s[col]).sorted().toArray();
+        }
+        return v.length == 0 ? 0 : v[v.length / 2];
+    }
+
+    /**
+     * The fallback probes in figures: medians beside the slowest, and the old side's first request of each
+     * hand-off (a fresh JVM's first {@code fallback} under a hand-off) apart from the later ones.
+     */
+    static String probeSummary(List<long[]> samples) {
+        long[] firstMax = new long[2];
+        long[] laterMax = new long[2];
+        int firsts = 0;
+        StringBuilder slow = new StringBuilder();
+        synchronized (samples) {
+            for (long[] s : samples) {
+                long[] m = s[1] == 1 ? firstMax : laterMax;
+                firsts += s[1] == 1 ? 1 : 0;
+                m[0] = Math.max(m[0], s[2]);
+                m[1] = Math.max(m[1], s[3]);
+            }
+            samples.stream().sorted((a, b) -> Long.compare(b[2], a[2])).limit(5).forEach(s -> slow.append(' ')
+                    .append(s[2]).append(" (hand-off ").append(s[0]).append(" probe ").append(s[1]).append(", in group ")
+                    .append(s[3]).append(')'));
+        }
+        return String.format(java.util.Locale.ROOT, "fallback probes: %d, median round trip %d us (in group %d us); "
+                + "first of each hand-off (%d): slowest %d us (in group %d us); later ones: slowest %d us (in group "
+                + "%d us); slowest five:%s", samples.size(), median(samples, 2), median(samples, 3), firsts, firstMax[0],
+                firstMax[1], laterMax[0], laterMax[1], slow);
+    }
 }

@@ -290,6 +290,9 @@ public final class BenchSoak implements Callable<Integer> {
         /** The hand-off churn and its thread: hand-off i every --handoff-every-seconds until interrupted. */
         private Thread startChurn(long hardDeadline) throws IOException, InterruptedException {
             churn = new HandoffChurn(handoffRate, hardDeadline, 15L);
+            if (!churn.awaitSpare()) { // the schedule starts with a new side ready: hand-off 1 at once
+                notes.add("hand-off churn: the first new side did not start in time");
+            }
             out.printf("hand-off churn: child JVMs serving a TCP group of 4, handed off every %d s (kill -9 at a random "
                     + "step every third time), %d connections/s against it, a hostile control client beside it%n",
                     handoffEvery, handoffRate);

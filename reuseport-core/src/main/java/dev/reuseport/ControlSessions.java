@@ -1,0 +1,66 @@
+package dev.reuseport;
+
+import dev.reuseport.internal.wire.ControlLines;
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.concurrent.SynchronousQueue;
+import java.util.concurrent.ThreadPoolExecutor;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.locks.LockSupport;
+import jnr.unixsocket.UnixSocketAddress;
+import jnr.unixsocket.UnixSocketChannel;
+import jnr.unixsocket.UnixSocketOptions;
+
+/**
+ * The threads a {@link ControlSocket}'s sessions run on, and the steps of its rehearsal request. A request
+ * never waits for a thread to be created and started (on a loaded machine several scheduling rounds, which
+ * the emergency {@code fallback} must not pay): {@link #STANDING} threads start with the socket and wait
+ * for clients until it closes; more start only while more sessions are open (up to the session cap), each
+ * kept 30 s after its session.
+ */
+final class ControlSessions {
+    /** Session threads started with the socket and kept running, idle, until it closes. */
+    static final int STANDING = 2;
+
+    private ControlSessions() {
+    }
+
+    /** The session threads of one socket, {@link #STANDING} of them started; daemons. */
+    static ThreadPoolExecutor threads(int maxSessions) {
+        ThreadPoolExecutor p = new ThreadPoolExecutor(STANDING, maxSessions + 1, 30, TimeUnit.SECONDS,
+                new SynchronousQueue<>(), r -> {
+                    Thread t = new Thread(r, "reuseport-control-session");
+                    t.setDaemon(true);
+                    return t;
+                });
+        p.prestartAllCoreThreads();
+        return p;
+    }
+
+    /**
+     * Asks a control socket bound at {@code boundAt} (not yet at its path, so the only client) for
+     * {@code health}, which changes nothing, and waits until that session has ended: the accept, session and
+     * reply path run once, so that the first real client's request (an emergency {@code fallback}) pays no
+     * first-use cost (classes loaded and initialised, call sites linked, buffers allocated); then runs
+     * {@code prepare} (the socket's: its fallback command's texts). A failure is logged, never thrown.
+     */
+    static void rehearse(Path boundAt, AtomicInteger sessions, Runnable prepare) {
+        try (UnixSocketChannel c = UnixSocketChannel.open(new UnixSocketAddress(boundAt.toFile()))) {
+            c.setOption(UnixSocketOptions.SO_RCVTIMEO, 5_000);
+            ControlLines l = new ControlLines(c.getFD());
+            l.writeLine("health");
+            for (String r = l.readLine(); r != null && !r.startsWith("OK") && !r.startsWith("ERR"); r = l.readLine()) {
+                // the reply's body, if any
+            }
+        } catch (IOException | RuntimeException e) {
+            System.getLogger("dev.reuseport.control").log(System.Logger.Level.DEBUG, "control socket at " + boundAt
+                    + ": rehearsal request: " + e);
+        }
+        prepare.run();
+        long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(2);
+        while (sessions.get() > 0 && System.nanoTime() < end) { // the session count is exact again after it
+            LockSupport.parkNanos(100_000);
+        }
+    }
+}
