@@ -5,7 +5,6 @@ import dev.reuseport.handoff.Handoff;
 import dev.reuseport.handoff.OldSide;
 import dev.reuseport.internal.member.ChangeSteps;
 import dev.reuseport.internal.member.GroupSpec;
-import dev.reuseport.internal.member.Loans;
 import dev.reuseport.internal.member.MemberSockets;
 import dev.reuseport.internal.member.Retirement;
 import dev.reuseport.internal.member.SlotTable;
@@ -44,12 +43,10 @@ final class GroupEngine {
     private final AuditLog audit;
     private final GroupSteering steering;
     private final Retirement retirement;
-    /** Per attached listener, the duplicates lent to it; under {@link #changes}. */
-    private final java.util.Map<SocketListener, Loans> loans = new java.util.IdentityHashMap<>();
     /** Socket generations swapped in; written under {@link #changes}. */
     private volatile long restarts;
-    /** The attached socket listeners (I/O engines, observers), in attach order; written under {@link #changes}. */
-    private final List<SocketListener> socketListeners = new java.util.concurrent.CopyOnWriteArrayList<>();
+    /** The attached socket listeners and the duplicates lent to each; written under {@link #changes}. */
+    private final ListenerLoans listeners;
     /** A test's fault injection at the steps of a change ({@link GroupSpec#steps()}); none in production. */
     private final ChangeSteps steps;
 
@@ -65,6 +62,7 @@ final class GroupEngine {
         this.steering = new GroupSteering(describe(), protocol, members,
                 () -> members.live().stream().mapToInt(w -> w.socket().number()).toArray(), closed, caps, audit, spec.flowCapacity());
         this.retirement = new Retirement(spec, audit::record, describe(), Worker.POLL_SLICE_MILLIS);
+        this.listeners = new ListenerLoans(describe(), audit);
     }
 
     /** How many callers wait for the change in progress to end (for tests). */
@@ -271,14 +269,14 @@ final class GroupEngine {
         IOException late = null;
         for (Worker w : ws) {
             NativeFd f = w.socket();
-            boolean external = leaveListener(w, f);
+            boolean external = listeners.leave(w, f);
             w.markRemoved(); // its calls now say "removed", not "group closed"
             int parked = w.moveParkedTo(heir); // work parked in its memory goes to the heir, never abandoned
             if (parked > 0) {
                 audit.record("parked-moved", "slot", w.slot(), "heir", heir.slot(), "moved", parked);
             }
             try {
-                retirement.retire(f, heir(heir), external, steering.migrates());
+                retirement.retire(f, listeners.heir(heir), external, steering.migrates());
             } catch (NativeException e) {
                 late = addTo(late, e); // the socket is closed regardless
             }
@@ -332,7 +330,7 @@ final class GroupEngine {
             step(change, "array-set");
             members.set(slot, w);
             step(change, "member-set");
-            joinListener(w);
+            listeners.join(w);
             step(change, "listener-joined");
             steering.replan(change + " slot " + slot);
             step(change, "replanned");
@@ -362,10 +360,10 @@ final class GroupEngine {
         Worker heir = members.live().get(0);
         for (Worker w : added) {
             NativeFd f = w.socket();
-            boolean external = leaveListener(w, f);
+            boolean external = listeners.leave(w, f);
             w.markRemoved();
             try {
-                retirement.retire(f, heir(heir), external, steering.migrates());
+                retirement.retire(f, listeners.heir(heir), external, steering.migrates());
             } catch (NativeException c) {
                 failure.addSuppressed(c);
             }
@@ -459,7 +457,7 @@ final class GroupEngine {
                 Retirement.settle();
             }
             for (int i = 0; i < n; i++) {
-                joinListener(ws.get(i), next[i]); // the engine serves the new socket before the old one leaves
+                listeners.join(ws.get(i), next[i]); // the engine serves the new socket before the old one leaves
                 step(change, "listener-joined");
             }
         } catch (IOException | RuntimeException e) {
@@ -472,9 +470,9 @@ final class GroupEngine {
                 if (next[i] == null) {
                     continue;
                 }
-                boolean external = leaveListener(ws.get(i), next[i]);
+                boolean external = listeners.leave(ws.get(i), next[i]);
                 try {
-                    retirement.retire(next[i], heir(ws.get(i)), external, steering.migrates());
+                    retirement.retire(next[i], listeners.heir(ws.get(i)), external, steering.migrates());
                 } catch (NativeException c) {
                     e.addSuppressed(c);
                 }
@@ -493,9 +491,9 @@ final class GroupEngine {
         for (int i = 0; i < n; i++) {
             Worker w = ws.get(i);
             NativeFd prev = w.swap(next[i]);
-            boolean external = leaveListener(w, prev);
+            boolean external = listeners.leave(w, prev);
             try {
-                retirement.retire(prev, heir(w), external, steering.migrates());
+                retirement.retire(prev, listeners.heir(w), external, steering.migrates());
             } catch (NativeException e) {
                 late = addTo(late, e); // closed regardless
             }
@@ -566,40 +564,6 @@ final class GroupEngine {
                 steering.tableVersion(), "workers", members.live().size());
     }
 
-    /** Where a leaving socket's queue goes: {@code w}, or the socket listener when one is attached. */
-    private Retirement.Heir heir(Worker w) {
-        SocketListener l = servingListener();
-        return new Retirement.Heir() {
-            @Override
-            public int slot() {
-                return w.slot();
-            }
-
-            @Override
-            public boolean nonBlocking() {
-                return l != null;
-            }
-
-            @Override
-            public void connection(int fd) {
-                if (l != null) {
-                    l.handedOver(w, new Connection(fd, w.slot(), true));
-                } else {
-                    w.handOver(new Connection(fd, w.slot(), false));
-                }
-            }
-
-            @Override
-            public void datagram(byte[] data, InetSocketAddress from) {
-                if (l != null) {
-                    l.handedOver(w, data, from);
-                } else {
-                    w.handOver(data, from);
-                }
-            }
-        };
-    }
-
     /** Closes sockets this process held on the port while a hand-off ran; their queues move to the workers. */
     void absorb(int[] fds) {
         changes.lock();
@@ -607,7 +571,7 @@ final class GroupEngine {
             List<Worker> ws = members.live();
             for (int i = 0; i < fds.length; i++) {
                 try {
-                    retirement.retire(new NativeFd(fds[i], false), heir(ws.get(i % ws.size())), false,
+                    retirement.retire(new NativeFd(fds[i], false), listeners.heir(ws.get(i % ws.size())), false,
                             steering.migrates());
                 } catch (NativeException e) {
                     // the socket is closed (retire closes it whatever the drain did); say what happened
@@ -620,36 +584,12 @@ final class GroupEngine {
         }
     }
 
+    /** Lends {@code listener} every socket now and each later one ({@link ListenerLoans#attach}). */
     void attach(SocketListener listener) throws IOException {
         changes.lock();
         try {
             ensureOpen();
-            if (socketListeners.contains(listener)) {
-                throw new IllegalStateException(describe() + " already has socket listener " + listener
-                        + " attached; accepted: each listener once (detach it first)");
-            }
-            SocketListener serving = servingListener();
-            if (listener.servesTraffic() && serving != null) {
-                throw new IllegalStateException(describe() + " already has socket listener " + serving
-                        + " serving its traffic; accepted: one traffic-serving listener at a time (detach it"
-                        + " first), any number of observers (servesTraffic() false)");
-            }
-            socketListeners.add(listener);
-            loans.put(listener, new Loans());
-            try {
-                for (Worker w : members.live()) {
-                    joinListener(listener, w);
-                }
-            } catch (IOException | RuntimeException e) {
-                for (Worker w : members.live()) {
-                    leaveListener(listener, w, w.socket());
-                }
-                socketListeners.remove(listener);
-                loans.remove(listener);
-                throw e;
-            }
-            audit.record("listener-attached", "listener", listener.getClass().getName(), "workers",
-                    members.live().size());
+            listeners.attach(listener, members.live());
         } finally {
             changes.unlock();
         }
@@ -658,15 +598,7 @@ final class GroupEngine {
     void detach(SocketListener listener) {
         changes.lock();
         try {
-            if (listener == null || !socketListeners.contains(listener)) {
-                return;
-            }
-            for (Worker w : members.live()) {
-                leaveListener(listener, w, w.socket());
-            }
-            socketListeners.remove(listener);
-            loans.remove(listener);
-            audit.record("listener-detached", "listener", listener.getClass().getName());
+            listeners.detach(listener, members.live());
         } finally {
             changes.unlock();
         }
@@ -674,73 +606,7 @@ final class GroupEngine {
 
     /** Whether a listener that serves traffic is attached (it then serves the workers a resize adds). */
     boolean served() {
-        return servingListener() != null;
-    }
-
-    /** The attached listener that serves traffic (and takes a leaving socket's queue), or null. */
-    private SocketListener servingListener() {
-        for (SocketListener l : socketListeners) {
-            if (l.servesTraffic()) {
-                return l;
-            }
-        }
-        return null;
-    }
-
-    /** Lends every attached listener a duplicate of the worker's socket. */
-    private void joinListener(Worker w) throws IOException {
-        for (SocketListener l : socketListeners) {
-            joinListener(l, w);
-        }
-    }
-
-    /** Lends every attached listener a duplicate of {@code f}, the worker's next socket. */
-    private void joinListener(Worker w, NativeFd f) throws IOException {
-        for (SocketListener l : socketListeners) {
-            joinListener(l, w, f);
-        }
-    }
-
-    /** Lends {@code l} a duplicate of the worker's socket. */
-    private void joinListener(SocketListener l, Worker w) throws IOException {
-        joinListener(l, w, w.socket());
-    }
-
-    /** Lends {@code l} a duplicate of {@code f}, a socket of {@code w}. */
-    private void joinListener(SocketListener l, Worker w, NativeFd f) throws IOException {
-        int dup = loans.get(l).lend(f);
-        try {
-            l.joined(w, dup);
-        } catch (IOException | RuntimeException e) {
-            audit.record("listener-failed", "call", "joined", "slot", w.slot(), "error", e.toString());
-            throw e;
-        }
-    }
-
-    /** Takes every listener's duplicate of {@code f} back; whether one had been lent. */
-    private boolean leaveListener(Worker w, NativeFd f) {
-        boolean any = false;
-        for (SocketListener l : socketListeners) {
-            any |= leaveListener(l, w, f);
-        }
-        return any;
-    }
-
-    /** Takes {@code l}'s duplicate of {@code f} back; whether one had been lent. */
-    private boolean leaveListener(SocketListener l, Worker w, NativeFd f) {
-        Loans mine = loans.get(l);
-        Integer dup = mine == null ? null : mine.takeBack(f);
-        if (dup == null) {
-            return false;
-        }
-        try {
-            l.leaving(w, dup);
-        } catch (RuntimeException e) {
-            LOG.log(System.Logger.Level.WARNING, describe() + ": socket listener failed to let go of slot " + w.slot()
-                    + " (fd " + dup + "): " + e);
-            audit.record("listener-failed", "call", "leaving", "slot", w.slot(), "error", e.toString());
-        }
-        return true;
+        return listeners.served();
     }
 
     /** Hand-off confirmations refused for want of proof (wrong, missing or stale cookies). */
@@ -857,10 +723,9 @@ final class GroupEngine {
             }
             closed.set(true);
             for (Worker w : ws) {
-                leaveListener(w, w.socket());
+                listeners.leave(w);
             }
-            socketListeners.clear();
-            loans.clear();
+            listeners.clear();
             for (Worker w : ws) {
                 try {
                     w.close();
@@ -894,7 +759,7 @@ final class GroupEngine {
         try {
             for (Worker w : members.live()) {
                 try {
-                    if (leaveListener(w, w.socket()) && protocol == Protocol.TCP) {
+                    if (listeners.leave(w) && protocol == Protocol.TCP) {
                         Retirement.stopListening(w.socket());
                     }
                     int parked = w.closeParked();
@@ -910,8 +775,7 @@ final class GroupEngine {
                     }
                 }
             }
-            socketListeners.clear();
-            loans.clear();
+            listeners.clear();
             steering.close(); // the program leaves with the group's last member
         } finally {
             changes.unlock();

@@ -54,14 +54,15 @@ class ArchitectureTest {
             "bundle");
     /**
      * Facade classes that sit on a descriptor or open one and so use the native internals directly: the
-     * workers' and connections' I/O, the engine (a worker's socket object) and the opening of a group;
+     * workers' and connections' I/O, the engine and its listener loans (keyed by a worker's socket object)
+     * and the opening of a group;
      * the control socket and client (peer credentials and timeouts on their own sockets); the ingest
      * types that own native message vectors (DatagramBatch, DatagramSource) and set a thread's CPUs.
      * Systemd adopts passed descriptors; SystemdNotify sends states and descriptors to the notify socket.
      */
-    private static final Set<String> NATIVE_USERS = Set.of("Worker", "Connection", "GroupEngine", "GroupOpening",
-            "ControlSocket", "ControlClient", "DatagramBatch", "DatagramSource", "CpuAffinity", "Systemd",
-            "SystemdNotify");
+    private static final Set<String> NATIVE_USERS = Set.of("Worker", "Connection", "GroupEngine", "ListenerLoans",
+            "GroupOpening", "ControlSocket", "ControlClient", "DatagramBatch", "DatagramSource", "CpuAffinity",
+            "Systemd", "SystemdNotify");
 
     /** The most lines {@code ReuseportGroup.java} may have. */
     static final int FACADE_LIMIT = 700;
@@ -74,7 +75,7 @@ class ArchitectureTest {
      * limit. Splitting them is open work of issue 13, not a limit given up.
      */
     static final java.util.Map<String, Integer> OVER_LIMIT_CEILINGS = java.util.Map.of(
-            "GroupEngine.java", 923);
+            "GroupEngine.java", 787);
 
     /** The size check with the ratchet: null when {@code file} with {@code n} lines is within what is accepted. */
     static String sizeProblem(Path file, long n, int limit) {
