@@ -1,8 +1,6 @@
 package dev.reuseport;
 
-import dev.reuseport.bpf.SteerProgram;
 import dev.reuseport.handoff.Handoff;
-import dev.reuseport.handoff.OldSide;
 import dev.reuseport.internal.member.ChangeSteps;
 import dev.reuseport.internal.member.GroupSpec;
 import dev.reuseport.internal.member.MemberSockets;
@@ -47,6 +45,8 @@ final class GroupEngine {
     private volatile long restarts;
     /** The attached socket listeners and the duplicates lent to each; written under {@link #changes}. */
     private final ListenerLoans listeners;
+    /** The old side of a hand-off to another process: the session running and the membership hold. */
+    private final GroupHandoff handoff;
     /** A test's fault injection at the steps of a change ({@link GroupSpec#steps()}); none in production. */
     private final ChangeSteps steps;
 
@@ -59,10 +59,14 @@ final class GroupEngine {
             members.set(slots[i], new Worker(group, describe(), slots[i], protocol, spec.family(), fds[i]));
         }
         this.audit = new AuditLog(caps.kernelRelease(), caps.backend());
-        this.steering = new GroupSteering(describe(), protocol, members,
-                () -> members.live().stream().mapToInt(w -> w.socket().number()).toArray(), closed, caps, audit, spec.flowCapacity());
+        java.util.function.Supplier<int[]> memberFds = () -> members.live().stream().mapToInt(w -> w.socket().number())
+                .toArray();
+        this.steering = new GroupSteering(describe(), protocol, members, memberFds, closed, caps, audit,
+                spec.flowCapacity());
         this.retirement = new Retirement(spec, audit::record, describe(), Worker.POLL_SLICE_MILLIS);
         this.listeners = new ListenerLoans(describe(), audit);
+        this.handoff = new GroupHandoff(changes, closed, describe(), protocol, spec, members, memberFds, audit,
+                steering, listeners);
     }
 
     /** How many callers wait for the change in progress to end (for tests). */
@@ -210,7 +214,7 @@ final class GroupEngine {
         changes.lock();
         try {
             ensureOpen();
-            ensureMembershipFree();
+            handoff.ensureMembershipFree();
             worker(slot);
             if (members.live().size() == 1) {
                 throw new IllegalStateException("slot " + slot + " is the last worker of " + describe()
@@ -297,7 +301,7 @@ final class GroupEngine {
         changes.lock();
         try {
             ensureOpen();
-            ensureMembershipFree();
+            handoff.ensureMembershipFree();
             return addOne("add");
         } finally {
             changes.unlock();
@@ -381,7 +385,7 @@ final class GroupEngine {
         changes.lock();
         try {
             ensureOpen();
-            ensureMembershipFree();
+            handoff.ensureMembershipFree();
             List<Worker> added = new ArrayList<>();
             if (members.live().size() < workers) {
                 int n = workers - members.live().size();
@@ -417,7 +421,7 @@ final class GroupEngine {
         changes.lock();
         try {
             ensureOpen();
-            ensureMembershipFree();
+            handoff.ensureMembershipFree();
             swap(all ? members.live() : List.of(worker(slot)), all ? "restart" : "replace");
         } finally {
             changes.unlock();
@@ -609,144 +613,22 @@ final class GroupEngine {
         return listeners.served();
     }
 
-    /** Hand-off confirmations refused for want of proof (wrong, missing or stale cookies). */
-    private final java.util.concurrent.atomic.AtomicLong handoffsRefused = new java.util.concurrent.atomic.AtomicLong();
-    /** The hand-off session running, or null; written under {@link #changes}. */
-    private volatile OldSide handingOff;
-    /** Set once a hand-off's proof matched, until it let go or broke off: membership changes fail fast. */
-    private volatile boolean membershipHeld;
-
+    /** Confirmations of a hand-off refused for want of proof (wrong, missing or stale cookies). */
     long handoffsRefused() {
-        return handoffsRefused.get();
-    }
-
-    /** Membership changes refuse at once (never wait) while a proven hand-off completes. */
-    private void ensureMembershipFree() {
-        if (membershipHeld) {
-            throw new IllegalStateException(describe() + " is being handed off to another process (its proof "
-                    + "matched; it completes or breaks off within its deadline); accepted: retry after the hand-off");
-        }
+        return handoff.refused();
     }
 
     /**
-     * Starts the old side of a hand-off ({@link OldSide}): a snapshot of the sockets (duplicates), the
-     * program and the layout, taken under {@link #changes}, which is released before any byte goes to the
-     * peer. On the kernel-hash policy the program then hashes over this group's own sockets until the
-     * exchange ends ({@link GroupSteering#holdForHandoff}), so the standby sockets of the process taking over
-     * get no new connection. Restarts, resizes, policies, the watchdog and fallbacks run while the peer
-     * answers; the proof is then compared with the sockets of that moment.
+     * Starts the old side of a hand-off ({@link GroupHandoff#start}) under {@link #changes}, which is released
+     * before any byte goes to the peer.
      */
     Handoff.Session handOff() throws IOException {
         changes.lock();
         try {
             ensureOpen();
-            if (handingOff != null) {
-                throw new IllegalStateException(describe() + " is already being handed off; accepted: one hand-off at a "
-                        + "time");
-            }
-            List<Worker> ws = members.live();
-            GroupSteering.Snapshot st = steering.snapshot();
-            SteerProgram program = st.program();
-            int[] own = ws.stream().mapToInt(w -> w.socket().number()).toArray();
-            int[] all = program == null ? own : java.util.stream.IntStream.concat(Arrays.stream(own),
-                    Arrays.stream(program.descriptors()).limit(SteerProgram.MAPS.size() + 1)).toArray();
-            int[] fds;
-            try {
-                fds = OldSide.duplicates(all);
-            } catch (NativeException e) {
-                throw new ReuseportException("hand-off of " + describe() + " cannot duplicate its descriptors: "
-                        + e.getMessage(), e);
-            }
-            Handoff.Layout layout = new Handoff.Layout(protocol.name(), spec.local().getAddress().getHostAddress(),
-                    spec.local().getPort(), spec.backlog(), spec.receiveBuffer(), st.policy(), st.tableVersion(),
-                    slots(), program == null ? null : program.program().name(), fds);
-            OldSide s = new OldSide(new HandingOff(), layout, handoffsRefused);
-            handingOff = s;
-            if (steering.holdForHandoff()) {
-                audit.record("handoff-hold", "slots", Arrays.toString(slots()), "outcome", "new connections hashed over "
-                        + "this group's sockets only until the exchange ends");
-            }
-            return s;
+            return handoff.start();
         } finally {
             changes.unlock();
-        }
-    }
-
-    /** The group as {@link OldSide} sees it. */
-    private final class HandingOff implements OldSide.Group {
-        @Override
-        public ReentrantLock changes() {
-            return changes;
-        }
-
-        @Override
-        public boolean closed() {
-            return closed.get();
-        }
-
-        @Override
-        public String describe() {
-            return GroupEngine.this.describe();
-        }
-
-        @Override
-        public int[] slots() {
-            return GroupEngine.this.slots();
-        }
-
-        @Override
-        public int[] sockets() {
-            return members.live().stream().mapToInt(w -> w.socket().number()).toArray();
-        }
-
-        @Override
-        public void audit(String event, Object... kv) {
-            audit.record(event, kv);
-        }
-
-        @Override
-        public void holdMembership(boolean held) {
-            membershipHeld = held;
-        }
-
-        @Override
-        public void letGo() {
-            List<Worker> ws = members.live();
-            OldSide s = handingOff;
-            int sent = s == null ? steering.tableVersion() : s.layout().tableVersion();
-            audit.record("handoff", "workers", ws.size(), "table_version", sent, "outcome",
-                    "descriptors passed and proven; letting go");
-            if (steering.tableVersion() != sent) {
-                audit.record("handoff-steering-changed", "sent_table_version", sent, "table_version",
-                        steering.tableVersion(), "policy", steering.policy().spec(), "outcome", "the new process "
-                        + "reads the policy it was sent; the program's maps, which it shares, hold the later table");
-            }
-            closed.set(true);
-            for (Worker w : ws) {
-                listeners.leave(w);
-            }
-            listeners.clear();
-            for (Worker w : ws) {
-                try {
-                    w.close();
-                } catch (NativeException e) {
-                    LOG.log(System.Logger.Level.WARNING, "after hand-off, closing " + w + ": " + e.getMessage());
-                }
-            }
-            steering.close();
-        }
-
-        @Override
-        public void ended(OldSide session) {
-            changes.lock();
-            try {
-                if (handingOff == session) {
-                    handingOff = null;
-                    steering.releaseHandoffHold("hand-off ended without letting go: back to the kernel hash");
-                }
-            } finally {
-                changes.unlock();
-            }
         }
     }
 

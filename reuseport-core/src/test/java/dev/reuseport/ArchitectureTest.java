@@ -75,7 +75,7 @@ class ArchitectureTest {
      * limit. Splitting them is open work of issue 13, not a limit given up.
      */
     static final java.util.Map<String, Integer> OVER_LIMIT_CEILINGS = java.util.Map.of(
-            "GroupEngine.java", 787);
+            "GroupEngine.java", 669);
 
     /** The size check with the ratchet: null when {@code file} with {@code n} lines is within what is accepted. */
     static String sizeProblem(Path file, long n, int limit) {
