@@ -23,8 +23,13 @@ import java.util.stream.Collectors;
  * ({@code internal.steer}). {@link ReuseportGroup} checks arguments and makes one call here; users
  * never reach this class.
  *
+ * <p>Its parts, each over state it shares with the engine and none referring back to it:
+ * {@link GroupSteering} (the steering half), {@link ListenerLoans} (the socket listeners and the duplicates
+ * lent to them), {@link ChangeScript} (a change's named steps, its after-commit steps and its undo) and
+ * {@link GroupHandoff} (the old side of a hand-off to another process).
+ *
  * <p>Two locks. {@link #changes} lets one membership or policy change run at a time; it may be held
- * across an RCU grace period, a drain and a hand-off's exchange with the peer. The steering lock
+ * across an RCU grace period and a drain, never across a hand-off's exchange with the peer. The steering lock
  * ({@link GroupSteering}) guards the program, its table and the policy, and is held only for map updates
  * and bookkeeping, never across a sleep or another process's answer. {@link #fallback} takes the steering
  * lock alone, so it never waits behind a restart or a hand-off; the getters take no lock.
@@ -47,14 +52,13 @@ final class GroupEngine {
     private final ListenerLoans listeners;
     /** The old side of a hand-off to another process: the session running and the membership hold. */
     private final GroupHandoff handoff;
-    /** A test's fault injection at the steps of a change ({@link GroupSpec#steps()}); none in production. */
-    private final ChangeSteps steps;
+    /** The steps, after-commit steps and undo every change runs on (a test's fault injection in its steps). */
+    private final ChangeScript script;
 
     GroupEngine(ReuseportGroup group, Protocol protocol, GroupSpec spec, int[] slots, int[] fds, Capabilities caps) {
         this.group = group;
         this.protocol = protocol;
         this.spec = spec;
-        this.steps = spec.steps() == null ? ChangeSteps.NONE : spec.steps();
         for (int i = 0; i < fds.length; i++) {
             members.set(slots[i], new Worker(group, describe(), slots[i], protocol, spec.family(), fds[i]));
         }
@@ -65,6 +69,8 @@ final class GroupEngine {
                 spec.flowCapacity());
         this.retirement = new Retirement(spec, audit::record, describe(), Worker.POLL_SLICE_MILLIS);
         this.listeners = new ListenerLoans(describe(), audit);
+        this.script = new ChangeScript(describe(), spec.steps() == null ? ChangeSteps.NONE : spec.steps(), audit,
+                steering, members, listeners, retirement);
         this.handoff = new GroupHandoff(changes, closed, describe(), protocol, spec, members, memberFds, audit,
                 steering, listeners);
     }
@@ -114,12 +120,12 @@ final class GroupEngine {
         try {
             GroupSteering.Saved saved = steering.saved();
             try {
-                step("policy", "begin");
+                script.step("policy", "begin");
                 PolicyChange c = steering.policy(next, since);
-                step("policy", "published");
+                script.step("policy", "published");
                 return c;
             } catch (IOException | RuntimeException e) {
-                rollBack(e, "policy", saved, new int[0]);
+                script.rollBack(e, "policy", saved, new int[0]);
                 throw e;
             }
         } finally {
@@ -142,12 +148,12 @@ final class GroupEngine {
         try {
             GroupSteering.Saved saved = steering.saved();
             try {
-                step("shadow", "begin");
+                script.step("shadow", "begin");
                 boolean on = steering.shadow(candidate);
-                step("shadow", "published");
+                script.step("shadow", "published");
                 return on;
             } catch (IOException | RuntimeException e) {
-                rollBack(e, "shadow", saved, new int[0]);
+                script.rollBack(e, "shadow", saved, new int[0]);
                 throw e;
             }
         } finally {
@@ -208,7 +214,6 @@ final class GroupEngine {
         return "group " + protocol + " " + GroupOpening.format(spec.local());
     }
 
-
     /** Removes one worker: all or nothing until its socket leaves (see {@link #removeSlots}). */
     void removeWorker(int slot) throws IOException {
         changes.lock();
@@ -245,13 +250,13 @@ final class GroupEngine {
         boolean attached = steering.attached();
         boolean routed = false;
         try {
-            step(change, "begin");
+            script.step(change, "begin");
             java.util.Set<Integer> gone = new java.util.HashSet<>();
             for (int slot : leaving) {
                 gone.add(slot);
                 int[] live = Arrays.stream(slots()).filter(s -> !gone.contains(s)).toArray();
                 routed |= steering.steerAround(slot, live);
-                step(change, "steered-around");
+                script.step(change, "steered-around");
             }
             if (attached) {
                 Retirement.settle();
@@ -259,12 +264,12 @@ final class GroupEngine {
             for (int slot : leaving) {
                 members.set(slot, null);
             }
-            step(change, "members-cleared");
+            script.step(change, "members-cleared");
         } catch (IOException | RuntimeException e) {
             for (int i = 0; i < leaving.length; i++) {
                 members.set(leaving[i], ws.get(i));
             }
-            rollBack(e, change, saved, fds);
+            script.rollBack(e, change, saved, fds);
             throw e;
         }
         // the point of no return: the sockets leave
@@ -282,14 +287,15 @@ final class GroupEngine {
             try {
                 retirement.retire(f, listeners.heir(heir), external, steering.migrates());
             } catch (NativeException e) {
-                late = addTo(late, e); // the socket is closed regardless
+                late = ChangeScript.addTo(late, e); // the socket is closed regardless
             }
             old.add(f);
         }
         retirement.awaitReleased(old);
-        late = finish(late, change, "after-commit-retired", null);
+        late = script.finish(late, change, "after-commit-retired", null);
         if (routed) {
-            late = finish(late, change, "after-commit-restored", () -> steering.restoreAfterRouting(change + " done"));
+            late = script.finish(late, change, "after-commit-restored",
+                    () -> steering.restoreAfterRouting(change + " done"));
         }
         if (late != null) {
             throw new ReuseportException(change + " of slots " + Arrays.toString(leaving) + " of " + describe()
@@ -320,7 +326,7 @@ final class GroupEngine {
                     + " workers; accepted: at most " + ReuseportGroup.MAX_WORKERS);
         }
         GroupSteering.Saved saved = steering.saved(slot);
-        step(change, "begin");
+        script.step(change, "begin");
         int fd;
         try {
             fd = MemberSockets.open(spec);
@@ -329,51 +335,22 @@ final class GroupEngine {
         }
         Worker w = new Worker(group, describe(), slot, protocol, spec.family(), fd);
         try {
-            step(change, "opened");
+            script.step(change, "opened");
             steering.joined(slot, fd);
-            step(change, "array-set");
+            script.step(change, "array-set");
             members.set(slot, w);
-            step(change, "member-set");
+            script.step(change, "member-set");
             listeners.join(w);
-            step(change, "listener-joined");
+            script.step(change, "listener-joined");
             steering.replan(change + " slot " + slot);
-            step(change, "replanned");
+            script.step(change, "replanned");
         } catch (IOException | RuntimeException e) {
-            undoAdds(e, change, saved, List.of(w));
+            script.undoAdds(e, change, saved, List.of(w));
             throw e;
         }
         audit.record("add-worker", "slot", slot, "workers", members.live().size(), "policy",
                 steering.policy().spec());
         return w;
-    }
-
-    /** Takes back workers a failed change added: steering first (saved table and version), then their sockets. */
-    private void undoAdds(Throwable failure, String change, GroupSteering.Saved saved, List<Worker> added) {
-        int[] empty = new int[saved.slots().length];
-        Arrays.fill(empty, -1);
-        for (Worker w : added) {
-            if (members.get(w.slot()) == w) {
-                members.set(w.slot(), null);
-            }
-        }
-        rollBack(failure, change, saved, empty);
-        if (steering.attached()) {
-            Retirement.settle();
-        }
-        List<NativeFd> old = new ArrayList<>();
-        Worker heir = members.live().get(0);
-        for (Worker w : added) {
-            NativeFd f = w.socket();
-            boolean external = listeners.leave(w, f);
-            w.markRemoved();
-            try {
-                retirement.retire(f, listeners.heir(heir), external, steering.migrates());
-            } catch (NativeException c) {
-                failure.addSuppressed(c);
-            }
-            old.add(f);
-        }
-        retirement.awaitReleased(old);
     }
 
     /**
@@ -397,10 +374,10 @@ final class GroupEngine {
                 try {
                     while (members.live().size() < workers) {
                         added.add(addOne("resize"));
-                        step("resize", "added");
+                        script.step("resize", "added");
                     }
                 } catch (IOException | RuntimeException e) {
-                    undoAdds(e, "resize", saved, added);
+                    script.undoAdds(e, "resize", saved, added);
                     throw e;
                 }
             }
@@ -444,7 +421,7 @@ final class GroupEngine {
         boolean attached = steering.attached();
         boolean routed;
         try {
-            step(change, "begin");
+            script.step(change, "begin");
             for (int i = 0; i < n; i++) {
                 try {
                     fresh[i] = MemberSockets.open(spec);
@@ -453,36 +430,19 @@ final class GroupEngine {
                             + "generation; the current one keeps serving: " + e.getMessage(), e);
                 }
                 next[i] = new NativeFd(fresh[i], false);
-                step(change, "opened");
+                script.step(change, "opened");
             }
             routed = steering.swapIn(slotsOf, fresh);
-            step(change, "swapped-in");
+            script.step(change, "swapped-in");
             if (attached) {
                 Retirement.settle();
             }
             for (int i = 0; i < n; i++) {
                 listeners.join(ws.get(i), next[i]); // the engine serves the new socket before the old one leaves
-                step(change, "listener-joined");
+                script.step(change, "listener-joined");
             }
         } catch (IOException | RuntimeException e) {
-            rollBack(e, change, saved, oldFds);
-            if (attached) {
-                Retirement.settle();
-            }
-            List<NativeFd> gone = new ArrayList<>();
-            for (int i = 0; i < n; i++) {
-                if (next[i] == null) {
-                    continue;
-                }
-                boolean external = listeners.leave(ws.get(i), next[i]);
-                try {
-                    retirement.retire(next[i], listeners.heir(ws.get(i)), external, steering.migrates());
-                } catch (NativeException c) {
-                    e.addSuppressed(c);
-                }
-                gone.add(next[i]);
-            }
-            retirement.awaitReleased(gone);
+            script.undoSwap(e, change, saved, oldFds, attached, ws, next);
             if (e instanceof ReuseportException) {
                 throw e;
             }
@@ -499,14 +459,15 @@ final class GroupEngine {
             try {
                 retirement.retire(prev, listeners.heir(w), external, steering.migrates());
             } catch (NativeException e) {
-                late = addTo(late, e); // closed regardless
+                late = ChangeScript.addTo(late, e); // closed regardless
             }
             old.add(prev);
         }
         retirement.awaitReleased(old);
-        late = finish(late, change, "after-commit-retired", null);
+        late = script.finish(late, change, "after-commit-retired", null);
         if (routed) {
-            late = finish(late, change, "after-commit-restored", () -> steering.restoreAfterRouting(change + " done"));
+            late = script.finish(late, change, "after-commit-restored",
+                    () -> steering.restoreAfterRouting(change + " done"));
         }
         restarts++;
         audit.record("restart", "slots", ws.stream().map(w -> String.valueOf(w.slot())).collect(
@@ -516,56 +477,6 @@ final class GroupEngine {
             throw new ReuseportException(change + " of " + describe() + " done (the new sockets serve), but: "
                     + late.getMessage(), late);
         }
-    }
-
-    /** A step of a change, where a test may inject a failure ({@link ChangeSteps}). */
-    private void step(String change, String step) throws IOException {
-        steps.at(change, step);
-    }
-
-    /** A step after the point of no return: a failure is kept for the report, the change goes on. */
-    private IOException finish(IOException late, String change, String step, NativeStep action) {
-        try {
-            steps.at(change, step);
-            if (action != null) {
-                action.run();
-            }
-            return late;
-        } catch (IOException | RuntimeException e) {
-            audit.record("change-incomplete", "change", change, "step", step, "error", e.toString(),
-                    "outcome", "completed; this step's work is left undone");
-            LOG.log(System.Logger.Level.WARNING, describe() + ": " + change + " completed, but " + step + " failed: " + e);
-            return addTo(late, e instanceof IOException io ? io : new IOException(e.toString(), e));
-        }
-    }
-
-    /** A step that may fail natively. */
-    private interface NativeStep {
-        void run() throws IOException;
-    }
-
-    private static IOException addTo(IOException first, IOException next) {
-        if (first == null) {
-            return next;
-        }
-        first.addSuppressed(next);
-        return first;
-    }
-
-    /** Puts the steering back to {@code saved} after {@code failure}; a rollback failure is suppressed in it. */
-    private void rollBack(Throwable failure, String change, GroupSteering.Saved saved, int[] fds) {
-        if (fds.length == 0 && steering.tableVersion() == saved.steering().tableVersion()
-                && steering.policy() == saved.policy()) {
-            return; // a policy or shadow refused before it changed anything (a bad argument): nothing to undo
-        }
-        try {
-            steering.rollback(saved, fds, change + " failed");
-        } catch (NativeException | RuntimeException r) {
-            failure.addSuppressed(r);
-            audit.record("rollback-incomplete", "change", change, "error", r.getMessage());
-        }
-        audit.record("rolled-back", "change", change, "error", failure.toString(), "table_version",
-                steering.tableVersion(), "workers", members.live().size());
     }
 
     /** Closes sockets this process held on the port while a hand-off ran; their queues move to the workers. */
