@@ -30,8 +30,8 @@ import org.junit.jupiter.api.Test;
 /**
  * The package rules of docs/architecture.md, checked on the classes of reuseport-core (not its tests):
  * the group never knows who operates it, the internal parts never reach back up, steering and
- * membership stay apart, the native internals stay below the facade, no test hook in production code,
- * no package cycle; and the size limits of issue 13, read from the sources: {@code ReuseportGroup.java}
+ * membership stay apart, the native internals stay below the facade, the engine's parts never reach
+ * back to it or up to each other, no test hook in production code, no package cycle; and the size limits of issue 13, read from the sources: {@code ReuseportGroup.java}
  * at most {@value #FACADE_LIMIT} lines (nested Builder and javadoc included) and without
  * {@code synchronized}, every other main source file of core at most {@value #FILE_LIMIT} lines.
  */
@@ -183,6 +183,22 @@ class ArchitectureTest {
                                 "Watchdog").contains(topName(c))
                                 && c.getPackageName().equals(FACADE))))
                 .should().dependOnClassesThat().belongToAnyOf(GroupEngine.class));
+    }
+
+    @Test
+    void theEnginesPartsDependDownwardOnly() {
+        // none of them reaches the engine (onlyTheFacadeReachesTheEngine); among themselves, the steering
+        // half and the listener loans are the bottom, the change script and the hand-off sit on them
+        check(noClasses().that().belongToAnyOf(GroupSteering.class)
+                .should().dependOnClassesThat().belongToAnyOf(ListenerLoans.class, ChangeScript.class,
+                        GroupHandoff.class));
+        check(noClasses().that().belongToAnyOf(ListenerLoans.class)
+                .should().dependOnClassesThat().belongToAnyOf(GroupSteering.class, ChangeScript.class,
+                        GroupHandoff.class));
+        check(noClasses().that().belongToAnyOf(ChangeScript.class)
+                .should().dependOnClassesThat().belongToAnyOf(GroupHandoff.class));
+        check(noClasses().that().belongToAnyOf(GroupHandoff.class)
+                .should().dependOnClassesThat().belongToAnyOf(ChangeScript.class));
     }
 
     @Test
