@@ -30,8 +30,8 @@ import org.junit.jupiter.api.Test;
 /**
  * The package rules of docs/architecture.md, checked on the classes of reuseport-core (not its tests):
  * the group never knows who operates it, the internal parts never reach back up, steering and
- * membership stay apart, the native internals stay below the facade, no test hook in production code,
- * no package cycle; and the size limits of issue 13, read from the sources: {@code ReuseportGroup.java}
+ * membership stay apart, the native internals stay below the facade, the engine's parts never reach
+ * back to it or up to each other, no test hook in production code, no package cycle; and the size limits of issue 13, read from the sources: {@code ReuseportGroup.java}
  * at most {@value #FACADE_LIMIT} lines (nested Builder and javadoc included) and without
  * {@code synchronized}, every other main source file of core at most {@value #FILE_LIMIT} lines.
  */
@@ -54,39 +54,24 @@ class ArchitectureTest {
             "bundle");
     /**
      * Facade classes that sit on a descriptor or open one and so use the native internals directly: the
-     * workers' and connections' I/O, the engine (a worker's socket object) and the opening of a group;
+     * workers' and connections' I/O, the engine and the two of its parts that hold a worker's socket object
+     * (the listener loans, keyed by it; the change script's undo, which retires a new socket) and the
+     * opening of a group;
      * the control socket and client (peer credentials and timeouts on their own sockets); the ingest
      * types that own native message vectors (DatagramBatch, DatagramSource) and set a thread's CPUs.
      * Systemd adopts passed descriptors; SystemdNotify sends states and descriptors to the notify socket.
      */
-    private static final Set<String> NATIVE_USERS = Set.of("Worker", "Connection", "GroupEngine", "GroupOpening",
-            "ControlSocket", "ControlClient", "DatagramBatch", "DatagramSource", "CpuAffinity", "Systemd",
-            "SystemdNotify");
+    private static final Set<String> NATIVE_USERS = Set.of("Worker", "Connection", "GroupEngine", "ListenerLoans",
+            "ChangeScript", "GroupOpening", "ControlSocket", "ControlClient", "DatagramBatch", "DatagramSource",
+            "CpuAffinity", "Systemd", "SystemdNotify");
 
     /** The most lines {@code ReuseportGroup.java} may have. */
     static final int FACADE_LIMIT = 700;
     /** The most lines any other main source file of reuseport-core may have. */
     static final int FILE_LIMIT = 600;
-    /**
-     * Files over their limit after session 4's merges (the hand-off proof, rollback, systemd and dissector
-     * work landed on top of the split), each with its size then as a ceiling that may only go down: a file
-     * here may not grow, one that drops under its limit must leave this map, and no other file may pass its
-     * limit. Splitting them is open work of issue 13, not a limit given up.
-     */
-    static final java.util.Map<String, Integer> OVER_LIMIT_CEILINGS = java.util.Map.of(
-            "GroupEngine.java", 923);
-
-    /** The size check with the ratchet: null when {@code file} with {@code n} lines is within what is accepted. */
+    /** The size check: null when {@code file} with {@code n} lines is within {@code limit}, else what is wrong. */
     static String sizeProblem(Path file, long n, int limit) {
-        Integer ceiling = OVER_LIMIT_CEILINGS.get(file.getFileName().toString());
-        if (ceiling == null) {
-            return n > limit ? file + " (" + n + " lines; accepted: at most " + limit + ")" : null;
-        }
-        if (n <= limit) {
-            return file + " (" + n + " lines) is back within " + limit + ": remove it from OVER_LIMIT_CEILINGS";
-        }
-        return n > ceiling ? file + " (" + n + " lines; over its limit " + limit + " and its ceiling " + ceiling
-                + ": it may only shrink)" : null;
+        return n > limit ? file + " (" + n + " lines; accepted: at most " + limit + ")" : null;
     }
 
     private static JavaClasses core;
@@ -198,6 +183,22 @@ class ArchitectureTest {
                                 "Watchdog").contains(topName(c))
                                 && c.getPackageName().equals(FACADE))))
                 .should().dependOnClassesThat().belongToAnyOf(GroupEngine.class));
+    }
+
+    @Test
+    void theEnginesPartsDependDownwardOnly() {
+        // none of them reaches the engine (onlyTheFacadeReachesTheEngine); among themselves, the steering
+        // half and the listener loans are the bottom, the change script and the hand-off sit on them
+        check(noClasses().that().belongToAnyOf(GroupSteering.class)
+                .should().dependOnClassesThat().belongToAnyOf(ListenerLoans.class, ChangeScript.class,
+                        GroupHandoff.class));
+        check(noClasses().that().belongToAnyOf(ListenerLoans.class)
+                .should().dependOnClassesThat().belongToAnyOf(GroupSteering.class, ChangeScript.class,
+                        GroupHandoff.class));
+        check(noClasses().that().belongToAnyOf(ChangeScript.class)
+                .should().dependOnClassesThat().belongToAnyOf(GroupHandoff.class));
+        check(noClasses().that().belongToAnyOf(GroupHandoff.class)
+                .should().dependOnClassesThat().belongToAnyOf(ChangeScript.class));
     }
 
     @Test
