@@ -531,7 +531,7 @@ final class GroupSteering {
             lock.unlock();
         }
     }
-    /** What a membership or policy change may have to put back (see {@link GroupEngine}'s rollbacks). */
+    /** What a membership or policy change may have to put back (see {@link ChangeScript}'s undo). */
     record Saved(Steering.Saved steering, Policy policy, Policy shadowed, Capabilities capabilities, int[] slots,
                  long[] cookies) {
     }
