@@ -43,7 +43,7 @@ import org.junit.jupiter.params.provider.MethodSource;
  * output as before.
  */
 @Tag("kernel")
-@Timeout(60)
+@Timeout(200) // a test waits for its child, which may have waited for a place in the batch (ChildJvm kills any child at 150 s)
 @TestMethodOrder(MethodOrderer.MethodName.class) // the order the children were started in
 class KernelSelftestMigrationTest {
     /** TFO_CLIENT_ENABLE | TFO_SERVER_ENABLE | TFO_CLIENT_NO_COOKIE | TFO_SERVER_COOKIE_NOT_REQD | TFO_SERVER_WO_SOCKOPT1. */

@@ -23,7 +23,7 @@ import org.junit.jupiter.params.provider.ValueSource;
  * the class's beginning; each test asserts on its own child's output.
  */
 @Tag("kernel")
-@Timeout(60)
+@Timeout(200) // a test waits for its child, which may have waited for a place in the batch (ChildJvm kills any child at 150 s)
 class KernelSelftestSyncookiesTest {
     private static ChildJvm.Batch children;
 
