@@ -6,6 +6,8 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 import dev.reuseport.sys.internal.Sys;
 import dev.reuseport.testkit.ChildJvm;
 import java.util.List;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -18,14 +20,37 @@ import org.junit.jupiter.api.Test;
  */
 class ContainerCapabilitiesTest {
 
-    private static ChildJvm.Outcome withOnly(String caps) throws Exception {
+    private static ChildJvm.Batch children;
+
+    private static void assumeItCanRun() {
         assumeTrue(Runtime.version().feature() >= 22, "runs once, on the JDK 22+ run: which capabilities the kernel "
                 + "asks for does not depend on the native backend");
         assumeTrue(Sys.uid() == 0, "limiting a child's capabilities needs root here");
         assumeTrue(new java.io.File("/usr/bin/setpriv").canExecute(), "setpriv (util-linux) is not installed");
-        String set = "-all" + (caps.isEmpty() ? "" : ",+" + caps.replace(",", ",+"));
-        return ChildJvm.run(List.of(), List.of("setpriv", "--bounding-set", set, "--inh-caps", set),
-                PolicyFallbackScenario.class, "round-robin");
+    }
+
+    /** Both children start together (each its own group on a port of its own); each test awaits its own. */
+    @BeforeAll
+    static void startTheChildren() {
+        assumeItCanRun();
+        children = new ChildJvm.Batch(2);
+        for (String caps : List.of("bpf,perfmon", "bpf")) {
+            String set = "-all" + (caps.isEmpty() ? "" : ",+" + caps.replace(",", ",+"));
+            children.run(caps, List.of(), List.of("setpriv", "--bounding-set", set, "--inh-caps", set),
+                    PolicyFallbackScenario.class, "round-robin");
+        }
+    }
+
+    @AfterAll
+    static void stopWhatStillRuns() throws InterruptedException {
+        if (children != null) {
+            children.close();
+        }
+    }
+
+    private static ChildJvm.Outcome withOnly(String caps) throws Exception {
+        assumeItCanRun();
+        return children.await(caps);
     }
 
     @Test

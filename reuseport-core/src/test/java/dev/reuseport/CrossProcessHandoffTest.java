@@ -31,7 +31,9 @@ import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * Two JVMs: an old server hands its group to a new one over the control socket while this JVM keeps a
- * connection-per-request load on the port. Then the same with either side killed at each step.
+ * connection-per-request load on the port. Then the same with either side killed at each step. Both
+ * JVMs start together; the new one waits for a go on its standard input, given 300 ms into the load, so
+ * that the load runs through the whole hand-off (as before) but not through a JVM start.
  */
 @Tag("kernel")
 @Timeout(180)
@@ -84,9 +86,16 @@ class CrossProcessHandoffTest {
             t.start();
         }
 
-        /** The first line starting with one of {@code prefixes}, waiting up to 30 s; null if none came. */
+        /** Waits for the new side's {@code STARTED}, then tells it to take the group on {@code port} over. */
+        void go(int port) throws IOException, InterruptedException {
+            assertThat(await("STARTED")).as("the new side's JVM started").isNotNull();
+            process.getOutputStream().write((port + "\n").getBytes(StandardCharsets.US_ASCII));
+            process.getOutputStream().flush();
+        }
+
+        /** The first line starting with one of {@code prefixes}, waiting up to 60 s (two JVMs start); null if none. */
         String await(String... prefixes) throws InterruptedException {
-            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
             while (System.nanoTime() < deadline) {
                 String l = lines.poll(100, TimeUnit.MILLISECONDS);
                 for (String prefix : prefixes) {
@@ -159,12 +168,13 @@ class CrossProcessHandoffTest {
     void handOffUnderLoadFailsNoConnection() throws Exception {
         Path ctl = dir.resolve("ctl");
         Child old = new Child("old", ctl.toString(), "-");
+        Child neu = new Child("new", ctl.toString(), "-");
         String ready = old.await("READY ");
         assertThat(ready).isNotNull();
         int port = Integer.parseInt(ready.substring(6));
         Load load = new Load(port, 4);
         Thread.sleep(300);
-        Child neu = new Child("new", ctl.toString(), Integer.toString(port), "-");
+        neu.go(port);
         assertThat(neu.await("TOOK-OVER ")).isEqualTo("TOOK-OVER 4");
         assertThat(neu.await("READY ")).isEqualTo("READY " + port);
         assertThat(old.await("HANDED-OFF")).isNotNull();
@@ -183,10 +193,11 @@ class CrossProcessHandoffTest {
     void killingTheOldProcessAtAnyStepLeavesTheNewOneServingAndLosesNoConnection(String step) throws Exception {
         Path ctl = dir.resolve("ctl");
         Child old = new Child("old", ctl.toString(), step);
+        Child neu = new Child("new", ctl.toString(), "-");
         int port = Integer.parseInt(old.await("READY ").substring(6));
         Load load = new Load(port, 4);
         Thread.sleep(300);
-        Child neu = new Child("new", ctl.toString(), Integer.toString(port), "-");
+        neu.go(port);
         String how = neu.await("TOOK-OVER ", "FALLBACK ");
         assertThat(how).as("the new process says how it got the group").isNotNull();
         assertThat(neu.await("READY ")).isEqualTo("READY " + port);
@@ -206,9 +217,10 @@ class CrossProcessHandoffTest {
     void killingTheNewProcessBeforeItConfirmsLeavesTheOldOneServing(String step) throws Exception {
         Path ctl = dir.resolve("ctl");
         Child old = new Child("old", ctl.toString(), "-");
+        Child neu = new Child("new", ctl.toString(), step);
         int port = Integer.parseInt(old.await("READY ").substring(6));
         Load load = new Load(port, 2);
-        Child neu = new Child("new", ctl.toString(), Integer.toString(port), step);
+        neu.go(port);
         assertThat(neu.process.waitFor(30, TimeUnit.SECONDS)).isTrue();
         assertThat(neu.process.exitValue()).isEqualTo(137);
         Thread.sleep(300);

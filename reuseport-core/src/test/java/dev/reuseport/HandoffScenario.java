@@ -8,10 +8,12 @@ import java.time.Duration;
 /**
  * Child-process roles for cross-process hand-off tests. {@code old <ctl> <haltAt|->} opens a TCP group of
  * 4 on 127.0.0.1, serves it (each connection gets its slot id back) and its control socket, prints
- * {@code READY <port>}, and exits 0 once handed off and drained. {@code new <ctl> <port> <haltAt|->}
- * takes the group over (falling back to opening it on {@code port}, on the standby sockets
- * it joined the port with first), prints {@code TOOK-OVER <workers>} or {@code FALLBACK <workers>} from
- * its audit trail, then {@code READY <port>}, and serves until its standard input closes. With a
+ * {@code READY <port>}, and exits 0 once handed off and drained. {@code new <ctl> <haltAt|->} prints
+ * {@code STARTED} and waits for a line on its standard input with the port (so that the test can start
+ * its JVM beside the old one's and load the port only while the hand-off runs), then takes the group over
+ * (falling back to opening it on that port, on the standby sockets it joined the port with first),
+ * prints {@code TOOK-OVER <workers>} or {@code FALLBACK <workers>} from its audit trail, then
+ * {@code READY <port>}, and serves until its standard input closes. With a
  * {@code haltAt} step name the process dies there as kill -9 would have it (Runtime.halt).
  */
 public final class HandoffScenario {
@@ -44,7 +46,16 @@ public final class HandoffScenario {
             }
             return;
         }
-        int port = Integer.parseInt(args[2]);
+        System.out.println("STARTED");
+        System.out.flush();
+        StringBuilder go = new StringBuilder();
+        for (int c = System.in.read(); c != '\n'; c = System.in.read()) {
+            if (c < 0) {
+                return; // the test went away before the go
+            }
+            go.append((char) c);
+        }
+        int port = Integer.parseInt(go.toString().trim());
         ReuseportGroup.Builder fallback = ReuseportGroup.tcp().address("127.0.0.1").port(port).workers(4).backlog(1024);
         ReuseportGroup g = GroupOpening.takeOver(ctl, fallback, handoff);
         String how = g.audit().entries().stream().filter(l -> l.contains("\"takeover")).findFirst().orElse("none");

@@ -9,8 +9,11 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 import dev.reuseport.bpf.Probes;
 import java.util.List;
 import java.util.stream.Stream;
+import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.MethodOrderer;
 import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.TestMethodOrder;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
@@ -33,21 +36,45 @@ import org.junit.jupiter.params.provider.MethodSource;
  * program migrates) and whose tcp_fastopen the test sets; IPv4 and IPv6. The final ACK is held back by
  * a classic BPF socket filter on the listeners (see {@link KernelSelftestScenario}). Without the program
  * ({@code migration(false)}) the requests are reset: the negative case shows the test can fail.
+ *
+ * <p>Most of a case's time is waiting for the kernel's SYN-ACK timer (1 s and 3 s after the SYN) and for
+ * a JVM to start, so the 14 children, independent in their namespaces, start together at the class's
+ * beginning, three at a time, in the tests' order; each test waits for its own child and asserts on its
+ * output as before.
  */
 @Tag("kernel")
-@Timeout(60)
+@Timeout(200) // a test waits for its child, which may have waited for a place in the batch (ChildJvm kills any child at 150 s)
+@TestMethodOrder(MethodOrderer.MethodName.class) // the order the children were started in
 class KernelSelftestMigrationTest {
     /** TFO_CLIENT_ENABLE | TFO_SERVER_ENABLE | TFO_CLIENT_NO_COOKIE | TFO_SERVER_COOKIE_NOT_REQD | TFO_SERVER_WO_SOCKOPT1. */
     static final String FASTOPEN_SETUP = "echo 1543 > /proc/sys/net/ipv4/tcp_fastopen";
 
+    private static ChildJvm.Batch children;
+
     @BeforeAll
-    static void migrationIsAvailable() {
+    static void migrationIsAvailableAndTheChildrenStart() {
         List<dev.reuseport.bpf.Feature> f = Probes.steering();
         boolean on = f.stream().anyMatch(x -> x.name().equals(Probes.MIGRATE) && x.isOn());
         if (dev.reuseport.sys.internal.Sys.uid() != 0) {
             assumeTrue(on, "not root and the select-or-migrate program is unavailable: " + f);
         }
         assertThat(on).as("probes as root on a 5.14+ kernel: %s", f).isTrue();
+        children = new ChildJvm.Batch(3);
+        // in the tests' order, so that each test waits at most for the children started before its own
+        cases().map(Arguments::get).forEach(a -> submit(a, true));
+        requestCases().map(Arguments::get).forEach(a -> submit(new Object[] {a[0], "v4", a[1]}, false));
+    }
+
+    private static void submit(Object[] c, boolean migration) {
+        children.inNetns(c[0] + " " + c[1] + " " + c[2] + " " + migration, FASTOPEN_SETUP, KernelSelftestScenario.class,
+                "migrate", (String) c[0], (String) c[1], (String) c[2], Boolean.toString(migration));
+    }
+
+    @AfterAll
+    static void stopWhatStillRuns() throws InterruptedException {
+        if (children != null) {
+            children.close();
+        }
     }
 
     static Stream<Arguments> cases() {
@@ -58,8 +85,7 @@ class KernelSelftestMigrationTest {
     @ParameterizedTest(name = "{0} {1} {2}")
     @MethodSource("cases")
     void unfinishedHandshakesAreAcceptedByASurvivor(String state, String family, String op) throws Exception {
-        ChildJvm.Outcome o = ChildJvm.inNetns(FASTOPEN_SETUP, KernelSelftestScenario.class, "migrate", state,
-                family, op, "true");
+        ChildJvm.Outcome o = children.await(state + " " + family + " " + op + " true");
         assertThat(o.exit()).as(o.output()).isZero();
         String out = o.output();
         assertThat(out).contains("tcp_migrate_req=0");
@@ -99,8 +125,7 @@ class KernelSelftestMigrationTest {
     @ParameterizedTest(name = "{0} v4 {1} without migration")
     @MethodSource("requestCases")
     void withoutTheMigrateProgramRequestsAreLost(String state, String op) throws Exception {
-        ChildJvm.Outcome o = ChildJvm.inNetns(FASTOPEN_SETUP, KernelSelftestScenario.class, "migrate", state,
-                "v4", op, "false");
+        ChildJvm.Outcome o = children.await(state + " v4 " + op + " false");
         assertThat(o.exit()).as(o.output()).isZero();
         String out = o.output();
         assertThat(value(out, "syn_recv_before")).as(out).isEqualTo(CLIENTS);

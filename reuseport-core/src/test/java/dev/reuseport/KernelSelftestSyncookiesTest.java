@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import dev.reuseport.bpf.Probes;
 import java.util.List;
+import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Timeout;
@@ -18,11 +19,14 @@ import org.junit.jupiter.params.provider.ValueSource;
  * private network namespace) every SYN is answered with a cookie and no request socket, so the ACK is
  * looked up and steered on its own; the round-robin program sends it to the other member than the SYN's,
  * and the connection must still be made, on the member the ACK reached (the kernel validates the cookie
- * on any listener of the port). IPv4 and IPv6.
+ * on any listener of the port). IPv4 and IPv6. The three children, a namespace each, start together at
+ * the class's beginning; each test asserts on its own child's output.
  */
 @Tag("kernel")
-@Timeout(60)
+@Timeout(200) // a test waits for its child, which may have waited for a place in the batch (ChildJvm kills any child at 150 s)
 class KernelSelftestSyncookiesTest {
+    private static ChildJvm.Batch children;
+
     @BeforeAll
     static void steeringIsAvailable() {
         List<dev.reuseport.bpf.Feature> f = Probes.steering();
@@ -30,13 +34,25 @@ class KernelSelftestSyncookiesTest {
             assumeTrue(Probes.steeringAvailable(f), "not root and eBPF steering unavailable: " + f);
         }
         assertThat(Probes.steeringAvailable(f)).as("probes as root: %s", f).isTrue();
+        children = new ChildJvm.Batch(3);
+        for (String family : List.of("v4", "v6")) {
+            children.inNetns("cookies " + family, "echo 2 > /proc/sys/net/ipv4/tcp_syncookies",
+                    KernelSelftestScenario.class, "syncookies", family);
+        }
+        children.inNetns("default v4", null, KernelSelftestScenario.class, "syncookies", "v4");
+    }
+
+    @AfterAll
+    static void stopWhatStillRuns() throws InterruptedException {
+        if (children != null) {
+            children.close();
+        }
     }
 
     @ParameterizedTest(name = "{0}")
     @ValueSource(strings = {"v4", "v6"})
     void synAndAckOnDifferentMembersStillConnect(String family) throws Exception {
-        ChildJvm.Outcome o = ChildJvm.inNetns("echo 2 > /proc/sys/net/ipv4/tcp_syncookies",
-                KernelSelftestScenario.class, "syncookies", family);
+        ChildJvm.Outcome o = children.await("cookies " + family);
         assertThat(o.exit()).as(o.output()).isZero();
         String out = o.output();
         long n = value(out, "connections");
@@ -55,7 +71,7 @@ class KernelSelftestSyncookiesTest {
     @ParameterizedTest(name = "{0}")
     @ValueSource(strings = {"v4"})
     void withoutCookiesTheProgramRunsOncePerConnection(String family) throws Exception {
-        ChildJvm.Outcome o = ChildJvm.inNetns(null, KernelSelftestScenario.class, "syncookies", family);
+        ChildJvm.Outcome o = children.await("default " + family);
         assertThat(o.exit()).as(o.output()).isZero();
         String out = o.output();
         long n = value(out, "connections");

@@ -9,8 +9,10 @@ import java.util.concurrent.Executors;
  * Child-process roles for {@link ServeHandoffTest}. {@code old <ctl>}: a TCP group of 4 on 127.0.0.1
  * served by group.serve (line echo) and its control socket; prints {@code READY <port>}; once handed off,
  * waits for its loops to drain and prints {@code DRAINED loops=<n> threads=<loop threads alive>}, then
- * exits 0. {@code new <ctl> <port>}: takes the group over, serves it the same way, prints
- * {@code READY <port> slots=<served slots>} and serves until its standard input closes.
+ * exits 0. {@code new <ctl>}: prints {@code STARTED} and waits for a line on its standard input with the
+ * old group's port (the test starts its JVM beside the old one's and gives the go under load), then takes
+ * the group over, serves it the same way, prints {@code READY <port> slots=<served slots>} and serves until
+ * its standard input closes.
  */
 public final class ServeHandoffScenario {
     private ServeHandoffScenario() {
@@ -38,7 +40,16 @@ public final class ServeHandoffScenario {
                 }
                 return;
             }
-            int port = Integer.parseInt(args[2]);
+            System.out.println("STARTED");
+            System.out.flush();
+            StringBuilder go = new StringBuilder();
+            for (int c = System.in.read(); c != '\n'; c = System.in.read()) {
+                if (c < 0) {
+                    return; // the test went away before the go
+                }
+                go.append((char) c);
+            }
+            int port = Integer.parseInt(go.toString().trim());
             ReuseportGroup g = ReuseportGroup.takeOver(ctl, null);
             try (ReuseportGroup group = g; Serving s = group.serve(ServeLoad.ECHO_LINE, pool)) {
                 System.out.println("READY " + group.localAddress().getPort() + " slots=" + s.servedSlots()

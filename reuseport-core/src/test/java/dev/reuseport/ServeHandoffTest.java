@@ -34,13 +34,17 @@ class ServeHandoffTest {
         Child old = new Child("old", ctl.toString());
         Child fresh = null;
         try {
+            // the new JVM starts beside the old one and takes the group over at the go, under load
+            fresh = new Child("new", ctl.toString());
             String ready = old.await("READY ");
             assertThat(ready).as("old process ready").isNotNull();
             int port = Integer.parseInt(ready.split(" ")[1]);
             try (ServeLoad load = new ServeLoad(port, 6, 1_000_000)) {
                 Thread.sleep(1000);
                 long before = load.answered.get();
-                fresh = new Child("new", ctl.toString(), String.valueOf(port));
+                assertThat(fresh.await("STARTED")).as("new process started").isNotNull();
+                fresh.process.getOutputStream().write((port + "\n").getBytes(StandardCharsets.US_ASCII));
+                fresh.process.getOutputStream().flush();
                 assertThat(fresh.await("READY ")).as("new process ready").isNotNull().contains("slots=[0, 1, 2, 3]");
                 String drained = old.await("DRAINED ");
                 assertThat(drained).as("old process drained").isNotNull()

@@ -6,8 +6,16 @@ import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 
 /**
  * A {@code main} class of the tests run in a new JVM: the same java, the same class path (failsafe's, from
@@ -146,14 +154,130 @@ public final class ChildJvm {
         }, "child-" + main.getSimpleName() + "-output");
         reader.setDaemon(true);
         reader.start();
-        if (!p.waitFor(TIMEOUT_SECONDS, TimeUnit.SECONDS)) {
-            p.destroyForcibly();
-            p.waitFor(10, TimeUnit.SECONDS);
-            throw new IOException("child " + main.getName() + " did not finish in " + TIMEOUT_SECONDS + " s");
+        try {
+            if (!p.waitFor(TIMEOUT_SECONDS, TimeUnit.SECONDS)) {
+                p.destroyForcibly();
+                p.waitFor(10, TimeUnit.SECONDS);
+                throw new IOException("child " + main.getName() + " did not finish in " + TIMEOUT_SECONDS + " s");
+            }
+        } catch (InterruptedException e) {
+            p.destroyForcibly(); // a Batch closed early: no child outlives its test class
+            throw e;
         }
         reader.join(TimeUnit.SECONDS.toMillis(TIMEOUT_SECONDS));
         String text = out[0] == null ? "" : new String(out[0], StandardCharsets.UTF_8);
         System.out.println("[child " + main.getSimpleName() + "] " + text.replace("\n", "\n[child] "));
         return new Outcome(p.exitValue(), text);
+    }
+
+    /**
+     * Children of one test class run side by side, at most {@code parallel} at a time, each started as it
+     * is submitted (or when a place frees up) and awaited by its name from the test that asserts on it: for
+     * a class whose children are independent (each in a network namespace of its own, or on ports of its
+     * own), its tests then wait for one child each instead of running them one after another. The proof is
+     * the same child and the same assertions; only the waiting overlaps. The test thread stays the one
+     * JUnit thread (the kit's daemon threads only start and wait for processes), so classes never overlap:
+     * close the batch in {@code @AfterAll}, which kills what still runs (a test filtered out, a failure).
+     * Do not use it in a class whose tests take a census of this process's descriptors: a running child's
+     * pipes are descriptors of this process.
+     */
+    public static final class Batch implements AutoCloseable {
+        private final ExecutorService pool;
+        private final Map<String, Future<Outcome>> runs = new LinkedHashMap<>();
+
+        /**
+         * A batch running at most {@code parallel} children at once.
+         *
+         * @param parallel children at once, 1 to 16
+         */
+        public Batch(int parallel) {
+            if (parallel < 1 || parallel > 16) {
+                throw new IllegalArgumentException("parallel " + parallel + "; accepted: 1 .. 16");
+            }
+            pool = Executors.newFixedThreadPool(parallel, r -> {
+                Thread t = new Thread(r, "child-batch");
+                t.setDaemon(true);
+                return t;
+            });
+        }
+
+        /**
+         * Submits {@link ChildJvm#inNetns} of {@code main} under {@code name}; skips the calling test (or
+         * class, from {@code @BeforeAll}) with the reason where namespaces cannot be made here.
+         *
+         * @param name  what {@link #await} calls it
+         * @param setup shell snippet run in the namespace first, or null
+         * @param main  the child's main class
+         * @param args  its arguments
+         */
+        public synchronized void inNetns(String name, String setup, Class<?> main, String... args) {
+            assumeNetns();
+            submit(name, () -> ChildJvm.inNetns(setup, main, args));
+        }
+
+        /**
+         * Submits {@link ChildJvm#run(List, List, Class, String...)} of {@code main} under {@code name}.
+         *
+         * @param name       what {@link #await} calls it
+         * @param jvmOptions extra JVM options
+         * @param prefix     command the java command runs under ({@code setpriv ...}), or empty
+         * @param main       the child's main class
+         * @param args       its arguments
+         */
+        public synchronized void run(String name, List<String> jvmOptions, List<String> prefix, Class<?> main,
+                String... args) {
+            submit(name, () -> ChildJvm.run(jvmOptions, prefix, main, args));
+        }
+
+        private void submit(String name, Callable<Outcome> child) {
+            if (runs.containsKey(name)) {
+                throw new IllegalArgumentException("a child named '" + name + "' is already in this batch");
+            }
+            runs.put(name, pool.submit(child));
+        }
+
+        /**
+         * The outcome of the child submitted as {@code name}, waiting for it.
+         *
+         * @param name the name it was submitted under
+         * @return its outcome
+         * @throws IOException          it could not start, or did not finish in {@link #TIMEOUT_SECONDS}
+         * @throws InterruptedException the wait was interrupted
+         */
+        public Outcome await(String name) throws IOException, InterruptedException {
+            Future<Outcome> f;
+            synchronized (this) {
+                f = runs.get(name);
+                if (f == null) {
+                    throw new IllegalArgumentException("no child named '" + name + "' in this batch; submitted: "
+                            + runs.keySet());
+                }
+            }
+            try {
+                return f.get(TIMEOUT_SECONDS + 60, TimeUnit.SECONDS);
+            } catch (ExecutionException e) {
+                Throwable c = e.getCause();
+                if (c instanceof IOException io) {
+                    throw io;
+                }
+                if (c instanceof RuntimeException r) {
+                    throw r;
+                }
+                if (c instanceof Error err) {
+                    throw err;
+                }
+                throw new IOException("child '" + name + "' failed", c);
+            } catch (TimeoutException e) {
+                throw new IOException("child '" + name + "' did not finish (queued and run) in "
+                        + (TIMEOUT_SECONDS + 60) + " s", e);
+            }
+        }
+
+        /** Kills the children still running and waits for their threads (at most 30 s). */
+        @Override
+        public void close() throws InterruptedException {
+            pool.shutdownNow();
+            pool.awaitTermination(30, TimeUnit.SECONDS);
+        }
     }
 }
