@@ -48,7 +48,9 @@ class StalledWorkerTest {
             }
             Thread.sleep(100);
             long t0 = System.nanoTime();
-            try (AutoCloseable watch = g.watchdog(Duration.ofMillis(200))) {
+            // a stall of 1 s, not less: the live workers accept in 50 ms slices, and a loaded 2-CPU machine (a
+            // pristine-root run at load 30) left a live one unscheduled past 200 ms with clients queued on it
+            try (AutoCloseable watch = g.watchdog(Duration.ofSeconds(1))) {
                 AtomicInteger answered = new AtomicInteger();
                 List<Thread> clients = new ArrayList<>();
                 for (int i = 0; i < 40; i++) {
