@@ -63,10 +63,13 @@ abstract sealed class GroupDissectors extends GroupLending permits ReuseportGrou
      * The routing-cookie parameters a server needs to issue cookie-bearing connection ids
      * ({@link dev.reuseport.bpf.QuicCid#encode}) for the generation that serves new connections now.
      *
-     * @return {@code [working generation, key of its check bits]}
+     * @return {@code [working generation, key of its check bits, its first slot]}: a cookie's worker field is
+     *         the worker's slot minus that first slot (0 for a group's first generation; a generation set up
+     *         by a {@link ReuseportGroup#takeOver take-over} starts further on)
      */
     public int[] cookieGeneration() {
-        return new int[] {engine().steering().workingGeneration(), engine().steering().generationKey()};
+        return new int[] {engine().steering().workingGeneration(), engine().steering().generationKey(),
+            engine().steering().generationBase()};
     }
 
     /**

@@ -754,6 +754,14 @@ final class GroupEngine {
         return handoffsRefused.get();
     }
 
+    /** Socket generations: set once another process's generation took over new flows (this group drains). */
+    final GenerationDrain.Slot drain = new GenerationDrain.Slot();
+
+    /** Socket generations: new members take slots {@code from .. to-1} only (this generation's range). */
+    void confineSlots(int from, int to) {
+        members.confine(from, to);
+    }
+
     /** Membership changes refuse at once (never wait) while a proven hand-off completes. */
     private void ensureMembershipFree() {
         if (membershipHeld) {
@@ -872,6 +880,11 @@ final class GroupEngine {
         }
 
         @Override
+        public void drain(int generation) {
+            drain.set(GenerationDrain.start(protocol, steering, generation));
+        }
+
+        @Override
         public void ended(OldSide session) {
             changes.lock();
             try {
@@ -892,6 +905,7 @@ final class GroupEngine {
         IOException first = null;
         changes.lock();
         try {
+            GenerationDrain.retire(drain.get(), steering, describe());
             for (Worker w : members.live()) {
                 try {
                     if (leaveListener(w, w.socket()) && protocol == Protocol.TCP) {

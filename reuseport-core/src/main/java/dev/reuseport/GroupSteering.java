@@ -302,6 +302,24 @@ final class GroupSteering {
         return steering.workingGeneration();
     }
 
+    int startedGeneration() {
+        return steering.startedGeneration();
+    }
+
+    int generationBase() {
+        return steering.generationBase();
+    }
+
+    /** Socket generations ({@link GenerationDrain}): {@code work} on the steering under this lock. */
+    <T> T generations(GenerationDrain.Work<T> work) throws IOException {
+        lock();
+        try {
+            return work.run(steering);
+        } finally {
+            lock.unlock();
+        }
+    }
+
     java.util.Map<dev.reuseport.bpf.Dissector.Kind, SteerProgram.DissectorCounters> dissectorCounters()
             throws IOException {
         lock();

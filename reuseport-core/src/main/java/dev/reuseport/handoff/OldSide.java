@@ -71,6 +71,18 @@ public final class OldSide implements Handoff.Session {
         void letGo();
 
         /**
+         * The peer serves its own sockets as socket generation {@code generation} (a UDP group whose
+         * dissector keeps state): this group keeps its sockets and drains, its steering frozen (under
+         * {@link #changes}).
+         *
+         * @param generation the peer's generation, which the program must name LIVE and working
+         * @throws IllegalStateException with the reason when this group cannot drain into it
+         */
+        default void drain(int generation) {
+            throw new IllegalStateException("this group keeps no socket generations");
+        }
+
+        /**
          * The exchange ended (let go, or without a hand-off: then the group keeps serving, its steering back
          * as before).
          *
@@ -83,6 +95,8 @@ public final class OldSide implements Handoff.Session {
     private final Handoff.Layout layout;
     private final AtomicLong refusals;
     private boolean ended;
+    /** The peer serves a generation of its own and this group drains: membership stays held. */
+    private boolean draining;
 
     /**
      * A session over {@code layout}, whose descriptors it now owns.
@@ -201,8 +215,36 @@ public final class OldSide implements Handoff.Session {
     }
 
     @Override
+    public String drain(int generation) {
+        group.changes().lock();
+        try {
+            ended = true;
+            if (group.closed()) {
+                return group.describe() + " was closed during the exchange";
+            }
+            try {
+                group.drain(generation);
+            } catch (IllegalStateException e) {
+                group.holdMembership(false);
+                group.audit("handoff-generation-refused", "generation", generation, "reason", e.getMessage(),
+                        "outcome", "still serving");
+                return e.getMessage();
+            }
+            draining = true; // membership stays held: a draining group's slots and sockets never change
+            group.audit("handoff", "workers", layout.slots().length, "table_version", layout.tableVersion(),
+                    "generation", generation, "outcome", "the new process serves its own sockets as generation "
+                    + generation + "; this group drains (its cookies and flows still reach it) until closed");
+            return null;
+        } finally {
+            group.changes().unlock();
+        }
+    }
+
+    @Override
     public void close() {
-        group.holdMembership(false);
+        if (!draining) {
+            group.holdMembership(false);
+        }
         for (int fd : layout.fds()) {
             try {
                 Sys.close(fd);

@@ -125,6 +125,7 @@ public final class Steering {
                 SteerProgram.Generation g = adopted.generation(workingGeneration);
                 if (g.state() == SteerProgram.GenerationState.LIVE) {
                     generationKey = g.key();
+                    generationBase = g.base();
                 }
             } catch (NativeException e) {
                 audit.record("dissector-unreadable", "error", e.getMessage(), "outcome", "assumed none");
@@ -147,10 +148,12 @@ public final class Steering {
             throw new IllegalStateException(program == null ? "no steering program attached"
                     : "program " + program.program().name() + " has no dissectors (a TCP group's)");
         }
+        ensureNotSuperseded("dissector " + next);
         if (next.kind() != dev.reuseport.bpf.Dissector.Kind.NONE
                 && program.generation(workingGeneration).state() != SteerProgram.GenerationState.LIVE) {
-            program.setGeneration(workingGeneration, 0, SteerProgram.MAX_SLOTS, generationKey);
+            program.setGeneration(workingGeneration, 0, firstGenerationSlots(), generationKey);
             program.setWorkingGeneration(workingGeneration);
+            generationBase = 0;
         }
         try {
             program.setDissector(next);
@@ -162,6 +165,186 @@ public final class Steering {
         audit.record("dissector", "reason", why, "dissector", next.toString(), "previous", dissector.toString(),
                 "working_generation", workingGeneration);
         dissector = next;
+    }
+
+    /**
+     * Slots of a group's first generation: a quarter of the socket array (so that three more generations,
+     * of processes taking over, fit beside it), or up to the highest slot in use when that is higher.
+     */
+    private int firstGenerationSlots() throws NativeException {
+        int highest = -1;
+        for (int i = SteerProgram.MAX_SLOTS - 1; i >= 0 && highest < 0; i--) {
+            if (program.slots().cookie(i) != 0) {
+                highest = i;
+            }
+        }
+        return Math.max(FIRST_GENERATION_SLOTS, highest + 1);
+    }
+
+    /** A generation's slots: a quarter of the socket array, so that four generations live at once. */
+    public static final int FIRST_GENERATION_SLOTS = SteerProgram.MAX_SLOTS / 4;
+
+    /** The first slot of the working generation: a cookie's worker field is {@code slot - base}. */
+    private int generationBase;
+    /** The generation {@link #startGeneration} set up in this group (a take-over with generations), or -1. */
+    private int started = -1;
+
+    /**
+     * The generation this group set up when it took over with generations.
+     *
+     * @return its number, or -1 when the group took over the sockets themselves (or was opened here)
+     */
+    public int startedGeneration() {
+        return started;
+    }
+
+    /** Set when another process's generation took over new flows: this one only drains, and never steers. */
+    private volatile String superseded;
+
+    /**
+     * The first slot of the working generation's range: a cookie names worker {@code slot - base}.
+     *
+     * @return 0 for a group's first generation
+     */
+    public int generationBase() {
+        return generationBase;
+    }
+
+    /**
+     * Sets a new socket generation up in the program beside the live ones: its sockets into their slots,
+     * then its range and the key of its cookies' check bits, LIVE. New flows do not go to it before the
+     * table names its slots ({@link #publish}) and {@link #work} names it.
+     *
+     * @param number the generation, 0..255, not live now
+     * @param base   its first slot
+     * @param count  its slots
+     * @param key    the key of its cookies' check bits
+     * @param slots  the slots of its sockets, within the range
+     * @param fds    their sockets, in the order of {@code slots}
+     * @throws IllegalStateException when no program with dissectors is attached, or this group is superseded
+     * @throws NativeException when a map update fails
+     */
+    public void startGeneration(int number, int base, int count, int key, int[] slots, int[] fds)
+            throws NativeException {
+        if (program == null || !program.dissects()) {
+            throw new IllegalStateException("no steering program with dissectors attached");
+        }
+        ensureNotSuperseded("a new generation");
+        for (int i = 0; i < slots.length; i++) {
+            program.slots().set(slots[i], fds[i]);
+        }
+        program.setGeneration(number, base, count, key);
+        started = number;
+        audit.record("generation-live", "generation", number, "base", base, "slots", count, "sockets", slots.length);
+    }
+
+    /**
+     * Names the working generation (set up by {@link #startGeneration}): flows of the flow dissector are
+     * remembered with it, and this group's cookies carry it from now on.
+     *
+     * @param number the generation
+     * @param key    the key of its check bits
+     * @param base   its first slot
+     * @param why    the reason, for the trail
+     * @throws NativeException when the map update fails
+     */
+    public void work(int number, int key, int base, String why) throws NativeException {
+        ensureNotSuperseded("working generation " + number);
+        int previous = workingGeneration;
+        program.setWorkingGeneration(number);
+        workingGeneration = number;
+        generationKey = key;
+        generationBase = base;
+        audit.record("generation-working", "reason", why, "generation", number, "previous", previous);
+    }
+
+    /**
+     * Another process's generation took over new flows ({@code reason} says which): from now on this
+     * group's steering changes nothing in the shared maps (a publish, a dissector or a generation change
+     * fails; a pass to the kernel hash is skipped), so that the new process's table stays in force while
+     * this one drains.
+     *
+     * @param reason what superseded it
+     */
+    public void supersede(String reason) {
+        superseded = reason;
+        audit.record("generation-superseded", "generation", workingGeneration, "reason", reason, "outcome",
+                "draining: only this generation's cookies and flows reach its sockets; its steering is frozen");
+    }
+
+    /**
+     * Whether another process's generation took over new flows from this group.
+     *
+     * @return the reason, or null
+     */
+    public String superseded() {
+        return superseded;
+    }
+
+    private void ensureNotSuperseded(String what) {
+        String s = superseded;
+        if (s != null) {
+            throw new IllegalStateException(what + " refused: generation " + workingGeneration + " of this group is "
+                    + "draining (" + s + "); the process that took over steers the port");
+        }
+    }
+
+    /**
+     * Retires this group's own generation (a drained old process, before its sockets close): its cookies
+     * and flows count as "gone" from now on and are steered by the policy of the process that took over.
+     * Does nothing when the entry no longer holds this generation (its number reused under another key).
+     *
+     * @param why the reason, for the trail
+     * @return whether it was retired here
+     * @throws NativeException when the lookup or update fails
+     */
+    public synchronized boolean retireOwn(String why) throws NativeException {
+        if (program == null || !program.dissects()) {
+            return false;
+        }
+        SteerProgram.Generation g = program.generation(workingGeneration);
+        if (g.state() != SteerProgram.GenerationState.LIVE || g.key() != generationKey) {
+            return false;
+        }
+        program.retireGeneration(workingGeneration);
+        audit.record("generation-retired", "generation", workingGeneration, "reason", why, "by", "the old side");
+        return true;
+    }
+
+    /**
+     * Retires each of {@code numbers} that is live, not the working generation, and whose slots are all
+     * empty: its process died (or closed) without retiring it. Its cookies count as "gone" from then on, and its number and slots
+     * can be planned again.
+     *
+     * @param numbers the generations to check (those live beside the working one when it took over)
+     * @return how many of them are still live after this pass, or -1 when no
+     *         program with dissectors is attached (or it closed)
+     * @throws NativeException when a lookup or update fails
+     */
+    public synchronized int retireDeadGenerations(int[] numbers) throws NativeException {
+        if (program == null || !program.dissects()) {
+            return -1;
+        }
+        int others = 0;
+        int working = program.workingGeneration();
+        for (int n : numbers) {
+            SteerProgram.Generation g = program.generation(n);
+            if (n == working || g.state() != SteerProgram.GenerationState.LIVE) {
+                continue;
+            }
+            boolean empty = true;
+            for (int slot = g.base(); slot < g.base() + g.count() && slot < SteerProgram.MAX_SLOTS && empty; slot++) {
+                empty = program.slots().cookie(slot) == 0;
+            }
+            if (empty) {
+                program.retireGeneration(n);
+                audit.record("generation-retired", "generation", n, "base", g.base(), "slots", g.count(), "by",
+                        "the new side: the old process's sockets are gone");
+            } else {
+                others++;
+            }
+        }
+        return others;
     }
 
     /**
@@ -347,6 +530,7 @@ public final class Steering {
      * @throws NativeException when a map update fails
      */
     public void publish(TablePlanner.Plan p, boolean shadow, String why, String policy) throws NativeException {
+        ensureNotSuperseded("table (" + why + ")");
         long before = program.updates();
         try {
             program.publish(p.mode(), p.table(), shadow, tableVersion + 1);
@@ -371,6 +555,11 @@ public final class Steering {
      */
     public long pass(String why) throws NativeException {
         long t0 = System.nanoTime();
+        if (superseded != null) { // the process that took over steers the port: its table stays in force
+            audit.record("pass-skipped", "reason", why, "outcome", "generation " + workingGeneration + " is draining ("
+                    + superseded + ")");
+            return t0;
+        }
         program.pass(tableVersion + 1);
         long inForce = System.nanoTime();
         this.inForce = new InForce(SteerProgram.Mode.PASS, new int[0], false);
@@ -388,6 +577,7 @@ public final class Steering {
      * @throws NativeException when the map update fails
      */
     public void setSlot(int slot, int fd) throws NativeException {
+        ensureNotSuperseded("slot " + slot);
         program.slots().set(slot, fd);
     }
 
@@ -413,7 +603,7 @@ public final class Steering {
     }
 
     /** Detaches from this process: closes the program and map descriptors (the program leaves with the last member). */
-    public void close() {
+    public synchronized void close() {
         if (program != null) {
             program.close();
             program = null;
