@@ -135,8 +135,10 @@ public final class Steering {
 
     /**
      * Puts a dissector in force. Before the first cookie dissector the working generation is set up over
-     * every slot (0..255) with this group's random key, so a cookie names a slot directly and an empty slot
-     * counts as "gone". The program must be attached and must have the dissectors (a UDP group's).
+     * slots 0..63 (or up to the highest slot in use, when higher) with this group's random key, so a cookie
+     * names a slot directly and an empty slot counts as "gone"; the slots beyond are left for the
+     * generations of processes that take the group over. The program must be attached and must have the
+     * dissectors (a UDP group's).
      *
      * @param next the dissector
      * @param why  the reason, for the trail
