@@ -141,8 +141,8 @@ final class GenerationDrain {
         Thread t = new Thread(() -> {
             while (!closed.getAsBoolean()) {
                 try {
-                    Integer others = steering.generations(s -> s.retireDeadGenerations(others));
-                    if (others == null || others <= 0) {
+                    Integer left = steering.generations(s -> s.retireDeadGenerations(others));
+                    if (left == null || left <= 0) {
                         return;
                     }
                     Thread.sleep(period.toMillis());
