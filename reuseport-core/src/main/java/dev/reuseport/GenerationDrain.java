@@ -5,8 +5,6 @@ import dev.reuseport.bpf.SteerProgram;
 import dev.reuseport.internal.steer.Steering;
 import java.io.IOException;
 import java.time.Duration;
-import java.util.concurrent.CountDownLatch;
-import java.util.concurrent.TimeUnit;
 import java.util.function.BooleanSupplier;
 
 /**
@@ -20,55 +18,6 @@ import java.util.function.BooleanSupplier;
  */
 final class GenerationDrain {
     private static final System.Logger LOG = System.getLogger("dev.reuseport");
-
-    /** Work on a group's steering under its lock. */
-    interface Work<T> {
-        /**
-         * Runs.
-         *
-         * @param s the steering
-         * @return a result
-         * @throws IOException when a map operation fails
-         */
-        T run(Steering s) throws IOException;
-    }
-
-    /** Whether a group drains, and since when: set once by a hand-off, awaited by the application. */
-    static final class Slot {
-        private final CountDownLatch set = new CountDownLatch(1);
-        private volatile GenerationDrain drain;
-
-        void set(GenerationDrain d) {
-            drain = d;
-            set.countDown();
-        }
-
-        GenerationDrain get() {
-            return drain;
-        }
-
-        boolean await(Duration timeout) throws InterruptedException {
-            return set.await(Math.max(0, timeout.toMillis()), TimeUnit.MILLISECONDS);
-        }
-    }
-
-    private final int own;
-    private final int successor;
-
-    private GenerationDrain(int own, int successor) {
-        this.own = own;
-        this.successor = successor;
-    }
-
-    /** This group's generation. */
-    int own() {
-        return own;
-    }
-
-    /** The generation that took over new flows. */
-    int successor() {
-        return successor;
-    }
 
     /** Whether a group of {@code protocol} with {@code dissector} and {@code policy} can have generations. */
     static boolean stateful(Protocol protocol, Dissector dissector, Policy policy) {
@@ -85,47 +34,42 @@ final class GenerationDrain {
     /**
      * Old side, after a proven hand-off whose peer says it serves {@code generation}: checks that the
      * program names that generation LIVE and working, and another than this group's own; then freezes this
-     * group's steering (it drains).
+     * group's steering (it drains: {@link Steering#supersede}).
      *
      * @throws IllegalStateException with the reason when the group cannot drain into {@code generation}
      */
-    static GenerationDrain start(Protocol protocol, GroupSteering steering, int generation) {
+    static void start(Protocol protocol, GroupSteering steering, int generation) {
         if (protocol != Protocol.UDP) {
             throw new IllegalStateException("a TCP group has no socket generations; accepted: plain serving");
         }
+        Steering s = steering.inner();
         try {
-            return steering.generations(s -> {
-                SteerProgram p = s.program();
-                if (p == null || !p.dissects()) {
-                    throw new IllegalStateException("no steering program with dissectors is attached here");
-                }
-                int own = s.workingGeneration();
-                SteerProgram.Generation g = p.generation(generation);
-                if (generation == own || g.state() != SteerProgram.GenerationState.LIVE
-                        || p.workingGeneration() != generation) {
-                    throw new IllegalStateException("generation " + generation + " is " + g.state()
-                            + (p.workingGeneration() != generation ? ", not the working one ("
-                            + p.workingGeneration() + ")" : "") + (generation == own ? ", this group's own" : "")
-                            + "; accepted: a new LIVE working generation");
-                }
-                s.supersede("generation " + generation + " of the process that took over works (slots "
-                        + g.base() + ".." + (g.base() + g.count() - 1) + ")");
-                return new GenerationDrain(own, generation);
-            });
+            SteerProgram p = s.program();
+            if (p == null || !p.dissects()) {
+                throw new IllegalStateException("no steering program with dissectors is attached here");
+            }
+            int own = s.workingGeneration();
+            SteerProgram.Generation g = p.generation(generation);
+            if (generation == own || g.state() != SteerProgram.GenerationState.LIVE
+                    || p.workingGeneration() != generation) {
+                throw new IllegalStateException("generation " + generation + " is " + g.state()
+                        + (p.workingGeneration() != generation ? ", not the working one (" + p.workingGeneration()
+                        + ")" : "") + (generation == own ? ", this group's own" : "")
+                        + "; accepted: a new LIVE working generation");
+            }
+            s.supersede("generation " + generation + " of the process that took over works (slots " + g.base()
+                    + ".." + (g.base() + g.count() - 1) + ")");
         } catch (IOException e) {
             throw new IllegalStateException("the steering maps cannot be read: " + e.getMessage(), e);
         }
     }
 
-    /** Before a draining group's sockets close: retires its generation (a failure is logged; they close anyway). */
-    static void retire(GenerationDrain d, GroupSteering steering, String name) {
-        if (d == null) {
-            return;
-        }
+    /** Before a group's sockets close: a draining one retires its generation (a failure is logged). */
+    static void retire(GroupSteering steering, String name) {
         try {
-            steering.generations(s -> s.retireOwn("closed after draining"));
+            steering.inner().retireOwn();
         } catch (IOException | RuntimeException e) {
-            LOG.log(System.Logger.Level.WARNING, name + ": retiring generation " + d.own + " failed (" + e.getMessage()
+            LOG.log(System.Logger.Level.WARNING, name + ": retiring its generation failed (" + e.getMessage()
                     + "); the process that took over retires it once these sockets are gone");
         }
     }
@@ -141,8 +85,7 @@ final class GenerationDrain {
         Thread t = new Thread(() -> {
             while (!closed.getAsBoolean()) {
                 try {
-                    Integer left = steering.generations(s -> s.retireDeadGenerations(others));
-                    if (left == null || left <= 0) {
+                    if (steering.inner().retireDeadGenerations(others) <= 0) {
                         return;
                     }
                     Thread.sleep(period.toMillis());

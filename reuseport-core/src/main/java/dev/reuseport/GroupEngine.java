@@ -754,14 +754,6 @@ final class GroupEngine {
         return handoffsRefused.get();
     }
 
-    /** Socket generations: set once another process's generation took over new flows (this group drains). */
-    final GenerationDrain.Slot drain = new GenerationDrain.Slot();
-
-    /** Socket generations: new members take slots {@code from .. to-1} only (this generation's range). */
-    void confineSlots(int from, int to) {
-        members.confine(from, to);
-    }
-
     /** Membership changes refuse at once (never wait) while a proven hand-off completes. */
     private void ensureMembershipFree() {
         if (membershipHeld) {
@@ -802,7 +794,7 @@ final class GroupEngine {
             Handoff.Layout layout = new Handoff.Layout(protocol.name(), spec.local().getAddress().getHostAddress(),
                     spec.local().getPort(), spec.backlog(), spec.receiveBuffer(), st.policy(), st.tableVersion(),
                     slots(), program == null ? null : program.program().name(), fds);
-            OldSide s = new OldSide(new HandingOff(), layout, handoffsRefused);
+            OldSide s = new OldSide(new HandingOff(), layout, handoffsRefused, g -> GenerationDrain.start(protocol, steering, g));
             handingOff = s;
             if (steering.holdForHandoff()) {
                 audit.record("handoff-hold", "slots", Arrays.toString(slots()), "outcome", "new connections hashed over "
@@ -880,11 +872,6 @@ final class GroupEngine {
         }
 
         @Override
-        public void drain(int generation) {
-            drain.set(GenerationDrain.start(protocol, steering, generation));
-        }
-
-        @Override
         public void ended(OldSide session) {
             changes.lock();
             try {
@@ -905,7 +892,6 @@ final class GroupEngine {
         IOException first = null;
         changes.lock();
         try {
-            GenerationDrain.retire(drain.get(), steering, describe());
             for (Worker w : members.live()) {
                 try {
                     if (leaveListener(w, w.socket()) && protocol == Protocol.TCP) {

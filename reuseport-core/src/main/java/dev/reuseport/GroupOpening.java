@@ -9,6 +9,7 @@ import dev.reuseport.internal.gen.GenerationPlanner;
 import dev.reuseport.internal.gen.LiveGenerations;
 import dev.reuseport.internal.member.GroupSpec;
 import dev.reuseport.internal.member.MemberSockets;
+import dev.reuseport.internal.steer.GenerationSteps;
 import dev.reuseport.internal.wire.ControlLines;
 import dev.reuseport.internal.wire.Shown;
 import dev.reuseport.sys.Errno;
@@ -117,16 +118,16 @@ final class GroupOpening {
     /** The group a hand-off delivered: sockets, program and maps are already in this process. */
     static ReuseportGroup adopt(Handoff.Layout l, java.util.function.Supplier<String[]> committedTags)
             throws IOException {
-        return adopt(l, committedTags, false);
+        return adopt(l, committedTags, null);
     }
 
     /**
-     * As {@link #adopt(Handoff.Layout, java.util.function.Supplier)}; with {@code generations}, a UDP group
-     * whose dissector keeps state becomes a new socket generation of this process's own sockets
-     * ({@link #adoptGeneration}) while the old process drains.
+     * As {@link #adopt(Handoff.Layout, java.util.function.Supplier)}; with {@code generation} (a holder), a UDP
+     * group whose dissector keeps state becomes a new socket generation of this process's own sockets
+     * ({@link #adoptGeneration}), whose number goes into the holder, while the old process drains.
      */
     static ReuseportGroup adopt(Handoff.Layout l, java.util.function.Supplier<String[]> committedTags,
-                                boolean generations) throws IOException {
+                                int[] generation) throws IOException {
         InetAddress address = InetAddress.getByName(l.address());
         int n = l.slots().length;
         int[] sockets = Arrays.copyOf(l.fds(), n);
@@ -161,9 +162,9 @@ final class GroupOpening {
             caps = caps.withFeature(Probes.quicDissector());
         }
         Policy policy = Policy.parse(l.policy());
-        if (generations && program != null && program.dissects() && !(policy instanceof Policy.Weighted)
+        if (generation != null && program != null && program.dissects() && !(policy instanceof Policy.Weighted)
                 && GenerationDrain.stateful(protocol, program.dissector(), policy)) {
-            return adoptGeneration(l, program, spec, caps, policy);
+            return adoptGeneration(l, program, spec, caps, policy, generation);
         }
         ReuseportGroup g = new ReuseportGroup(protocol, spec, l.slots(), sockets, caps);
         g.engine().steering().adopted(program, policy, l.tableVersion());
@@ -182,12 +183,12 @@ final class GroupOpening {
      * and, while others live, checked again until they go ({@link GenerationDrain#watch}).
      */
     private static ReuseportGroup adoptGeneration(Handoff.Layout l, SteerProgram program, GroupSpec spec,
-                                                  Capabilities caps, Policy policy) throws IOException {
+                                                  Capabilities caps, Policy policy, int[] started) throws IOException {
         int n = l.slots().length;
         LiveGenerations.Read read = LiveGenerations.readRetiringDead(program);
         GenerationPlanner.Live next;
         try {
-            next = GenerationPlanner.next(read.live(), dev.reuseport.internal.steer.Steering.FIRST_GENERATION_SLOTS);
+            next = GenerationPlanner.next(read.live(), GenerationSteps.GENERATION_SLOTS);
         } catch (IllegalStateException e) {
             throw new HandoffFailure("no socket generation can be set up beside the live ones: " + e.getMessage(), e);
         }
@@ -199,30 +200,22 @@ final class GroupOpening {
         int[] slots = java.util.stream.IntStream.range(next.base(), next.base() + n).toArray();
         int key = new java.security.SecureRandom().nextInt();
         ReuseportGroup g = null;
-        boolean started = false;
         try {
-            g = new ReuseportGroup(Protocol.UDP, spec, slots, own, caps);
-            g.engine().confineSlots(next.base(), next.base() + next.count());
+            ReuseportGroup made = new ReuseportGroup(Protocol.UDP, spec, slots, own, caps);
+            g = made;
             GroupSteering st = g.engine().steering();
+            st.confine(next.base(), next.base() + next.count());
             st.adopted(program, policy, l.tableVersion());
-            st.generations(s -> {
-                s.startGeneration(next.number(), next.base(), next.count(), key, slots, own);
-                return null;
-            });
-            started = true;
-            g.applyPolicy(policy); // the table names this generation's slots: new flows come here from now on
-            st.generations(s -> {
-                s.work(next.number(), key, next.base(), "taken over from the process serving generation "
-                        + program.workingGeneration());
-                return null;
-            });
+            // LIVE first, then the table over its slots (new flows come here from then on), then working
+            st.inner().startWorking(next.number(), next.base(), next.count(), key, slots, own,
+                    () -> made.applyPolicy(policy));
         } catch (IOException | RuntimeException e) {
-            if (started) {
-                try {
+            try {
+                if (program.generation(next.number()).key() == key) {
                     program.retireGeneration(next.number());
-                } catch (NativeException r) {
-                    e.addSuppressed(r);
                 }
+            } catch (NativeException | RuntimeException r) {
+                e.addSuppressed(r);
             }
             if (g != null) {
                 g.engine().steering().adopted(null, policy, l.tableVersion()); // the hand-off closes what it received
@@ -249,9 +242,10 @@ final class GroupOpening {
                 + (next.base() + next.count() - 1), "sockets", n, "draining", Arrays.toString(others),
                 "retired_dead", read.retired().toString(), "outcome", "new flows come to this process; cookies and "
                 + "flows of the draining generations keep reaching theirs");
-        GroupSteering st = g.engine().steering();
         ReuseportGroup group = g;
-        GenerationDrain.watch(g.engine().describe(), st, others, group::isClosed, java.time.Duration.ofMillis(250));
+        GenerationDrain.watch(g.engine().describe(), g.engine().steering(), others, group::isClosed,
+                java.time.Duration.ofMillis(250));
+        started[0] = next.number();
         return g;
     }
 
@@ -393,13 +387,14 @@ final class GroupOpening {
         ControlLines.checkPath(control);
         // with standby sockets, this build's program tags are read before they join the port
         String[][] tags = {fallback != null && fallback.port != 0 ? committedTags() : null};
+        int[] started = {-1}; // the socket generation this process serves on its own sockets, if it does
         int[] standby = fallback != null && fallback.port != 0 ? openMembers(fallback) : null;
         ReuseportGroup g;
         try {
             g = handoff.receive(control, fallback == null ? null : fallback.protocol.name(),
                     fallback == null ? 0 : standby != null ? MemberSockets.port(standby[0]) : fallback.port,
-                    l -> adopt(l, () -> tags[0] != null ? tags[0] : (tags[0] = committedTags()), true),
-                    a -> a.engine().steering().startedGeneration());
+                    l -> adopt(l, () -> tags[0] != null ? tags[0] : (tags[0] = committedTags()), started),
+                    a -> started[0]);
         } catch (IOException | RuntimeException e) {
             if (fallback == null) {
                 throw e instanceof ReuseportException r ? r : new HandoffException(e instanceof HandoffFailure

@@ -294,30 +294,13 @@ final class GroupSteering {
         return steering.dissector();
     }
 
-    int generationKey() {
-        return steering.generationKey();
+    /** The steering itself, for socket generations ({@link GenerationDrain}); its methods there synchronise. */
+    Steering inner() {
+        return steering;
     }
 
-    int workingGeneration() {
-        return steering.workingGeneration();
-    }
-
-    int startedGeneration() {
-        return steering.startedGeneration();
-    }
-
-    int generationBase() {
-        return steering.generationBase();
-    }
-
-    /** Socket generations ({@link GenerationDrain}): {@code work} on the steering under this lock. */
-    <T> T generations(GenerationDrain.Work<T> work) throws IOException {
-        lock();
-        try {
-            return work.run(steering);
-        } finally {
-            lock.unlock();
-        }
+    void confine(int from, int to) {
+        members.confine(from, to);
     }
 
     java.util.Map<dev.reuseport.bpf.Dissector.Kind, SteerProgram.DissectorCounters> dissectorCounters()

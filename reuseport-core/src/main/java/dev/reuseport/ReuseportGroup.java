@@ -79,18 +79,10 @@ public final class ReuseportGroup extends GroupDissectors implements AutoCloseab
      * workers. The audit trail of the group returned says which way it went ({@code takeover} or
      * {@code takeover-fallback}).
      *
-     * <p><b>Socket generations.</b> A UDP group whose {@link #dissector() dissector} keeps state (QUIC
-     * connection ids, a cookie at an offset, flows) under a table policy is not taken over on the old
-     * process's sockets, whose connections live in the old process: this process opens its own, as many, in
-     * the same reuseport group as a new socket generation (a fresh range of slots and a new key for its
-     * cookies' check bits), publishes the policy's table over them and makes the generation the working one
-     * ({@link #cookieGeneration()}). New flows and QUIC Initials come here at once; every packet bearing an
-     * old generation's cookie, or of an old flow, keeps reaching the old process, which {@link #draining()
-     * drains} until it closes its group (its generation is then retired: its cookies count as "gone"). If
-     * the old process dies instead, this one retires its generation once its sockets are gone. At least
-     * four generations live at once; numbers wrap (0..255). The audit trail says {@code takeover-generation}.
-     * Setting the system property {@code reuseport.generations=off} here takes the old sockets over instead,
-     * as for TCP (the baseline the QUIC bench compares with).
+     * <p><b>Socket generations.</b> A UDP group whose dissector keeps state (QUIC, offset cookie, flow) under
+     * a table policy is taken over onto this process's <em>own</em> sockets, a new socket generation beside the
+     * old one, while the old process {@link #draining() drains} (audit: {@code takeover-generation}); the
+     * system property {@code reuseport.generations=off} passes the sockets instead, as for TCP.
      *
      * @param control  the old process's control socket
      * @param fallback what to open when the hand-off fails, or null to fail instead
@@ -507,33 +499,6 @@ public final class ReuseportGroup extends GroupDissectors implements AutoCloseab
     }
 
     /**
-     * Whether another process took this UDP group over with a socket generation of its own
-     * ({@link #takeOver}): this group now <em>drains</em>. Its sockets keep receiving the packets that bear
-     * its generation's cookies (and its known flows), so its connections go on; new flows go to the other
-     * process; its membership and steering are frozen (restarts, resizes and policy changes are refused,
-     * since the other process steers the port). Serve the connections you have, then {@link #close()} the
-     * group: that retires its generation, and its cookies count as "gone" from then on.
-     *
-     * @return true once a hand-off with socket generations completed through this group's control socket
-     */
-    public boolean draining() {
-        return engine.drain.get() != null;
-    }
-
-    /**
-     * Waits until this group {@link #draining() drains}: a drain hook for the old process, which then
-     * waits for its connections to end (or for a deadline of its own) and closes the group.
-     *
-     * @param timeout how long to wait at most (millisecond resolution)
-     * @return true when the group drains, false when the time ran out first (or the hand-off passed the
-     *         sockets themselves: see {@link ControlSocket#awaitHandOff})
-     * @throws InterruptedException when the waiting thread is interrupted
-     */
-    public boolean awaitDraining(java.time.Duration timeout) throws InterruptedException {
-        return engine.drain.await(timeout);
-    }
-
-    /**
      * Whether the group is closed here.
      *
      * @return true once {@link #close()} was called, or the group was handed off to another process
@@ -557,6 +522,7 @@ public final class ReuseportGroup extends GroupDissectors implements AutoCloseab
      */
     @Override
     public void close() throws IOException {
+        GenerationDrain.retire(engine.steering(), describe()); // a draining group retires its generation first
         engine.close();
     }
 

@@ -32,11 +32,10 @@ import jnr.unixsocket.UnixSocketChannel;
  *   new → old   serving                               (the new process has made its group of the sockets)
  *   old → new   OK bye                                (the old one has let go of its descriptors)
  * </pre>
- * A UDP group whose dissector keeps state (QUIC, a cookie at an offset, flows) is not served on the
- * sockets received: the new process opens its own as a new socket generation and confirms with
- * {@code serving generation=N}; the old side checks that the program names N LIVE and working, keeps its
- * sockets and drains (its cookies and flows still reach it) until the application closes it, and answers
- * {@code OK bye} (or {@code ERR handoff generation N refused ...}: it keeps serving as before).
+ * A UDP group whose dissector keeps state is served on the new process's own sockets, a new socket
+ * generation: it confirms with {@code serving generation=N}, and the old side, once the program names N
+ * LIVE and working, keeps its sockets and drains, answering {@code OK bye} (else {@code ERR handoff generation
+ * N refused ...}, serving on).
  * The sockets are the same kernel objects in both processes, so their queues carry over untouched. The
  * old side keeps its sockets and program until the peer says {@code serving}: a confirmation without the
  * cookies of the group's sockets (a peer that read the reply with a plain {@code recv}, which discards the
@@ -144,9 +143,7 @@ public final class Handoff {
         void letGo();
 
         /**
-         * The peer serves its own sockets as socket generation {@code generation} (it said
-         * {@code serving generation=N}): the group keeps its sockets and drains.
-         *
+         * The peer serves its own sockets as socket generation {@code generation}: the group drains.
          * @param generation the peer's generation, 0..255
          * @return null when the group drains, or why it cannot (then it keeps serving as before)
          */
@@ -286,21 +283,6 @@ public final class Handoff {
         }
     }
 
-    private static final Pattern SERVING_GENERATION = Pattern.compile("serving generation=(\\d{1,3})");
-
-    /** The generation of a {@code serving generation=N} line (0..255), or -1 when it is not one. */
-    static int servingGeneration(String line) {
-        if (line == null) {
-            return -1;
-        }
-        Matcher m = SERVING_GENERATION.matcher(line);
-        if (!m.matches()) {
-            return -1;
-        }
-        int n = Integer.parseInt(m.group(1));
-        return n < SteerProgram.MAX_GENERATIONS ? n : -1;
-    }
-
     /** The {@code ready} line: the cookies in slot order, or null when it is not one. */
     static long[] parseReady(String line) {
         if (line == null || !line.startsWith("ready cookies=") || line.length() > 256 * 17 + 14) {
@@ -387,22 +369,19 @@ public final class Handoff {
                 lines.writeLine("OK go");
                 step.accept("old:proven");
                 String serving = lines.readLine();
-                int generation = servingGeneration(serving);
+                int generation = Received.servingGeneration(serving);
                 if (!"serving".equals(serving) && generation < 0) {
                     session.aborted(deadline.passed() ? deadline.describe() : serving == null
                             ? "the peer went away after the proof, before serving"
-                            : "the peer answered '" + Shown.printable(serving.length() > 64 ? serving.substring(0, 64)
-                            + "..." : serving) + "' instead of serving; accepted: serving, or serving generation=<0..255>");
+                            : "the peer answered '" + Shown.printable(serving) + "' instead of serving");
                     return false;
                 }
-                if (generation >= 0) {
-                    String refused = session.drain(generation);
-                    if (refused != null) {
-                        lines.writeLine("ERR handoff generation " + generation + " refused: " + Shown.printable(refused)
-                                + "; still serving");
-                        return false;
-                    }
-                } else {
+                String refused = generation >= 0 ? session.drain(generation) : null;
+                if (refused != null) {
+                    lines.writeLine("ERR handoff generation " + generation + " refused: " + Shown.printable(refused)
+                            + "; still serving");
+                    return false;
+                } else if (generation < 0) {
                     session.letGo();
                 }
             } catch (IOException | RuntimeException e) {
@@ -463,9 +442,8 @@ public final class Handoff {
     }
 
     /**
-     * New side, as {@link #receive(Path, String, int, Adopter)}; when {@code generation} names the socket
-     * generation the adopted group serves on sockets of its own (0..255), the confirmation says
-     * {@code serving generation=N} and the old side drains rather than letting go.
+     * As {@link #receive(Path, String, int, Adopter)}; when {@code generation} gives the socket generation
+     * the group serves on sockets of its own, the confirmation is {@code serving generation=N}.
      *
      * @param control    the old process's control socket
      * @param protocol   the protocol the caller expects, or null for either
@@ -570,8 +548,7 @@ public final class Handoff {
                     return group;
                 }
                 try {
-                    int own = generation.applyAsInt(group);
-                    lines.writeLine(own >= 0 ? "serving generation=" + own : "serving");
+                    lines.writeLine(generation.applyAsInt(group) >= 0 ? "serving generation=" + generation.applyAsInt(group) : "serving");
                     step.accept("new:serving");
                     String bye = lines.readLine();
                     if (!"OK bye".equals(bye)) {

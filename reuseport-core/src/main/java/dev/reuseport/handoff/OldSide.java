@@ -70,17 +70,6 @@ public final class OldSide implements Handoff.Session {
         /** The peer serves: closes every socket, listener and the program here (under {@link #changes}). */
         void letGo();
 
-        /**
-         * The peer serves its own sockets as socket generation {@code generation} (a UDP group whose
-         * dissector keeps state): this group keeps its sockets and drains, its steering frozen (under
-         * {@link #changes}).
-         *
-         * @param generation the peer's generation, which the program must name LIVE and working
-         * @throws IllegalStateException with the reason when this group cannot drain into it
-         */
-        default void drain(int generation) {
-            throw new IllegalStateException("this group keeps no socket generations");
-        }
 
         /**
          * The exchange ended (let go, or without a hand-off: then the group keeps serving, its steering back
@@ -97,6 +86,7 @@ public final class OldSide implements Handoff.Session {
     private boolean ended;
     /** The peer serves a generation of its own and this group drains: membership stays held. */
     private boolean draining;
+    private final java.util.function.IntConsumer drainer;
 
     /**
      * A session over {@code layout}, whose descriptors it now owns.
@@ -106,9 +96,26 @@ public final class OldSide implements Handoff.Session {
      * @param refusals counts confirmations refused for want of proof
      */
     public OldSide(Group group, Handoff.Layout layout, AtomicLong refusals) {
+        this(group, layout, refusals, g -> {
+            throw new IllegalStateException("this group keeps no socket generations");
+        });
+    }
+
+    /**
+     * A session over {@code layout} whose group can drain into the peer's socket generation.
+     *
+     * @param group    the group handed off
+     * @param layout   what is sent
+     * @param refusals counts confirmations refused for want of proof
+     * @param drainer  called (under the change lock) when the peer serves its own sockets as generation N
+     *                 ({@code serving generation=N}): makes the group drain, its steering frozen, or throws
+     *                 {@link IllegalStateException} with the reason it cannot
+     */
+    public OldSide(Group group, Handoff.Layout layout, AtomicLong refusals, java.util.function.IntConsumer drainer) {
         this.group = group;
         this.layout = layout;
         this.refusals = refusals;
+        this.drainer = drainer;
     }
 
     /**
@@ -223,7 +230,7 @@ public final class OldSide implements Handoff.Session {
                 return group.describe() + " was closed during the exchange";
             }
             try {
-                group.drain(generation);
+                drainer.accept(generation);
             } catch (IllegalStateException e) {
                 group.holdMembership(false);
                 group.audit("handoff-generation-refused", "generation", generation, "reason", e.getMessage(),

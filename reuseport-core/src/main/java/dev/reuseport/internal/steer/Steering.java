@@ -135,10 +135,9 @@ public final class Steering {
 
     /**
      * Puts a dissector in force. Before the first cookie dissector the working generation is set up over
-     * slots 0..63 (or up to the highest slot in use, when higher) with this group's random key, so a cookie
-     * names a slot directly and an empty slot counts as "gone"; the slots beyond are left for the
-     * generations of processes that take the group over. The program must be attached and must have the
-     * dissectors (a UDP group's).
+     * slots 0..63 (or up to the highest slot in use) with this group's random key, so a cookie names a slot
+     * directly and an empty slot counts as "gone"; the slots beyond are for the generations of processes
+     * that take the group over. The program must be attached and must have the dissectors (a UDP group's).
      *
      * @param next the dissector
      * @param why  the reason, for the trail
@@ -153,9 +152,8 @@ public final class Steering {
         ensureNotSuperseded("dissector " + next);
         if (next.kind() != dev.reuseport.bpf.Dissector.Kind.NONE
                 && program.generation(workingGeneration).state() != SteerProgram.GenerationState.LIVE) {
-            program.setGeneration(workingGeneration, 0, firstGenerationSlots(), generationKey);
+            program.setGeneration(workingGeneration, 0, GenerationSteps.firstSlots(program), generationKey);
             program.setWorkingGeneration(workingGeneration);
-            generationBase = 0;
         }
         try {
             program.setDissector(next);
@@ -169,42 +167,14 @@ public final class Steering {
         dissector = next;
     }
 
-    /**
-     * Slots of a group's first generation: a quarter of the socket array (so that three more generations,
-     * of processes taking over, fit beside it), or up to the highest slot in use when that is higher.
-     */
-    private int firstGenerationSlots() throws NativeException {
-        int highest = -1;
-        for (int i = SteerProgram.MAX_SLOTS - 1; i >= 0 && highest < 0; i--) {
-            if (program.slots().cookie(i) != 0) {
-                highest = i;
-            }
-        }
-        return Math.max(FIRST_GENERATION_SLOTS, highest + 1);
-    }
-
-    /** A generation's slots: a quarter of the socket array, so that four generations live at once. */
-    public static final int FIRST_GENERATION_SLOTS = SteerProgram.MAX_SLOTS / 4;
-
     /** The first slot of the working generation: a cookie's worker field is {@code slot - base}. */
     private int generationBase;
-    /** The generation {@link #startGeneration} set up in this group (a take-over with generations), or -1. */
-    private int started = -1;
-
-    /**
-     * The generation this group set up when it took over with generations.
-     *
-     * @return its number, or -1 when the group took over the sockets themselves (or was opened here)
-     */
-    public int startedGeneration() {
-        return started;
-    }
-
-    /** Set when another process's generation took over new flows: this one only drains, and never steers. */
+    /** Set when another process's generation took over new flows: this group drains, its steering frozen. */
     private volatile String superseded;
+    private final java.util.concurrent.CountDownLatch supersededOnce = new java.util.concurrent.CountDownLatch(1);
 
     /**
-     * The first slot of the working generation's range: a cookie names worker {@code slot - base}.
+     * The first slot of the working generation's range.
      *
      * @return 0 for a group's first generation
      */
@@ -213,140 +183,82 @@ public final class Steering {
     }
 
     /**
-     * Sets a new socket generation up in the program beside the live ones: its sockets into their slots,
-     * then its range and the key of its cookies' check bits, LIVE. New flows do not go to it before the
-     * table names its slots ({@link #publish}) and {@link #work} names it.
+     * Sets up and names the working generation a take-over made of this process's own sockets
+     * ({@link GenerationSteps#start}), then publishes nothing: the caller puts the policy's table over its
+     * slots in between ({@code table}), so that new flows reach it only once it is LIVE.
      *
-     * @param number the generation, 0..255, not live now
+     * @param number the generation, not live now
      * @param base   its first slot
      * @param count  its slots
      * @param key    the key of its cookies' check bits
-     * @param slots  the slots of its sockets, within the range
-     * @param fds    their sockets, in the order of {@code slots}
-     * @throws IllegalStateException when no program with dissectors is attached, or this group is superseded
-     * @throws NativeException when a map update fails
+     * @param slots  the slots of its sockets
+     * @param fds    their sockets, in that order
+     * @param table  publishes the policy's table over {@code slots}
+     * @throws IOException when a map update fails
      */
-    public void startGeneration(int number, int base, int count, int key, int[] slots, int[] fds)
-            throws NativeException {
-        if (program == null || !program.dissects()) {
-            throw new IllegalStateException("no steering program with dissectors attached");
-        }
-        ensureNotSuperseded("a new generation");
-        for (int i = 0; i < slots.length; i++) {
-            program.slots().set(slots[i], fds[i]);
-        }
-        program.setGeneration(number, base, count, key);
-        started = number;
-        audit.record("generation-live", "generation", number, "base", base, "slots", count, "sockets", slots.length);
-    }
-
-    /**
-     * Names the working generation (set up by {@link #startGeneration}): flows of the flow dissector are
-     * remembered with it, and this group's cookies carry it from now on.
-     *
-     * @param number the generation
-     * @param key    the key of its check bits
-     * @param base   its first slot
-     * @param why    the reason, for the trail
-     * @throws NativeException when the map update fails
-     */
-    public void work(int number, int key, int base, String why) throws NativeException {
-        ensureNotSuperseded("working generation " + number);
-        int previous = workingGeneration;
+    public void startWorking(int number, int base, int count, int key, int[] slots, int[] fds,
+                             GenerationSteps.Step table) throws IOException {
+        ensureNotSuperseded("generation " + number);
+        GenerationSteps.start(program, audit, number, base, count, key, slots, fds);
+        table.run();
         program.setWorkingGeneration(number);
+        audit.record("generation-working", "generation", number, "previous", workingGeneration);
         workingGeneration = number;
         generationKey = key;
         generationBase = base;
-        audit.record("generation-working", "reason", why, "generation", number, "previous", previous);
     }
 
     /**
-     * Another process's generation took over new flows ({@code reason} says which): from now on this
-     * group's steering changes nothing in the shared maps (a publish, a dissector or a generation change
-     * fails; a pass to the kernel hash is skipped), so that the new process's table stays in force while
-     * this one drains.
+     * Another process's generation took over new flows: from now on this group's steering changes nothing
+     * in the shared maps (a publish, a slot, a dissector fails; a pass is skipped), and it drains.
      *
-     * @param reason what superseded it
+     * @param reason what superseded it, for the trail
      */
     public void supersede(String reason) {
         superseded = reason;
+        supersededOnce.countDown();
         audit.record("generation-superseded", "generation", workingGeneration, "reason", reason, "outcome",
                 "draining: only this generation's cookies and flows reach its sockets; its steering is frozen");
     }
 
     /**
-     * Whether another process's generation took over new flows from this group.
+     * Waits until another process's generation took over new flows ({@link #supersede}).
      *
-     * @return the reason, or null
+     * @param millis how long at most
+     * @return true once superseded
+     * @throws InterruptedException when interrupted
      */
-    public String superseded() {
-        return superseded;
+    public boolean awaitSuperseded(long millis) throws InterruptedException {
+        return supersededOnce.await(Math.max(0, millis), java.util.concurrent.TimeUnit.MILLISECONDS);
     }
 
     private void ensureNotSuperseded(String what) {
-        String s = superseded;
-        if (s != null) {
+        if (superseded != null) {
             throw new IllegalStateException(what + " refused: generation " + workingGeneration + " of this group is "
-                    + "draining (" + s + "); the process that took over steers the port");
+                    + "draining (" + superseded + "); the process that took over steers the port");
         }
     }
 
     /**
-     * Retires this group's own generation (a drained old process, before its sockets close): its cookies
-     * and flows count as "gone" from now on and are steered by the policy of the process that took over.
-     * Does nothing when the entry no longer holds this generation (its number reused under another key).
+     * A draining group closes: retires its own generation ({@link GenerationSteps#retire}).
      *
-     * @param why the reason, for the trail
      * @return whether it was retired here
-     * @throws NativeException when the lookup or update fails
+     * @throws NativeException when a map operation fails
      */
-    public synchronized boolean retireOwn(String why) throws NativeException {
-        if (program == null || !program.dissects()) {
-            return false;
-        }
-        SteerProgram.Generation g = program.generation(workingGeneration);
-        if (g.state() != SteerProgram.GenerationState.LIVE || g.key() != generationKey) {
-            return false;
-        }
-        program.retireGeneration(workingGeneration);
-        audit.record("generation-retired", "generation", workingGeneration, "reason", why, "by", "the old side");
-        return true;
+    public synchronized boolean retireOwn() throws NativeException {
+        return superseded != null && program != null
+                && GenerationSteps.retire(program, audit, workingGeneration, generationKey, "closed after draining");
     }
 
     /**
-     * Retires each of {@code numbers} that is live, not the working generation, and whose slots are all
-     * empty: its process died (or closed) without retiring it. Its cookies count as "gone" from then on, and its number and slots
-     * can be planned again.
+     * Retires those of {@code numbers} whose sockets are all gone ({@link GenerationSteps#retireDead}).
      *
-     * @param numbers the generations to check (those live beside the working one when it took over)
-     * @return how many of them are still live after this pass, or -1 when no
-     *         program with dissectors is attached (or it closed)
-     * @throws NativeException when a lookup or update fails
+     * @param numbers the generations to check
+     * @return how many of them are still live, or -1 when the program is gone
+     * @throws NativeException when a map operation fails
      */
     public synchronized int retireDeadGenerations(int[] numbers) throws NativeException {
-        if (program == null || !program.dissects()) {
-            return -1;
-        }
-        int others = 0;
-        int working = program.workingGeneration();
-        for (int n : numbers) {
-            SteerProgram.Generation g = program.generation(n);
-            if (n == working || g.state() != SteerProgram.GenerationState.LIVE) {
-                continue;
-            }
-            boolean empty = true;
-            for (int slot = g.base(); slot < g.base() + g.count() && slot < SteerProgram.MAX_SLOTS && empty; slot++) {
-                empty = program.slots().cookie(slot) == 0;
-            }
-            if (empty) {
-                program.retireGeneration(n);
-                audit.record("generation-retired", "generation", n, "base", g.base(), "slots", g.count(), "by",
-                        "the new side: the old process's sockets are gone");
-            } else {
-                others++;
-            }
-        }
-        return others;
+        return program == null ? -1 : GenerationSteps.retireDead(program, audit, workingGeneration, numbers);
     }
 
     /**
@@ -558,8 +470,7 @@ public final class Steering {
     public long pass(String why) throws NativeException {
         long t0 = System.nanoTime();
         if (superseded != null) { // the process that took over steers the port: its table stays in force
-            audit.record("pass-skipped", "reason", why, "outcome", "generation " + workingGeneration + " is draining ("
-                    + superseded + ")");
+            audit.record("pass-skipped", "reason", why, "outcome", "draining (" + superseded + ")");
             return t0;
         }
         program.pass(tableVersion + 1);
