@@ -16,7 +16,7 @@ import java.time.Duration;
  * workers, round robin, the QUIC dissector) or takes one over from the previous server's control socket,
  * serves Netty QUIC echo streams on it and its own control socket, and prints {@code READY ...}. When it is
  * taken over it prints {@code DRAINING} (socket generations: it keeps serving its connections until no
- * packet came for half a second) or {@code LET-GO} (the sockets were passed), then
+ * packet came for 3 s) or {@code LET-GO} (the sockets were passed), then
  * {@code EXIT connections=<n>} and ends. A line {@code quit} on standard input ends it too.
  *
  * <p>Arguments: {@code first|take}, the keystore, this server's control socket, the previous one's.
@@ -63,7 +63,7 @@ public final class QuicHandoffChild {
         }
         if (g.draining()) {
             System.out.println("DRAINING generation=" + g.cookieGeneration()[0]);
-            boolean drained = quic.awaitDrained(Duration.ofMillis(500), Duration.ofSeconds(60));
+            boolean drained = quic.awaitDrained(Duration.ofSeconds(3), Duration.ofSeconds(120));
             System.out.println("DRAINED " + drained);
         } else {
             System.out.println("LET-GO");
