@@ -108,9 +108,12 @@ class NettyQuicGenerationsTest {
         }
     }
 
+    private int port;
+
     private Child server(String name, boolean generations, String previous) throws IOException {
         return new Child(name, generations, previous == null ? "first" : "take", dir.resolve("server.p12").toString(),
-                dir.resolve(name).toString(), previous == null ? "-" : dir.resolve(previous).toString());
+                dir.resolve(name).toString(), previous == null ? "-" : dir.resolve(previous).toString(),
+                String.valueOf(port));
     }
 
     private static int field(String line, String key) {
@@ -127,7 +130,7 @@ class NettyQuicGenerationsTest {
         EventLoopGroup loops = NettyTesting.epollLoops(2);
         try {
             Child a = server("a", true, null);
-            int port = field(a.await("READY"), "port");
+            port = field(a.await("READY"), "port");
             InetSocketAddress target = new InetSocketAddress(NettyTesting.LO, port);
             try (QuicTesting.Clients clients = new QuicTesting.Clients(50, 1_000);
                  QuicTesting.Clients later = new QuicTesting.Clients(50, 1_000)) {
@@ -169,7 +172,7 @@ class NettyQuicGenerationsTest {
         EventLoopGroup loops = NettyTesting.epollLoops(2);
         try {
             Child a = server("a", true, null);
-            int port = field(a.await("READY"), "port");
+            port = field(a.await("READY"), "port");
             try (QuicTesting.Clients clients = new QuicTesting.Clients(50, 1_000)) {
                 clients.connect(loops, new InetSocketAddress(NettyTesting.LO, port), 8);
                 clients.start();
