@@ -63,10 +63,51 @@ abstract sealed class GroupDissectors extends GroupLending permits ReuseportGrou
      * The routing-cookie parameters a server needs to issue cookie-bearing connection ids
      * ({@link dev.reuseport.bpf.QuicCid#encode}) for the generation that serves new connections now.
      *
-     * @return {@code [working generation, key of its check bits]}
+     * @return {@code [working generation, key of its check bits, its first slot]}: a cookie's worker field is
+     *         the worker's slot minus that first slot (0 for a group's first generation; a generation set up
+     *         by a {@link ReuseportGroup#takeOver take-over} starts further on)
      */
     public int[] cookieGeneration() {
-        return new int[] {engine().steering().workingGeneration(), engine().steering().generationKey()};
+        dev.reuseport.internal.steer.Steering s = engine().steering().inner();
+        return new int[] {s.workingGeneration(), s.generationKey(), s.generationBase()};
+    }
+
+    /**
+     * Whether another process took this UDP group over with a socket generation of its own
+     * ({@link ReuseportGroup#takeOver}): this group now <em>drains</em>. A new process taking over a UDP group
+     * whose dissector keeps state (QUIC connection ids, a cookie at an offset, flows) under a table policy
+     * opens its own sockets in the same reuseport group as a new socket generation (a fresh range of slots,
+     * a new key for its cookies' check bits), publishes the policy's table over them and makes the
+     * generation the working one, so new flows and QUIC Initials go there at once. This group's sockets keep
+     * receiving every packet that bears its generation's cookies (and its known flows), so its sessions go
+     * on; its membership and steering are frozen (restarts, resizes and policy changes are refused; a
+     * fallback skips the pass), since the other process steers the port. Serve the sessions you have, then
+     * {@link ReuseportGroup#close()} the group: that retires its generation, and its cookies count as "gone"
+     * from then on. If this process dies instead, the new one retires the generation once its sockets are
+     * gone. At least four generations live at once; numbers wrap (0..255).
+     *
+     * @return true once a hand-off with socket generations completed through this group's control socket
+     */
+    public boolean draining() {
+        try {
+            return engine().steering().inner().awaitSuperseded(0);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return false;
+        }
+    }
+
+    /**
+     * Waits until this group {@link #draining() drains}: the old process's drain hook, which then waits for
+     * its sessions to end (or a deadline of its own) and closes the group.
+     *
+     * @param timeout how long to wait at most (millisecond resolution)
+     * @return true when the group drains, false when the time ran out first (or the hand-off passed the
+     *         sockets themselves: see {@link ControlSocket#awaitHandOff})
+     * @throws InterruptedException when the waiting thread is interrupted
+     */
+    public boolean awaitDraining(java.time.Duration timeout) throws InterruptedException {
+        return engine().steering().inner().awaitSuperseded(timeout.toMillis());
     }
 
     /**

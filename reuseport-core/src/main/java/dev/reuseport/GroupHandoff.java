@@ -114,7 +114,7 @@ final class GroupHandoff implements OldSide.Group {
         Handoff.Layout layout = new Handoff.Layout(protocol.name(), spec.local().getAddress().getHostAddress(),
                 spec.local().getPort(), spec.backlog(), spec.receiveBuffer(), st.policy(), st.tableVersion(),
                 slots(), program == null ? null : program.program().name(), fds);
-        OldSide s = new OldSide(this, layout, refused);
+        OldSide s = new OldSide(this, layout, refused, g -> GenerationDrain.start(protocol, steering, g));
         handingOff = s;
         if (steering.holdForHandoff()) {
             audit.record("handoff-hold", "slots", Arrays.toString(slots()), "outcome", "new connections hashed over "

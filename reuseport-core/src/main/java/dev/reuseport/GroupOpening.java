@@ -5,8 +5,11 @@ import dev.reuseport.bpf.Probes;
 import dev.reuseport.bpf.SteerProgram;
 import dev.reuseport.handoff.Handoff;
 import dev.reuseport.handoff.HandoffFailure;
+import dev.reuseport.internal.gen.GenerationPlanner;
+import dev.reuseport.internal.gen.LiveGenerations;
 import dev.reuseport.internal.member.GroupSpec;
 import dev.reuseport.internal.member.MemberSockets;
+import dev.reuseport.internal.steer.GenerationSteps;
 import dev.reuseport.internal.wire.ControlLines;
 import dev.reuseport.internal.wire.Shown;
 import dev.reuseport.sys.Errno;
@@ -115,6 +118,16 @@ final class GroupOpening {
     /** The group a hand-off delivered: sockets, program and maps are already in this process. */
     static ReuseportGroup adopt(Handoff.Layout l, java.util.function.Supplier<String[]> committedTags)
             throws IOException {
+        return adopt(l, committedTags, null);
+    }
+
+    /**
+     * As {@link #adopt(Handoff.Layout, java.util.function.Supplier)}; with {@code generation} (a holder), a UDP
+     * group whose dissector keeps state becomes a new socket generation of this process's own sockets
+     * ({@link #adoptGeneration}), whose number goes into the holder, while the old process drains.
+     */
+    static ReuseportGroup adopt(Handoff.Layout l, java.util.function.Supplier<String[]> committedTags,
+                                int[] generation) throws IOException {
         InetAddress address = InetAddress.getByName(l.address());
         int n = l.slots().length;
         int[] sockets = Arrays.copyOf(l.fds(), n);
@@ -148,8 +161,91 @@ final class GroupOpening {
         if (protocol == Protocol.UDP) {
             caps = caps.withFeature(Probes.quicDissector());
         }
+        Policy policy = Policy.parse(l.policy());
+        if (generation != null && program != null && program.dissects() && !(policy instanceof Policy.Weighted)
+                && GenerationDrain.stateful(protocol, program.dissector(), policy)) {
+            return adoptGeneration(l, program, spec, caps, policy, generation);
+        }
         ReuseportGroup g = new ReuseportGroup(protocol, spec, l.slots(), sockets, caps);
-        g.engine().steering().adopted(program, Policy.parse(l.policy()), l.tableVersion());
+        g.engine().steering().adopted(program, policy, l.tableVersion());
+        return g;
+    }
+
+    /**
+     * The new side of a hand-off of a UDP group whose dissector keeps state (QUIC connection ids, a cookie at
+     * an offset, flows): rather than serve the old process's sockets, whose connections live in the old
+     * process, opens as many of this process's own in the same reuseport group as a new socket generation,
+     * in a fresh range of slots ({@link GenerationPlanner}), with a new key for its cookies' check bits; puts
+     * them in the adopted socket array, publishes the policy's table over them (new flows come here from now
+     * on) and makes the generation the working one. The old process's sockets stay in the group and keep
+     * their slots, so every packet bearing its cookies (or of its flows) still reaches it until it drains;
+     * this process's copies of them are closed. Generations whose sockets are all gone are retired first,
+     * and, while others live, checked again until they go ({@link GenerationDrain#watch}).
+     */
+    private static ReuseportGroup adoptGeneration(Handoff.Layout l, SteerProgram program, GroupSpec spec,
+                                                  Capabilities caps, Policy policy, int[] started) throws IOException {
+        int n = l.slots().length;
+        LiveGenerations.Read read = LiveGenerations.readRetiringDead(program);
+        GenerationPlanner.Live next;
+        try {
+            next = GenerationPlanner.next(read.live(), GenerationSteps.GENERATION_SLOTS);
+        } catch (IllegalStateException e) {
+            throw new HandoffFailure("no socket generation can be set up beside the live ones: " + e.getMessage(), e);
+        }
+        if (n < 1 || n > next.count()) {
+            throw new HandoffFailure("the old process serves " + n + " sockets; accepted for a new socket generation: "
+                    + "1.." + next.count());
+        }
+        int[] own = MemberSockets.open(spec, n, new int[] {l.port()});
+        int[] slots = java.util.stream.IntStream.range(next.base(), next.base() + n).toArray();
+        int key = new java.security.SecureRandom().nextInt();
+        ReuseportGroup g = null;
+        try {
+            ReuseportGroup made = new ReuseportGroup(Protocol.UDP, spec, slots, own, caps);
+            g = made;
+            GroupSteering st = g.engine().steering();
+            st.confine(next.base(), next.base() + next.count());
+            st.adopted(program, policy, l.tableVersion());
+            // LIVE first, then the table over its slots (new flows come here from then on), then working
+            st.inner().startWorking(next.number(), next.base(), next.count(), key, slots, own,
+                    () -> made.applyPolicy(policy));
+        } catch (IOException | RuntimeException e) {
+            try {
+                if (program.generation(next.number()).key() == key) {
+                    program.retireGeneration(next.number());
+                }
+            } catch (NativeException | RuntimeException r) {
+                e.addSuppressed(r);
+            }
+            if (g != null) {
+                g.engine().steering().adopted(null, policy, l.tableVersion()); // the hand-off closes what it received
+                try {
+                    g.close();
+                } catch (IOException c) {
+                    e.addSuppressed(c);
+                }
+            } else {
+                MemberSockets.closeAll(own, e);
+            }
+            throw e instanceof HandoffFailure h ? h : new HandoffFailure("cannot set socket generation "
+                    + next.number() + " up: " + e.getMessage(), e);
+        }
+        for (int i = 0; i < n; i++) {
+            try {
+                Sys.close(l.fds()[i]); // the old process's sockets: it keeps its own descriptors while it drains
+            } catch (NativeException e) {
+                LOG.log(System.Logger.Level.DEBUG, "closing a received socket: " + e.getMessage());
+            }
+        }
+        int[] others = read.others(next.number());
+        g.audit().record("takeover-generation", "generation", next.number(), "slots", next.base() + ".."
+                + (next.base() + next.count() - 1), "sockets", n, "draining", Arrays.toString(others),
+                "retired_dead", read.retired().toString(), "outcome", "new flows come to this process; cookies and "
+                + "flows of the draining generations keep reaching theirs");
+        ReuseportGroup group = g;
+        GenerationDrain.watch(g.engine().describe(), g.engine().steering(), others, group::isClosed,
+                java.time.Duration.ofMillis(250));
+        started[0] = next.number();
         return g;
     }
 
@@ -291,12 +387,14 @@ final class GroupOpening {
         ControlLines.checkPath(control);
         // with standby sockets, this build's program tags are read before they join the port
         String[][] tags = {fallback != null && fallback.port != 0 ? committedTags() : null};
+        int[] started = {-1}; // the socket generation this process serves on its own sockets, if it does
         int[] standby = fallback != null && fallback.port != 0 ? openMembers(fallback) : null;
         ReuseportGroup g;
         try {
             g = handoff.receive(control, fallback == null ? null : fallback.protocol.name(),
                     fallback == null ? 0 : standby != null ? MemberSockets.port(standby[0]) : fallback.port,
-                    l -> adopt(l, () -> tags[0] != null ? tags[0] : (tags[0] = committedTags())));
+                    l -> adopt(l, () -> tags[0] != null ? tags[0] : (tags[0] = committedTags()), started),
+                    a -> started[0]);
         } catch (IOException | RuntimeException e) {
             if (fallback == null) {
                 throw e instanceof ReuseportException r ? r : new HandoffException(e instanceof HandoffFailure

@@ -294,12 +294,13 @@ final class GroupSteering {
         return steering.dissector();
     }
 
-    int generationKey() {
-        return steering.generationKey();
+    /** The steering itself, for socket generations ({@link GenerationDrain}); its methods there synchronise. */
+    Steering inner() {
+        return steering;
     }
 
-    int workingGeneration() {
-        return steering.workingGeneration();
+    void confine(int from, int to) {
+        members.confine(from, to);
     }
 
     java.util.Map<dev.reuseport.bpf.Dissector.Kind, SteerProgram.DissectorCounters> dissectorCounters()

@@ -79,6 +79,11 @@ public final class ReuseportGroup extends GroupDissectors implements AutoCloseab
      * workers. The audit trail of the group returned says which way it went ({@code takeover} or
      * {@code takeover-fallback}).
      *
+     * <p><b>Socket generations.</b> A UDP group whose dissector keeps state (QUIC, offset cookie, flow) under
+     * a table policy is taken over onto this process's <em>own</em> sockets, a new socket generation beside the
+     * old one, while the old process {@link #draining() drains} (audit: {@code takeover-generation}); the
+     * system property {@code reuseport.generations=off} passes the sockets instead, as for TCP.
+     *
      * @param control  the old process's control socket
      * @param fallback what to open when the hand-off fails, or null to fail instead
      * @return the group taken over (with the old process's policy, table version and slot ids), or the one
@@ -517,6 +522,7 @@ public final class ReuseportGroup extends GroupDissectors implements AutoCloseab
      */
     @Override
     public void close() throws IOException {
+        GenerationDrain.retire(engine.steering(), describe()); // a draining group retires its generation first
         engine.close();
     }
 

@@ -23,7 +23,8 @@ import picocli.CommandLine.Spec;
  * {@link NettyReuseport}, one event loop per worker: an echo server, or with {@code --http} a minimal
  * HTTP/1.1 200 for wrk. Without {@code --serve} it drives a short built-in load against itself, prints the
  * per-worker table (connections Netty served on each worker's loop, and what the group counted) and exits
- * 0 when every request was answered, every worker served some and the counts match.
+ * 0 when every request was answered, every worker served some and the counts match. With {@code --quic} it
+ * serves QUIC echo streams instead ({@link NettyQuicEcho}).
  */
 @Command(name = "netty-echo", mixinStandardHelpOptions = true,
         description = "Netty (epoll) echo or HTTP server on a reuseport group; a self-driven demo unless --serve.")
@@ -47,6 +48,11 @@ final class NettyEchoCommand implements Callable<Integer> {
             + "lets Netty finish the connections it holds (default ${DEFAULT-VALUE})")
     int drainSeconds;
 
+    @Option(names = "--quic", description = "QUIC echo streams (Netty QUIC, self-signed certificate) on a UDP group "
+            + "with the QUIC dissector; with --take-over the new process serves a new socket generation and the old "
+            + "one drains its connections")
+    boolean quic;
+
     @Override
     public Integer call() throws Exception {
         PrintWriter out = spec.commandLine().getOut();
@@ -54,6 +60,9 @@ final class NettyEchoCommand implements Callable<Integer> {
         if (connections < 1) {
             throw new ParameterException(spec.commandLine(), "--connections " + connections + " is not accepted; "
                     + "accepted: 1 or more");
+        }
+        if (quic) {
+            return NettyQuicEcho.run(out, opts, workers, connections, drainSeconds);
         }
         NettyEcho netty = new NettyEcho(workers, http);
         try (ReuseportGroup g = opts.open(b);

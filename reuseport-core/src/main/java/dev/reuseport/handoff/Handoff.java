@@ -32,6 +32,10 @@ import jnr.unixsocket.UnixSocketChannel;
  *   new → old   serving                               (the new process has made its group of the sockets)
  *   old → new   OK bye                                (the old one has let go of its descriptors)
  * </pre>
+ * A UDP group whose dissector keeps state is served on the new process's own sockets, a new socket
+ * generation: it confirms with {@code serving generation=N}, and the old side, once the program names N
+ * LIVE and working, keeps its sockets and drains, answering {@code OK bye} (else {@code ERR handoff generation
+ * N refused ...}, serving on).
  * The sockets are the same kernel objects in both processes, so their queues carry over untouched. The
  * old side keeps its sockets and program until the peer says {@code serving}: a confirmation without the
  * cookies of the group's sockets (a peer that read the reply with a plain {@code recv}, which discards the
@@ -137,6 +141,15 @@ public final class Handoff {
 
         /** The peer serves: lets go of every descriptor here; the group reads as closed. */
         void letGo();
+
+        /**
+         * The peer serves its own sockets as socket generation {@code generation}: the group drains.
+         * @param generation the peer's generation, 0..255
+         * @return null when the group drains, or why it cannot (then it keeps serving as before)
+         */
+        default String drain(int generation) {
+            return "this side keeps no socket generations";
+        }
 
         /** Closes the duplicates sent. */
         @Override
@@ -356,13 +369,21 @@ public final class Handoff {
                 lines.writeLine("OK go");
                 step.accept("old:proven");
                 String serving = lines.readLine();
-                if (!"serving".equals(serving)) {
+                int generation = Received.servingGeneration(serving);
+                if (!"serving".equals(serving) && generation < 0) {
                     session.aborted(deadline.passed() ? deadline.describe() : serving == null
                             ? "the peer went away after the proof, before serving"
                             : "the peer answered '" + Shown.printable(serving) + "' instead of serving");
                     return false;
                 }
-                session.letGo();
+                String refused = generation >= 0 ? session.drain(generation) : null;
+                if (refused != null) {
+                    lines.writeLine("ERR handoff generation " + generation + " refused: " + Shown.printable(refused)
+                            + "; still serving");
+                    return false;
+                } else if (generation < 0) {
+                    session.letGo();
+                }
             } catch (IOException | RuntimeException e) {
                 session.aborted(deadline.passed() ? deadline.describe() : "the exchange failed: " + e.getMessage());
                 if (e instanceof RuntimeException r) {
@@ -417,6 +438,24 @@ public final class Handoff {
      *                     says; every received descriptor is closed then
      */
     public <G> G receive(Path control, String protocol, int port, Adopter<G> adopter) throws IOException {
+        return receive(control, protocol, port, adopter, g -> -1);
+    }
+
+    /**
+     * As {@link #receive(Path, String, int, Adopter)}; when {@code generation} gives the socket generation
+     * the group serves on sockets of its own, the confirmation is {@code serving generation=N}.
+     *
+     * @param control    the old process's control socket
+     * @param protocol   the protocol the caller expects, or null for either
+     * @param port       the port the caller expects, or 0 for any
+     * @param adopter    makes the group of what arrived
+     * @param generation the group's own socket generation, or -1 when it serves the sockets received
+     * @param <G>        the group type
+     * @return the group adopted
+     * @throws IOException as {@link #receive(Path, String, int, Adopter)}
+     */
+    public <G> G receive(Path control, String protocol, int port, Adopter<G> adopter,
+                         java.util.function.ToIntFunction<G> generation) throws IOException {
         checkDirectory(control);
         UnixSocketChannel ch;
         try {
@@ -509,7 +548,7 @@ public final class Handoff {
                     return group;
                 }
                 try {
-                    lines.writeLine("serving");
+                    lines.writeLine(generation.applyAsInt(group) >= 0 ? "serving generation=" + generation.applyAsInt(group) : "serving");
                     step.accept("new:serving");
                     String bye = lines.readLine();
                     if (!"OK bye".equals(bye)) {

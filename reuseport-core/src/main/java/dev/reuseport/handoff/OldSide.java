@@ -70,6 +70,7 @@ public final class OldSide implements Handoff.Session {
         /** The peer serves: closes every socket, listener and the program here (under {@link #changes}). */
         void letGo();
 
+
         /**
          * The exchange ended (let go, or without a hand-off: then the group keeps serving, its steering back
          * as before).
@@ -83,6 +84,9 @@ public final class OldSide implements Handoff.Session {
     private final Handoff.Layout layout;
     private final AtomicLong refusals;
     private boolean ended;
+    /** The peer serves a generation of its own and this group drains: membership stays held. */
+    private boolean draining;
+    private final java.util.function.IntConsumer drainer;
 
     /**
      * A session over {@code layout}, whose descriptors it now owns.
@@ -92,9 +96,26 @@ public final class OldSide implements Handoff.Session {
      * @param refusals counts confirmations refused for want of proof
      */
     public OldSide(Group group, Handoff.Layout layout, AtomicLong refusals) {
+        this(group, layout, refusals, g -> {
+            throw new IllegalStateException("this group keeps no socket generations");
+        });
+    }
+
+    /**
+     * A session over {@code layout} whose group can drain into the peer's socket generation.
+     *
+     * @param group    the group handed off
+     * @param layout   what is sent
+     * @param refusals counts confirmations refused for want of proof
+     * @param drainer  called (under the change lock) when the peer serves its own sockets as generation N
+     *                 ({@code serving generation=N}): makes the group drain, its steering frozen, or throws
+     *                 {@link IllegalStateException} with the reason it cannot
+     */
+    public OldSide(Group group, Handoff.Layout layout, AtomicLong refusals, java.util.function.IntConsumer drainer) {
         this.group = group;
         this.layout = layout;
         this.refusals = refusals;
+        this.drainer = drainer;
     }
 
     /**
@@ -201,8 +222,36 @@ public final class OldSide implements Handoff.Session {
     }
 
     @Override
+    public String drain(int generation) {
+        group.changes().lock();
+        try {
+            ended = true;
+            if (group.closed()) {
+                return group.describe() + " was closed during the exchange";
+            }
+            try {
+                drainer.accept(generation);
+            } catch (IllegalStateException e) {
+                group.holdMembership(false);
+                group.audit("handoff-generation-refused", "generation", generation, "reason", e.getMessage(),
+                        "outcome", "still serving");
+                return e.getMessage();
+            }
+            draining = true; // membership stays held: a draining group's slots and sockets never change
+            group.audit("handoff", "workers", layout.slots().length, "table_version", layout.tableVersion(),
+                    "generation", generation, "outcome", "the new process serves its own sockets as generation "
+                    + generation + "; this group drains (its cookies and flows still reach it) until closed");
+            return null;
+        } finally {
+            group.changes().unlock();
+        }
+    }
+
+    @Override
     public void close() {
-        group.holdMembership(false);
+        if (!draining) {
+            group.holdMembership(false);
+        }
         for (int fd : layout.fds()) {
             try {
                 Sys.close(fd);

@@ -109,4 +109,15 @@ final class Received {
         }
         return cookies;
     }
+
+    /** The generation of a {@code serving generation=N} line (0..255), or -1 when it is not one. */
+    static int servingGeneration(String line) {
+        java.util.regex.Matcher m = line == null ? null
+                : java.util.regex.Pattern.compile("serving generation=(\\d{1,3})").matcher(line);
+        if (m == null || !m.matches()) {
+            return -1;
+        }
+        int n = Integer.parseInt(m.group(1));
+        return n < dev.reuseport.bpf.SteerProgram.MAX_GENERATIONS ? n : -1;
+    }
 }

@@ -12,8 +12,9 @@ import java.security.SecureRandom;
  * the worker, 16 check bits under the generation's key, then a random nonce), so the steering program's
  * QUIC dissector sends every later packet of the connection, from whatever source address and port, to
  * this worker's socket. The generation and key are read from the group at each id
- * ({@link ReuseportGroup#cookieGeneration()}); the worker field is the worker's slot, as the group's own
- * working generation spans every slot from 0. Not idempotent (each id has a fresh nonce); thread-safe.
+ * ({@link ReuseportGroup#cookieGeneration()}); the worker field is the worker's slot minus the generation's
+ * first slot (0 for a group's first generation; a generation a {@link ReuseportGroup#takeOver take-over} set
+ * up starts further on). Not idempotent (each id has a fresh nonce); thread-safe.
  */
 public final class CookieConnectionIds implements QuicConnectionIdGenerator {
     private final ReuseportGroup group;
@@ -75,7 +76,12 @@ public final class CookieConnectionIds implements QuicConnectionIdGenerator {
                     + " (set the codec's localConnectionIdLength to the QUIC dissector's cidLength)");
         }
         int[] gk = group.cookieGeneration();
-        byte[] cid = QuicCid.encode(length, configRotation, gk[0], slot, gk[1], random);
+        int worker = slot - gk[2];
+        if (worker < 0 || worker > 255) {
+            throw new IllegalStateException("slot " + slot + " is outside the working generation " + gk[0]
+                    + " (slots from " + gk[2] + "); accepted: a worker of the group's working generation");
+        }
+        byte[] cid = QuicCid.encode(length, configRotation, gk[0], worker, gk[1], random);
         return ByteBuffer.wrap(cid).asReadOnlyBuffer();
     }
 

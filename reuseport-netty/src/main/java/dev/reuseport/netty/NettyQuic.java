@@ -41,8 +41,12 @@ import java.util.concurrent.atomic.AtomicLong;
  * {@link #misrouted()} (it reached a codec that does not know the connection).
  *
  * <p>A worker that leaves (a shrinking resize, a removal, a restart's old socket) takes its connections
- * with it: moving QUIC connection state between sockets or processes needs socket generations, which
- * the group does not have yet.
+ * with it. Across processes, socket generations keep them: a new process that
+ * {@link ReuseportGroup#takeOver takes the group over} serves sockets of its own as a new generation and
+ * issues ids of that generation, while this process's group {@link ReuseportGroup#draining() drains}: its
+ * codecs keep serving the connections they have (every packet bearing their ids still reaches them) until
+ * they end. {@link #awaitDrained} is the old process's hook: it returns once the group drains and no
+ * packet has arrived for a quiet period; then close this server and the group.
  */
 public final class NettyQuic implements AutoCloseable {
     /** The connection id length used when the group has no QUIC dissector in force. */
@@ -52,8 +56,13 @@ public final class NettyQuic implements AutoCloseable {
     private final int cidLength;
     private final AtomicLong cookiePackets;
     private final AtomicLong misrouted;
+    private final AtomicLong packets;
+    private final ReuseportGroup group;
 
-    private NettyQuic(NettyReuseport adapter, int cidLength, AtomicLong cookiePackets, AtomicLong misrouted) {
+    private NettyQuic(ReuseportGroup group, NettyReuseport adapter, int cidLength, AtomicLong cookiePackets,
+                      AtomicLong misrouted, AtomicLong packets) {
+        this.group = group;
+        this.packets = packets;
         this.adapter = adapter;
         this.cidLength = cidLength;
         this.cookiePackets = cookiePackets;
@@ -97,16 +106,18 @@ public final class NettyQuic implements AutoCloseable {
         int rotation = d.kind() == Dissector.Kind.QUIC ? d.configRotation() : 0;
         AtomicLong cookies = new AtomicLong();
         AtomicLong misrouted = new AtomicLong();
+        AtomicLong packets = new AtomicLong();
         ChannelInitializer<Channel> init = new ChannelInitializer<>() {
             @Override
             protected void initChannel(Channel c) {
                 Worker w = NettyReuseport.worker(c);
                 CookieConnectionIds ids = new CookieConnectionIds(group, w.slot(), length, rotation);
-                c.pipeline().addLast(new CookieCheck(group, w.slot(), length, rotation, cookies, misrouted),
+                c.pipeline().addLast(new CookieCheck(group, w.slot(), length, rotation, cookies, misrouted, packets),
                         template.clone().localConnectionIdLength(length).connectionIdAddressGenerator(ids).build());
             }
         };
-        return new NettyQuic(NettyReuseport.serveDatagrams(group, loops, init), length, cookies, misrouted);
+        return new NettyQuic(group, NettyReuseport.serveDatagrams(group, loops, init), length, cookies, misrouted,
+                packets);
     }
 
     /**
@@ -145,6 +156,50 @@ public final class NettyQuic implements AutoCloseable {
         return misrouted.get();
     }
 
+    /**
+     * The old process's drain hook after a take-over with socket generations: waits until the group
+     * {@link ReuseportGroup#draining() drains} and then until no QUIC packet has reached this server for
+     * {@code quiet} (its connections closed, or idle that long: give the codec's idle timeout to wait for
+     * idle connections to time out too), or until {@code deadline} passes, whichever comes first.
+     *
+     * @param quiet    how long no packet must arrive
+     * @param deadline the most to wait in all
+     * @return true when the group drains and was quiet for {@code quiet}; false when the deadline passed first
+     * @throws InterruptedException when the waiting thread is interrupted
+     * @throws IllegalArgumentException when a duration is null or negative
+     */
+    public boolean awaitDrained(java.time.Duration quiet, java.time.Duration deadline) throws InterruptedException {
+        if (quiet == null || deadline == null || quiet.isNegative() || deadline.isNegative()) {
+            throw new IllegalArgumentException("quiet " + quiet + ", deadline " + deadline + "; accepted: durations >= 0");
+        }
+        long end = System.nanoTime() + deadline.toNanos();
+        if (!group.awaitDraining(deadline)) {
+            return false;
+        }
+        long seen = packets.get();
+        long since = System.nanoTime();
+        while (System.nanoTime() - end < 0) {
+            long now = packets.get();
+            if (now != seen) {
+                seen = now;
+                since = System.nanoTime();
+            } else if (System.nanoTime() - since >= quiet.toNanos()) {
+                return true;
+            }
+            Thread.sleep(Math.min(50, Math.max(1, quiet.toMillis() / 4)));
+        }
+        return false;
+    }
+
+    /**
+     * Packets received by this server's codecs (all of them, with or without a cookie).
+     *
+     * @return the count since serving began
+     */
+    public long packets() {
+        return packets.get();
+    }
+
     /** Stops serving: as {@link NettyReuseport#close()}; the QUIC connections of every worker end. */
     @Override
     public void close() {
@@ -159,9 +214,11 @@ public final class NettyQuic implements AutoCloseable {
         private final int rotation;
         private final AtomicLong cookiePackets;
         private final AtomicLong misrouted;
+        private final AtomicLong packets;
 
         CookieCheck(ReuseportGroup group, int slot, int cidLength, int rotation, AtomicLong cookiePackets,
-                    AtomicLong misrouted) {
+                    AtomicLong misrouted, AtomicLong packets) {
+            this.packets = packets;
             this.group = group;
             this.slot = slot;
             this.cidLength = cidLength;
@@ -173,6 +230,7 @@ public final class NettyQuic implements AutoCloseable {
         @Override
         public void channelRead(ChannelHandlerContext ctx, Object msg) {
             if (msg instanceof DatagramPacket p) {
+                packets.incrementAndGet();
                 check(p.content());
             }
             ctx.fireChannelRead(msg);
@@ -210,7 +268,7 @@ public final class NettyQuic implements AutoCloseable {
                 return;
             }
             cookiePackets.incrementAndGet();
-            if (c.get().worker() != slot) {
+            if (c.get().worker() != slot - gk[2]) {
                 misrouted.incrementAndGet();
             }
         }

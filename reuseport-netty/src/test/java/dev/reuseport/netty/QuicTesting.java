@@ -64,6 +64,28 @@ final class QuicTesting {
         Path dir = Files.createTempDirectory("quic-cert");
         Path store = dir.resolve("server.p12");
         try {
+            keystore(store);
+            return serverSsl(store);
+        } finally {
+            Files.deleteIfExists(store);
+            Files.deleteIfExists(dir);
+        }
+    }
+
+    /** A server SSL context from a keystore {@link #keystore} made (child JVMs share one: keytool is slow). */
+    static QuicSslContext serverSsl(Path store) throws Exception {
+        KeyStore ks = KeyStore.getInstance("PKCS12");
+        try (InputStream in = Files.newInputStream(store)) {
+            ks.load(in, PASSWORD);
+        }
+        KeyManagerFactory kmf = KeyManagerFactory.getInstance(KeyManagerFactory.getDefaultAlgorithm());
+        kmf.init(ks, PASSWORD);
+        return QuicSslContextBuilder.forServer(kmf, new String(PASSWORD)).applicationProtocols(ALPN).build();
+    }
+
+    /** Writes a PKCS12 keystore with a fresh self-signed EC certificate to {@code store}. */
+    static void keystore(Path store) throws Exception {
+        {
             Process p = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "keytool").toString(),
                     "-genkeypair", "-alias", "quic", "-keyalg", "EC", "-groupname", "secp256r1", "-dname",
                     "CN=localhost", "-validity", "2", "-keystore", store.toString(), "-storetype", "PKCS12",
@@ -74,16 +96,6 @@ final class QuicTesting {
                 p.destroyForcibly();
                 throw new IOException("keytool failed: " + out);
             }
-            KeyStore ks = KeyStore.getInstance("PKCS12");
-            try (InputStream in = Files.newInputStream(store)) {
-                ks.load(in, PASSWORD);
-            }
-            KeyManagerFactory kmf = KeyManagerFactory.getInstance(KeyManagerFactory.getDefaultAlgorithm());
-            kmf.init(ks, PASSWORD);
-            return QuicSslContextBuilder.forServer(kmf, new String(PASSWORD)).applicationProtocols(ALPN).build();
-        } finally {
-            Files.deleteIfExists(store);
-            Files.deleteIfExists(dir);
         }
     }
 

@@ -81,12 +81,28 @@ public final class SlotTable<M> {
      */
     public int lowestFree() {
         M[] ms = bySlot;
-        for (int i = 0; i < ms.length; i++) {
+        for (int i = from; i < Math.min(to, ms.length); i++) {
             if (ms[i] == null) {
                 return i;
             }
         }
         return -1;
+    }
+
+    /** The range {@link #lowestFree} searches: a socket generation's slots (all by default). */
+    private volatile int from;
+    private volatile int to = Integer.MAX_VALUE;
+
+    /**
+     * Confines new members to slots {@code from .. to-1} (a socket generation's range: the slots beside it
+     * belong to other processes' generations).
+     *
+     * @param from the first slot
+     * @param to   one past the last slot
+     */
+    public void confine(int from, int to) {
+        this.from = from;
+        this.to = to;
     }
 
     /**

@@ -125,6 +125,7 @@ public final class Steering {
                 SteerProgram.Generation g = adopted.generation(workingGeneration);
                 if (g.state() == SteerProgram.GenerationState.LIVE) {
                     generationKey = g.key();
+                    generationBase = g.base();
                 }
             } catch (NativeException e) {
                 audit.record("dissector-unreadable", "error", e.getMessage(), "outcome", "assumed none");
@@ -134,8 +135,9 @@ public final class Steering {
 
     /**
      * Puts a dissector in force. Before the first cookie dissector the working generation is set up over
-     * every slot (0..255) with this group's random key, so a cookie names a slot directly and an empty slot
-     * counts as "gone". The program must be attached and must have the dissectors (a UDP group's).
+     * slots 0..63 (or up to the highest slot in use) with this group's random key, so a cookie names a slot
+     * directly and an empty slot counts as "gone"; the slots beyond are for the generations of processes
+     * that take the group over. The program must be attached and must have the dissectors (a UDP group's).
      *
      * @param next the dissector
      * @param why  the reason, for the trail
@@ -147,9 +149,10 @@ public final class Steering {
             throw new IllegalStateException(program == null ? "no steering program attached"
                     : "program " + program.program().name() + " has no dissectors (a TCP group's)");
         }
+        ensureNotSuperseded("dissector " + next);
         if (next.kind() != dev.reuseport.bpf.Dissector.Kind.NONE
                 && program.generation(workingGeneration).state() != SteerProgram.GenerationState.LIVE) {
-            program.setGeneration(workingGeneration, 0, SteerProgram.MAX_SLOTS, generationKey);
+            program.setGeneration(workingGeneration, 0, GenerationSteps.firstSlots(program), generationKey);
             program.setWorkingGeneration(workingGeneration);
         }
         try {
@@ -162,6 +165,100 @@ public final class Steering {
         audit.record("dissector", "reason", why, "dissector", next.toString(), "previous", dissector.toString(),
                 "working_generation", workingGeneration);
         dissector = next;
+    }
+
+    /** The first slot of the working generation: a cookie's worker field is {@code slot - base}. */
+    private int generationBase;
+    /** Set when another process's generation took over new flows: this group drains, its steering frozen. */
+    private volatile String superseded;
+    private final java.util.concurrent.CountDownLatch supersededOnce = new java.util.concurrent.CountDownLatch(1);
+
+    /**
+     * The first slot of the working generation's range.
+     *
+     * @return 0 for a group's first generation
+     */
+    public int generationBase() {
+        return generationBase;
+    }
+
+    /**
+     * Sets up and names the working generation a take-over made of this process's own sockets
+     * ({@link GenerationSteps#start}), then publishes nothing: the caller puts the policy's table over its
+     * slots in between ({@code table}), so that new flows reach it only once it is LIVE.
+     *
+     * @param number the generation, not live now
+     * @param base   its first slot
+     * @param count  its slots
+     * @param key    the key of its cookies' check bits
+     * @param slots  the slots of its sockets
+     * @param fds    their sockets, in that order
+     * @param table  publishes the policy's table over {@code slots}
+     * @throws IOException when a map update fails
+     */
+    public void startWorking(int number, int base, int count, int key, int[] slots, int[] fds,
+                             GenerationSteps.Step table) throws IOException {
+        ensureNotSuperseded("generation " + number);
+        GenerationSteps.start(program, audit, number, base, count, key, slots, fds);
+        table.run();
+        program.setWorkingGeneration(number);
+        audit.record("generation-working", "generation", number, "previous", workingGeneration);
+        workingGeneration = number;
+        generationKey = key;
+        generationBase = base;
+    }
+
+    /**
+     * Another process's generation took over new flows: from now on this group's steering changes nothing
+     * in the shared maps (a publish, a slot, a dissector fails; a pass is skipped), and it drains.
+     *
+     * @param reason what superseded it, for the trail
+     */
+    public void supersede(String reason) {
+        superseded = reason;
+        supersededOnce.countDown();
+        audit.record("generation-superseded", "generation", workingGeneration, "reason", reason, "outcome",
+                "draining: only this generation's cookies and flows reach its sockets; its steering is frozen");
+    }
+
+    /**
+     * Waits until another process's generation took over new flows ({@link #supersede}).
+     *
+     * @param millis how long at most
+     * @return true once superseded
+     * @throws InterruptedException when interrupted
+     */
+    public boolean awaitSuperseded(long millis) throws InterruptedException {
+        return supersededOnce.await(Math.max(0, millis), java.util.concurrent.TimeUnit.MILLISECONDS);
+    }
+
+    private void ensureNotSuperseded(String what) {
+        if (superseded != null) {
+            throw new IllegalStateException(what + " refused: generation " + workingGeneration + " of this group is "
+                    + "draining (" + superseded + "); the process that took over steers the port");
+        }
+    }
+
+    /**
+     * A draining group closes: retires its own generation ({@link GenerationSteps#retire}).
+     *
+     * @return whether it was retired here
+     * @throws NativeException when a map operation fails
+     */
+    public synchronized boolean retireOwn() throws NativeException {
+        return superseded != null && program != null
+                && GenerationSteps.retire(program, audit, workingGeneration, generationKey, "closed after draining");
+    }
+
+    /**
+     * Retires those of {@code numbers} whose sockets are all gone ({@link GenerationSteps#retireDead}).
+     *
+     * @param numbers the generations to check
+     * @return how many of them are still live, or -1 when the program is gone
+     * @throws NativeException when a map operation fails
+     */
+    public synchronized int retireDeadGenerations(int[] numbers) throws NativeException {
+        return program == null ? -1 : GenerationSteps.retireDead(program, audit, workingGeneration, numbers);
     }
 
     /**
@@ -348,6 +445,7 @@ public final class Steering {
      * @throws NativeException when a map update fails
      */
     public long publish(TablePlanner.Plan p, boolean shadow, String why, String policy) throws NativeException {
+        ensureNotSuperseded("table (" + why + ")");
         long before = program.updates();
         long switched;
         try {
@@ -375,6 +473,10 @@ public final class Steering {
      */
     public long pass(String why) throws NativeException {
         long t0 = System.nanoTime();
+        if (superseded != null) { // the process that took over steers the port: its table stays in force
+            audit.record("pass-skipped", "reason", why, "outcome", "draining (" + superseded + ")");
+            return t0;
+        }
         program.pass(tableVersion + 1);
         long inForce = System.nanoTime();
         this.inForce = new InForce(SteerProgram.Mode.PASS, new int[0], false);
@@ -392,6 +494,7 @@ public final class Steering {
      * @throws NativeException when the map update fails
      */
     public void setSlot(int slot, int fd) throws NativeException {
+        ensureNotSuperseded("slot " + slot);
         program.slots().set(slot, fd);
     }
 
@@ -417,7 +520,7 @@ public final class Steering {
     }
 
     /** Detaches from this process: closes the program and map descriptors (the program leaves with the last member). */
-    public void close() {
+    public synchronized void close() {
         if (program != null) {
             program.close();
             program = null;

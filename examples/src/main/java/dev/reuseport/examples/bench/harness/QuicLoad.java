@@ -269,8 +269,14 @@ public final class QuicLoad {
             return conns.size();
         }
 
+        /** {@link #broken()} as it was when {@link #close()} began; -1 before. */
+        public volatile long brokenAtClose = -1;
+
         @Override
         public void close() {
+            if (!stopped) {
+                brokenAtClose = broken();
+            }
             stopped = true;
             List<io.netty.channel.ChannelFuture> closing = new ArrayList<>();
             for (Conn c : conns) {

@@ -6,6 +6,7 @@ import dev.reuseport.Worker;
 import dev.reuseport.bpf.Dissector;
 import dev.reuseport.bpf.QuicCid;
 import dev.reuseport.examples.bench.harness.Progress;
+import dev.reuseport.examples.bench.harness.QuicHandoffs;
 import dev.reuseport.examples.bench.harness.QuicLoad;
 import dev.reuseport.examples.bench.harness.Result;
 import dev.reuseport.examples.bench.harness.ToggleRounds;
@@ -41,8 +42,10 @@ import picocli.CommandLine.Spec;
  * rebinding: connections through a relay that moves each client to a new source port every second, with
  * the dissector and on the kernel hash. (3) Packets/s of QUIC short-header datagrams (cookie-bearing ids,
  * 64 flows) to the group's workers, the QUIC dissector (consistent policy) against the kernel hash in
- * alternating rounds. broken_generations and broken_naive need socket generations across processes
- * (issue 14), which the group does not have yet: they print {@code na}.
+ * alternating rounds. (4) Cross-process hand-offs ({@link QuicHandoffs}): {@code --handoffs} times a
+ * {@code netty-echo --quic} server in a child JVM takes the group over from the previous one while batches
+ * of long-lived connections (at least {@code --connections} open at once) keep opening streams; once with
+ * socket generations (broken_generations) and once passing the sockets as for TCP (broken_naive).
  */
 @Command(name = "quic", mixinStandardHelpOptions = true,
         description = "Netty QUIC on a group: connections through resizes and NAT rebinding with the QUIC dissector "
@@ -74,6 +77,9 @@ public final class BenchQuic implements Callable<Integer> {
     @Option(names = "--rebinds", defaultValue = "5", description = "rebinds, one a second (default ${DEFAULT-VALUE}; at most 6)")
     int rebinds;
 
+    @Option(names = "--handoffs", defaultValue = "10", description = "cross-process hand-offs per mode (default ${DEFAULT-VALUE})")
+    int handoffs;
+
     @Option(names = "--pairs", defaultValue = "6", description = "packets/s round pairs (default ${DEFAULT-VALUE})")
     int pairs;
 
@@ -90,9 +96,10 @@ public final class BenchQuic implements Callable<Integer> {
     public Integer call() throws Exception {
         out = spec.commandLine().getOut();
         if (workers < 2 || workers > 64 || connections < 1 || resizes < 2 || rebinds < 2 || rebinds > 6 || pairs < 1
-                || seconds <= 0 || periodMillis < 1 || timeoutMillis < 100) {
+                || seconds <= 0 || periodMillis < 1 || timeoutMillis < 100 || handoffs < 1) {
             throw new picocli.CommandLine.ParameterException(spec.commandLine(), "--workers 2..64, --connections 1+, "
-                    + "--resizes 2+, --rebinds 2..6, --pairs 1+, --seconds > 0, --period-ms 1+, --timeout-ms 100+");
+                    + "--resizes 2+, --rebinds 2..6, --pairs 1+, --seconds > 0, --period-ms 1+, --timeout-ms 100+, "
+                    + "--handoffs 1+");
         }
         if (!Quic.isAvailable()) {
             out.println("Netty QUIC natives unavailable: " + Quic.unavailabilityCause());
@@ -117,10 +124,14 @@ public final class BenchQuic implements Callable<Integer> {
             long[] rcid = run(true, rebindConnections, 0, rebinds, max);
             progress.phase("NAT rebinding on the kernel hash");
             long[] rhash = run(false, rebindConnections, 0, rebinds, max);
+            QuicHandoffs.Outcome gens = handoffs(true, progress);
+            QuicHandoffs.Outcome naive = handoffs(false, progress);
             out.println();
             progress.phase("packets/s");
             double ratio = packetRates(progress);
-            new Result("quic").put("connections", cid[0]).put("broken_generations", "na").put("broken_naive", "na")
+            new Result("quic").put("connections", cid[0]).put("broken_generations", gens.broken())
+                    .put("broken_naive", naive.broken()).put("handoff_connections", gens.connections())
+                    .put("handoff_streams_failed", gens.failed())
                     .put("streams", cid[2] + rcid[2]).put("streams_failed", cid[3] + rcid[3])
                     .put("rebind_broken_cid", rcid[1]).put("rebind_broken_hash", rhash[1]).put("misrouted", misrouted)
                     .put("cid_vs_kernel_pps", ratio, 3).put("resize_broken_cid", cid[1])
@@ -175,6 +186,17 @@ public final class BenchQuic implements Callable<Integer> {
             out.flush();
             return r;
         }
+    }
+
+    /** {@code --handoffs} cross-process hand-offs with (or without) socket generations, printed as a row. */
+    private QuicHandoffs.Outcome handoffs(boolean generations, Progress progress) throws Exception {
+        int batch = (connections + 2) / 3; // three batches at least are open at once
+        QuicHandoffs.Outcome o = QuicHandoffs.run(clientLoops, generations, workers, batch, handoffs, periodMillis,
+                timeoutMillis, progress);
+        out.printf("%-22s %-9s %6d %7s %9d %8d %7d %10s%n", "hand-offs (JVMs)", generations ? "gens" : "passed",
+                o.connections(), o.handoffs() + " ho", o.ok(), o.failed(), o.broken(), "-");
+        out.flush();
+        return o;
     }
 
     /** Alternating rounds of cookie-bearing short-header datagrams: dissector (consistent) vs kernel hash. */
