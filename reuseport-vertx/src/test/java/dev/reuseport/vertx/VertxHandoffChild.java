@@ -1,0 +1,132 @@
+package dev.reuseport.vertx;
+
+import dev.reuseport.ControlSocket;
+import dev.reuseport.ReuseportGroup;
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.MultiThreadIoEventLoopGroup;
+import io.netty.channel.epoll.EpollIoHandler;
+import io.vertx.core.Vertx;
+import io.vertx.core.http.HttpServer;
+import io.vertx.core.transport.Transport;
+import java.io.BufferedReader;
+import java.io.InputStreamReader;
+import java.net.InetSocketAddress;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * A Vert.x HTTP server ({@code GET} anything answers {@code hello}) on a group in a child JVM, for
+ * {@link VertxCrossProcessHandoffTest}.
+ * {@code old <ctl>}: opens a 2-worker group on 127.0.0.1, serves Vert.x on it and the control socket at
+ * {@code ctl}, prints {@code READY <port>}; once handed off prints {@code HANDED-OFF}, shuts its HTTP server
+ * down gracefully (the requests it holds finish) and exits 0.
+ * {@code spare <ctl>}: loads Vert.x (one request to a throwaway server on its own port), prints
+ * {@code STARTED} and waits for a line on standard input: {@code go} takes the group over from the process
+ * serving {@code ctl} (no fallback: a failed hand-off fails), serves the control socket there and Vert.x on
+ * the group, prints {@code TOOK-OVER <workers>} and {@code READY <port>}; {@code fresh <port>} opens a new
+ * group of its own on {@code port} (no hand-off, as a restart without one would), prints {@code READY <port>}.
+ * Either way it then serves until its standard input ends.
+ */
+public final class VertxHandoffChild {
+    private VertxHandoffChild() {
+    }
+
+    public static void main(String[] args) throws Exception {
+        EventLoopGroup loops = new MultiThreadIoEventLoopGroup(2, EpollIoHandler.newFactory());
+        try {
+            switch (args[0]) {
+                case "old" -> old(Path.of(args[1]), loops);
+                case "spare" -> spare(Path.of(args[1]), loops);
+                default -> throw new IllegalArgumentException("role " + args[0] + "; accepted: old, spare");
+            }
+        } finally {
+            loops.shutdownGracefully(0, 2, TimeUnit.SECONDS).syncUninterruptibly();
+        }
+        System.out.println("EXIT");
+        System.out.flush();
+    }
+
+    /** Vert.x on {@code g}: an HTTP server answering {@code hello}, listening on the group's port. */
+    static Served serve(ReuseportGroup g, EventLoopGroup loops) {
+        Vertx vertx = Vertx.builder().withTransport(VertxReuseport.transport(g, loops)).build();
+        HttpServer server = vertx.createHttpServer().requestHandler(r -> r.response().end("hello"))
+                .listen(g.localAddress().getPort(), "127.0.0.1").await(10, TimeUnit.SECONDS);
+        return new Served(vertx, server);
+    }
+
+    /** A Vert.x instance and its server. */
+    record Served(Vertx vertx, HttpServer server) {
+        /** Graceful: the server takes no more connections and finishes the requests it holds (at most 10 s). */
+        void stop() {
+            try {
+                server.shutdown(10, TimeUnit.SECONDS).await(15, TimeUnit.SECONDS);
+            } finally {
+                vertx.close().await(10, TimeUnit.SECONDS);
+            }
+        }
+    }
+
+    private static void old(Path ctl, EventLoopGroup loops) throws Exception {
+        try (ReuseportGroup g = ReuseportGroup.tcp().address("127.0.0.1").workers(2).backlog(1024).open();
+             ControlSocket cs = ControlSocket.serve(g, ctl, false)) {
+            Served s = serve(g, loops);
+            System.out.println("READY " + g.localAddress().getPort());
+            System.out.flush();
+            while (!cs.awaitHandOff(Duration.ofMillis(100))) {
+                if (System.in.available() < 0) {
+                    return;
+                }
+            }
+            System.out.println("HANDED-OFF");
+            System.out.flush();
+            s.stop();
+        }
+    }
+
+    private static void spare(Path ctl, EventLoopGroup loops) throws Exception {
+        warmUp();
+        System.out.println("STARTED");
+        System.out.flush();
+        BufferedReader in = new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8));
+        String order = in.readLine();
+        if (order == null) {
+            return;
+        }
+        boolean takeOver = order.equals("go");
+        if (!takeOver && !order.startsWith("fresh ")) {
+            throw new IllegalArgumentException("order " + order + "; accepted: go, fresh <port>");
+        }
+        try (ReuseportGroup g = takeOver ? ReuseportGroup.takeOver(ctl, null) : ReuseportGroup.tcp()
+                .address("127.0.0.1").port(Integer.parseInt(order.substring(6))).workers(2).backlog(1024).open();
+             ControlSocket cs = takeOver ? ControlSocket.serve(g, ctl, true) : null) {
+            Served s = serve(g, loops);
+            if (takeOver) {
+                System.out.println("TOOK-OVER " + g.workers().size());
+            }
+            System.out.println("READY " + g.localAddress().getPort());
+            System.out.flush();
+            while (in.read() >= 0) {
+                // serve until the test closes our standard input
+            }
+            s.stop();
+        }
+    }
+
+    /**
+     * Started beside the serving process: Vert.x's HTTP classes load now, on a throwaway server on a port of
+     * its own, so that the group's first connections after a take-over do not wait for class loading.
+     */
+    private static void warmUp() throws Exception {
+        Vertx vertx = Vertx.builder().withTransport(Transport.EPOLL).build();
+        try {
+            HttpServer server = vertx.createHttpServer().requestHandler(r -> r.response().end("hello"))
+                    .listen(0, "127.0.0.1").await(10, TimeUnit.SECONDS);
+            VertxReuseportTest.hello(new InetSocketAddress("127.0.0.1", server.actualPort()));
+            server.close().await(10, TimeUnit.SECONDS);
+        } finally {
+            vertx.close().await(10, TimeUnit.SECONDS);
+        }
+    }
+}
