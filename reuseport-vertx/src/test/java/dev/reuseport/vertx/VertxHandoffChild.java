@@ -15,6 +15,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
 
 /**
  * A Vert.x HTTP server ({@code GET} anything answers {@code hello}) on a group in a child JVM, for
@@ -22,8 +23,9 @@ import java.util.concurrent.TimeUnit;
  * {@code old <ctl>}: opens a 2-worker group on 127.0.0.1, serves Vert.x on it and the control socket at
  * {@code ctl}, prints {@code READY <port>}; once handed off prints {@code HANDED-OFF}, shuts its HTTP server
  * down gracefully (the requests it holds finish) and exits 0.
- * {@code spare <ctl>}: loads Vert.x (one request to a throwaway server on its own port), prints
- * {@code STARTED} and waits for a line on standard input: {@code go} takes the group over from the process
+ * {@code spare <ctl>}: loads Vert.x (one request to a throwaway server on its own port), builds its Vert.x
+ * and HTTP server on {@code VertxReuseport.transport(Supplier, loops)} (the group is asked for at listen),
+ * prints {@code STARTED} and waits for a line on standard input: {@code go} takes the group over from the process
  * serving {@code ctl} (no fallback: a failed hand-off fails), serves the control socket there and Vert.x on
  * the group, prints {@code TOOK-OVER <workers>} and {@code READY <port>}; {@code fresh <port>} opens a new
  * group of its own on {@code port} (no hand-off, as a restart without one would), prints {@code READY <port>}.
@@ -50,14 +52,29 @@ public final class VertxHandoffChild {
 
     /** Vert.x on {@code g}: an HTTP server answering {@code hello}, listening on the group's port. */
     static Served serve(ReuseportGroup g, EventLoopGroup loops) {
-        Vertx vertx = Vertx.builder().withTransport(VertxReuseport.transport(g, loops)).build();
-        HttpServer server = vertx.createHttpServer().requestHandler(r -> r.response().end("hello"))
-                .listen(g.localAddress().getPort(), "127.0.0.1").await(10, TimeUnit.SECONDS);
-        return new Served(vertx, server);
+        Served s = prepare(VertxReuseport.transport(g, loops));
+        try {
+            s.listen(g);
+        } catch (RuntimeException e) {
+            s.vertx().close().await(10, TimeUnit.SECONDS);
+            throw e;
+        }
+        return s;
+    }
+
+    /** Vert.x on {@code transport} and its HTTP server answering {@code hello}, not listening yet. */
+    static Served prepare(Transport transport) {
+        Vertx vertx = Vertx.builder().withTransport(transport).build();
+        return new Served(vertx, vertx.createHttpServer().requestHandler(r -> r.response().end("hello")));
     }
 
     /** A Vert.x instance and its server. */
     record Served(Vertx vertx, HttpServer server) {
+        /** Listens on {@code g}'s port. */
+        void listen(ReuseportGroup g) {
+            server.listen(g.localAddress().getPort(), "127.0.0.1").await(10, TimeUnit.SECONDS);
+        }
+
         /** Graceful: the server takes no more connections and finishes the requests it holds (at most 10 s). */
         void stop() {
             try {
@@ -72,45 +89,60 @@ public final class VertxHandoffChild {
         try (ReuseportGroup g = ReuseportGroup.tcp().address("127.0.0.1").workers(2).backlog(1024).open();
              ControlSocket cs = ControlSocket.serve(g, ctl, false)) {
             Served s = serve(g, loops);
-            System.out.println("READY " + g.localAddress().getPort());
-            System.out.flush();
-            while (!cs.awaitHandOff(Duration.ofMillis(100))) {
-                if (System.in.available() < 0) {
-                    return;
+            try {
+                System.out.println("READY " + g.localAddress().getPort());
+                System.out.flush();
+                while (!cs.awaitHandOff(Duration.ofMillis(100))) {
+                    if (System.in.available() < 0) {
+                        return;
+                    }
                 }
+                System.out.println("HANDED-OFF");
+                System.out.flush();
+            } finally {
+                s.stop();
             }
-            System.out.println("HANDED-OFF");
-            System.out.flush();
-            s.stop();
         }
     }
 
     private static void spare(Path ctl, EventLoopGroup loops) throws Exception {
         warmUp();
+        // Vert.x and its server are built now; the group, taken over or opened on the order, only at listen
+        AtomicReference<ReuseportGroup> group = new AtomicReference<>();
+        Served s = prepare(VertxReuseport.transport(group::get, loops));
         System.out.println("STARTED");
         System.out.flush();
         BufferedReader in = new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8));
         String order = in.readLine();
         if (order == null) {
+            s.vertx().close().await(10, TimeUnit.SECONDS);
             return;
         }
         boolean takeOver = order.equals("go");
         if (!takeOver && !order.startsWith("fresh ")) {
             throw new IllegalArgumentException("order " + order + "; accepted: go, fresh <port>");
         }
-        try (ReuseportGroup g = takeOver ? ReuseportGroup.takeOver(ctl, null) : ReuseportGroup.tcp()
-                .address("127.0.0.1").port(Integer.parseInt(order.substring(6))).workers(2).backlog(1024).open();
-             ControlSocket cs = takeOver ? ControlSocket.serve(g, ctl, true) : null) {
-            Served s = serve(g, loops);
-            if (takeOver) {
-                System.out.println("TOOK-OVER " + g.workers().size());
+        ReuseportGroup g = null;
+        try {
+            g = takeOver ? ReuseportGroup.takeOver(ctl, null) : ReuseportGroup.tcp().address("127.0.0.1")
+                    .port(Integer.parseInt(order.substring(6))).workers(2).backlog(1024).open();
+            group.set(g);
+            s.listen(g); // serving at once; the control socket is served right after
+            try (ControlSocket cs = takeOver ? ControlSocket.serve(g, ctl, true) : null) {
+                if (takeOver) {
+                    System.out.println("TOOK-OVER " + g.workers().size());
+                }
+                System.out.println("READY " + g.localAddress().getPort());
+                System.out.flush();
+                while (in.read() >= 0) {
+                    // serve until the test closes our standard input
+                }
             }
-            System.out.println("READY " + g.localAddress().getPort());
-            System.out.flush();
-            while (in.read() >= 0) {
-                // serve until the test closes our standard input
+        } finally {
+            s.stop(); // Vert.x first, then the group it serves
+            if (g != null) {
+                g.close();
             }
-            s.stop();
         }
     }
 

@@ -1,6 +1,7 @@
 package dev.reuseport.vertx;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import dev.reuseport.ReuseportGroup;
@@ -19,6 +20,8 @@ import java.net.Socket;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.Supplier;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -81,6 +84,40 @@ class VertxReuseportTest {
             } finally {
                 vertx.close().await(10, TimeUnit.SECONDS);
             }
+        } finally {
+            loops.shutdownGracefully(0, 2, TimeUnit.SECONDS).syncUninterruptibly();
+        }
+    }
+
+    @Test
+    void aSuppliedGroupIsAskedForOnlyWhenTheServerListens() throws Exception {
+        assumeTrue(Epoll.isAvailable(), "Netty native epoll unavailable: " + Epoll.unavailabilityCause());
+        EventLoopGroup loops = new MultiThreadIoEventLoopGroup(2, EpollIoHandler.newFactory());
+        try (ReuseportGroup g = ReuseportGroup.tcp().address(LO).workers(2).open()) {
+            AtomicInteger asked = new AtomicInteger();
+            Vertx vertx = Vertx.builder().withTransport(VertxReuseport.transport(() -> {
+                asked.incrementAndGet();
+                return g;
+            }, loops)).build();
+            Vertx empty = Vertx.builder().withTransport(VertxReuseport.transport(() -> null, loops)).build();
+            try {
+                HttpServer server = vertx.createHttpServer().requestHandler(r -> r.response().end("hello"));
+                assertThat(asked).as("times the group was asked for before listen").hasValue(0);
+                server.listen(g.localAddress().getPort(), "127.0.0.1").await(10, TimeUnit.SECONDS);
+                assertThat(asked).as("times the group was asked for by listen").hasValue(1);
+                hello(g.localAddress());
+                assertThat(g.stats().stream().mapToLong(WorkerStats::accepted).sum())
+                        .as("connections the group's workers accepted").isEqualTo(1);
+                // a supplier with no group to give fails the listen, saying what it accepts
+                assertThatThrownBy(() -> empty.createHttpServer().requestHandler(r -> r.response().end("x"))
+                        .listen(0, "127.0.0.1").await(10, TimeUnit.SECONDS))
+                        .hasStackTraceContaining("accepted: an open TCP ReuseportGroup");
+            } finally {
+                empty.close().await(10, TimeUnit.SECONDS);
+                vertx.close().await(10, TimeUnit.SECONDS);
+            }
+            assertThatThrownBy(() -> VertxReuseport.transport((Supplier<ReuseportGroup>) null, loops))
+                    .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("group supplier null");
         } finally {
             loops.shutdownGracefully(0, 2, TimeUnit.SECONDS).syncUninterruptibly();
         }
