@@ -94,8 +94,9 @@ public final class GrpcReuseport {
      * @param group supplies an open TCP group when the server starts
      * @param loops epoll loops, at least one per worker, for the accept loops and the HTTP/2 transports
      * @return a builder bound to "the group's address" (port 0 until it starts); add services and build
-     * @throws IllegalArgumentException a null argument (a supplier that gives null or a UDP group fails
-     *                                  {@code start()} with one)
+     * @throws IllegalArgumentException a null argument (a supplier that gives null or a UDP group makes
+     *                                  {@code start()} fail; gRPC reports the failure of its own clean-up
+     *                                  after the refused channel, not the reason)
      */
     public static NettyServerBuilder serverBuilder(Supplier<ReuseportGroup> group, EventLoopGroup loops) {
         if (group == null || loops == null) {

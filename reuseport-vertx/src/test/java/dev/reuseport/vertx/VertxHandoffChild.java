@@ -51,11 +51,11 @@ public final class VertxHandoffChild {
     }
 
     /** Vert.x on {@code g}: an HTTP server answering {@code hello}, listening on the group's port. */
-    static Served serve(ReuseportGroup g, EventLoopGroup loops) {
+    static Served serve(ReuseportGroup g, EventLoopGroup loops) throws Exception {
         Served s = prepare(VertxReuseport.transport(g, loops));
         try {
             s.listen(g);
-        } catch (RuntimeException e) {
+        } catch (Exception e) {
             s.vertx().close().await(10, TimeUnit.SECONDS);
             throw e;
         }
@@ -71,12 +71,12 @@ public final class VertxHandoffChild {
     /** A Vert.x instance and its server. */
     record Served(Vertx vertx, HttpServer server) {
         /** Listens on {@code g}'s port. */
-        void listen(ReuseportGroup g) {
+        void listen(ReuseportGroup g) throws Exception {
             server.listen(g.localAddress().getPort(), "127.0.0.1").await(10, TimeUnit.SECONDS);
         }
 
         /** Graceful: the server takes no more connections and finishes the requests it holds (at most 10 s). */
-        void stop() {
+        void stop() throws Exception {
             try {
                 server.shutdown(10, TimeUnit.SECONDS).await(15, TimeUnit.SECONDS);
             } finally {
