@@ -36,10 +36,11 @@ import org.junit.jupiter.api.Timeout;
  * kills the old child instead.
  */
 @Tag("kernel")
-@Timeout(60)
+@Timeout(120)
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
 class VertxCrossProcessHandoffTest {
-    static final Duration WAIT = Duration.ofSeconds(30);
+    /** The longest wait for a child's line: a bound for a machine at load 30 (JVM starts took 50 s there). */
+    static final Duration WAIT = Duration.ofSeconds(90);
 
     private static Path dir;
     private static ChildLines old;
@@ -50,7 +51,7 @@ class VertxCrossProcessHandoffTest {
     private static InetSocketAddress target;
 
     @BeforeAll
-    @Timeout(60)
+    @Timeout(150)
     static void startTheChildren() throws Exception {
         assumeTrue(Epoll.isAvailable(), "Netty native epoll unavailable: " + Epoll.unavailabilityCause());
         dir = Files.createTempDirectory("rp-vertx-handoff", PosixFilePermissions.asFileAttribute(
@@ -102,7 +103,7 @@ class VertxCrossProcessHandoffTest {
 
     /** The load every case drives: three clients, {@code GET /hello} on a new connection each. */
     static RequestLoad load(String name) {
-        return RequestLoad.start(name, 3, Duration.ofSeconds(50), (c, i) -> VertxReuseportTest.hello(target));
+        return RequestLoad.start(name, 3, Duration.ofSeconds(100), (c, i) -> VertxReuseportTest.hello(target));
     }
 
     /** Waits at most {@link #WAIT} for {@code n} more answers, failures or not (unlike RequestLoad.awaitMore). */

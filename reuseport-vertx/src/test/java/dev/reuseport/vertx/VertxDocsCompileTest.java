@@ -40,11 +40,11 @@ import org.junit.jupiter.api.Timeout;
  * when its standard input ends.
  */
 @Tag("kernel")
-@Timeout(60)
+@Timeout(180)
 class VertxDocsCompileTest {
     private static final Pattern BLOCK = Pattern.compile("^```java\\s*\\n(.*?)^```", Pattern.MULTILINE | Pattern.DOTALL);
     private static final Pattern SERVING = Pattern.compile("http://127\\.0\\.0\\.1:(\\d+)/");
-    static final Duration WAIT = Duration.ofSeconds(30);
+    static final Duration WAIT = Duration.ofSeconds(90);
 
     @Test
     void theGuidesProgramCompilesAndHandsItsGroupToASecondInstance() throws Exception {
