@@ -7,7 +7,6 @@ import dev.reuseport.testkit.ChildJvm;
 import dev.reuseport.testkit.ChildLines;
 import dev.reuseport.testkit.RequestLoad;
 import io.netty.channel.epoll.Epoll;
-import java.io.IOException;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.nio.file.Files;
@@ -63,7 +62,7 @@ class VertxCrossProcessHandoffTest {
         String ready = old.await(WAIT, "READY ");
         assertThat(ready).as("the old child serves").isNotNull();
         target = new InetSocketAddress(InetAddress.getLoopbackAddress(), Integer.parseInt(ready.substring(6)));
-        warmUp(target);
+        VertxReuseportTest.warmUp(target);
         serving = old;
     }
 
@@ -82,23 +81,6 @@ class VertxCrossProcessHandoffTest {
             }
             Files.deleteIfExists(dir);
         }
-    }
-
-    /**
-     * The first requests to a cold JVM's server (class loading, on a CPU other tests load too), made before
-     * any load: up to 3 tries, one must be answered.
-     */
-    static void warmUp(InetSocketAddress to) throws IOException {
-        IOException last = null;
-        for (int i = 0; i < 3; i++) {
-            try {
-                VertxReuseportTest.hello(to);
-                return;
-            } catch (IOException e) {
-                last = e;
-            }
-        }
-        throw last;
     }
 
     /** The load every case drives: three clients, {@code GET /hello} on a new connection each. */

@@ -131,8 +131,20 @@ class VertxDocsCompileTest {
         return Integer.parseInt(p.group(1));
     }
 
-    /** {@code GET /} on a new connection; the body of a 200 answer, trimmed. */
+    /** {@code GET /} on a new connection; the body of a 200 answer, trimmed. Up to 3 tries (a cold server). */
     private static String get(int port) throws IOException {
+        IOException last = null;
+        for (int i = 0; i < 3; i++) {
+            try {
+                return getOnce(port);
+            } catch (IOException e) {
+                last = e;
+            }
+        }
+        throw last;
+    }
+
+    private static String getOnce(int port) throws IOException {
         try (Socket s = new Socket()) {
             s.connect(new InetSocketAddress("127.0.0.1", port), 5000);
             s.setSoTimeout(5000);

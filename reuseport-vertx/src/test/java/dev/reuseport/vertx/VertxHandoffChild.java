@@ -92,8 +92,22 @@ public final class VertxHandoffChild {
             try {
                 System.out.println("READY " + g.localAddress().getPort());
                 System.out.flush();
+                // standard input ends (the test closed it, or died): stop, handed off or not
+                java.util.concurrent.CountDownLatch inputEnded = new java.util.concurrent.CountDownLatch(1);
+                Thread input = new Thread(() -> {
+                    try {
+                        while (System.in.read() >= 0) {
+                            // the old child takes no orders
+                        }
+                    } catch (java.io.IOException e) {
+                        // ended as well
+                    }
+                    inputEnded.countDown();
+                });
+                input.setDaemon(true);
+                input.start();
                 while (!cs.awaitHandOff(Duration.ofMillis(100))) {
-                    if (System.in.available() < 0) {
+                    if (inputEnded.getCount() == 0) {
                         return;
                     }
                 }
