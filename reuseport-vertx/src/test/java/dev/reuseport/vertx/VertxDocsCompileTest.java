@@ -34,8 +34,8 @@ import org.junit.jupiter.api.Timeout;
 
 /**
  * The Vert.x guide's Java blocks (docs/frameworks/vertx.md) compile against this module's test class path
- * (the project's DocsCompileTest has no Vert.x on its class path), and its complete program runs as the
- * guide says: one instance serving a control socket answers; a second one started with the same path
+ * (the project's DocsCompileTest has no Vert.x on its class path), on both suites, and its complete program
+ * runs as the guide says (on the FFM suite): one instance serving a control socket answers; a second one started with the same path
  * takes the group over and answers on the same port; the first exits 0 on its own; the second exits 0
  * when its standard input ends.
  */
@@ -91,6 +91,10 @@ class VertxDocsCompileTest {
         assertThat(ok).isTrue();
 
         assumeTrue(Epoll.isAvailable(), "Netty native epoll unavailable: " + Epoll.unavailabilityCause());
+        // the run proves the guide, not the backend (VertxCrossProcessHandoffTest hands off on both): two
+        // JVM starts in a row, once per suite is enough
+        assumeTrue(Runtime.version().feature() >= 22, "the guide's program runs on the FFM suite (JDK 22+) only; "
+                + "compiled here");
         Class<?> main;
         try (URLClassLoader l = new URLClassLoader(new java.net.URL[] {out.toUri().toURL()},
                 getClass().getClassLoader())) {
