@@ -5,6 +5,8 @@ import dev.reuseport.netty.GroupServerChannel;
 import dev.reuseport.netty.NettyReuseport;
 import io.grpc.netty.NettyServerBuilder;
 import io.netty.channel.EventLoopGroup;
+import java.net.InetSocketAddress;
+import java.util.function.Supplier;
 
 /**
  * gRPC-java's Netty server ({@code grpc-netty}, not the shaded artifact) serving a {@link ReuseportGroup}'s
@@ -73,5 +75,39 @@ public final class GrpcReuseport {
                 .channelFactory(() -> new GroupServerChannel(group, acceptLoops))
                 .bossEventLoopGroup(acceptLoops)
                 .workerEventLoopGroup(transportLoops);
+    }
+
+    /**
+     * A gRPC server builder whose server serves the group {@code group} supplies, asked for only when the
+     * server starts ({@code start()} binds): a process taking a group over from another
+     * ({@link ReuseportGroup#takeOver}) builds its server first and takes the group over right before
+     * {@code start()}, so that connections arriving meanwhile wait in the sockets' accept queues for the
+     * bind alone, not for the building of the server.
+     *
+     * <pre>{@code
+     * AtomicReference<ReuseportGroup> group = new AtomicReference<>();
+     * Server server = GrpcReuseport.serverBuilder(group::get, loops).addService(myService).build();
+     * group.set(ReuseportGroup.takeOver(control, ReuseportGroup.tcp().port(50051)));
+     * server.start();
+     * }</pre>
+     *
+     * @param group supplies an open TCP group when the server starts
+     * @param loops epoll loops, at least one per worker, for the accept loops and the HTTP/2 transports
+     * @return a builder bound to "the group's address" (port 0 until it starts); add services and build
+     * @throws IllegalArgumentException a null argument (a supplier that gives null or a UDP group makes
+     *                                  {@code start()} fail; gRPC reports the failure of its own clean-up
+     *                                  after the refused channel, not the reason)
+     */
+    public static NettyServerBuilder serverBuilder(Supplier<ReuseportGroup> group, EventLoopGroup loops) {
+        if (group == null || loops == null) {
+            throw new IllegalArgumentException("group supplier " + group + " and loops " + loops + ": accepted: a "
+                    + "supplier of an open TCP ReuseportGroup and epoll loops (MultiThreadIoEventLoopGroup with "
+                    + "EpollIoHandler)");
+        }
+        // port 0: GroupServerChannel binds "whatever the group's address is"
+        return NettyServerBuilder.forAddress(new InetSocketAddress(0))
+                .channelFactory(() -> new GroupServerChannel(group.get(), loops))
+                .bossEventLoopGroup(loops)
+                .workerEventLoopGroup(loops);
     }
 }

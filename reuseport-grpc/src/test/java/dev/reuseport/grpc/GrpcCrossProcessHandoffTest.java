@@ -30,9 +30,16 @@ import org.junit.jupiter.api.Timeout;
  * the calls in between fail (refused, reset, or past their deadline), and the test says how many.
  */
 @Tag("kernel")
-@Timeout(90)
+@Timeout(240)
 class GrpcCrossProcessHandoffTest {
-    static final Duration WAIT = Duration.ofSeconds(30);
+    /** The longest wait for a child's line: a bound for a machine at load 30 (JVM starts took 50 s there). */
+    static final Duration WAIT = Duration.ofSeconds(90);
+    private static final long T0 = System.nanoTime();
+
+    /** A step, with the time since this class loaded: where a slow run spent its time shows in the log. */
+    static void step(String what) {
+        System.out.println("[grpc-handoff +" + (System.nanoTime() - T0) / 1_000_000 + " ms] " + what);
+    }
 
     @Test
     void aHandOffToANewProcessUnderLoadFailsNoCall() throws Exception {
@@ -50,6 +57,7 @@ class GrpcCrossProcessHandoffTest {
             String ready = old.await(WAIT, "READY ");
             assertThat(ready).as("the old child serves").isNotNull();
             int port = Integer.parseInt(ready.substring(6));
+            step("the old child serves");
             InetSocketAddress target = new InetSocketAddress(InetAddress.getLoopbackAddress(), port);
             GrpcReuseportTest.warmUp(target);
             ManagedChannel channel = NettyChannelBuilder.forAddress(target).usePlaintext().build();
@@ -63,6 +71,7 @@ class GrpcCrossProcessHandoffTest {
                 }
             })) {
                 assertThat(load.awaitMore(20, WAIT)).as("calls before the hand-off: %s", load).isTrue();
+                step("20 calls answered");
                 ChildLines neu;
                 if (noHandoff) {
                     old.kill();
@@ -72,19 +81,23 @@ class GrpcCrossProcessHandoffTest {
                     neu = taker;
                     assertThat(neu.await(WAIT, "STARTED")).isNotNull();
                     neu.send("go");
+                    step("go");
                 }
                 try (neu) {
                     if (!noHandoff) {
                         assertThat(neu.await(WAIT, "TOOK-OVER ")).isEqualTo("TOOK-OVER 2");
                     }
                     assertThat(neu.await(WAIT, "READY ")).isEqualTo("READY " + port);
+                    step("the new child serves");
                     if (!noHandoff) {
                         assertThat(old.await(WAIT, "HANDED-OFF")).isNotNull();
                         assertThat(old.awaitExit(WAIT)).as("the old child exits once its calls finished").isZero();
+                        step("the old child exited");
                     }
                     long before = load.ok();
                     load.awaitMore(40, WAIT);
                     load.close();
+                    step("40 more calls answered");
                     System.out.println("grpc cross-process hand-off" + (noHandoff ? " (NOT taken over: old killed)"
                             : "") + ": " + load);
                     assertThat(load.failed()).as("calls failed: %s", load.failures()).isZero();

@@ -21,6 +21,8 @@ import java.net.InetSocketAddress;
 import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.Supplier;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Tag;
@@ -142,5 +144,32 @@ class GrpcReuseportTest {
                     .hasStackTraceContaining("cannot bind " + new InetSocketAddress(LO, other));
             s.shutdownNow();
         }
+    }
+
+    @Test
+    void aSuppliedGroupIsAskedForOnlyWhenTheServerStarts() throws Exception {
+        try (ReuseportGroup g = ReuseportGroup.tcp().address(LO).workers(2).open()) {
+            AtomicInteger asked = new AtomicInteger();
+            Server server = GrpcReuseport.serverBuilder(() -> {
+                asked.incrementAndGet();
+                return g;
+            }, loops).addService(new EchoGrpc().service()).build();
+            assertThat(asked).as("times the group was asked for before start()").hasValue(0);
+            server.start();
+            try {
+                assertThat(asked).as("times the group was asked for by start()").hasValue(1);
+                assertThat(List.<Object>copyOf(server.getListenSockets())).containsExactly(g.localAddress());
+                warmUp(g.localAddress()); // one call answered (of up to 3 tries: a cold path on a loaded CPU)
+                assertThat(g.stats().stream().mapToLong(WorkerStats::accepted).sum()).isPositive();
+            } finally {
+                server.shutdown().awaitTermination(5, TimeUnit.SECONDS);
+            }
+        }
+        // a supplier with no group to give fails start() (gRPC reports its own clean-up failure, not ours)
+        Server empty = GrpcReuseport.serverBuilder(() -> null, loops).addService(new EchoGrpc().service()).build();
+        assertThatThrownBy(empty::start).isNotNull();
+        empty.shutdownNow();
+        assertThatThrownBy(() -> GrpcReuseport.serverBuilder((Supplier<ReuseportGroup>) null, loops))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("group supplier null");
     }
 }

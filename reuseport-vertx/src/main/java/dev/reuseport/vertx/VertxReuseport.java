@@ -17,6 +17,7 @@ import io.vertx.core.net.NetServerOptions;
 import io.vertx.core.transport.Transport;
 import java.net.SocketAddress;
 import java.util.concurrent.ThreadFactory;
+import java.util.function.Supplier;
 
 /**
  * Vert.x 5's TCP and HTTP servers on a {@link ReuseportGroup}'s sockets, through Vert.x's public transport
@@ -38,6 +39,11 @@ import java.util.concurrent.ThreadFactory;
  * Vert.x's acceptor, which runs it on Vert.x's event loops. Restarts, resizes and hand-offs happen
  * underneath. Closing the server gives the sockets back to the group.
  *
+ * <p><b>Hand-offs.</b> A process taking a group over from another ({@link ReuseportGroup#takeOver}) should
+ * be ready to serve when it does: {@link #transport(Supplier, EventLoopGroup)} asks for the group only when
+ * a server binds, so {@code Vertx}, its verticles and servers can be built first and the take-over comes
+ * right before {@code listen}.
+ *
  * <p><b>Limits.</b> A group takes one serving listener: listen one server on it (one verticle instance;
  * Vert.x's own port sharing between instances does not apply). Domain sockets and datagram sockets are
  * Vert.x's epoll transport's own, not the group's. Server socket options Vert.x sets on the bootstrap
@@ -58,12 +64,51 @@ public final class VertxReuseport {
      */
     public static Transport transport(ReuseportGroup group, EventLoopGroup loops) {
         new GroupServerChannel(group, loops); // checks the arguments now
+        return transport(epoll(), () -> group, loops);
+    }
+
+    /**
+     * A Vert.x transport whose TCP servers serve the group {@code group} supplies, asked for only when a
+     * server binds ({@code listen}): build {@code Vertx}, deploy and create the server first, then take the
+     * group over from the process serving it ({@link ReuseportGroup#takeOver}) and listen. Connections that
+     * arrive between the take-over and the bind wait in the sockets' accept queues; this makes that wait
+     * the bind alone, not the building of Vert.x.
+     *
+     * <pre>{@code
+     * AtomicReference<ReuseportGroup> group = new AtomicReference<>();
+     * Vertx vertx = Vertx.builder().withTransport(VertxReuseport.transport(group::get, loops)).build();
+     * HttpServer server = vertx.createHttpServer().requestHandler(handler);
+     * group.set(ReuseportGroup.takeOver(control, ReuseportGroup.tcp().port(8080)));
+     * server.listen(group.get().localAddress().getPort()).await();
+     * }</pre>
+     *
+     * @param group supplies an open TCP group, asked for at each bind of a TCP server
+     * @param loops epoll loops, at least one per worker, where the workers' sockets accept
+     * @return the transport to pass to {@code Vertx.builder().withTransport}
+     * @throws IllegalArgumentException a null argument (a supplier that gives null or a UDP group fails the
+     *                                  server's {@code listen} with one)
+     * @throws IllegalStateException    Vert.x's epoll transport is unavailable here
+     */
+    public static Transport transport(Supplier<ReuseportGroup> group, EventLoopGroup loops) {
+        if (group == null || loops == null) {
+            throw new IllegalArgumentException("group supplier " + group + " and loops " + loops + ": accepted: a "
+                    + "supplier of an open TCP ReuseportGroup and epoll loops (MultiThreadIoEventLoopGroup with "
+                    + "EpollIoHandler)");
+        }
+        return transport(epoll(), group, loops);
+    }
+
+    private static Transport epoll() {
         Transport epoll = Transport.EPOLL;
         if (epoll == null || !epoll.available()) {
             throw new IllegalStateException("Vert.x's epoll transport is unavailable here ("
                     + (epoll == null ? "not on the class path" : epoll.unavailabilityCause()) + "); accepted: Linux "
                     + "with netty-transport-native-epoll for this platform on the class path");
         }
+        return epoll;
+    }
+
+    private static Transport transport(Transport epoll, Supplier<ReuseportGroup> group, EventLoopGroup loops) {
         io.vertx.core.spi.transport.Transport impl = new GroupTransport(epoll.implementation(), group, loops);
         return new Transport() {
             @Override
@@ -91,10 +136,11 @@ public final class VertxReuseport {
     /** Vert.x's epoll transport, with the group's server channel for TCP servers. */
     private static final class GroupTransport implements io.vertx.core.spi.transport.Transport {
         private final io.vertx.core.spi.transport.Transport d;
-        private final ReuseportGroup group;
+        private final Supplier<ReuseportGroup> group;
         private final EventLoopGroup loops;
 
-        GroupTransport(io.vertx.core.spi.transport.Transport delegate, ReuseportGroup group, EventLoopGroup loops) {
+        GroupTransport(io.vertx.core.spi.transport.Transport delegate, Supplier<ReuseportGroup> group,
+                       EventLoopGroup loops) {
             this.d = delegate;
             this.group = group;
             this.loops = loops;
@@ -105,7 +151,7 @@ public final class VertxReuseport {
             if (domainSocket) {
                 return d.serverChannelFactory(true);
             }
-            return () -> new GroupServerChannel(group, loops);
+            return () -> new GroupServerChannel(group.get(), loops);
         }
 
         @Override
