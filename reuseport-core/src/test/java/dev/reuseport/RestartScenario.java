@@ -104,6 +104,7 @@ public final class RestartScenario {
             AtomicBoolean stop = new AtomicBoolean();
             AtomicLong ok = new AtomicLong();
             AtomicLong failed = new AtomicLong();
+            java.util.Map<String, Integer> reasons = new java.util.concurrent.ConcurrentHashMap<>();
             List<Thread> clients = new ArrayList<>();
             for (int t = 0; t < 8; t++) {
                 Thread th = new Thread(() -> {
@@ -114,11 +115,13 @@ public final class RestartScenario {
                             o.write(1);
                             if (s.getInputStream().read() < 0) {
                                 failed.incrementAndGet();
+                                reasons.merge("end of stream before the reply", 1, Integer::sum);
                             } else {
                                 ok.incrementAndGet();
                             }
                         } catch (IOException e) {
                             failed.incrementAndGet();
+                            reasons.merge(e.toString(), 1, Integer::sum);
                         }
                     }
                 });
@@ -146,6 +149,7 @@ public final class RestartScenario {
             }
             System.out.println("ok=" + ok.get());
             System.out.println("failed=" + failed.get());
+            System.out.println("failure_reasons=" + reasons);
             System.out.println("restarts=" + g.restarts());
         }
     }
