@@ -66,16 +66,24 @@ class IngestZeroAllocationTest {
                 assertThat(r.one()).as("warm-up datagram %d", i).isTrue();
                 got.incrementAndGet();
             }
+            // the steady state: the best of four windows. A deoptimisation in one window (a path the warm-up
+            // never took, seen once in a suite run on JDK 17: 55 B per datagram) does not make the receive
+            // allocate; an object per datagram shows in every window.
             long tid = Thread.currentThread().getId();
-            long before = (Long) allocated.invoke(mx, tid);
-            for (int i = 0; i < measured; i++) {
-                if (!r.one()) {
-                    throw new AssertionError("datagram " + i + " did not arrive");
+            int window = measured / 4;
+            double best = Double.MAX_VALUE;
+            for (int k = 0; k < 4; k++) {
+                long before = (Long) allocated.invoke(mx, tid);
+                for (int i = 0; i < window; i++) {
+                    if (!r.one()) {
+                        throw new AssertionError("datagram " + (k * window + i) + " did not arrive");
+                    }
+                    got.incrementAndGet();
                 }
-                got.incrementAndGet();
+                long after = (Long) allocated.invoke(mx, tid);
+                best = Math.min(best, (after - before) / (double) window);
             }
-            long after = (Long) allocated.invoke(mx, tid);
-            return (after - before) / (double) measured;
+            return best;
         } finally {
             stop.set(true);
             sender.join(10_000);
