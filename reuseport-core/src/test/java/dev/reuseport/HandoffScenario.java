@@ -46,16 +46,11 @@ public final class HandoffScenario {
             }
             return;
         }
-        System.out.println("STARTED");
-        System.out.flush();
-        StringBuilder go = new StringBuilder();
-        for (int c = System.in.read(); c != '\n'; c = System.in.read()) {
-            if (c < 0) {
-                return; // the test went away before the go
-            }
-            go.append((char) c);
+        String go = startedThenGo();
+        if (go == null) {
+            return; // the test went away before the go
         }
-        int port = Integer.parseInt(go.toString().trim());
+        int port = Integer.parseInt(go);
         ReuseportGroup.Builder fallback = ReuseportGroup.tcp().address("127.0.0.1").port(port).workers(4).backlog(1024);
         ReuseportGroup g = GroupOpening.takeOver(ctl, fallback, handoff);
         String how = g.audit().entries().stream().filter(l -> l.contains("\"takeover")).findFirst().orElse("none");
@@ -67,5 +62,24 @@ public final class HandoffScenario {
                 // serve until the test closes our standard input
             }
         }
+    }
+
+    /**
+     * For a new side started ahead of its turn: prints {@code STARTED}, then waits for the test's go line on
+     * standard input (the port to fall back to).
+     *
+     * @return the go line, trimmed; null when standard input closed first (the test went away)
+     */
+    static String startedThenGo() throws java.io.IOException {
+        System.out.println("STARTED");
+        System.out.flush();
+        StringBuilder go = new StringBuilder();
+        for (int c = System.in.read(); c != '\n'; c = System.in.read()) {
+            if (c < 0) {
+                return null;
+            }
+            go.append((char) c);
+        }
+        return go.toString().trim();
     }
 }

@@ -40,16 +40,11 @@ public final class ServeHandoffScenario {
                 }
                 return;
             }
-            System.out.println("STARTED");
-            System.out.flush();
-            StringBuilder go = new StringBuilder();
-            for (int c = System.in.read(); c != '\n'; c = System.in.read()) {
-                if (c < 0) {
-                    return; // the test went away before the go
-                }
-                go.append((char) c);
+            String go = HandoffScenario.startedThenGo();
+            if (go == null) {
+                return; // the test went away before the go
             }
-            int port = Integer.parseInt(go.toString().trim());
+            int port = Integer.parseInt(go);
             ReuseportGroup g = ReuseportGroup.takeOver(ctl, null);
             try (ReuseportGroup group = g; Serving s = group.serve(ServeLoad.ECHO_LINE, pool)) {
                 System.out.println("READY " + group.localAddress().getPort() + " slots=" + s.servedSlots()
