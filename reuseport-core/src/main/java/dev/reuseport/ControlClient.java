@@ -77,7 +77,22 @@ public final class ControlClient implements AutoCloseable {
     private String broken;
 
     private Reply exchange(String line) throws IOException {
-        lines.writeLine(line);
+        try {
+            lines.writeLine(line);
+        } catch (IOException e) {
+            // a server that refused this client (ERR uid …, ERR busy) may have closed before the request
+            // arrived, failing the write with EPIPE; its reason is still queued here and says more
+            try {
+                return reply(line);
+            } catch (IOException | RuntimeException unread) {
+                e.addSuppressed(unread);
+                throw e;
+            }
+        }
+        return reply(line);
+    }
+
+    private Reply reply(String line) throws IOException {
         List<String> body = new ArrayList<>();
         for (;;) {
             String l;

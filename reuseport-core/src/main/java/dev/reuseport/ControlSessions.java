@@ -13,11 +13,11 @@ import jnr.unixsocket.UnixSocketChannel;
 import jnr.unixsocket.UnixSocketOptions;
 
 /**
- * The threads a {@link ControlSocket}'s sessions run on, and the steps of its rehearsal request. A request
- * never waits for a thread to be created and started (on a loaded machine several scheduling rounds, which
- * the emergency {@code fallback} must not pay): {@link #STANDING} threads start with the socket and wait
- * for clients until it closes; more start only while more sessions are open (up to the session cap), each
- * kept 30 s after its session.
+ * Who may open a {@link ControlSocket} session, the threads its sessions run on, and the steps of its
+ * rehearsal request. A request never waits for a thread to be created and started (on a loaded machine
+ * several scheduling rounds, which the emergency {@code fallback} must not pay): {@link #STANDING} threads
+ * start with the socket and wait for clients until it closes; more start only while more sessions are open
+ * (up to the session cap), each kept 30 s after its session.
  */
 final class ControlSessions {
     /** Session threads started with the socket and kept running, idle, until it closes. */
@@ -62,5 +62,21 @@ final class ControlSessions {
         while (sessions.get() > 0 && System.nanoTime() < end) { // the session count is exact again after it
             LockSupport.parkNanos(100_000);
         }
+    }
+
+    /**
+     * Whether a peer of {@code peerUid} may use a socket served as {@code uid}: that uid or root, and never
+     * the overflow uid, which the kernel shows for a peer not mapped into this user namespace (a server
+     * running as the overflow uid would otherwise serve every unmapped user).
+     */
+    static boolean peerAllowed(int peerUid, int uid, int overflowUid) {
+        return peerUid != overflowUid && (peerUid == uid || peerUid == 0);
+    }
+
+    /** Why a peer of {@code peerUid} was refused by a socket served as {@code uid}, for its ERR line. */
+    static String refusal(int peerUid, int uid, int overflowUid) {
+        return "uid " + peerUid + " may not use this socket; accepted: uid " + uid + " or root"
+                + (peerUid == overflowUid ? " (uid " + overflowUid + " is the overflow uid of peers not mapped "
+                + "into this user namespace, never served)" : "");
     }
 }

@@ -307,15 +307,6 @@ public final class ControlSocket implements AutoCloseable {
         }
     }
 
-    /**
-     * Whether a peer of {@code peerUid} may use a socket served as {@code uid}: that uid or root, and never
-     * the overflow uid, which the kernel shows for a peer not mapped into this user namespace (a server
-     * running as the overflow uid would otherwise serve every unmapped user).
-     */
-    static boolean peerAllowed(int peerUid, int uid, int overflowUid) {
-        return peerUid != overflowUid && (peerUid == uid || peerUid == 0);
-    }
-
     private static boolean isLive(Path p) {
         try (UnixSocketChannel c = UnixSocketChannel.open(new UnixSocketAddress(p.toFile()))) {
             return c.isConnected();
@@ -463,15 +454,14 @@ public final class ControlSocket implements AutoCloseable {
         try (c) {
             lines = new ControlLines(c.getFD());
             int[] cred = Sys.peerCredentials(lines.fd());
-            if (!peerAllowed(cred[1], uid, overflowUid)) {
+            if (!ControlSessions.peerAllowed(cred[1], uid, overflowUid)) {
                 refusedPeers.incrementAndGet();
                 group.audit().record("peer-refused", "socket", path.toString(), "pid", cred[0], "uid", cred[1],
                         "allowed", "uid " + uid + " or root");
                 LOG.log(System.Logger.Level.WARNING, "control socket " + path + ": refused peer pid " + cred[0]
                         + " uid " + cred[1] + " (serving uid " + uid + " and root only)");
-                lines.writeLine("ERR uid " + cred[1] + " may not use this socket; accepted: uid " + uid + " or root"
-                        + (cred[1] == overflowUid ? " (uid " + overflowUid + " is the overflow uid of peers not mapped "
-                        + "into this user namespace, never served)" : ""));
+                lines.writeLine("ERR " + ControlSessions.refusal(cred[1], uid, overflowUid));
+                lines.lingerForRequest(500); // closing now fails the peer's request write: EPIPE, not this ERR
                 return;
             }
             Sys.setTimeouts(lines.fd(), 60_000);

@@ -53,6 +53,33 @@ class ControlSocketHardeningTest {
     }
 
     @Test
+    void aClientRefusedBeforeItsRequestStillReadsWhy() throws Exception {
+        try (ControlSocket cs = ControlSocket.serve(group, dir.resolve("ctl"), false)) {
+            List<SocketChannel> idle = new ArrayList<>();
+            try {
+                for (int i = 0; i < ControlSocket.MAX_SESSIONS; i++) {
+                    idle.add(SocketChannel.open(UnixDomainSocketAddress.of(cs.path())));
+                }
+                try (ControlClient late = ControlClient.connect(cs.path())) {
+                    long deadline = System.nanoTime() + 5_000_000_000L;
+                    while (cs.refusedSessions()[0] == 0 && System.nanoTime() < deadline) {
+                        Thread.sleep(5);
+                    }
+                    assertThat(cs.refusedSessions()[0]).as("the 65th client was told busy").isEqualTo(1);
+                    Thread.sleep(100); // the server has written ERR busy and closed: our write now fails (EPIPE)
+                    ControlClient.Reply r = late.request("status");
+                    assertThat(r.ok()).isFalse();
+                    assertThat(r.text()).startsWith("busy: " + ControlSocket.MAX_SESSIONS + " sessions open");
+                }
+            } finally {
+                for (SocketChannel c : idle) {
+                    c.close();
+                }
+            }
+        }
+    }
+
+    @Test
     void twoHundredIdleClientsGetBusyPastTheCapAndStatusStillAnswers() throws Exception {
         try (ControlSocket cs = ControlSocket.serve(group, dir.resolve("ctl"), false);
              ControlClient early = ControlClient.connect(cs.path())) {

@@ -34,12 +34,12 @@ class ControlSocketPeerTest {
     void theOverflowUidIsNeverServedEvenWhenTheServerRunsAsIt() {
         int overflow = ControlSocket.overflowUid();
         assertThat(overflow).isPositive();
-        assertThat(ControlSocket.peerAllowed(overflow, overflow, overflow)).as("server running as the overflow uid")
+        assertThat(ControlSessions.peerAllowed(overflow, overflow, overflow)).as("server running as the overflow uid")
                 .isFalse();
-        assertThat(ControlSocket.peerAllowed(overflow, 0, overflow)).isFalse();
-        assertThat(ControlSocket.peerAllowed(1000, 1000, overflow)).isTrue();
-        assertThat(ControlSocket.peerAllowed(0, 1000, overflow)).isTrue();
-        assertThat(ControlSocket.peerAllowed(1001, 1000, overflow)).isFalse();
+        assertThat(ControlSessions.peerAllowed(overflow, 0, overflow)).isFalse();
+        assertThat(ControlSessions.peerAllowed(1000, 1000, overflow)).isTrue();
+        assertThat(ControlSessions.peerAllowed(0, 1000, overflow)).isTrue();
+        assertThat(ControlSessions.peerAllowed(1001, 1000, overflow)).isFalse();
     }
 
     @Test

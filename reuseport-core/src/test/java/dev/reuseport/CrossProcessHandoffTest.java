@@ -246,8 +246,10 @@ class CrossProcessHandoffTest {
             // open the path up (the directory check already passed) so that only SO_PEERCRED stands in the way
             Files.setPosixFilePermissions(dir, PosixFilePermissions.fromString("rwx--x--x"));
             Files.setPosixFilePermissions(ctl, PosixFilePermissions.fromString("rw-rw-rw-"));
-            String py = "import socket,sys; s=socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); "
-                    + "s.sendall(b'handoff 1\\n'); print(s.recv(4096).decode().strip())";
+            // the peer writes its request 100 ms after connecting: the server has refused it by then, and
+            // its write must still succeed (the server lingers) so that it reads why rather than EPIPE
+            String py = "import socket,sys,time; s=socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); "
+                    + "time.sleep(0.1); s.sendall(b'handoff 1\\n'); print(s.recv(4096).decode().strip())";
             Process p = new ProcessBuilder("setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
                     "/usr/bin/python3", "-c", py, ctl.toString()).redirectErrorStream(true).start();
             String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8).trim();

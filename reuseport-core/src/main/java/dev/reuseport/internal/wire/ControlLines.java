@@ -139,4 +139,27 @@ public final class ControlLines {
             }
         }
     }
+
+    /**
+     * Ends our side of the stream, then reads and drops what the peer still sends, until it closes or for
+     * at most {@code millis} and {@link #MAX_LINE} bytes: the last words (an {@code ERR}) stay readable
+     * and the peer's write of its request does not fail. The caller closes afterwards.
+     */
+    public void lingerForRequest(int millis) {
+        try {
+            Sys.shutdown(fd, Sys.SHUT_WR);
+            Sys.setTimeouts(fd, millis);
+            ByteBuffer drop = ByteBuffer.allocate(4096);
+            long deadline = System.nanoTime() + millis * 1_000_000L;
+            for (int read = 0; read < MAX_LINE && System.nanoTime() - deadline < 0; ) {
+                int n = Sys.read(fd, drop.clear());
+                if (n <= 0) { // EOF, or the receive timeout (EAGAIN)
+                    return;
+                }
+                read += n;
+            }
+        } catch (IOException e) {
+            // the peer is gone or broke the stream: nothing left to wait for
+        }
+    }
 }
