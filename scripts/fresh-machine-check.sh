@@ -261,6 +261,9 @@ while read -r n rc s apt_s; do
   else
     { grep -o -E 'sh: [0-9]+: [^ ]+: not found|[a-z-]+: command not found|build-bpf.sh: missing [^:]*|PKIX path building failed|Could not resolve [a-z]+' "$log" || true; } \
       | sort | uniq -c | sed 's/^ */   seen /'
+    # each failing run's own summary: which test, and its assertion's expected/actual lines
+    awk '/^\[ERROR\] (Failures|Errors): *$/ { p = 1 } p { print } p && /^\[(ERROR|WARNING)\] Tests run: / { p = 0 }' "$log" \
+      | cut -c1-240 | head -n 80 | sed 's/^/   ! /'
     tail -n 30 "$log" | cut -c1-240 | sed 's/^/   | /'
   fi
 done <"$logs/results"
