@@ -100,7 +100,7 @@ class ServeHandoffTest {
         }
 
         String await(String prefix) throws InterruptedException {
-            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60); // a JVM start took over 30 s at load 25
             while (System.nanoTime() < deadline) {
                 String l = lines.poll(100, TimeUnit.MILLISECONDS);
                 if (l != null && l.startsWith(prefix)) {
