@@ -152,16 +152,29 @@ class ModulePathTest {
         onModulePath.addAll(denied);
         onModulePath.addAll(List.of("--module-path", app + File.pathSeparator + joined(modulePath),
                 "--module", "dev.reuseport.moduletest/dev.reuseport.moduletest.Main"));
-        Child named = run(onModulePath);
-        assertThat(named.exit).isNotZero();
-        assertThat(named.err).contains("--enable-native-access=dev.reuseport.sys")
-                .doesNotContain("--enable-native-access=ALL-UNNAMED");
-
         List<String> onClassPath = java();
         onClassPath.addAll(denied);
         onClassPath.addAll(List.of("-cp", app + File.pathSeparator + joined(modulePath),
                 "dev.reuseport.moduletest.Main"));
-        Child unnamed = run(onClassPath);
+        // the two children are independent (each fails at its first native call): they run side by side
+        Process first = start(onModulePath, "named");
+        Child named;
+        Child unnamed;
+        try {
+            Process second = start(onClassPath, "unnamed");
+            try {
+                named = finish(first, onModulePath, "named");
+                unnamed = finish(second, onClassPath, "unnamed");
+            } finally {
+                second.destroyForcibly(); // ended already, unless a wait above failed
+            }
+        } finally {
+            first.destroyForcibly();
+        }
+
+        assertThat(named.exit).isNotZero();
+        assertThat(named.err).contains("--enable-native-access=dev.reuseport.sys")
+                .doesNotContain("--enable-native-access=ALL-UNNAMED");
         assertThat(unnamed.out).contains("modules app=null core=null sys=null");
         assertThat(unnamed.exit).isNotZero();
         assertThat(unnamed.err).contains("--enable-native-access=ALL-UNNAMED")
@@ -218,18 +231,27 @@ class ModulePathTest {
     }
 
     private static Child run(List<String> cmd) throws IOException, InterruptedException {
+        return finish(start(cmd, "child"), cmd, "child");
+    }
+
+    /** Starts {@code cmd}, its output and error to {@code name}.out and {@code name}.err in the work directory. */
+    private static Process start(List<String> cmd, String name) throws IOException {
         ProcessBuilder pb = new ProcessBuilder(cmd)
-                .redirectOutput(work.resolve("child.out").toFile())
-                .redirectError(work.resolve("child.err").toFile());
+                .redirectOutput(work.resolve(name + ".out").toFile())
+                .redirectError(work.resolve(name + ".err").toFile());
         pb.environment().remove("CLASSPATH");
         pb.environment().remove("JDK_JAVA_OPTIONS");
-        Process p = pb.start();
+        return pb.start();
+    }
+
+    /** Waits (at most 120 s, then kills it) for a child {@link #start}ed as {@code name}; its outcome. */
+    private static Child finish(Process p, List<String> cmd, String name) throws IOException, InterruptedException {
         if (!p.waitFor(120, TimeUnit.SECONDS)) {
             p.destroyForcibly();
             throw new IOException("child did not finish in 120 s: " + cmd);
         }
-        String out = Files.readString(work.resolve("child.out"));
-        String err = Files.readString(work.resolve("child.err"));
+        String out = Files.readString(work.resolve(name + ".out"));
+        String err = Files.readString(work.resolve(name + ".err"));
         System.out.println("[child] " + String.join(" ", cmd) + "\n[child out] " + out.replace("\n", "\n[child out] ")
                 + "\n[child err] " + err.replace("\n", "\n[child err] "));
         return new Child(p.exitValue(), out, err);

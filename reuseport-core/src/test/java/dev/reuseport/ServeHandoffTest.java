@@ -40,7 +40,9 @@ class ServeHandoffTest {
             assertThat(ready).as("old process ready").isNotNull();
             int port = Integer.parseInt(ready.split(" ")[1]);
             try (ServeLoad load = new ServeLoad(port, 6, 1_000_000)) {
-                Thread.sleep(1000);
+                // the load is on before the hand-off: the old process has answered some of it (was a fixed 1 s)
+                assertThat(ServeLoad.await(() -> load.answered.get() >= 200, 20_000))
+                        .as("the old process answered 200 requests before the hand-off").isTrue();
                 long before = load.answered.get();
                 assertThat(fresh.await("STARTED")).as("new process started").isNotNull();
                 fresh.process.getOutputStream().write((port + "\n").getBytes(StandardCharsets.US_ASCII));
@@ -49,7 +51,10 @@ class ServeHandoffTest {
                 String drained = old.await("DRAINED ");
                 assertThat(drained).as("old process drained").isNotNull()
                         .contains("ended=true", "loops=0", "threads=0", "failures=0");
-                Thread.sleep(1000);
+                // and after it: requests go on being answered once the old process drained (was a fixed 1 s)
+                long atDrain = load.answered.get();
+                assertThat(ServeLoad.await(() -> load.answered.get() >= atDrain + 200, 20_000))
+                        .as("200 more requests answered after the old process drained").isTrue();
                 load.close();
                 assertThat(load.errors).as("requests not answered").isEmpty();
                 assertThat(load.answered.get()).isGreaterThan(before).isEqualTo(load.sent.get());
@@ -95,7 +100,7 @@ class ServeHandoffTest {
         }
 
         String await(String prefix) throws InterruptedException {
-            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60); // a JVM start took over 30 s at load 25
             while (System.nanoTime() < deadline) {
                 String l = lines.poll(100, TimeUnit.MILLISECONDS);
                 if (l != null && l.startsWith(prefix)) {

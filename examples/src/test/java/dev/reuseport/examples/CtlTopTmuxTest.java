@@ -75,8 +75,12 @@ class CtlTopTmuxTest {
                     + "  policy \\S+ \\(table v\\d+, ");
             assertThat(screen).contains("slot", "share", "rate/s", "queue", "drops", "p99");
             String first = screen;
-            Thread.sleep(1500);
-            String later = OpsTesting.run(List.of(tmux, "-L", server, "capture-pane", "-p"), 20)[1];
+            // the view refreshes every 0.5 s: look until it changed, at most 5 s (was a fixed 1.5 s)
+            String later = first;
+            for (long until = System.nanoTime() + 5_000_000_000L; later.equals(first) && System.nanoTime() < until; ) {
+                Thread.sleep(250);
+                later = OpsTesting.run(List.of(tmux, "-L", server, "capture-pane", "-p"), 20)[1];
+            }
             assertThat(later).as("the view refreshes").isNotEqualTo(first);
             OpsTesting.run(List.of(tmux, "-L", server, "send-keys", "q", "Enter"), 20);
             String end = "";

@@ -74,6 +74,10 @@ class SteerObjectMatchesSourceTest {
 
     @Test
     void freshBuildWithTheRecordedClangIsByteIdentical() throws Exception {
+        // clang's output does not depend on the JDK running this test: the build is compared once, on the
+        // JDK 22+ run of the suite (on JDK 17 a loaded machine took 24 s for it); the hashes above run on both
+        org.junit.jupiter.api.Assumptions.assumeTrue(Runtime.version().feature() >= 22,
+                "the fresh clang build is compared once, on the JDK 22+ run of the suite: it does not depend on the JDK");
         String recorded = manifest().get("clang");
         String why = skipReason(recorded);
         if (why != null) {
