@@ -490,7 +490,9 @@ public final class NettyReuseport implements AutoCloseable {
         if (unsettled.isEmpty() || acceptor.eventLoop().inEventLoop()) {
             return;
         }
-        long end = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(SETTLE_TIMEOUT_MILLIS);
+        long start = System.nanoTime();
+        long end = start + TimeUnit.MILLISECONDS.toNanos(SETTLE_TIMEOUT_MILLIS);
+        int waitedFor = unsettled.size();
         synchronized (unsettled) {
             while (!unsettled.isEmpty()) {
                 long left = TimeUnit.NANOSECONDS.toMillis(end - System.nanoTime());
@@ -508,6 +510,9 @@ public final class NettyReuseport implements AutoCloseable {
                 }
             }
         }
+        LOG.log(System.Logger.Level.DEBUG, () -> "the framework read from the " + waitedFor + " connection(s) still "
+                + "on their way when " + group + "'s last socket left, in " + (System.nanoTime() - start) / 1_000_000
+                + " ms");
     }
 
     /**
