@@ -32,6 +32,14 @@ import java.net.SocketAddress;
  * never notices. Closing it (the framework's shutdown) gives the sockets back to the group, which stays
  * open; connections already accepted are the framework's.
  *
+ * <p>Letting go (a cross-process hand-off, the group's close): once the last worker's channel is closed
+ * (nothing more is taken from the kernel queues), the group waits, at most
+ * {@value NettyReuseport#SETTLE_TIMEOUT_MILLIS} ms, until the framework has read from every connection this
+ * channel gave it, or the connection closed. A connection is on its way for a while (this channel's loop,
+ * then the framework's child loop that registers it), and a graceful shutdown begun meanwhile (Vert.x's
+ * {@code server.shutdown} once {@link dev.reuseport.ControlSocket#awaitHandOff} returned) would close it
+ * with its request unread; after the wait each one is a request in progress, which the shutdown finishes.
+ *
  * <p>Bind address: the framework's configured address must be the group's, or port 0 (any host): the group
  * decides where it listens, and a different port is refused with a {@link BindException} naming both.
  * {@link #localAddress()} is the group's address. Options set on it (a backlog, for instance) are

@@ -34,6 +34,7 @@ import java.net.InetSocketAddress;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.TreeMap;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
@@ -86,6 +87,12 @@ public final class NettyReuseport implements AutoCloseable {
     /** How long a leaving socket's channel may take to close on its loop (and a new one to register). */
     public static final long LEAVE_TIMEOUT_MILLIS = 5_000;
 
+    /**
+     * Forward mode ({@link GroupServerChannel}): once the last worker's channel left (a hand-off, a close),
+     * how long the group waits at most for the framework to read from every connection it was given.
+     */
+    public static final long SETTLE_TIMEOUT_MILLIS = 5_000;
+
     private static final System.Logger LOG = System.getLogger("dev.reuseport.netty");
 
     private final ReuseportGroup group;
@@ -105,6 +112,11 @@ public final class NettyReuseport implements AutoCloseable {
     private final Map<Integer, Channel> byFd = new ConcurrentHashMap<>();
     private final Listener listener = new Listener();
     private final AtomicBoolean closed = new AtomicBoolean();
+    /**
+     * Forward mode: the connections given to {@link #acceptor} that the framework has not read from yet
+     * (see {@link Settle}); a framework's graceful shutdown would close them.
+     */
+    private final Set<Channel> unsettled = ConcurrentHashMap.newKeySet();
 
     private NettyReuseport(ReuseportGroup group, List<EventLoop> loops, EventLoopGroup childLoops,
                            ChannelHandler handler) {
@@ -361,7 +373,7 @@ public final class NettyReuseport implements AutoCloseable {
             ch.attr(WORKER).set(worker);
             ChannelFuture f;
             if (acceptor != null) {
-                ch.pipeline().addLast(new AcceptCounter(worker), new Forward(acceptor, worker));
+                ch.pipeline().addLast(new AcceptCounter(worker), new Forward(acceptor, worker, unsettled));
                 f = loop.register(ch);
             } else if (protocol == Protocol.TCP) {
                 f = new ServerBootstrap().group(loop, childLoops == null ? loop : childLoops)
@@ -411,6 +423,9 @@ public final class NettyReuseport implements AutoCloseable {
             }
             bySlot.remove(worker.slot(), ch);
             closeChannel(ch, worker, fd);
+            if (acceptor != null && byFd.isEmpty()) {
+                awaitSettled();
+            }
         }
 
         @Override
@@ -428,7 +443,7 @@ public final class NettyReuseport implements AutoCloseable {
             ch.attr(WORKER).set(heir);
             heir.recordAccepted();
             if (acceptor != null) {
-                acceptor.pipeline().fireChannelRead(ch);
+                forward(acceptor, ch, unsettled);
                 return;
             }
             ch.pipeline().addLast(handler);
@@ -460,6 +475,84 @@ public final class NettyReuseport implements AutoCloseable {
         @Override
         public String toString() {
             return NettyReuseport.this.toString();
+        }
+    }
+
+    /**
+     * Forward mode, once no worker channel is left to accept (the group handed itself off, closed, or took
+     * its sockets back): waits, at most {@value #SETTLE_TIMEOUT_MILLIS} ms, until the framework has read from
+     * every connection it was given, or the connection closed. Until then such a connection is still on its
+     * way (in the acceptor's queue, being registered on a framework loop) or idle in the framework's eyes,
+     * and a graceful shutdown that follows (Vert.x's {@code server.shutdown} once the hand-off is done) would
+     * close it, its request unread: a reset. Not on the acceptor's own loop, which the wait would stall.
+     */
+    private void awaitSettled() {
+        if (unsettled.isEmpty() || acceptor.eventLoop().inEventLoop()) {
+            return;
+        }
+        long start = System.nanoTime();
+        long end = start + TimeUnit.MILLISECONDS.toNanos(SETTLE_TIMEOUT_MILLIS);
+        int waitedFor = unsettled.size();
+        synchronized (unsettled) {
+            while (!unsettled.isEmpty()) {
+                long left = TimeUnit.NANOSECONDS.toMillis(end - System.nanoTime());
+                if (left <= 0) {
+                    LOG.log(System.Logger.Level.WARNING, unsettled.size() + " connection(s) given to " + acceptor
+                            + " sent nothing the framework read within " + SETTLE_TIMEOUT_MILLIS + " ms after "
+                            + group + "'s last socket left; a shutdown now closes them");
+                    return;
+                }
+                try {
+                    unsettled.wait(Math.min(left, 50));
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    return;
+                }
+            }
+        }
+        LOG.log(System.Logger.Level.DEBUG, () -> "the framework read from the " + waitedFor + " connection(s) still "
+                + "on their way when " + group + "'s last socket left, in " + (System.nanoTime() - start) / 1_000_000
+                + " ms");
+    }
+
+    /**
+     * Gives an accepted connection (unregistered) to the framework's server channel, as its read, and counts
+     * it as unsettled until the framework read its first bytes or it closed ({@link Settle}).
+     */
+    private static void forward(Channel acceptor, Channel child, Set<Channel> unsettled) {
+        Settle s = new Settle(unsettled);
+        unsettled.add(child);
+        child.closeFuture().addListener(f -> s.settled(child));
+        child.pipeline().addFirst(s);
+        acceptor.pipeline().fireChannelRead(child);
+    }
+
+    /**
+     * First handler of a connection given to a framework: it settles when the framework's own handlers (put
+     * behind it by the framework's initializer, on registration) have read its first bytes, and then leaves.
+     */
+    private static final class Settle extends ChannelInboundHandlerAdapter {
+        private final Set<Channel> unsettled;
+
+        Settle(Set<Channel> unsettled) {
+            this.unsettled = unsettled;
+        }
+
+        @Override
+        public void channelRead(ChannelHandlerContext ctx, Object msg) {
+            ctx.fireChannelRead(msg); // the framework reads it (an HTTP/1 request is in progress from here)
+            settled(ctx.channel());
+            if (ctx.pipeline().context(this) != null) {
+                ctx.pipeline().remove(this);
+            }
+        }
+
+        void settled(Channel child) {
+            if (unsettled.remove(child) && unsettled.isEmpty()) {
+                synchronized (unsettled) {
+                    unsettled.notifyAll();
+                }
+            }
         }
     }
 
@@ -521,16 +614,20 @@ public final class NettyReuseport implements AutoCloseable {
     private static final class Forward extends ChannelInboundHandlerAdapter {
         private final Channel acceptor;
         private final Worker worker;
+        private final Set<Channel> unsettled;
 
-        Forward(Channel acceptor, Worker worker) {
+        Forward(Channel acceptor, Worker worker, Set<Channel> unsettled) {
             this.acceptor = acceptor;
             this.worker = worker;
+            this.unsettled = unsettled;
         }
 
         @Override
         public void channelRead(ChannelHandlerContext ctx, Object msg) {
             if (msg instanceof Channel child) {
                 child.attr(WORKER).set(worker);
+                forward(acceptor, child, unsettled);
+                return;
             }
             acceptor.pipeline().fireChannelRead(msg);
         }

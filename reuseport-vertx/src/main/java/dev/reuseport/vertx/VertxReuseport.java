@@ -42,7 +42,10 @@ import java.util.function.Supplier;
  * <p><b>Hand-offs.</b> A process taking a group over from another ({@link ReuseportGroup#takeOver}) should
  * be ready to serve when it does: {@link #transport(Supplier, EventLoopGroup)} asks for the group only when
  * a server binds, so {@code Vertx}, its verticles and servers can be built first and the take-over comes
- * right before {@code listen}.
+ * right before {@code listen}. On the old side, {@code ControlSocket.awaitHandOff} returns once the workers'
+ * sockets stopped accepting and Vert.x has read from every connection they accepted (at most
+ * 5 s, {@link dev.reuseport.netty.NettyReuseport#SETTLE_TIMEOUT_MILLIS}): {@code server.shutdown} then finishes
+ * each of them; the rest wait in the sockets' queues for the new process.
  *
  * <p><b>Limits.</b> A group takes one serving listener: listen one server on it (one verticle instance;
  * Vert.x's own port sharing between instances does not apply). Domain sockets and datagram sockets are

@@ -5,29 +5,23 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import dev.reuseport.testkit.ChildJvm;
 import dev.reuseport.testkit.ChildLines;
+import dev.reuseport.testkit.DocBlocks;
 import io.netty.channel.epoll.Epoll;
 import java.io.File;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.net.Socket;
-import java.net.URI;
 import java.net.URLClassLoader;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
-import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Locale;
+import java.util.Map;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
-import javax.tools.Diagnostic;
-import javax.tools.DiagnosticCollector;
-import javax.tools.JavaCompiler;
-import javax.tools.JavaFileObject;
-import javax.tools.SimpleJavaFileObject;
-import javax.tools.ToolProvider;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -42,53 +36,27 @@ import org.junit.jupiter.api.Timeout;
 @Tag("kernel")
 @Timeout(180)
 class VertxDocsCompileTest {
-    private static final Pattern BLOCK = Pattern.compile("^```java\\s*\\n(.*?)^```", Pattern.MULTILINE | Pattern.DOTALL);
     private static final Pattern SERVING = Pattern.compile("http://127\\.0\\.0\\.1:(\\d+)/");
     static final Duration WAIT = Duration.ofSeconds(90);
 
     @Test
     void theGuidesProgramCompilesAndHandsItsGroupToASecondInstance() throws Exception {
-        Path root = Path.of("").toAbsolutePath();
-        while (root != null && !Files.exists(root.resolve("docs/frameworks/vertx.md"))) {
-            root = root.getParent();
-        }
-        assertThat(root).as("docs/frameworks/vertx.md above the working directory").isNotNull();
-        String text = Files.readString(root.resolve("docs/frameworks/vertx.md"));
-        List<JavaFileObject> units = new ArrayList<>();
+        Path root = DocBlocks.projectRoot("docs/frameworks/vertx.md");
+        Map<String, String> sources = new LinkedHashMap<>();
         String program = null;
-        Matcher m = BLOCK.matcher(text);
-        while (m.find()) {
-            String code = m.group(1);
-            Matcher c = Pattern.compile("class\\s+(\\w+)").matcher(code);
-            assertThat(c.find()).as("a class in %s", code).isTrue();
-            if (code.contains("public static void main(")) {
-                program = c.group(1);
+        for (DocBlocks.Block b : DocBlocks.javaBlocks(root, Path.of("docs/frameworks/vertx.md"))) {
+            assertThat(b.className()).as("a class in the block at %s", b.where()).isNotNull();
+            if (b.complete()) {
+                program = b.className();
             }
-            units.add(new SimpleJavaFileObject(URI.create("string:///" + c.group(1) + ".java"),
-                    JavaFileObject.Kind.SOURCE) {
-                @Override
-                public CharSequence getCharContent(boolean ignoreEncodingErrors) {
-                    return code;
-                }
-            });
+            assertThat(sources.put(b.className(), b.code())).as("a second block declaring %s, at %s", b.className(),
+                    b.where()).isNull();
         }
         assertThat(program).as("a complete program among the guide's java blocks").isNotNull();
-        JavaCompiler javac = ToolProvider.getSystemJavaCompiler();
-        assumeTrue(javac != null, "no system Java compiler in " + System.getProperty("java.home"));
         Path work = Files.createTempDirectory("vertx-docs", PosixFilePermissions.asFileAttribute(
                 PosixFilePermissions.fromString("rwx------")));
         Path out = Files.createDirectories(work.resolve("classes"));
-        DiagnosticCollector<JavaFileObject> diags = new DiagnosticCollector<>();
-        boolean ok = javac.getTask(null, null, diags, List.of("-classpath", ChildJvm.classPath(), "-d",
-                out.toString(), "-proc:none", "-Xlint:none"), null, units).call();
-        List<String> errors = new ArrayList<>();
-        for (Diagnostic<? extends JavaFileObject> d : diags.getDiagnostics()) {
-            if (d.getKind() == Diagnostic.Kind.ERROR) {
-                errors.add(d.getSource().getName() + ":" + d.getLineNumber() + ": " + d.getMessage(Locale.ROOT));
-            }
-        }
-        assertThat(errors).as("compile errors").isEmpty();
-        assertThat(ok).isTrue();
+        assertThat(DocBlocks.compile(sources, ChildJvm.classPath(), out)).as("compile errors").isEmpty();
 
         assumeTrue(Epoll.isAvailable(), "Netty native epoll unavailable: " + Epoll.unavailabilityCause());
         // the run proves the guide, not the backend (VertxCrossProcessHandoffTest hands off on both): two

@@ -113,11 +113,8 @@ public final class VertxHandoffChild {
                 }
                 System.out.println("HANDED-OFF");
                 System.out.flush();
-                // KNOWN BUG (see docs/frameworks/vertx.md, Limits): a connection the old group accepted just
-                // before the hand-off can reach Vert.x's acceptor after server.shutdown began, which resets
-                // it (seen once at load 30: 2 resets of 1565). A settle before the shutdown narrows that race;
-                // it does not close it.
-                Thread.sleep(500);
+                // no settle here: the hand-off returned only once Vert.x had read from every connection the
+                // old group's workers accepted (GroupServerChannel), so the shutdown finishes them all
             } finally {
                 s.stop();
             }
