@@ -3,6 +3,12 @@ package dev.reuseport.netty;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
+import dev.reuseport.Policy;
+import dev.reuseport.ReuseportGroup;
+import dev.reuseport.bpf.Dissector;
+import dev.reuseport.netty.check.NatRelay;
+import dev.reuseport.netty.check.QuicEcho;
+import dev.reuseport.netty.check.QuicEchoClients;
 import dev.reuseport.testkit.ChildJvm;
 import io.netty.channel.EventLoopGroup;
 import io.netty.handler.codec.quic.Quic;
@@ -46,7 +52,7 @@ class NettyQuicGenerationsTest {
         assumeTrue(Quic.isAvailable(), "Netty QUIC natives unavailable: " + Quic.unavailabilityCause());
         dir = Files.createTempDirectory("rp-quic-gen", PosixFilePermissions.asFileAttribute(
                 PosixFilePermissions.fromString("rwx------")));
-        QuicTesting.keystore(dir.resolve("server.p12"));
+        QuicEcho.writeSelfSignedKeystore(dir.resolve("server.p12"));
     }
 
     @AfterEach
@@ -132,8 +138,8 @@ class NettyQuicGenerationsTest {
             Child a = server("a", true, null);
             port = field(a.await("READY"), "port");
             InetSocketAddress target = new InetSocketAddress(NettyTesting.LO, port);
-            try (QuicTesting.Clients clients = new QuicTesting.Clients(50, 1_000);
-                 QuicTesting.Clients later = new QuicTesting.Clients(50, 1_000)) {
+            try (QuicEchoClients clients = new QuicEchoClients(50, 1_000);
+                 QuicEchoClients later = new QuicEchoClients(50, 1_000)) {
                 clients.connect(loops, target, 8);
                 clients.start();
                 Child b = server("b", true, "a");
@@ -173,7 +179,7 @@ class NettyQuicGenerationsTest {
         try {
             Child a = server("a", true, null);
             port = field(a.await("READY"), "port");
-            try (QuicTesting.Clients clients = new QuicTesting.Clients(50, 1_000)) {
+            try (QuicEchoClients clients = new QuicEchoClients(50, 1_000)) {
                 clients.connect(loops, new InetSocketAddress(NettyTesting.LO, port), 8);
                 clients.start();
                 Child b = server("b", false, "a");
@@ -188,6 +194,176 @@ class NettyQuicGenerationsTest {
         } finally {
             NettyTesting.shutdown(loops);
         }
+    }
+
+    /**
+     * The old process is killed (-9) while it drains: this side, which took over, sees its sockets gone and
+     * retires its generation (the program keeps no dead entry); the old connections' packets then carry a
+     * cookie of a generation that is gone and go to the working one by the policy (those connections are
+     * lost: their state died with the process), while the working generation's connections and new ones go
+     * on unaffected.
+     */
+    @Test
+    void aKilledDrainingProcessesGenerationIsRetiredAndTheLiveOneGoesOn() throws Exception {
+        EventLoopGroup loops = NettyTesting.epollLoops(2);
+        EventLoopGroup serverLoops = NettyTesting.epollLoops(2);
+        QuicEcho.Echo echo = new QuicEcho.Echo();
+        ReuseportGroup taken = null;
+        NettyQuic quic = null;
+        try {
+            Child a = server("a", true, null);
+            String ready = a.await("READY");
+            port = field(ready, "port");
+            int genA = field(ready, "generation");
+            InetSocketAddress target = new InetSocketAddress(NettyTesting.LO, port);
+            try (QuicEchoClients old = new QuicEchoClients(50, 1_000);
+                 QuicEchoClients live = new QuicEchoClients(50, 1_000);
+                 QuicEchoClients after = new QuicEchoClients(50, 1_000)) {
+                old.connect(loops, target, 4);
+                old.start();
+                taken = takeOverHere("a");
+                quic = NettyQuic.serve(taken, serverLoops, QuicEcho.serverCodec(QuicEcho.serverSsl(
+                        dir.resolve("server.p12")), echo));
+                a.await("DRAINING");
+                int genT = taken.cookieGeneration()[0];
+                live.connect(loops, target, 4);
+                live.start();
+                assertThat(taken.liveGenerations()).as("the draining generation and the working one")
+                        .containsExactlyInAnyOrder(genA, genT);
+                Thread.sleep(300);
+                assertThat(old.failed.get()).as("the old connections, served by the draining process").isZero();
+                long goneBefore = gone(taken);
+
+                a.process.destroyForcibly(); // SIGKILL, mid-drain
+                assertThat(a.process.waitFor(10, TimeUnit.SECONDS)).isTrue();
+                long killed = System.nanoTime();
+                ReuseportGroup t = taken;
+                assertThat(waitFor(() -> t.liveGenerations().equals(List.of(genT)), 5_000))
+                        .as("generation %d of the killed process retired (live: %s)", genA, taken.liveGenerations())
+                        .isTrue();
+                System.out.printf("quic killed drain: generation %d retired %d ms after the kill%n", genA,
+                        (System.nanoTime() - killed) / 1_000_000);
+                assertThat(taken.audit().entries()).anyMatch(e -> e.contains("generation-retired")
+                        && e.contains("the new side"));
+                assertThat(waitFor(() -> gone(t) > goneBefore, 5_000))
+                        .as("the old connections' packets: a cookie of a generation that is gone").isTrue();
+
+                after.connect(loops, target, 4);
+                after.start();
+                Thread.sleep(1_300); // every stream opened so far has had its time
+                System.out.printf("quic killed drain: old broken=%d; live ok=%d failed=%d broken=%d; after ok=%d "
+                        + "failed=%d broken=%d; gone=%d%n", old.broken(), live.ok.get(), live.failed.get(),
+                        live.broken(), after.ok.get(), after.failed.get(), after.broken(), gone(taken) - goneBefore);
+                assertThat(live.failed.get()).as("streams of the working generation's connections failed").isZero();
+                assertThat(live.broken()).isZero();
+                assertThat(after.failed.get()).as("streams of connections made after the kill failed").isZero();
+                assertThat(after.broken()).isZero();
+                assertThat(live.ok.get()).isGreaterThan(4 * 10);
+                assertThat(after.ok.get()).isGreaterThan(4 * 10);
+                assertThat(old.broken()).as("the killed process's connections are lost (expected)").isEqualTo(4);
+                assertThat(echo.connectionCount()).as("this side serves its own connections only").isEqualTo(8);
+                assertThat(quic.misrouted()).isZero();
+            }
+        } finally {
+            if (quic != null) {
+                quic.close();
+            }
+            if (taken != null) {
+                taken.close();
+            }
+            NettyTesting.shutdown(serverLoops);
+            NettyTesting.shutdown(loops);
+        }
+    }
+
+    /**
+     * QUIC handshakes in flight during a hand-off: each client's Initial reached the old process, which
+     * answered, and its answers are held back (a relay) until this side has taken over. The handshakes then
+     * complete on the old process, since the Initials' connection ids are remembered for the socket that
+     * first got them and the server's connection ids steer to its generation: none breaks, and this side
+     * serves only the connections made after the hand-off.
+     */
+    @Test
+    void handshakesInFlightDuringAHandoffComplete() throws Exception {
+        EventLoopGroup loops = NettyTesting.epollLoops(2);
+        EventLoopGroup serverLoops = NettyTesting.epollLoops(2);
+        QuicEcho.Echo echo = new QuicEcho.Echo();
+        ReuseportGroup taken = null;
+        NettyQuic quic = null;
+        try {
+            Child a = server("a", true, null);
+            port = field(a.await("READY"), "port");
+            InetSocketAddress target = new InetSocketAddress(NettyTesting.LO, port);
+            try (NatRelay relay = new NatRelay(target, 1_000, 120_000);
+                 QuicEchoClients inFlight = new QuicEchoClients(50, 1_000, 30);
+                 QuicEchoClients later = new QuicEchoClients(50, 1_000)) {
+                relay.hold(true);
+                inFlight.begin(loops, relay.address(), 8);
+                assertThat(waitFor(() -> relay.heldClients.get() >= 8, 10_000))
+                        .as("the old process answered every Initial (answers held: %d)", relay.held.get()).isTrue();
+                taken = takeOverHere("a");
+                quic = NettyQuic.serve(taken, serverLoops, QuicEcho.serverCodec(QuicEcho.serverSsl(
+                        dir.resolve("server.p12")), echo));
+                a.await("DRAINING");
+                long sent = relay.toServer.get();
+                relay.hold(false);
+                inFlight.finish(30);
+                inFlight.start();
+                later.connect(loops, target, 4);
+                later.start();
+                Thread.sleep(1_300); // every stream opened so far has had its time
+                System.out.printf("quic handshakes in flight: %d held answers, %d client datagrams before the "
+                        + "release; in flight ok=%d failed=%d broken=%d; later ok=%d failed=%d broken=%d; served "
+                        + "here %d%n", relay.held.get(), sent, inFlight.ok.get(), inFlight.failed.get(),
+                        inFlight.broken(), later.ok.get(), later.failed.get(), later.broken(), echo.connectionCount());
+                assertThat(inFlight.connected()).isEqualTo(8);
+                assertThat(inFlight.failed.get()).as("streams of the handshakes in flight failed").isZero();
+                assertThat(inFlight.broken()).isZero();
+                assertThat(inFlight.ok.get()).isGreaterThan(8 * 10);
+                assertThat(later.failed.get()).isZero();
+                assertThat(later.broken()).isZero();
+                assertThat(echo.connectionCount()).as("the handshakes in flight completed on the old process")
+                        .isEqualTo(4);
+            }
+        } finally {
+            if (quic != null) {
+                quic.close();
+            }
+            if (taken != null) {
+                taken.close();
+            }
+            NettyTesting.shutdown(serverLoops);
+            NettyTesting.shutdown(loops);
+        }
+    }
+
+    /** Takes the group over here, from the server whose control socket is {@code from}. */
+    private ReuseportGroup takeOverHere(String from) throws IOException {
+        return ReuseportGroup.takeOver(dir.resolve(from), ReuseportGroup.udp().address(NettyTesting.LO).workers(2)
+                .policy(Policy.roundRobin()).dissector(Dissector.quic(16)).port(port));
+    }
+
+    private static long gone(ReuseportGroup g) {
+        try {
+            return g.dissectorCounters().get(Dissector.Kind.QUIC).gone();
+        } catch (IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
+    }
+
+    private interface Check {
+        boolean holds() throws Exception;
+    }
+
+    private static boolean waitFor(Check c, long millis) throws Exception {
+        long end = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(millis);
+        while (!c.holds()) {
+            if (System.nanoTime() > end) {
+                return false;
+            }
+            Thread.sleep(20);
+        }
+        return true;
     }
 
     private String childLine(String name, String prefix) throws InterruptedException {

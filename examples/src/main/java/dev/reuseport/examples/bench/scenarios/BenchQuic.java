@@ -9,9 +9,11 @@ import dev.reuseport.examples.bench.harness.KernelCounters;
 import dev.reuseport.examples.bench.harness.PairedRounds;
 import dev.reuseport.examples.bench.harness.Progress;
 import dev.reuseport.examples.bench.harness.QuicHandoffs;
-import dev.reuseport.examples.bench.harness.QuicLoad;
 import dev.reuseport.examples.bench.harness.Result;
 import dev.reuseport.netty.NettyQuic;
+import dev.reuseport.netty.check.NatRelay;
+import dev.reuseport.netty.check.QuicEcho;
+import dev.reuseport.netty.check.QuicEchoClients;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
 import io.netty.channel.epoll.EpollIoHandler;
@@ -138,9 +140,9 @@ public final class BenchQuic implements Callable<Integer> {
         serverLoops = new MultiThreadIoEventLoopGroup(max, EpollIoHandler.newFactory());
         clientLoops = new MultiThreadIoEventLoopGroup(2, EpollIoHandler.newFactory());
         try {
-            ssl = QuicLoad.serverSsl();
+            ssl = QuicEcho.selfSignedServerSsl();
             out.printf("%d workers (resized to %d and back), streams of %d B every %d ms per connection, echo timeout "
-                    + "%d ms; server and clients in this JVM, loopback; phases: %s%n%n", workers, max, QuicLoad.PAYLOAD,
+                    + "%d ms; server and clients in this JVM, loopback; phases: %s%n%n", workers, max, QuicEcho.PAYLOAD,
                     periodMillis, timeoutMillis, only == null ? "all" : String.join(",", only));
             // packets/s first, in a fresh JVM: run after the hand-off phase (20 child JVMs, 290k streams of garbage
             // in this heap) its pairs once spread 0.76-1.30 and gave 0.914, against 1.047 (0.93-1.19) without it
@@ -207,12 +209,12 @@ public final class BenchQuic implements Callable<Integer> {
     private long[] run(boolean dissector, int n, int resizeCount, int rebindCount, int max) throws Exception {
         ReuseportGroup.Builder b = ReuseportGroup.udp().address(InetAddress.getLoopbackAddress()).workers(workers);
         b = dissector ? b.policy(Policy.roundRobin()).dissector(Dissector.quic(CID)) : b.policy(Policy.kernelHash());
-        QuicLoad.Echo echo = new QuicLoad.Echo();
+        QuicEcho.Echo echo = new QuicEcho.Echo();
         try (ReuseportGroup g = b.open();
-             NettyQuic quic = NettyQuic.serve(g, serverLoops, QuicLoad.serverCodec(ssl, echo));
-             QuicLoad.NatRelay relay = rebindCount > 0 ? new QuicLoad.NatRelay(g.localAddress(), 1_000,
+             NettyQuic quic = NettyQuic.serve(g, serverLoops, QuicEcho.serverCodec(ssl, echo));
+             NatRelay relay = rebindCount > 0 ? new NatRelay(g.localAddress(), 1_000,
                      (rebindCount + 4) * 1_000L + 60_000) : null;
-             QuicLoad.Clients clients = new QuicLoad.Clients(periodMillis, timeoutMillis)) {
+             QuicEchoClients clients = new QuicEchoClients(periodMillis, timeoutMillis)) {
             if (dissector && !g.capabilities().toString().contains("steering=bpf")) {
                 throw new IllegalStateException("the QUIC dissector needs eBPF steering: " + g.capabilities());
             }
