@@ -178,7 +178,8 @@ class NettyQuicGenerationsTest {
                 long failed = clients.failed.get() + later.failed.get();
                 long broken = clients.broken() + later.broken();
                 System.out.printf("quic generations: connections=%d hand-offs=2 streams_ok=%d streams_failed=%d "
-                        + "broken=%d%n", clients.connected() + later.connected(), ok, failed, broken);
+                        + "(timed out %d + %d) broken=%d (%d + %d)%n", clients.connected() + later.connected(), ok,
+                        failed, clients.timedOut.get(), later.timedOut.get(), broken, clients.broken(), later.broken());
                 assertThat(failed).as("streams failed").isZero();
                 assertThat(broken).as("connections broken").isZero();
                 assertThat(ok).as("streams echoed").isGreaterThan(8 * 20);
