@@ -19,6 +19,9 @@ module dev.reuseport.netty {
     requires io.netty.buffer;
     // NettyQuic and CookieConnectionIds only: Netty's QUIC codec, needed by applications that serve QUIC.
     requires static io.netty.codec.classes.quic;
+    // dev.reuseport.netty.check only (QUIC echo checks: the client's trust-any manager, the echo's events).
+    requires static io.netty.handler;
 
     exports dev.reuseport.netty;
+    exports dev.reuseport.netty.check;
 }

@@ -73,6 +73,26 @@ abstract sealed class GroupDissectors extends GroupLending permits ReuseportGrou
     }
 
     /**
+     * The socket generations the steering program holds LIVE: this group's working one and those of other
+     * processes still draining on the port. A generation leaves this list when its process closes its group
+     * (it retires it), or, when that process died, once the process that took over sees its sockets gone
+     * (within a quarter of a second): its cookies then count as "gone" and its connections' packets go to the
+     * working generation by the policy.
+     *
+     * @return the live generation numbers, ascending; empty without a program with dissectors
+     * @throws GroupClosedException when the group is closed
+     * @throws IOException when a map lookup fails
+     */
+    public List<Integer> liveGenerations() throws IOException {
+        ReuseportGroup g = (ReuseportGroup) this;
+        if (g.isClosed()) {
+            throw new GroupClosedException(g.toString());
+        }
+        dev.reuseport.bpf.SteerProgram p = engine().steering().inner().program();
+        return p == null ? List.of() : dev.reuseport.internal.gen.LiveGenerations.numbers(p);
+    }
+
+    /**
      * Whether another process took this UDP group over with a socket generation of its own
      * ({@link ReuseportGroup#takeOver}): this group now <em>drains</em>. A new process taking over a UDP group
      * whose dissector keeps state (QUIC connection ids, a cookie at an offset, flows) under a table policy

@@ -4,8 +4,9 @@ import dev.reuseport.ControlSocket;
 import dev.reuseport.Policy;
 import dev.reuseport.ReuseportGroup;
 import dev.reuseport.bpf.Dissector;
-import dev.reuseport.examples.bench.harness.QuicLoad;
 import dev.reuseport.netty.NettyQuic;
+import dev.reuseport.netty.check.QuicEcho;
+import dev.reuseport.netty.check.QuicEchoClients;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
 import io.netty.channel.epoll.EpollIoHandler;
@@ -17,7 +18,7 @@ import java.util.concurrent.TimeUnit;
 
 /**
  * {@code netty-echo --quic}: QUIC echo streams (Netty QUIC, a fresh self-signed certificate, ALPN
- * {@value QuicLoad#ALPN}; each stream's bytes come back, then its end) on a UDP group with the QUIC
+ * {@value QuicEcho#ALPN}; each stream's bytes come back, then its end) on a UDP group with the QUIC
  * dissector ({@link NettyQuic}: server connection ids carry the worker's routing cookie). With
  * {@code --serve --control} it serves until handed off; a process started with {@code --take-over} opens its
  * own sockets as a new socket generation, and this one then drains: it keeps serving the QUIC connections
@@ -43,9 +44,9 @@ final class NettyQuicEcho {
         ReuseportGroup.Builder b = ReuseportGroup.udp().address(opts.address).port(opts.port).workers(workers)
                 .policy(policy).dissector(Dissector.quic(CID));
         EventLoopGroup loops = new MultiThreadIoEventLoopGroup(Math.max(workers, 2), EpollIoHandler.newFactory());
-        QuicLoad.Echo echo = new QuicLoad.Echo();
+        QuicEcho.Echo echo = new QuicEcho.Echo();
         try (ReuseportGroup g = opts.open(b);
-             NettyQuic quic = NettyQuic.serve(g, loops, QuicLoad.serverCodec(QuicLoad.serverSsl(), echo))) {
+             NettyQuic quic = NettyQuic.serve(g, loops, QuicEcho.serverCodec(QuicEcho.selfSignedServerSsl(), echo))) {
             int[] gen = g.cookieGeneration();
             out.println("reuseport netty-echo --quic on " + g.localAddress() + ", " + g.workers().size()
                     + " workers, QUIC dissector (connection ids of " + quic.cidLength() + " octets), socket generation "
@@ -95,7 +96,7 @@ final class NettyQuicEcho {
 
     private static int demo(PrintWriter out, ReuseportGroup g, NettyQuic quic, int n) throws Exception {
         EventLoopGroup clientLoops = new MultiThreadIoEventLoopGroup(2, EpollIoHandler.newFactory());
-        try (QuicLoad.Clients clients = new QuicLoad.Clients(50, 2_000)) {
+        try (QuicEchoClients clients = new QuicEchoClients(50, 2_000)) {
             clients.connect(clientLoops, g.localAddress(), n);
             clients.start();
             Thread.sleep(2_000);

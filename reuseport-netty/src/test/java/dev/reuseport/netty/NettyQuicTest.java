@@ -6,6 +6,9 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 import dev.reuseport.Policy;
 import dev.reuseport.ReuseportGroup;
 import dev.reuseport.bpf.Dissector;
+import dev.reuseport.netty.check.NatRelay;
+import dev.reuseport.netty.check.QuicEcho;
+import dev.reuseport.netty.check.QuicEchoClients;
 import io.netty.channel.EventLoopGroup;
 import io.netty.handler.codec.quic.Quic;
 import io.netty.handler.codec.quic.QuicSslContext;
@@ -37,7 +40,7 @@ class NettyQuicTest {
         assumeTrue(Quic.isAvailable(), "Netty QUIC natives unavailable: " + Quic.unavailabilityCause());
         serverLoops = NettyTesting.epollLoops(8);
         clientLoops = NettyTesting.epollLoops(2);
-        ssl = QuicTesting.serverSsl();
+        ssl = QuicEcho.selfSignedServerSsl();
     }
 
     @AfterAll
@@ -55,10 +58,10 @@ class NettyQuicTest {
 
     /** Resizes 4 -> 8 -> 4 ... under 8 long-lived connections (streams every 50 ms, 1 s to echo); returns {broken, failed, ok, misrouted}. */
     private static long[] resizes(boolean cid, int resizes) throws Exception {
-        QuicTesting.Echo echo = new QuicTesting.Echo();
+        QuicEcho.Echo echo = new QuicEcho.Echo();
         try (ReuseportGroup g = group(cid);
-             NettyQuic quic = NettyQuic.serve(g, serverLoops, QuicTesting.serverCodec(ssl, echo));
-             QuicTesting.Clients clients = new QuicTesting.Clients(50, 1_000)) {
+             NettyQuic quic = NettyQuic.serve(g, serverLoops, QuicEcho.serverCodec(ssl, echo));
+             QuicEchoClients clients = new QuicEchoClients(50, 1_000)) {
             if (cid) {
                 assertThat(g.capabilities().toString()).contains("steering=bpf");
             }
@@ -99,11 +102,11 @@ class NettyQuicTest {
      */
     private static long[] rebinding(boolean cid) throws Exception {
         int rebinds = cid ? 2 : 1;
-        QuicTesting.Echo echo = new QuicTesting.Echo();
+        QuicEcho.Echo echo = new QuicEcho.Echo();
         try (ReuseportGroup g = group(cid);
-             NettyQuic quic = NettyQuic.serve(g, serverLoops, QuicTesting.serverCodec(ssl, echo));
-             QuicTesting.NatRelay relay = new QuicTesting.NatRelay(g.localAddress(), 1_000, 30_000);
-             QuicTesting.Clients clients = new QuicTesting.Clients(50, 1_000)) {
+             NettyQuic quic = NettyQuic.serve(g, serverLoops, QuicEcho.serverCodec(ssl, echo));
+             NatRelay relay = new NatRelay(g.localAddress(), 1_000, 30_000);
+             QuicEchoClients clients = new QuicEchoClients(50, 1_000)) {
             InetSocketAddress via = relay.address();
             clients.connect(clientLoops, via, 8);
             clients.start();
@@ -161,7 +164,7 @@ class NettyQuicTest {
         }
         try (ReuseportGroup tcp = ReuseportGroup.tcp().address(NettyTesting.LO).workers(1).open()) {
             org.assertj.core.api.Assertions.assertThatThrownBy(() -> NettyQuic.serve(tcp, serverLoops,
-                    QuicTesting.serverCodec(ssl, new QuicTesting.Echo())))
+                    QuicEcho.serverCodec(ssl, new QuicEcho.Echo())))
                     .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("not a UDP group");
         }
     }

@@ -4,6 +4,7 @@ import dev.reuseport.ControlSocket;
 import dev.reuseport.Policy;
 import dev.reuseport.ReuseportGroup;
 import dev.reuseport.bpf.Dissector;
+import dev.reuseport.netty.check.QuicEcho;
 import io.netty.channel.EventLoopGroup;
 import java.io.BufferedReader;
 import java.io.InputStreamReader;
@@ -33,14 +34,14 @@ public final class QuicHandoffChild {
      */
     public static void main(String[] args) throws Exception {
         EventLoopGroup loops = NettyTesting.epollLoops(2);
-        QuicTesting.Echo echo = new QuicTesting.Echo();
+        QuicEcho.Echo echo = new QuicEcho.Echo();
         ReuseportGroup.Builder b = ReuseportGroup.udp().address(NettyTesting.LO).workers(2).policy(Policy.roundRobin())
                 .dissector(Dissector.quic(16));
         // taking over with standby sockets on the port: the program tags are read before the exchange, so its
         // deadline is not spent in the verifier (a loaded machine took longer than the 10 s it has)
         ReuseportGroup g = args[0].equals("first") ? b.open()
                 : ReuseportGroup.takeOver(Path.of(args[3]), b.port(Integer.parseInt(args[4])));
-        NettyQuic quic = NettyQuic.serve(g, loops, QuicTesting.serverCodec(QuicTesting.serverSsl(Path.of(args[1])),
+        NettyQuic quic = NettyQuic.serve(g, loops, QuicEcho.serverCodec(QuicEcho.serverSsl(Path.of(args[1])),
                 echo));
         ControlSocket cs = ControlSocket.serve(g, Path.of(args[2]), true);
         System.out.println("READY port=" + g.localAddress().getPort() + " generation=" + g.cookieGeneration()[0]
@@ -78,7 +79,7 @@ public final class QuicHandoffChild {
         System.exit(0);
     }
 
-    private static synchronized void report(QuicTesting.Echo echo) {
+    private static synchronized void report(QuicEcho.Echo echo) {
         long n = 0;
         for (int i = 0; i < echo.connections.length(); i++) {
             n += echo.connections.get(i);

@@ -68,6 +68,23 @@ public final class LiveGenerations {
         return new Read(live, retired);
     }
 
+    /**
+     * The numbers of the generations {@code program} holds LIVE, in number order; nothing is changed.
+     *
+     * @param program a program with the dissectors (none: an empty list)
+     * @return the live numbers
+     * @throws NativeException when a lookup fails
+     */
+    public static List<Integer> numbers(SteerProgram program) throws NativeException {
+        List<Integer> live = new ArrayList<>();
+        for (int n = 0; program.dissects() && n < SteerProgram.MAX_GENERATIONS; n++) {
+            if (program.generation(n).state() == SteerProgram.GenerationState.LIVE) {
+                live.add(n);
+            }
+        }
+        return live;
+    }
+
     private static boolean empty(SteerProgram program, GenerationPlanner.Live l) throws NativeException {
         for (int slot = l.base(); slot < l.base() + l.count(); slot++) {
             if (program.slots().cookie(slot) != 0) {

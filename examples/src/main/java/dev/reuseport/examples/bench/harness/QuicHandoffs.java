@@ -1,5 +1,6 @@
 package dev.reuseport.examples.bench.harness;
 
+import dev.reuseport.netty.check.QuicEchoClients;
 import io.netty.channel.EventLoopGroup;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
@@ -57,8 +58,8 @@ public final class QuicHandoffs {
                 PosixFilePermissions.fromString("rwx------")));
         Path ctl = dir.resolve("ctl");
         Deque<ChildJvm> servers = new ArrayDeque<>();
-        Deque<QuicLoad.Clients> open = new ArrayDeque<>();
-        List<QuicLoad.Clients> done = new ArrayList<>();
+        Deque<QuicEchoClients> open = new ArrayDeque<>();
+        List<QuicEchoClients> done = new ArrayList<>();
         List<String> common = List.of("netty-echo", "--quic", "--serve", "--workers", String.valueOf(workers),
                 "--drain-seconds", "60");
         int completed = 0;
@@ -71,7 +72,7 @@ public final class QuicHandoffs {
                 progress.phase((generations ? "generations" : "sockets passed") + ": hand-off " + k + " of "
                         + handoffs);
                 if (open.size() >= 3) { // the oldest batch ends; its server drains and exits
-                    QuicLoad.Clients ending = open.poll();
+                    QuicEchoClients ending = open.poll();
                     done.add(ending);
                     ending.close();
                     closeQuietly(servers.poll());
@@ -85,7 +86,7 @@ public final class QuicHandoffs {
             Thread.sleep(timeoutMillis + 500); // every stream opened so far has had its time
             return tally(done, open, completed);
         } finally {
-            for (QuicLoad.Clients c : open) {
+            for (QuicEchoClients c : open) {
                 c.close();
             }
             for (ChildJvm s : servers) {
@@ -97,14 +98,14 @@ public final class QuicHandoffs {
     }
 
     /** Counts the ended batches (counted as they were before closing) and the open ones, now. */
-    private static Outcome tally(List<QuicLoad.Clients> done, Deque<QuicLoad.Clients> open, int handoffs) {
+    private static Outcome tally(List<QuicEchoClients> done, Deque<QuicEchoClients> open, int handoffs) {
         long connections = 0;
         long broken = 0;
         long ok = 0;
         long failed = 0;
-        List<QuicLoad.Clients> all = new ArrayList<>(done);
+        List<QuicEchoClients> all = new ArrayList<>(done);
         all.addAll(open);
-        for (QuicLoad.Clients c : all) {
+        for (QuicEchoClients c : all) {
             connections += c.connected();
             broken += c.brokenAtClose >= 0 ? c.brokenAtClose : c.broken();
             ok += c.ok.get();
@@ -113,9 +114,9 @@ public final class QuicHandoffs {
         return new Outcome(connections, broken, ok, failed, handoffs);
     }
 
-    private static QuicLoad.Clients connect(EventLoopGroup loops, InetSocketAddress target, int n, long periodMillis,
+    private static QuicEchoClients connect(EventLoopGroup loops, InetSocketAddress target, int n, long periodMillis,
                                             long timeoutMillis) throws Exception {
-        QuicLoad.Clients c = new QuicLoad.Clients(periodMillis, timeoutMillis);
+        QuicEchoClients c = new QuicEchoClients(periodMillis, timeoutMillis);
         try {
             c.connect(loops, target, n);
         } catch (Exception e) {

@@ -5,12 +5,15 @@ import dev.reuseport.ReuseportGroup;
 import dev.reuseport.Worker;
 import dev.reuseport.bpf.Dissector;
 import dev.reuseport.bpf.QuicCid;
+import dev.reuseport.examples.bench.harness.KernelCounters;
+import dev.reuseport.examples.bench.harness.PairedRounds;
 import dev.reuseport.examples.bench.harness.Progress;
 import dev.reuseport.examples.bench.harness.QuicHandoffs;
-import dev.reuseport.examples.bench.harness.QuicLoad;
 import dev.reuseport.examples.bench.harness.Result;
-import dev.reuseport.examples.bench.harness.ToggleRounds;
 import dev.reuseport.netty.NettyQuic;
+import dev.reuseport.netty.check.NatRelay;
+import dev.reuseport.netty.check.QuicEcho;
+import dev.reuseport.netty.check.QuicEchoClients;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
 import io.netty.channel.epoll.EpollIoHandler;
@@ -36,20 +39,23 @@ import picocli.CommandLine.Spec;
 /**
  * {@code bench quic}: a Netty QUIC echo server on a UDP group ({@link NettyQuic}: one codec per worker, server
  * connection ids carrying the worker's routing cookie) and Netty QUIC clients in this JVM on loopback.
- * (1) Long-lived connections open a stream every {@code --period-ms}, each echo checked, through
- * {@code --resizes} resizes (workers to 1.5x and back; the first hold longer than a stream's timeout),
- * with the QUIC dissector, then the same with 2 resizes on the kernel hash (the baseline). (2) NAT
- * rebinding: connections through a relay that moves each client to a new source port every second, with
- * the dissector and on the kernel hash. (3) Packets/s of QUIC short-header datagrams (cookie-bearing ids,
- * 64 flows) to the group's workers, the QUIC dissector (consistent policy) against the kernel hash in
- * alternating rounds. (4) Cross-process hand-offs ({@link QuicHandoffs}): {@code --handoffs} times a
+ * Phases, in this order ({@code --only} picks some: {@code pps}, {@code resizes}, {@code rebind},
+ * {@code handoffs}): (pps) packets/s of QUIC short-header datagrams (cookie-bearing ids, 64 flows) to the
+ * group's workers, the QUIC dissector (consistent policy) against the kernel hash: a warm-up round of each,
+ * then {@code --pairs} pairs in ABBA order, the figure the median of the per-pair ratios
+ * ({@link PairedRounds}); it runs first, in a JVM that has run nothing else. (resizes) long-lived
+ * connections open a stream every {@code --period-ms}, each echo checked, through {@code --resizes} resizes
+ * (workers to 1.5x and back; the first hold longer than a stream's timeout), with the QUIC dissector, then
+ * the same with 2 resizes on the kernel hash (the baseline). (rebind) NAT rebinding: connections through a
+ * relay that moves each client to a new source port every second, with the dissector and on the kernel
+ * hash. (handoffs) cross-process hand-offs ({@link QuicHandoffs}): {@code --handoffs} times a
  * {@code netty-echo --quic} server in a child JVM takes the group over from the previous one while batches
  * of long-lived connections (at least {@code --connections} open at once) keep opening streams; once with
  * socket generations (broken_generations) and once passing the sockets as for TCP (broken_naive).
  */
 @Command(name = "quic", mixinStandardHelpOptions = true,
         description = "Netty QUIC on a group: connections through resizes and NAT rebinding with the QUIC dissector "
-                + "and on the kernel hash, then QUIC packets/s dissector vs kernel hash.")
+                + "and on the kernel hash, hand-offs between JVMs, QUIC packets/s dissector vs kernel hash (--only pps).")
 public final class BenchQuic implements Callable<Integer> {
     private static final int CID = 16;
 
@@ -80,11 +86,22 @@ public final class BenchQuic implements Callable<Integer> {
     @Option(names = "--handoffs", defaultValue = "10", description = "cross-process hand-offs per mode (default ${DEFAULT-VALUE})")
     int handoffs;
 
-    @Option(names = "--pairs", defaultValue = "6", description = "packets/s round pairs (default ${DEFAULT-VALUE})")
+    @Option(names = "--pairs", defaultValue = "12", description = "packets/s round pairs, ABBA order (default ${DEFAULT-VALUE})")
     int pairs;
 
-    @Option(names = "--seconds", defaultValue = "2", description = "seconds per packets/s round (default ${DEFAULT-VALUE})")
+    @Option(names = "--seconds", defaultValue = "1.5", description = "seconds per packets/s round (default ${DEFAULT-VALUE})")
     double seconds;
+
+    @Option(names = "--warmup-seconds", defaultValue = "2", description = "packets/s warm-up per side, discarded (default ${DEFAULT-VALUE})")
+    double warmupSeconds;
+
+    /** The phases {@code --only} names, in the order they run. */
+    static final List<String> PHASES = List.of("resizes", "rebind", "handoffs", "pps");
+
+    @Option(names = "--only", split = ",", paramLabel = "PHASE",
+            description = "run only these phases (comma-separated: resizes, rebind, handoffs, pps; default all); "
+                    + "the RESULT keys of the others print n/a")
+    List<String> only;
 
     private PrintWriter out;
     private QuicSslContext ssl;
@@ -96,13 +113,26 @@ public final class BenchQuic implements Callable<Integer> {
     public Integer call() throws Exception {
         out = spec.commandLine().getOut();
         if (workers < 2 || workers > 64 || connections < 1 || resizes < 2 || rebinds < 2 || rebinds > 6 || pairs < 1
-                || seconds <= 0 || periodMillis < 1 || timeoutMillis < 100 || handoffs < 1) {
+                || seconds <= 0 || warmupSeconds < 0 || periodMillis < 1 || timeoutMillis < 100 || handoffs < 1) {
             throw new picocli.CommandLine.ParameterException(spec.commandLine(), "--workers 2..64, --connections 1+, "
-                    + "--resizes 2+, --rebinds 2..6, --pairs 1+, --seconds > 0, --period-ms 1+, --timeout-ms 100+, "
-                    + "--handoffs 1+");
+                    + "--resizes 2+, --rebinds 2..6, --pairs 1+, --seconds > 0, --warmup-seconds 0+, --period-ms 1+, "
+                    + "--timeout-ms 100+, --handoffs 1+");
+        }
+        if (only != null) {
+            for (String p : only) {
+                if (!PHASES.contains(p)) {
+                    throw new picocli.CommandLine.ParameterException(spec.commandLine(), "--only '" + p
+                            + "'; accepted: a comma-separated list of " + String.join(", ", PHASES));
+                }
+            }
         }
         if (!Quic.isAvailable()) {
             out.println("Netty QUIC natives unavailable: " + Quic.unavailabilityCause());
+            return 1;
+        }
+        String refusal = KernelCounters.loopbackUp(out, new boolean[1]); // a fresh unshare -n has lo down
+        if (refusal != null) {
+            out.println(refusal);
             return 1;
         }
         Progress progress = new Progress(spec.commandLine().getErr(), "quic");
@@ -110,32 +140,61 @@ public final class BenchQuic implements Callable<Integer> {
         serverLoops = new MultiThreadIoEventLoopGroup(max, EpollIoHandler.newFactory());
         clientLoops = new MultiThreadIoEventLoopGroup(2, EpollIoHandler.newFactory());
         try {
-            ssl = QuicLoad.serverSsl();
+            ssl = QuicEcho.selfSignedServerSsl();
             out.printf("%d workers (resized to %d and back), streams of %d B every %d ms per connection, echo timeout "
-                    + "%d ms; server and clients in this JVM, loopback%n%n", workers, max, QuicLoad.PAYLOAD,
-                    periodMillis, timeoutMillis);
-            out.printf("%-22s %-9s %6s %7s %9s %8s %7s %10s%n", "phase", "steering", "conns", "changes", "streams",
-                    "failed", "broken", "misrouted");
-            progress.phase("resizes with the QUIC dissector");
-            long[] cid = run(true, connections, resizes, 0, max);
-            progress.phase("resizes on the kernel hash");
-            long[] hash = run(false, Math.min(connections, 64), 2, 0, max);
-            progress.phase("NAT rebinding with the QUIC dissector");
-            long[] rcid = run(true, rebindConnections, 0, rebinds, max);
-            progress.phase("NAT rebinding on the kernel hash");
-            long[] rhash = run(false, rebindConnections, 0, rebinds, max);
-            QuicHandoffs.Outcome gens = handoffs(true, progress);
-            QuicHandoffs.Outcome naive = handoffs(false, progress);
-            out.println();
-            progress.phase("packets/s");
-            double ratio = packetRates(progress);
-            new Result("quic").put("connections", cid[0]).put("broken_generations", gens.broken())
-                    .put("broken_naive", naive.broken()).put("handoff_connections", gens.connections())
-                    .put("handoff_streams_failed", gens.failed())
-                    .put("streams", cid[2] + rcid[2]).put("streams_failed", cid[3] + rcid[3])
-                    .put("rebind_broken_cid", rcid[1]).put("rebind_broken_hash", rhash[1]).put("misrouted", misrouted)
-                    .put("cid_vs_kernel_pps", ratio, 3).put("resize_broken_cid", cid[1])
-                    .put("resize_broken_hash", hash[1]).print(out);
+                    + "%d ms; server and clients in this JVM, loopback; phases: %s%n%n", workers, max, QuicEcho.PAYLOAD,
+                    periodMillis, timeoutMillis, only == null ? "all" : String.join(",", only));
+            // packets/s first, in a fresh JVM: run after the hand-off phase (20 child JVMs, 290k streams of garbage
+            // in this heap) its pairs once spread 0.76-1.30 and gave 0.914, against 1.047 (0.93-1.19) without it
+            PairedRounds.Outcome pps = null;
+            if (runs("pps")) {
+                progress.phase("packets/s");
+                pps = packetRates(progress);
+                out.println();
+            }
+            long[] cid = null;
+            long[] hash = null;
+            long[] rcid = null;
+            long[] rhash = null;
+            QuicHandoffs.Outcome gens = null;
+            QuicHandoffs.Outcome naive = null;
+            if (runs("resizes") || runs("rebind") || runs("handoffs")) {
+                out.printf("%-22s %-9s %6s %7s %9s %8s %7s %10s%n", "phase", "steering", "conns", "changes", "streams",
+                        "failed", "broken", "misrouted");
+            }
+            if (runs("resizes")) {
+                progress.phase("resizes with the QUIC dissector");
+                cid = run(true, connections, resizes, 0, max);
+                progress.phase("resizes on the kernel hash");
+                hash = run(false, Math.min(connections, 64), 2, 0, max);
+            }
+            if (runs("rebind")) {
+                progress.phase("NAT rebinding with the QUIC dissector");
+                rcid = run(true, rebindConnections, 0, rebinds, max);
+                progress.phase("NAT rebinding on the kernel hash");
+                rhash = run(false, rebindConnections, 0, rebinds, max);
+            }
+            if (runs("handoffs")) {
+                gens = handoffs(true, progress);
+                naive = handoffs(false, progress);
+            }
+            new Result("quic").put("connections", cid == null ? null : cid[0])
+                    .put("broken_generations", gens == null ? null : gens.broken())
+                    .put("broken_naive", naive == null ? null : naive.broken())
+                    .put("handoff_connections", gens == null ? null : gens.connections())
+                    .put("handoff_streams_failed", gens == null ? null : gens.failed())
+                    .put("streams", cid == null && rcid == null ? null : (cid == null ? 0 : cid[2])
+                            + (rcid == null ? 0 : rcid[2]))
+                    .put("streams_failed", cid == null && rcid == null ? null : (cid == null ? 0 : cid[3])
+                            + (rcid == null ? 0 : rcid[3]))
+                    .put("rebind_broken_cid", rcid == null ? null : rcid[1])
+                    .put("rebind_broken_hash", rhash == null ? null : rhash[1]).put("misrouted", misrouted)
+                    .put("cid_vs_kernel_pps", pps == null ? Double.NaN : pps.pairRatio(), 3)
+                    .put("cid_vs_kernel_pps_of_medians", pps == null ? Double.NaN : pps.ratioOfMedians(), 3)
+                    .put("pps_pair_q1", pps == null ? Double.NaN : pps.q1(), 3)
+                    .put("pps_pair_q3", pps == null ? Double.NaN : pps.q3(), 3)
+                    .put("resize_broken_cid", cid == null ? null : cid[1])
+                    .put("resize_broken_hash", hash == null ? null : hash[1]).print(out);
             return 0;
         } finally {
             serverLoops.shutdownGracefully(0, 2, TimeUnit.SECONDS).syncUninterruptibly();
@@ -150,12 +209,12 @@ public final class BenchQuic implements Callable<Integer> {
     private long[] run(boolean dissector, int n, int resizeCount, int rebindCount, int max) throws Exception {
         ReuseportGroup.Builder b = ReuseportGroup.udp().address(InetAddress.getLoopbackAddress()).workers(workers);
         b = dissector ? b.policy(Policy.roundRobin()).dissector(Dissector.quic(CID)) : b.policy(Policy.kernelHash());
-        QuicLoad.Echo echo = new QuicLoad.Echo();
+        QuicEcho.Echo echo = new QuicEcho.Echo();
         try (ReuseportGroup g = b.open();
-             NettyQuic quic = NettyQuic.serve(g, serverLoops, QuicLoad.serverCodec(ssl, echo));
-             QuicLoad.NatRelay relay = rebindCount > 0 ? new QuicLoad.NatRelay(g.localAddress(), 1_000,
+             NettyQuic quic = NettyQuic.serve(g, serverLoops, QuicEcho.serverCodec(ssl, echo));
+             NatRelay relay = rebindCount > 0 ? new NatRelay(g.localAddress(), 1_000,
                      (rebindCount + 4) * 1_000L + 60_000) : null;
-             QuicLoad.Clients clients = new QuicLoad.Clients(periodMillis, timeoutMillis)) {
+             QuicEchoClients clients = new QuicEchoClients(periodMillis, timeoutMillis)) {
             if (dissector && !g.capabilities().toString().contains("steering=bpf")) {
                 throw new IllegalStateException("the QUIC dissector needs eBPF steering: " + g.capabilities());
             }
@@ -188,6 +247,10 @@ public final class BenchQuic implements Callable<Integer> {
         }
     }
 
+    private boolean runs(String phase) {
+        return only == null || only.contains(phase);
+    }
+
     /** {@code --handoffs} cross-process hand-offs with (or without) socket generations, printed as a row. */
     private QuicHandoffs.Outcome handoffs(boolean generations, Progress progress) throws Exception {
         int batch = (connections + 2) / 3; // three batches at least are open at once
@@ -199,15 +262,19 @@ public final class BenchQuic implements Callable<Integer> {
         return o;
     }
 
-    /** Alternating rounds of cookie-bearing short-header datagrams: dissector (consistent) vs kernel hash. */
-    private double packetRates(Progress progress) throws Exception {
+    /**
+     * Cookie-bearing short-header datagrams, the QUIC dissector (consistent policy) against the kernel hash:
+     * warm-up rounds, then {@code --pairs} pairs in ABBA order ({@link PairedRounds}); the figure is the median of
+     * the per-pair ratios.
+     */
+    private PairedRounds.Outcome packetRates(Progress progress) throws Exception {
         try (ReuseportGroup g = ReuseportGroup.udp().address(InetAddress.getLoopbackAddress()).workers(workers)
                 .policy(Policy.kernelHash()).dissector(Dissector.quic(CID)).open()) {
             AtomicLong received = new AtomicLong();
             AtomicLong wrong = new AtomicLong();
             boolean[] steering = new boolean[1];
             java.util.concurrent.atomic.AtomicBoolean stop = new java.util.concurrent.atomic.AtomicBoolean();
-            long endNanos = System.nanoTime() + (long) ((pairs * 2 * seconds + 30) * 1e9);
+            long endNanos = System.nanoTime() + (long) ((pairs * 2 * (seconds + 0.1) + 2 * warmupSeconds + 30) * 1e9);
             List<Thread> threads = new ArrayList<>();
             for (Worker w : g.workers()) {
                 threads.add(start("quic-rx-" + w.slot(), () -> {
@@ -248,22 +315,14 @@ public final class BenchQuic implements Callable<Integer> {
             }
             out.printf("QUIC short-header datagrams (100 B, 64 flows, 2 sender threads) to %d workers: OFF = kernel "
                     + "hash, ON = QUIC dissector (consistent policy)%n", workers);
-            ToggleRounds.Outcome o = ToggleRounds.run(out, pairs, (long) (seconds * 1e9), received::get, "", new ToggleRounds.Toggle() {
-                @Override
-                public void begin(boolean on) throws Exception {
-                    g.policy(on ? Policy.consistent() : Policy.kernelHash());
-                    Thread.sleep(50); // datagrams already queued under the other steering drain first
-                    steering[0] = on;
-                }
-
-                @Override
-                public String end(boolean on) throws Exception {
-                    steering[0] = false;
-                    return "";
-                }
-            }, progress);
-            out.printf("median OFF %.0f/s, ON %.0f/s, ON/OFF %.3f; cookie packets at another worker: %d%n", o.off(),
-                    o.on(), o.ratio(), wrong.get());
+            PairedRounds.Outcome o = PairedRounds.run(out, (long) (warmupSeconds * 1e9), pairs, (long) (seconds * 1e9),
+                    100_000_000L, received::get, on -> {
+                        steering[0] = false;
+                        g.policy(on ? Policy.consistent() : Policy.kernelHash());
+                        Thread.sleep(50); // datagrams already queued under the other steering drain first
+                        steering[0] = on;
+                    }, progress);
+            out.printf("cookie packets at another worker: %d%n", wrong.get());
             misrouted += wrong.get();
             stop.set(true);
             for (Thread t : threads) {
@@ -272,7 +331,7 @@ public final class BenchQuic implements Callable<Integer> {
             for (DatagramChannel c : flows) {
                 c.close();
             }
-            return o.ratio();
+            return o;
         }
     }
 
