@@ -489,6 +489,16 @@ final class JnrBackend implements NativeBackend {
     }
 
     @Override
+    public int gettid() {
+        return (int) libc.syscall(Sys.SYS_GETTID, 0, 0, 0);
+    }
+
+    @Override
+    public int setpriority(int which, int who, int prio) {
+        return check(libc.setpriority(which, who, prio));
+    }
+
+    @Override
     public int schedGetcpu() {
         return check(libc.sched_getcpu());
     }
