@@ -2,7 +2,7 @@ package dev.reuseport;
 
 import dev.reuseport.internal.wire.ControlLines;
 import java.io.IOException;
-import dev.reuseport.sys.internal.Sys;
+import dev.reuseport.internal.ThreadNice;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
@@ -83,7 +83,7 @@ final class ControlSessions {
      * The session threads of one socket, {@link #STANDING} of them started; daemons, each joining
      * {@code priority} as it starts.
      */
-    static ThreadPoolExecutor threads(int maxSessions, Priority priority) {
+    static ThreadPoolExecutor threads(int maxSessions, ThreadNice priority) {
         ThreadPoolExecutor p = new ThreadPoolExecutor(STANDING, maxSessions + 1, 30, TimeUnit.SECONDS,
                 new SynchronousQueue<>(), r -> {
                     Thread t = new Thread(priority.serving(r), "reuseport-control-session");
@@ -92,95 +92,6 @@ final class ControlSessions {
                 });
         p.prestartAllCoreThreads();
         return p;
-    }
-
-    /** Whether a refused priority was logged already (once per JVM: a socket per hand-off would repeat it). */
-    private static final java.util.concurrent.atomic.AtomicBoolean REFUSAL_LOGGED =
-            new java.util.concurrent.atomic.AtomicBoolean();
-
-    /**
-     * The nice value of the threads that serve one control socket (its acceptor and session threads), applied
-     * to each as it starts and to all of them when it changes. A thread whose priority may not be raised
-     * (setpriority refused: no CAP_SYS_NICE) serves at the priority it had; the refusal is logged once.
-     */
-    static final class Priority {
-        private final String where;
-        /** The serving threads now alive, by thread id. */
-        private final java.util.Set<Integer> tids = java.util.concurrent.ConcurrentHashMap.newKeySet();
-        private int nice;
-        private volatile int applied = Integer.MIN_VALUE;
-
-        Priority(String where, int nice) {
-            this.where = where;
-            this.nice = nice;
-        }
-
-        /** {@code r} run on a serving thread: the thread joins first and leaves when {@code r} ends. */
-        Runnable serving(Runnable r) {
-            return () -> {
-                int tid = join();
-                try {
-                    r.run();
-                } finally {
-                    tids.remove(tid);
-                }
-            };
-        }
-
-        /** Registers the calling thread and gives it the current nice value; its thread id. */
-        synchronized int join() {
-            int tid = Sys.threadId();
-            tids.add(tid);
-            apply(tid);
-            return tid;
-        }
-
-        /** Sets the nice value and gives it to every serving thread alive. */
-        synchronized void set(int n) {
-            nice = n;
-            for (int tid : tids) {
-                apply(tid);
-            }
-        }
-
-        synchronized int nice() {
-            return nice;
-        }
-
-        /** How many serving threads are alive now (tests). */
-        int threads() {
-            return tids.size();
-        }
-
-        /** The nice value the last serving thread was given, or MIN_VALUE when refused (or none yet). */
-        int applied() {
-            return applied;
-        }
-
-        private void apply(int tid) {
-            try {
-                Sys.setThreadNice(tid, nice);
-                applied = nice;
-            } catch (java.io.IOException | RuntimeException | LinkageError e) {
-                applied = Integer.MIN_VALUE;
-                if (REFUSAL_LOGGED.compareAndSet(false, true)) {
-                    System.getLogger("dev.reuseport.control").log(System.Logger.Level.WARNING, "control socket "
-                            + where + ": its threads serve at their inherited priority, nice " + nice + " was refused"
-                            + " (" + e.getMessage() + "; raising a priority needs CAP_SYS_NICE); logged once");
-                }
-            }
-        }
-    }
-
-    /**
-     * The nice value of thread {@code tid} of this process ({@code /proc/self/task/<tid>/stat}, field 19).
-     *
-     * @throws IOException when the thread is gone or the file unreadable
-     */
-    static int niceOf(int tid) throws IOException {
-        String stat = Files.readString(Path.of("/proc/self/task/" + tid + "/stat"));
-        String[] f = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
-        return Integer.parseInt(f[16]); // fields from the 3rd (state) on: nice is the 19th
     }
 
     /**
@@ -223,26 +134,6 @@ final class ControlSessions {
         return "uid " + peerUid + " may not use this socket; accepted: uid " + uid + " or root"
                 + (peerUid == overflowUid ? " (uid " + overflowUid + " is the overflow uid of peers not mapped "
                 + "into this user namespace, never served)" : "");
-    }
-
-    /**
-     * Every directory above the socket's: owned by root or this user, and writable by no one else unless
-     * it is root's and sticky (like /tmp: no one else can rename or remove what is ours in it). Otherwise
-     * another user could swap a directory on the way to the socket for one of theirs.
-     */
-    static void checkAncestors(Path from) throws IOException {
-        for (Path d = from; d != null; d = d.getParent()) {
-            int owner = (Integer) Files.getAttribute(d, "unix:uid", LinkOption.NOFOLLOW_LINKS);
-            int mode = (Integer) Files.getAttribute(d, "unix:mode", LinkOption.NOFOLLOW_LINKS);
-            boolean othersWrite = (mode & 0022) != 0;
-            boolean sticky = (mode & 01000) != 0;
-            if (owner != 0 && owner != Sys.uid() || othersWrite && !(sticky && owner == 0)) {
-                throw new IllegalArgumentException("control socket ancestor directory " + d + " is owned by uid "
-                        + owner + " with mode " + String.format("%04o", mode & 07777) + "; accepted: every "
-                        + "directory above the socket owned by root or uid " + Sys.uid() + " and writable by no one "
-                        + "else (a root-owned sticky directory such as /tmp may be)");
-            }
-        }
     }
 
     /** The file's device and inode. */

@@ -85,7 +85,7 @@ public final class ControlSocket implements AutoCloseable {
     /** Ends sessions whose request is not complete by its deadline; started with the acceptor. */
     private final Thread reaper;
     /** The nice value of the acceptor and session threads ({@link #servingNice}). */
-    private final ControlSessions.Priority priority;
+    private final dev.reuseport.internal.ThreadNice priority;
     private final java.util.concurrent.ThreadPoolExecutor sessionThreads;
     /** The socket file as bound (device and inode), so that only that file is ever unlinked. */
     private volatile Object[] boundFile;
@@ -111,7 +111,7 @@ public final class ControlSocket implements AutoCloseable {
         this.handoff = handoff;
         this.path = path;
         this.server = server;
-        this.priority = new ControlSessions.Priority(path.toString(), DEFAULT_SERVING_NICE);
+        this.priority = new dev.reuseport.internal.ThreadNice("control socket " + path, DEFAULT_SERVING_NICE);
         this.sessionThreads = ControlSessions.threads(MAX_SESSIONS, priority);
         ControlCommands.install(this, group, commands);
         this.acceptor = new Thread(priority.serving(this::acceptLoop), "reuseport-control " + path.getFileName());
@@ -124,22 +124,31 @@ public final class ControlSocket implements AutoCloseable {
     public static final int DEFAULT_SERVING_NICE = -10;
 
     /**
-     * Sets the nice value (setpriority per thread) of the threads that serve this socket: its acceptor and
-     * its session threads, now and as they start. By default {@value #DEFAULT_SERVING_NICE}: they are idle
-     * but for requests, and an emergency {@code fallback} comes when the machine is busiest (a new JVM
-     * starting beside load: the request waited milliseconds for each thread to run). A refused raise (no
-     * CAP_SYS_NICE) is logged once and the threads serve at their inherited priority; nothing fails.
+     * Sets the priority of the threads that serve this socket (its acceptor and session threads, now and as
+     * they start; per thread, nothing else in the process changes). By default nice
+     * {@value #DEFAULT_SERVING_NICE}, time-sharing: they are idle but for requests, and an emergency
+     * {@code fallback} comes when the machine is busiest (a new JVM starting beside load: the request waited
+     * milliseconds for each thread to run). A real-time priority (SCHED_RR) puts them ahead of every
+     * time-sharing thread: any request, by a peer allowed on the socket, then runs ahead of the application.
+     * A refused raise (no CAP_SYS_NICE) is logged once and the threads serve as they were; nothing fails.
      *
-     * @param nice -20 (most favoured) to 19
+     * @param nice     -20 (most favoured) to 19
+     * @param realtime 0 (time-sharing, the default) or 1..99: SCHED_RR at that priority
      * @return this control socket
-     * @throws IllegalArgumentException when {@code nice} is outside -20..19
+     * @throws IllegalArgumentException when {@code nice} is outside -20..19 or {@code realtime} outside 0..99
      */
-    public ControlSocket servingNice(int nice) {
-        if (nice < -20 || nice > 19) {
-            throw new IllegalArgumentException("nice " + nice + "; accepted: -20..19");
+    public ControlSocket servingPriority(int nice, int realtime) {
+        if (nice < -20 || nice > 19 || realtime < 0 || realtime > 99) {
+            throw new IllegalArgumentException("nice " + nice + ", realtime " + realtime + "; accepted: nice -20..19, "
+                    + "realtime 0 (time-sharing) or 1..99 (SCHED_RR)");
         }
-        priority.set(nice);
+        priority.set(nice, realtime);
         return this;
+    }
+
+    /** The serving threads' priority (tests). */
+    dev.reuseport.internal.ThreadNice priority() {
+        return priority;
     }
 
     /** Told about workers a command added, so that the application can start serving them. */
@@ -295,7 +304,7 @@ public final class ControlSocket implements AutoCloseable {
                     + " with mode " + PosixFilePermissions.toString(p) + "; accepted: owned by uid " + Sys.uid()
                     + " and writable by no one else (e.g. 0700)");
         }
-        ControlSessions.checkAncestors(dir.toRealPath().getParent());
+        ControlLines.checkAncestors(dir.toRealPath().getParent());
     }
 
     /** /proc/sys/kernel/overflowuid, or 65534 when it cannot be read. */

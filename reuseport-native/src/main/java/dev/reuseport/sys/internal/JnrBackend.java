@@ -499,6 +499,13 @@ final class JnrBackend implements NativeBackend {
     }
 
     @Override
+    public int schedSetscheduler(int tid, int policy, int priority) {
+        long a = scratch.get().address;
+        IO.putInt(a, priority); // struct sched_param
+        return check(libc.sched_setscheduler(tid, policy, a));
+    }
+
+    @Override
     public int schedGetcpu() {
         return check(libc.sched_getcpu());
     }

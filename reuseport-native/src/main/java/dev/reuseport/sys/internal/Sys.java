@@ -530,6 +530,25 @@ public final class Sys {
         check("setpriority", B.setpriority(PRIO_PROCESS, tid, nice));
     }
 
+    /** sched_setscheduler(2)'s policy: the default time-sharing class (priority 0, then the nice value counts). */
+    public static final int SCHED_OTHER = 0;
+    /** sched_setscheduler(2)'s policy: real-time round-robin (priority 1..99), ahead of every SCHED_OTHER thread. */
+    public static final int SCHED_RR = 2;
+
+    /**
+     * Sets the scheduling policy of thread {@code tid} of this process (sched_setscheduler(tid, policy,
+     * {sched_priority})). A real-time policy needs CAP_SYS_NICE (or RLIMIT_RTPRIO).
+     *
+     * @param tid      the thread's id ({@link #threadId()} on it)
+     * @param policy   {@link #SCHED_OTHER} (priority 0) or {@link #SCHED_RR} (priority 1..99)
+     * @param priority the static priority
+     * @throws NativeException sched_setscheduler with the errno: EPERM when not allowed, EINVAL for a
+     *                         priority outside the policy's range, ESRCH when there is no such thread
+     */
+    public static void setThreadScheduler(int tid, int policy, int priority) throws NativeException {
+        check("sched_setscheduler", B.schedSetscheduler(tid, policy, priority));
+    }
+
     /** sched_getcpu(3). */
     public static int currentCpu() throws NativeException {
         return check("sched_getcpu", B.schedGetcpu());

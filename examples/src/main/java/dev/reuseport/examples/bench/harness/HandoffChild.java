@@ -82,6 +82,9 @@ public final class HandoffChild {
         server.serve(g.workers());
         try (ControlSocket cs = (ControlSocket) serve.invoke(null, g, ctl, true, handoff)) {
             cs.command("probe-times", probeTimes());
+            if (HandoffChurn.REALTIME > 0) { // -Dchurn.realtime=N: the control threads at SCHED_RR N
+                cs.servingPriority(ControlSocket.DEFAULT_SERVING_NICE, HandoffChurn.REALTIME);
+            }
             System.out.println("READY " + port);
             System.out.flush();
             if (cs.awaitHandOff(Duration.ofHours(2))) { // or SIGTERM from the parent

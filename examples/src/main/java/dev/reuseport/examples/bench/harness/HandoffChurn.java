@@ -113,6 +113,9 @@ public final class HandoffChurn implements AutoCloseable {
             if (Runtime.version().feature() >= 22) {
                 cmd.add("--enable-native-access=ALL-UNNAMED");
             }
+            if (REALTIME > 0) {
+                cmd.add("-Dchurn.realtime=" + REALTIME);
+            }
             String extra = System.getProperty("soak.childOptions"); // diagnostics, e.g. -Xlog:safepoint
             if (extra != null && !extra.isBlank()) {
                 cmd.addAll(List.of(extra.trim().split("\\s+")));
@@ -411,11 +414,20 @@ public final class HandoffChurn implements AutoCloseable {
         }
     }
 
-    /** The calling thread at the control socket's default nice value, when allowed (else as it was). */
+    /**
+     * {@code -Dchurn.realtime=N} (1..99): the children's control threads and the probe run SCHED_RR at N
+     * ({@code ControlSocket.servingPriority}); 0 (the default): the control socket's default priority.
+     */
+    static final int REALTIME = Integer.getInteger("churn.realtime", 0);
+
+    /** The calling thread at the control socket's priority, when allowed (else as it was). */
     private void raisePriority() {
         try {
-            dev.reuseport.sys.internal.Sys.setThreadNice(dev.reuseport.sys.internal.Sys.threadId(),
-                    dev.reuseport.ControlSocket.DEFAULT_SERVING_NICE);
+            int tid = dev.reuseport.sys.internal.Sys.threadId();
+            if (REALTIME > 0) {
+                dev.reuseport.sys.internal.Sys.setThreadScheduler(tid, dev.reuseport.sys.internal.Sys.SCHED_RR, REALTIME);
+            }
+            dev.reuseport.sys.internal.Sys.setThreadNice(tid, dev.reuseport.ControlSocket.DEFAULT_SERVING_NICE);
         } catch (IOException | RuntimeException e) {
             if (notes.stream().noneMatch(n -> n.startsWith("fallback probe"))) {
                 notes.add("fallback probe at its inherited priority: " + e.getMessage());

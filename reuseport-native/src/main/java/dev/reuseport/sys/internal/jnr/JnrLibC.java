@@ -61,6 +61,8 @@ public interface JnrLibC {
 
     int setpriority(int which, int who, int prio);
 
+    int sched_setscheduler(int pid, int policy, long param);
+
     int sched_setaffinity(int pid, @size_t long cpusetsize, long mask);
 
     @IgnoreError
