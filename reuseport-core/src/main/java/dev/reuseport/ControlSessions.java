@@ -23,8 +23,12 @@ import jnr.unixsocket.UnixSocketOptions;
  * (up to the session cap), each kept 30 s after its session.
  */
 final class ControlSessions {
-    /** Session threads started with the socket and kept running, idle, until it closes. */
-    static final int STANDING = 2;
+    /**
+     * Session threads started with the socket and kept running, idle, until it closes: four, so that a
+     * {@code fallback} finds one waiting while others serve a long session, a hand-off and a session still
+     * ending (bench soak: with two, 7 of 245 probes waited for a thread to be started, up to 3 ms).
+     */
+    static final int STANDING = 4;
 
     private ControlSessions() {
     }
@@ -35,19 +39,25 @@ final class ControlSessions {
     static final int READ = 2;
     static final int RAN = 3;
     static final int WRITTEN = 4;
-    private static final int MARKS = 5;
+    /** How many sessions this thread began before the one in progress (0: a thread started for it). */
+    static final int SESSIONS_BEFORE = 5;
+    private static final int MARKS = 6;
     /**
      * Per session thread, {@link System#nanoTime()} (CLOCK_MONOTONIC, comparable across processes) of the
      * request in progress: the accept returned, its session began on this thread, the request line was read,
-     * the command ran, the reply was written; then the same five of the request before it. A diagnostic
+     * the command ran, the reply was written, the sessions the thread began before; then the same six of the
+     * request before it; then the sessions the thread began. A diagnostic
      * (bench soak's fallback probe reads it through a command of its own: {@link #previousRequest}).
      */
-    private static final ThreadLocal<long[]> TIMES = ThreadLocal.withInitial(() -> new long[2 * MARKS]);
+    private static final ThreadLocal<long[]> TIMES = ThreadLocal.withInitial(() -> new long[2 * MARKS + 1]);
 
     /** A session accepted at {@code acceptedAt} begins on this thread. */
     static void began(long acceptedAt) {
         long[] t = TIMES.get();
-        java.util.Arrays.fill(t, 0);
+        long before = t[2 * MARKS];
+        java.util.Arrays.fill(t, 0, 2 * MARKS, 0);
+        t[2 * MARKS] = before + 1;
+        t[SESSIONS_BEFORE] = before;
         t[ACCEPTED] = acceptedAt;
         t[BEGAN] = System.nanoTime();
     }
@@ -73,7 +83,8 @@ final class ControlSessions {
     /**
      * The moments of the request before the one in progress on this session's thread (a command asking
      * about the previous one): accepted, began (0 when it was not the session's first request), read, ran,
-     * written, as {@link System#nanoTime()}; all 0 when there was none.
+     * written, as {@link System#nanoTime()}, and how many sessions the thread began before that request's
+     * (0: a thread started for it); all 0 when there was none.
      */
     static long[] previousRequest() {
         return java.util.Arrays.copyOfRange(TIMES.get(), MARKS, 2 * MARKS);

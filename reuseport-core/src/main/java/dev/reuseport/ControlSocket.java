@@ -214,7 +214,8 @@ public final class ControlSocket implements AutoCloseable {
      * listening is replaced; one with a live server is replaced only when {@code replace} (the new
      * process of a hand-off takes the path over). The socket file gets mode 0600; a daemon thread named
      * {@code reuseport-control <file name>} accepts clients, and each client is served on a daemon thread
-     * of its own, two of them started with the socket (reads there wait at most 60 seconds for a request).
+     * of its own, four of them started with the socket, all at a raised priority ({@link #servingPriority});
+     * reads there wait at most 60 seconds for a request.
      *
      * @param group   the group the commands act on
      * @param path    the socket file; its absolute form at most 107 bytes (the size of

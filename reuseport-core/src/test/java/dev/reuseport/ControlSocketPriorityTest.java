@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import dev.reuseport.internal.ThreadNice;
+import dev.reuseport.sys.NativeException;
 import dev.reuseport.sys.internal.Sys;
 import dev.reuseport.testkit.ChildJvm;
 import java.nio.file.Files;
@@ -72,6 +73,10 @@ class ControlSocketPriorityTest {
                 assertThat(ThreadNice.schedulerOf(tid)).as("back to SCHED_OTHER: " + tid).containsExactly(Sys.SCHED_OTHER, 0);
             }
             assertNice(cs.priority().threads(), -3);
+            assertThatThrownBy(() -> Sys.setThreadNice(Integer.MAX_VALUE, 0)).isInstanceOf(NativeException.class)
+                    .hasMessageContaining("setpriority: ESRCH");
+            assertThatThrownBy(() -> Sys.setThreadScheduler(Integer.MAX_VALUE, Sys.SCHED_RR, 1))
+                    .isInstanceOf(NativeException.class).hasMessageContaining("sched_setscheduler: ESRCH");
             assertThatThrownBy(() -> cs.servingPriority(20, 0)).isInstanceOf(IllegalArgumentException.class)
                     .hasMessageContaining("nice 20").hasMessageContaining("-20..19");
             assertThatThrownBy(() -> cs.servingPriority(0, 100)).isInstanceOf(IllegalArgumentException.class)

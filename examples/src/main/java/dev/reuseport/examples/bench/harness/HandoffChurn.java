@@ -87,7 +87,8 @@ public final class HandoffChurn implements AutoCloseable {
      * side's first request of the hand-off), round trip us, in-group us (-1: not in the reply), start
      * ({@link System#nanoTime()}: CLOCK_MONOTONIC, comparable with other processes' logs), the old side's pid,
      * connect began, reply read, and the old side's moments of it (accepted, session began, request read,
-     * command ran, reply written; 0: unknown)}}, moments in {@link System#nanoTime()} ({@link ProbeParts}).
+     * command ran, reply written; 0: unknown), sessions the old side's thread served before (0: a new thread,
+     * -1: unknown)}}, moments in {@link System#nanoTime()} ({@link ProbeParts}).
      */
     public final List<long[]> probeSamples = Collections.synchronizedList(new ArrayList<>());
     /** When each SIGKILL was sent ({@link System#nanoTime()}): connections in flight then may be lost. */
@@ -405,7 +406,7 @@ public final class HandoffChurn implements AutoCloseable {
                     fallbackInForceMicros.accumulateAndGet(inGroup, Math::max);
                     long[] side = serverTimes(c); // the old side's moments of that request (not timed)
                     probeSamples.add(new long[] {round, ++ordinal, us, inGroup, t0, oldPid, c0, t1, side[0], side[1],
-                        side[2], side[3], side[4]});
+                        side[2], side[3], side[4], side[5]});
                 }
             } catch (IOException | RuntimeException e) {
                 // the old side went away or the socket moved: the next try connects to whoever serves it
@@ -437,15 +438,17 @@ public final class HandoffChurn implements AutoCloseable {
 
     /**
      * The old side's moments of the request just answered on {@code c} ({@code probe-times}: accepted, began
-     * on its session thread, read, ran, written; System.nanoTime), all 0 when it cannot say.
+     * on its session thread, read, ran, written; System.nanoTime; and the sessions its thread had served
+     * before, 0: a thread started for it), 0 (-1 for the last) when it cannot say.
      */
     private static long[] serverTimes(ControlClient c) {
-        long[] t = new long[5];
+        long[] t = new long[6];
+        java.util.Arrays.fill(t, 5, 6, -1);
         try {
             ControlClient.Reply r = c.request("probe-times");
             String[] w = r.text().split(" ");
-            if (r.ok() && w.length >= 6 && w[0].equals("times")) {
-                for (int k = 0; k < 5; k++) {
+            if (r.ok() && w.length >= 7 && w[0].equals("times")) {
+                for (int k = 0; k < 6; k++) {
                     t[k] = Long.parseLong(w[k + 1]);
                 }
             }
