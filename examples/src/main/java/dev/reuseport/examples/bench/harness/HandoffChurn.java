@@ -416,10 +416,11 @@ public final class HandoffChurn implements AutoCloseable {
     }
 
     /**
-     * {@code -Dchurn.realtime=N} (1..99): the children's control threads and the probe run SCHED_RR at N
-     * ({@code ControlSocket.servingPriority}); 0 (the default): the control socket's default priority.
+     * {@code -Dchurn.realtime=N}: the children's control threads and the probe run SCHED_RR at N (1..99;
+     * {@code ControlSocket.servingPriority}, as an operator who needs the fallback within a millisecond on a
+     * busy machine sets it; by default 1); 0: the control socket's default priority (nice -10).
      */
-    static final int REALTIME = Integer.getInteger("churn.realtime", 0);
+    public static final int REALTIME = Integer.getInteger("churn.realtime", 1);
 
     /** The calling thread at the control socket's priority, when allowed (else as it was). */
     private void raisePriority() {

@@ -182,6 +182,9 @@ public final class SoakReport {
                     ch.hostileRequests.get(), ch.fallbackProbes.get(), ch.fallbackDuringHandoffMicros.get(),
                     ch.fallbackInForceMicros.get());
             out.println("  " + ch.attempted.get() + " hand-offs begun; " + probeSummary(ch.probeSamples));
+            out.println("  the children's control threads and the probe: " + (HandoffChurn.REALTIME > 0 ? "SCHED_RR "
+                    + HandoffChurn.REALTIME : "nice " + dev.reuseport.ControlSocket.DEFAULT_SERVING_NICE)
+                    + " (-Dchurn.realtime=N; 0: the control socket's default, nice -10)");
             ProbeParts.print(out, ch.probeSamples, 8);
             writeProbes(ch.probeSamples, System.getProperty("soak.probes"));
             if (all > 0) {
