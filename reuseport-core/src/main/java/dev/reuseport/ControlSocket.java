@@ -84,7 +84,7 @@ public final class ControlSocket implements AutoCloseable {
     private final Map<ControlLines, Long> deadlines = new java.util.concurrent.ConcurrentHashMap<>();
     /** Ends sessions whose request is not complete by its deadline; started with the acceptor. */
     private final Thread reaper;
-    /** The nice value of the acceptor and session threads ({@link #servingNice}). */
+    /** The nice value of the acceptor and session threads ({@link #servingPriority}). */
     private final dev.reuseport.internal.ThreadNice priority;
     private final java.util.concurrent.ThreadPoolExecutor sessionThreads;
     /** The socket file as bound (device and inode), so that only that file is ever unlinked. */
@@ -120,7 +120,7 @@ public final class ControlSocket implements AutoCloseable {
         this.reaper.setDaemon(true);
     }
 
-    /** The nice value of a control socket's serving threads unless {@link #servingNice} sets another. */
+    /** The nice value of a control socket's serving threads unless {@link #servingPriority} sets another. */
     public static final int DEFAULT_SERVING_NICE = -10;
 
     /**
