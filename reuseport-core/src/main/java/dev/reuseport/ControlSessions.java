@@ -26,7 +26,8 @@ final class ControlSessions {
     /**
      * Session threads started with the socket and kept running, idle, until it closes: four, so that a
      * {@code fallback} finds one waiting while others serve a long session, a hand-off and a session still
-     * ending (bench soak: with two, 7 of 245 probes waited for a thread to be started, up to 3 ms).
+     * ending (bench soak with two: 7 of 245 probes were their thread's first session, some of them on a
+     * thread started for them, and waited up to 3 ms for it).
      */
     static final int STANDING = 4;
 
@@ -39,7 +40,10 @@ final class ControlSessions {
     static final int READ = 2;
     static final int RAN = 3;
     static final int WRITTEN = 4;
-    /** How many sessions this thread began before the one in progress (0: a thread started for it). */
+    /**
+     * How many sessions this thread began before the one in progress; -1: a thread started for it (beyond
+     * the standing ones).
+     */
     static final int SESSIONS_BEFORE = 5;
     private static final int MARKS = 6;
     /**
@@ -57,7 +61,7 @@ final class ControlSessions {
         long before = t[2 * MARKS];
         java.util.Arrays.fill(t, 0, 2 * MARKS, 0);
         t[2 * MARKS] = before + 1;
-        t[SESSIONS_BEFORE] = before;
+        t[SESSIONS_BEFORE] = before == 0 && Thread.currentThread().getName().endsWith(EXTRA) ? -1 : before;
         t[ACCEPTED] = acceptedAt;
         t[BEGAN] = System.nanoTime();
     }
@@ -84,20 +88,25 @@ final class ControlSessions {
      * The moments of the request before the one in progress on this session's thread (a command asking
      * about the previous one): accepted, began (0 when it was not the session's first request), read, ran,
      * written, as {@link System#nanoTime()}, and how many sessions the thread began before that request's
-     * (0: a thread started for it); all 0 when there was none.
+     * (-1: a thread started for it beyond the standing ones); all 0 when there was none.
      */
     static long[] previousRequest() {
         return java.util.Arrays.copyOfRange(TIMES.get(), MARKS, 2 * MARKS);
     }
+
+    /** The end of the name of a session thread started beyond the standing ones. */
+    private static final String EXTRA = "-extra";
 
     /**
      * The session threads of one socket, {@link #STANDING} of them started; daemons, each joining
      * {@code priority} as it starts.
      */
     static ThreadPoolExecutor threads(int maxSessions, ThreadNice priority) {
+        AtomicInteger made = new AtomicInteger();
         ThreadPoolExecutor p = new ThreadPoolExecutor(STANDING, maxSessions + 1, 30, TimeUnit.SECONDS,
                 new SynchronousQueue<>(), r -> {
-                    Thread t = new Thread(priority.serving(r), "reuseport-control-session");
+                    Thread t = new Thread(priority.serving(r), "reuseport-control-session"
+                            + (made.getAndIncrement() < STANDING ? "" : EXTRA));
                     t.setDaemon(true);
                     return t;
                 });

@@ -87,8 +87,8 @@ public final class HandoffChurn implements AutoCloseable {
      * side's first request of the hand-off), round trip us, in-group us (-1: not in the reply), start
      * ({@link System#nanoTime()}: CLOCK_MONOTONIC, comparable with other processes' logs), the old side's pid,
      * connect began, reply read, and the old side's moments of it (accepted, session began, request read,
-     * command ran, reply written; 0: unknown), sessions the old side's thread served before (0: a new thread,
-     * -1: unknown)}}, moments in {@link System#nanoTime()} ({@link ProbeParts}).
+     * command ran, reply written; 0: unknown), sessions the old side's thread served before (-1: a thread
+     * started for it beyond the standing ones, -2: unknown)}}, moments in {@link System#nanoTime()} ({@link ProbeParts}).
      */
     public final List<long[]> probeSamples = Collections.synchronizedList(new ArrayList<>());
     /** When each SIGKILL was sent ({@link System#nanoTime()}): connections in flight then may be lost. */
@@ -440,11 +440,11 @@ public final class HandoffChurn implements AutoCloseable {
     /**
      * The old side's moments of the request just answered on {@code c} ({@code probe-times}: accepted, began
      * on its session thread, read, ran, written; System.nanoTime; and the sessions its thread had served
-     * before, 0: a thread started for it), 0 (-1 for the last) when it cannot say.
+     * before, -1: a thread started for it beyond the standing ones), 0 (-2 for the last) when it cannot say.
      */
     private static long[] serverTimes(ControlClient c) {
         long[] t = new long[6];
-        java.util.Arrays.fill(t, 5, 6, -1);
+        java.util.Arrays.fill(t, 5, 6, -2);
         try {
             ControlClient.Reply r = c.request("probe-times");
             String[] w = r.text().split(" ");

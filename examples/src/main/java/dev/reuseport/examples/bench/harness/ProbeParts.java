@@ -72,7 +72,9 @@ public final class ProbeParts {
                 quantile(rt, 0.5), quantile(rt, 0.9), quantile(rt, 0.99), rt[rt.length - 1], rt.length);
         List<long[]> known = all.stream().map(ProbeParts::parts).filter(p -> p != null).toList();
         out.printf("  its parts (us; %d probes with the old side's moments; %d served by a session thread started for "
-                + "them):%n", known.size(), all.stream().filter(s -> s.length > 13 && s[13] == 0).count());
+                + "them, %d by a standing one's first session):%n", known.size(),
+                all.stream().filter(s -> s.length > 13 && s[13] == -1).count(),
+                all.stream().filter(s -> s.length > 13 && s[13] == 0).count());
         out.printf("    %-11s %8s %8s %8s%n", "part", "p50", "p99", "max");
         for (int k = 0; k < NAMES.size(); k++) {
             int col = k;
@@ -91,7 +93,8 @@ public final class ProbeParts {
                 for (int k = 0; k < p.length; k++) {
                     b.append(' ').append(NAMES.get(k)).append(' ').append(p[k]);
                 }
-                b.append(s.length > 13 && s[13] == 0 ? " (on a session thread started for it)" : "");
+                b.append(s.length > 13 && s[13] == -1 ? " (on a session thread started for it)"
+                        : s.length > 13 && s[13] == 0 ? " (its thread's first session)" : "");
             }
             out.printf(Locale.ROOT, "    %d/%d: %d us, in group %d:%s%n", s[0], s[1], s[2], s[3], b);
         }
