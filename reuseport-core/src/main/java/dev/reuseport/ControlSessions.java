@@ -2,6 +2,9 @@ package dev.reuseport;
 
 import dev.reuseport.internal.wire.ControlLines;
 import java.io.IOException;
+import dev.reuseport.internal.ThreadNice;
+import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.util.concurrent.SynchronousQueue;
 import java.util.concurrent.ThreadPoolExecutor;
@@ -20,17 +23,90 @@ import jnr.unixsocket.UnixSocketOptions;
  * (up to the session cap), each kept 30 s after its session.
  */
 final class ControlSessions {
-    /** Session threads started with the socket and kept running, idle, until it closes. */
-    static final int STANDING = 2;
+    /**
+     * Session threads started with the socket and kept running, idle, until it closes: four, so that a
+     * {@code fallback} finds one waiting while others serve a long session, a hand-off and a session still
+     * ending (bench soak with two: 7 of 245 probes were their thread's first session, some of them on a
+     * thread started for them, and waited up to 3 ms for it).
+     */
+    static final int STANDING = 4;
 
     private ControlSessions() {
     }
 
-    /** The session threads of one socket, {@link #STANDING} of them started; daemons. */
-    static ThreadPoolExecutor threads(int maxSessions) {
+    /** {@link #mark} slots: the moments of a request's path through a session. */
+    static final int ACCEPTED = 0;
+    static final int BEGAN = 1;
+    static final int READ = 2;
+    static final int RAN = 3;
+    static final int WRITTEN = 4;
+    /**
+     * How many sessions this thread began before the one in progress; -1: a thread started for it (beyond
+     * the standing ones).
+     */
+    static final int SESSIONS_BEFORE = 5;
+    private static final int MARKS = 6;
+    /**
+     * Per session thread, {@link System#nanoTime()} (CLOCK_MONOTONIC, comparable across processes) of the
+     * request in progress: the accept returned, its session began on this thread, the request line was read,
+     * the command ran, the reply was written, the sessions the thread began before; then the same six of the
+     * request before it; then the sessions the thread began. A diagnostic
+     * (bench soak's fallback probe reads it through a command of its own: {@link #previousRequest}).
+     */
+    private static final ThreadLocal<long[]> TIMES = ThreadLocal.withInitial(() -> new long[2 * MARKS + 1]);
+
+    /** A session accepted at {@code acceptedAt} begins on this thread. */
+    static void began(long acceptedAt) {
+        long[] t = TIMES.get();
+        long before = t[2 * MARKS];
+        java.util.Arrays.fill(t, 0, 2 * MARKS, 0);
+        t[2 * MARKS] = before + 1;
+        t[SESSIONS_BEFORE] = before == 0 && Thread.currentThread().getName().endsWith(EXTRA) ? -1 : before;
+        t[ACCEPTED] = acceptedAt;
+        t[BEGAN] = System.nanoTime();
+    }
+
+    /** Marks a moment of the request in progress; {@link #READ} starts a request, keeping the one before. */
+    static void mark(int slot) {
+        long now = System.nanoTime();
+        long[] t = TIMES.get();
+        if (slot == READ) {
+            if (t[READ] != 0) {
+                System.arraycopy(t, 0, t, MARKS, MARKS);
+                t[ACCEPTED] = 0;
+                t[BEGAN] = 0;
+            } else {
+                java.util.Arrays.fill(t, MARKS, 2 * MARKS, 0);
+            }
+            t[RAN] = 0;
+            t[WRITTEN] = 0;
+        }
+        t[slot] = now;
+    }
+
+    /**
+     * The moments of the request before the one in progress on this session's thread (a command asking
+     * about the previous one): accepted, began (0 when it was not the session's first request), read, ran,
+     * written, as {@link System#nanoTime()}, and how many sessions the thread began before that request's
+     * (-1: a thread started for it beyond the standing ones); all 0 when there was none.
+     */
+    static long[] previousRequest() {
+        return java.util.Arrays.copyOfRange(TIMES.get(), MARKS, 2 * MARKS);
+    }
+
+    /** The end of the name of a session thread started beyond the standing ones. */
+    private static final String EXTRA = "-extra";
+
+    /**
+     * The session threads of one socket, {@link #STANDING} of them started; daemons, each joining
+     * {@code priority} as it starts.
+     */
+    static ThreadPoolExecutor threads(int maxSessions, ThreadNice priority) {
+        AtomicInteger made = new AtomicInteger();
         ThreadPoolExecutor p = new ThreadPoolExecutor(STANDING, maxSessions + 1, 30, TimeUnit.SECONDS,
                 new SynchronousQueue<>(), r -> {
-                    Thread t = new Thread(r, "reuseport-control-session");
+                    Thread t = new Thread(priority.serving(r), "reuseport-control-session"
+                            + (made.getAndIncrement() < STANDING ? "" : EXTRA));
                     t.setDaemon(true);
                     return t;
                 });
@@ -78,5 +154,20 @@ final class ControlSessions {
         return "uid " + peerUid + " may not use this socket; accepted: uid " + uid + " or root"
                 + (peerUid == overflowUid ? " (uid " + overflowUid + " is the overflow uid of peers not mapped "
                 + "into this user namespace, never served)" : "");
+    }
+
+    /** The file's device and inode. */
+    static Object[] fileKey(Path p) throws IOException {
+        return new Object[] {Files.getAttribute(p, "unix:dev", LinkOption.NOFOLLOW_LINKS),
+            Files.getAttribute(p, "unix:ino", LinkOption.NOFOLLOW_LINKS)};
+    }
+
+    /** Whether a server listens at {@code p}. */
+    static boolean isLive(Path p) {
+        try (UnixSocketChannel c = UnixSocketChannel.open(new UnixSocketAddress(p.toFile()))) {
+            return c.isConnected();
+        } catch (IOException e) {
+            return false;
+        }
     }
 }

@@ -84,7 +84,9 @@ public final class ControlSocket implements AutoCloseable {
     private final Map<ControlLines, Long> deadlines = new java.util.concurrent.ConcurrentHashMap<>();
     /** Ends sessions whose request is not complete by its deadline; started with the acceptor. */
     private final Thread reaper;
-    private final java.util.concurrent.ThreadPoolExecutor sessionThreads = ControlSessions.threads(MAX_SESSIONS);
+    /** The nice value of the acceptor and session threads ({@link #servingPriority}). */
+    private final dev.reuseport.internal.ThreadNice priority;
+    private final java.util.concurrent.ThreadPoolExecutor sessionThreads;
     /** The socket file as bound (device and inode), so that only that file is ever unlinked. */
     private volatile Object[] boundFile;
 
@@ -109,11 +111,44 @@ public final class ControlSocket implements AutoCloseable {
         this.handoff = handoff;
         this.path = path;
         this.server = server;
+        this.priority = new dev.reuseport.internal.ThreadNice("control socket " + path, DEFAULT_SERVING_NICE);
+        this.sessionThreads = ControlSessions.threads(MAX_SESSIONS, priority);
         ControlCommands.install(this, group, commands);
-        this.acceptor = new Thread(this::acceptLoop, "reuseport-control " + path.getFileName());
+        this.acceptor = new Thread(priority.serving(this::acceptLoop), "reuseport-control " + path.getFileName());
         this.acceptor.setDaemon(true);
         this.reaper = new Thread(this::reapLoop, "reuseport-control-deadline " + path.getFileName());
         this.reaper.setDaemon(true);
+    }
+
+    /** The nice value of a control socket's serving threads unless {@link #servingPriority} sets another. */
+    public static final int DEFAULT_SERVING_NICE = -10;
+
+    /**
+     * Sets the priority of the threads that serve this socket (its acceptor and session threads, now and as
+     * they start; per thread, nothing else in the process changes). By default nice
+     * {@value #DEFAULT_SERVING_NICE}, time-sharing: they are idle but for requests, and an emergency
+     * {@code fallback} comes when the machine is busiest (a new JVM starting beside load: the request waited
+     * milliseconds for each thread to run). A real-time priority (SCHED_RR) puts them ahead of every
+     * time-sharing thread: any request, by a peer allowed on the socket, then runs ahead of the application.
+     * A refused raise (no CAP_SYS_NICE) is logged once and the threads serve as they were; nothing fails.
+     *
+     * @param nice     -20 (most favoured) to 19
+     * @param realtime 0 (time-sharing, the default) or 1..99: SCHED_RR at that priority
+     * @return this control socket
+     * @throws IllegalArgumentException when {@code nice} is outside -20..19 or {@code realtime} outside 0..99
+     */
+    public ControlSocket servingPriority(int nice, int realtime) {
+        if (nice < -20 || nice > 19 || realtime < 0 || realtime > 99) {
+            throw new IllegalArgumentException("nice " + nice + ", realtime " + realtime + "; accepted: nice -20..19, "
+                    + "realtime 0 (time-sharing) or 1..99 (SCHED_RR)");
+        }
+        priority.set(nice, realtime);
+        return this;
+    }
+
+    /** The serving threads' priority (tests). */
+    dev.reuseport.internal.ThreadNice priority() {
+        return priority;
     }
 
     /** Told about workers a command added, so that the application can start serving them. */
@@ -179,7 +214,8 @@ public final class ControlSocket implements AutoCloseable {
      * listening is replaced; one with a live server is replaced only when {@code replace} (the new
      * process of a hand-off takes the path over). The socket file gets mode 0600; a daemon thread named
      * {@code reuseport-control <file name>} accepts clients, and each client is served on a daemon thread
-     * of its own, two of them started with the socket (reads there wait at most 60 seconds for a request).
+     * of its own, four of them started with the socket, all at a raised priority ({@link #servingPriority});
+     * reads there wait at most 60 seconds for a request.
      *
      * @param group   the group the commands act on
      * @param path    the socket file; its absolute form at most 107 bytes (the size of
@@ -209,7 +245,7 @@ public final class ControlSocket implements AutoCloseable {
                 throw new IllegalArgumentException("control socket path " + abs + " exists and is not a socket; "
                         + "accepted: a free path or a stale socket");
             }
-            if (isLive(abs) && !replace) {
+            if (ControlSessions.isLive(abs) && !replace) {
                 throw new IllegalStateException("control socket " + abs + " is served by a running process; "
                         + "accepted: take it over with ReuseportGroup.takeOver, or choose another path");
             }
@@ -226,7 +262,7 @@ public final class ControlSocket implements AutoCloseable {
             Files.deleteIfExists(tmp);
             server.socket().bind(new UnixSocketAddress(tmp.toFile()));
             Files.setPosixFilePermissions(tmp, PosixFilePermissions.fromString("rw-------"));
-            Object[] bound = fileKey(tmp);
+            Object[] bound = ControlSessions.fileKey(tmp);
             cs = new ControlSocket(group, abs, server, handoff);
             cs.boundFile = bound;
             cs.acceptor.start();
@@ -269,33 +305,7 @@ public final class ControlSocket implements AutoCloseable {
                     + " with mode " + PosixFilePermissions.toString(p) + "; accepted: owned by uid " + Sys.uid()
                     + " and writable by no one else (e.g. 0700)");
         }
-        checkAncestors(dir.toRealPath().getParent());
-    }
-
-    /**
-     * Every directory above the socket's: owned by root or this user, and writable by no one else unless
-     * it is root's and sticky (like /tmp: no one else can rename or remove what is ours in it). Otherwise
-     * another user could swap a directory on the way to the socket for one of theirs.
-     */
-    static void checkAncestors(Path from) throws IOException {
-        for (Path d = from; d != null; d = d.getParent()) {
-            int owner = (Integer) Files.getAttribute(d, "unix:uid", LinkOption.NOFOLLOW_LINKS);
-            int mode = (Integer) Files.getAttribute(d, "unix:mode", LinkOption.NOFOLLOW_LINKS);
-            boolean othersWrite = (mode & 0022) != 0;
-            boolean sticky = (mode & 01000) != 0;
-            if (owner != 0 && owner != Sys.uid() || othersWrite && !(sticky && owner == 0)) {
-                throw new IllegalArgumentException("control socket ancestor directory " + d + " is owned by uid "
-                        + owner + " with mode " + String.format("%04o", mode & 07777) + "; accepted: every "
-                        + "directory above the socket owned by root or uid " + Sys.uid() + " and writable by no one "
-                        + "else (a root-owned sticky directory such as /tmp may be)");
-            }
-        }
-    }
-
-    /** The file's device and inode. */
-    private static Object[] fileKey(Path p) throws IOException {
-        return new Object[] {Files.getAttribute(p, "unix:dev", LinkOption.NOFOLLOW_LINKS),
-            Files.getAttribute(p, "unix:ino", LinkOption.NOFOLLOW_LINKS)};
+        ControlLines.checkAncestors(dir.toRealPath().getParent());
     }
 
     /** /proc/sys/kernel/overflowuid, or 65534 when it cannot be read. */
@@ -304,14 +314,6 @@ public final class ControlSocket implements AutoCloseable {
             return Integer.parseInt(Files.readString(Path.of("/proc/sys/kernel/overflowuid")).trim());
         } catch (IOException | RuntimeException e) {
             return 65534;
-        }
-    }
-
-    private static boolean isLive(Path p) {
-        try (UnixSocketChannel c = UnixSocketChannel.open(new UnixSocketAddress(p.toFile()))) {
-            return c.isConnected();
-        } catch (IOException e) {
-            return false;
         }
     }
 
@@ -365,6 +367,7 @@ public final class ControlSocket implements AutoCloseable {
             UnixSocketChannel c = null;
             try {
                 c = server.accept();
+                long acceptedAt = System.nanoTime();
                 if (c == null) {
                     continue;
                 }
@@ -377,7 +380,7 @@ public final class ControlSocket implements AutoCloseable {
                 try {
                     sessionThreads.execute(() -> {
                         try {
-                            session(client);
+                            session(client, acceptedAt);
                         } finally {
                             sessions.decrementAndGet();
                         }
@@ -449,7 +452,8 @@ public final class ControlSocket implements AutoCloseable {
         return new long[] {busy.get(), timedOut.get()};
     }
 
-    private void session(UnixSocketChannel c) {
+    private void session(UnixSocketChannel c, long acceptedAt) {
+        ControlSessions.began(acceptedAt);
         ControlLines lines = null;
         try (c) {
             lines = new ControlLines(c.getFD());
@@ -470,6 +474,7 @@ public final class ControlSocket implements AutoCloseable {
                 deadlines.put(lines, System.nanoTime() + requestDeadlineNanos);
                 try {
                     line = lines.readLine();
+                    ControlSessions.mark(ControlSessions.READ);
                 } catch (ControlLines.LineTooLongException e) {
                     lines.writeLine("ERR " + e.getMessage());
                     continue;
@@ -541,10 +546,12 @@ public final class ControlSocket implements AutoCloseable {
             lines.writeLine("ERR " + e.getClass().getSimpleName() + ": " + Shown.printable(String.valueOf(e.getMessage())));
             return false;
         }
+        ControlSessions.mark(ControlSessions.RAN);
         for (String b : body) {
             lines.writeLine(b.startsWith("OK") || b.startsWith("ERR") ? " " + b : b);
         }
         lines.writeLine(result == null || result.isEmpty() ? "OK" : "OK " + result);
+        ControlSessions.mark(ControlSessions.WRITTEN);
         return false;
     }
 
@@ -577,7 +584,7 @@ public final class ControlSocket implements AutoCloseable {
         reaper.interrupt();
         if (wasOpen && !handedOff()) {
             try {
-                if (java.util.Arrays.equals(fileKey(path), boundFile)) {
+                if (java.util.Arrays.equals(ControlSessions.fileKey(path), boundFile)) {
                     Files.delete(path);
                 } else {
                     LOG.log(System.Logger.Level.DEBUG, "control socket " + path + " is another server's now; left");

@@ -6,6 +6,8 @@ import dev.reuseport.sys.internal.Sys;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.Path;
 
 /**
@@ -27,6 +29,30 @@ public final class ControlLines {
 
     public int fd() {
         return fd;
+    }
+
+    /**
+     * Every directory above the socket's: owned by root or this user, and writable by no one else unless
+     * it is root's and sticky (like /tmp: no one else can rename or remove what is ours in it). Otherwise
+     * another user could swap a directory on the way to the socket for one of theirs.
+     *
+     * @param from the first directory to check (the socket directory's parent)
+     * @throws IllegalArgumentException naming the first directory that is not so
+     * @throws IOException when a directory's attributes cannot be read
+     */
+    public static void checkAncestors(Path from) throws IOException {
+        for (Path d = from; d != null; d = d.getParent()) {
+            int owner = (Integer) Files.getAttribute(d, "unix:uid", LinkOption.NOFOLLOW_LINKS);
+            int mode = (Integer) Files.getAttribute(d, "unix:mode", LinkOption.NOFOLLOW_LINKS);
+            boolean othersWrite = (mode & 0022) != 0;
+            boolean sticky = (mode & 01000) != 0;
+            if (owner != 0 && owner != Sys.uid() || othersWrite && !(sticky && owner == 0)) {
+                throw new IllegalArgumentException("control socket ancestor directory " + d + " is owned by uid "
+                        + owner + " with mode " + String.format("%04o", mode & 07777) + "; accepted: every "
+                        + "directory above the socket owned by root or uid " + Sys.uid() + " and writable by no one "
+                        + "else (a root-owned sticky directory such as /tmp may be)");
+            }
+        }
     }
 
     /**

@@ -489,6 +489,23 @@ final class JnrBackend implements NativeBackend {
     }
 
     @Override
+    public int gettid() {
+        return (int) libc.syscall(Sys.SYS_GETTID, 0, 0, 0);
+    }
+
+    @Override
+    public int setpriority(int which, int who, int prio) {
+        return check(libc.setpriority(which, who, prio));
+    }
+
+    @Override
+    public int schedSetscheduler(int tid, int policy, int priority) {
+        long a = scratch.get().address;
+        IO.putInt(a, priority); // struct sched_param
+        return check(libc.sched_setscheduler(tid, policy, a));
+    }
+
+    @Override
     public int schedGetcpu() {
         return check(libc.sched_getcpu());
     }

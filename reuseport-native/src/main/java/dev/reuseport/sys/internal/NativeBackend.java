@@ -143,6 +143,15 @@ interface NativeBackend {
      */
     int membarrier(int cmd);
 
+    /** gettid(2) through syscall(2): the calling thread's id (never fails). */
+    int gettid();
+
+    /** setpriority(2) ({@code which}, {@code who}, {@code prio}): 0 or -errno. */
+    int setpriority(int which, int who, int prio);
+
+    /** sched_setscheduler(2) of thread {@code tid} to {@code policy} at {@code priority}: 0 or -errno. */
+    int schedSetscheduler(int tid, int policy, int priority);
+
     /** sched_getcpu(3): the CPU the calling thread runs on, or -errno. */
     int schedGetcpu();
 

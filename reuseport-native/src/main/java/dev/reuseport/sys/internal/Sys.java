@@ -502,6 +502,53 @@ public final class Sys {
         check("membarrier", r);
     }
 
+    /** gettid(2)'s number on x86_64 (aarch64: 178). */
+    public static final long SYS_GETTID = "aarch64".equals(System.getProperty("os.arch")) ? 178 : 186;
+    /** setpriority(2)'s {@code which} for one process, which on Linux names one thread by its id. */
+    public static final int PRIO_PROCESS = 0;
+
+    /**
+     * The calling thread's id (gettid(2)): the {@code <tid>} of {@code /proc/self/task/<tid>}.
+     *
+     * @return the thread id
+     */
+    public static int threadId() {
+        return B.gettid();
+    }
+
+    /**
+     * Sets the nice value of thread {@code tid} of this process (setpriority(PRIO_PROCESS, tid, nice)): on
+     * Linux the nice value belongs to a thread, not to the process, so only that thread changes. Lowering it
+     * below its current value (a higher priority) needs CAP_SYS_NICE or a matching RLIMIT_NICE.
+     *
+     * @param tid  the thread's id ({@link #threadId()} on it)
+     * @param nice -20 (most favoured) to 19; the kernel clamps values outside
+     * @throws NativeException setpriority with the errno: EACCES when the priority may not be raised, EPERM
+     *                         when the thread belongs to another user, ESRCH when there is no such thread
+     */
+    public static void setThreadNice(int tid, int nice) throws NativeException {
+        check("setpriority", B.setpriority(PRIO_PROCESS, tid, nice));
+    }
+
+    /** sched_setscheduler(2)'s policy: the default time-sharing class (priority 0, then the nice value counts). */
+    public static final int SCHED_OTHER = 0;
+    /** sched_setscheduler(2)'s policy: real-time round-robin (priority 1..99), ahead of every SCHED_OTHER thread. */
+    public static final int SCHED_RR = 2;
+
+    /**
+     * Sets the scheduling policy of thread {@code tid} of this process (sched_setscheduler(tid, policy,
+     * {sched_priority})). A real-time policy needs CAP_SYS_NICE (or RLIMIT_RTPRIO).
+     *
+     * @param tid      the thread's id ({@link #threadId()} on it)
+     * @param policy   {@link #SCHED_OTHER} (priority 0) or {@link #SCHED_RR} (priority 1..99)
+     * @param priority the static priority
+     * @throws NativeException sched_setscheduler with the errno: EPERM when not allowed, EINVAL for a
+     *                         priority outside the policy's range, ESRCH when there is no such thread
+     */
+    public static void setThreadScheduler(int tid, int policy, int priority) throws NativeException {
+        check("sched_setscheduler", B.schedSetscheduler(tid, policy, priority));
+    }
+
     /** sched_getcpu(3). */
     public static int currentCpu() throws NativeException {
         return check("sched_getcpu", B.schedGetcpu());

@@ -280,6 +280,39 @@ final class FfmBackend implements NativeBackend {
     }
 
     @Override
+    public int gettid() {
+        Scratch s = scratch();
+        try {
+            return (int) (long) Libc.SYSCALL3.invokeExact(s.state, (long) Sys.SYS_GETTID, 0, 0, 0);
+        } catch (Throwable t) {
+            throw unchecked(t);
+        }
+    }
+
+    @Override
+    public int schedSetscheduler(int tid, int policy, int priority) {
+        Scratch s = scratch();
+        try {
+            s.a.set(JAVA_INT, 0, priority); // struct sched_param
+            int r = (int) Libc.SCHED_SETSCHEDULER.invokeExact(s.state, tid, policy, s.a);
+            return r < 0 ? err(s.state) : r;
+        } catch (Throwable t) {
+            throw unchecked(t);
+        }
+    }
+
+    @Override
+    public int setpriority(int which, int who, int prio) {
+        Scratch s = scratch();
+        try {
+            int r = (int) Libc.SETPRIORITY.invokeExact(s.state, which, who, prio);
+            return r < 0 ? err(s.state) : r;
+        } catch (Throwable t) {
+            throw unchecked(t);
+        }
+    }
+
+    @Override
     public int schedGetcpu() {
         Scratch s = scratch();
         try {

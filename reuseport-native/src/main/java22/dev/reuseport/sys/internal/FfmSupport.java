@@ -168,6 +168,9 @@ final class FfmSupport {
                 FunctionDescriptor.of(JAVA_LONG, JAVA_LONG, JAVA_INT, JAVA_INT, JAVA_INT),
                 ERRNO, Linker.Option.firstVariadicArg(1));
         static final MethodHandle SCHED_GETCPU = capture("sched_getcpu", true, JAVA_INT);
+        static final MethodHandle SCHED_SETSCHEDULER =
+                capture("sched_setscheduler", false, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS);
+        static final MethodHandle SETPRIORITY = capture("setpriority", true, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT);
         static final MethodHandle SCHED_SETAFFINITY =
                 capture("sched_setaffinity", false, JAVA_INT, JAVA_INT, JAVA_LONG, ADDRESS);
         static final MethodHandle MALLOC = plain("malloc", false, FunctionDescriptor.of(ADDRESS, JAVA_LONG));

@@ -81,6 +81,10 @@ public final class HandoffChild {
         CheckedTcpServer server = new CheckedTcpServer(g);
         server.serve(g.workers());
         try (ControlSocket cs = (ControlSocket) serve.invoke(null, g, ctl, true, handoff)) {
+            cs.command("probe-times", probeTimes());
+            if (HandoffChurn.REALTIME > 0) { // -Dchurn.realtime=N: the control threads at SCHED_RR N
+                cs.servingPriority(ControlSocket.DEFAULT_SERVING_NICE, HandoffChurn.REALTIME);
+            }
             System.out.println("READY " + port);
             System.out.flush();
             if (cs.awaitHandOff(Duration.ofHours(2))) { // or SIGTERM from the parent
@@ -117,6 +121,29 @@ public final class HandoffChild {
         } finally {
             java.nio.file.Files.deleteIfExists(ctl);
         }
+    }
+
+    /**
+     * The {@code probe-times} command: the moments (System.nanoTime, CLOCK_MONOTONIC as the parent's) at
+     * which this session's previous request was accepted, began on its session thread, was read, ran and was
+     * answered ({@code ControlSessions.previousRequest}, a package-private diagnostic reached by reflection),
+     * for the parent's fallback probe to break its round trip into parts.
+     */
+    private static ControlSocket.Command probeTimes() throws ReflectiveOperationException {
+        Method m = Class.forName("dev.reuseport.ControlSessions").getDeclaredMethod("previousRequest");
+        m.setAccessible(true);
+        return (args, body) -> {
+            try {
+                long[] t = (long[]) m.invoke(null);
+                StringBuilder s = new StringBuilder("times");
+                for (long v : t) {
+                    s.append(' ').append(v);
+                }
+                return s.toString();
+            } catch (ReflectiveOperationException e) {
+                throw new IllegalStateException("probe-times: " + e);
+            }
+        };
     }
 
     /** {@code new Handoff(step)} of the library's hand-off package. */

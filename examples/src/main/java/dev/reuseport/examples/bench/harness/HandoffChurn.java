@@ -85,7 +85,10 @@ public final class HandoffChurn implements AutoCloseable {
     /**
      * Every timed {@code fallback}: {@code {hand-off number, its n-th probe in that hand-off (1: the old
      * side's first request of the hand-off), round trip us, in-group us (-1: not in the reply), start
-     * ({@link System#nanoTime()}: CLOCK_MONOTONIC, comparable with other processes' logs), the old side's pid}}.
+     * ({@link System#nanoTime()}: CLOCK_MONOTONIC, comparable with other processes' logs), the old side's pid,
+     * connect began, reply read, and the old side's moments of it (accepted, session began, request read,
+     * command ran, reply written; 0: unknown), sessions the old side's thread served before (-1: a thread
+     * started for it beyond the standing ones, -2: unknown)}}, moments in {@link System#nanoTime()} ({@link ProbeParts}).
      */
     public final List<long[]> probeSamples = Collections.synchronizedList(new ArrayList<>());
     /** When each SIGKILL was sent ({@link System#nanoTime()}): connections in flight then may be lost. */
@@ -110,6 +113,13 @@ public final class HandoffChurn implements AutoCloseable {
             cmd.add(ChildJvm.javaBinary());
             if (Runtime.version().feature() >= 22) {
                 cmd.add("--enable-native-access=ALL-UNNAMED");
+            }
+            if (REALTIME > 0) {
+                cmd.add("-Dchurn.realtime=" + REALTIME);
+            }
+            String extra = System.getProperty("soak.childOptions"); // diagnostics, e.g. -Xlog:safepoint
+            if (extra != null && !extra.isBlank()) {
+                cmd.addAll(List.of(extra.trim().split("\\s+")));
             }
             cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), HandoffChild.class.getName(), role,
                     ctl.toString(), Integer.toString(port), haltAt));
@@ -380,24 +390,73 @@ public final class HandoffChurn implements AutoCloseable {
      */
     private void probeFallback(int round, long oldPid) {
         int ordinal = 0;
+        raisePriority(); // the probe stands for an operator's client, not for this JVM's load
         while (probing && !stop) {
+            long c0 = System.nanoTime();
             try (ControlClient c = ControlClient.connect(ctl)) {
                 long t0 = System.nanoTime();
                 ControlClient.Reply r = c.request("fallback");
-                long us = (System.nanoTime() - t0) / 1000;
+                long t1 = System.nanoTime();
+                long us = (t1 - t0) / 1000;
                 if (r.ok() && probing) {
                     fallbackProbes.incrementAndGet();
                     fallbackDuringHandoffMicros.accumulateAndGet(us, Math::max);
                     java.util.regex.Matcher m = IN_FORCE.matcher(r.toString());
                     long inGroup = m.find() ? Long.parseLong(m.group(1)) : -1;
                     fallbackInForceMicros.accumulateAndGet(inGroup, Math::max);
-                    probeSamples.add(new long[] {round, ++ordinal, us, inGroup, t0, oldPid});
+                    long[] side = serverTimes(c); // the old side's moments of that request (not timed)
+                    probeSamples.add(new long[] {round, ++ordinal, us, inGroup, t0, oldPid, c0, t1, side[0], side[1],
+                        side[2], side[3], side[4], side[5]});
                 }
             } catch (IOException | RuntimeException e) {
                 // the old side went away or the socket moved: the next try connects to whoever serves it
             }
             LockSupportSleep.millis(2);
         }
+    }
+
+    /**
+     * {@code -Dchurn.realtime=N}: the children's control threads and the probe run SCHED_RR at N (1..99;
+     * {@code ControlSocket.servingPriority}, as an operator who needs the fallback within a millisecond on a
+     * busy machine sets it; by default 1); 0: the control socket's default priority (nice -10).
+     */
+    public static final int REALTIME = Integer.getInteger("churn.realtime", 1);
+
+    /** The calling thread at the control socket's priority, when allowed (else as it was). */
+    private void raisePriority() {
+        try {
+            int tid = dev.reuseport.sys.internal.Sys.threadId();
+            if (REALTIME > 0) {
+                dev.reuseport.sys.internal.Sys.setThreadScheduler(tid, dev.reuseport.sys.internal.Sys.SCHED_RR, REALTIME);
+            }
+            dev.reuseport.sys.internal.Sys.setThreadNice(tid, dev.reuseport.ControlSocket.DEFAULT_SERVING_NICE);
+        } catch (IOException | RuntimeException e) {
+            if (notes.stream().noneMatch(n -> n.startsWith("fallback probe"))) {
+                notes.add("fallback probe at its inherited priority: " + e.getMessage());
+            }
+        }
+    }
+
+    /**
+     * The old side's moments of the request just answered on {@code c} ({@code probe-times}: accepted, began
+     * on its session thread, read, ran, written; System.nanoTime; and the sessions its thread had served
+     * before, -1: a thread started for it beyond the standing ones), 0 (-2 for the last) when it cannot say.
+     */
+    private static long[] serverTimes(ControlClient c) {
+        long[] t = new long[6];
+        java.util.Arrays.fill(t, 5, 6, -2);
+        try {
+            ControlClient.Reply r = c.request("probe-times");
+            String[] w = r.text().split(" ");
+            if (r.ok() && w.length >= 7 && w[0].equals("times")) {
+                for (int k = 0; k < 6; k++) {
+                    t[k] = Long.parseLong(w[k + 1]);
+                }
+            }
+        } catch (IOException | RuntimeException e) {
+            // an old side that went away: the parts stay unknown
+        }
+        return t;
     }
 
     private void stopProbe(Thread probe) throws InterruptedException {

@@ -182,6 +182,10 @@ public final class SoakReport {
                     ch.hostileRequests.get(), ch.fallbackProbes.get(), ch.fallbackDuringHandoffMicros.get(),
                     ch.fallbackInForceMicros.get());
             out.println("  " + ch.attempted.get() + " hand-offs begun; " + probeSummary(ch.probeSamples));
+            out.println("  the children's control threads and the probe: " + (HandoffChurn.REALTIME > 0 ? "SCHED_RR "
+                    + HandoffChurn.REALTIME : "nice " + dev.reuseport.ControlSocket.DEFAULT_SERVING_NICE)
+                    + " (-Dchurn.realtime=N; 0: the control socket's default, nice -10)");
+            ProbeParts.print(out, ch.probeSamples, 8);
             writeProbes(ch.probeSamples, System.getProperty("soak.probes"));
             if (all > 0) {
                 ch.load.reasonSnapshot().forEach((k, v) -> out.printf("    %6d  %s%n", v, k));
@@ -205,6 +209,7 @@ public final class SoakReport {
                 .put("fallback_during_handoff_us", ch == null ? 0 : ch.fallbackDuringHandoffMicros.get())
                 .put("fallback_in_group_us", ch == null ? 0 : ch.fallbackInForceMicros.get())
                 .put("fallback_median_us", ch == null ? 0 : median(ch.probeSamples, 2))
+                .put("fallback_p99_us", ch == null ? 0 : ProbeParts.p99(ch.probeSamples))
                 .put("conn_lost_to_kill", killedInFlight).print(out);
     }
 

@@ -59,6 +59,10 @@ public interface JnrLibC {
 
     int sched_getcpu();
 
+    int setpriority(int which, int who, int prio);
+
+    int sched_setscheduler(int pid, int policy, long param);
+
     int sched_setaffinity(int pid, @size_t long cpusetsize, long mask);
 
     @IgnoreError

@@ -1,0 +1,146 @@
+package dev.reuseport.internal;
+
+import dev.reuseport.sys.internal.Sys;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicBoolean;
+
+/**
+ * The nice value, or a real-time priority, of a set of threads (a control socket's acceptor and session threads): given to each as it
+ * starts ({@link #serving}) and to all of them when it changes ({@link #set}). Linux keeps the nice value per
+ * thread (setpriority(PRIO_PROCESS, tid, nice)), so nothing else in the process changes. A thread whose
+ * priority may not be raised (setpriority refused: no CAP_SYS_NICE) serves at the priority it had; the
+ * refusal is logged once per JVM, and nothing fails. With a real-time priority ({@link #set(int, int)}) the
+ * threads run SCHED_RR, ahead of every time-sharing thread: for threads that are idle but for short requests.
+ */
+public final class ThreadNice {
+    /** Whether a refusal was logged already (once per JVM: a socket per hand-off would repeat it). */
+    private static final AtomicBoolean REFUSAL_LOGGED = new AtomicBoolean();
+
+    private final String where;
+    /** The threads alive now, by thread id. */
+    private final Set<Integer> tids = ConcurrentHashMap.newKeySet();
+    private int nice;
+    /** SCHED_RR's priority, 0: time-sharing (SCHED_OTHER). */
+    private int realtime;
+    private boolean wasRealtime;
+
+    /**
+     * Threads of {@code where} (named in the refusal's log line) at {@code nice}.
+     *
+     * @param where what the threads serve
+     * @param nice  -20..19
+     */
+    public ThreadNice(String where, int nice) {
+        this.where = where;
+        this.nice = nice;
+    }
+
+    /**
+     * {@code r} as one of these threads runs it: the thread gets the nice value first and leaves the set when
+     * {@code r} ends.
+     *
+     * @param r what the thread runs
+     * @return the wrapped runnable
+     */
+    public Runnable serving(Runnable r) {
+        return () -> {
+            int tid = join();
+            try {
+                r.run();
+            } finally {
+                tids.remove(tid);
+            }
+        };
+    }
+
+    private synchronized int join() {
+        int tid = Sys.threadId();
+        tids.add(tid);
+        apply(tid);
+        return tid;
+    }
+
+    /**
+     * Sets the nice value and the real-time priority, and gives them to every thread of the set alive now
+     * (later ones get them as they start).
+     *
+     * @param n  -20..19
+     * @param rt 0 (time-sharing: the nice value counts) or 1..99 (SCHED_RR at that priority)
+     */
+    public synchronized void set(int n, int rt) {
+        nice = n;
+        realtime = rt;
+        wasRealtime |= rt > 0;
+        for (int tid : tids) {
+            apply(tid);
+        }
+    }
+
+    /**
+     * The nice value the threads are given.
+     *
+     * @return -20..19
+     */
+    public synchronized int nice() {
+        return nice;
+    }
+
+    /**
+     * The ids of the threads of the set alive now.
+     *
+     * @return a snapshot
+     */
+    public Set<Integer> threads() {
+        return Set.copyOf(tids);
+    }
+
+    private void apply(int tid) {
+        try {
+            if (realtime > 0 || wasRealtime) {
+                Sys.setThreadScheduler(tid, realtime > 0 ? Sys.SCHED_RR : Sys.SCHED_OTHER, realtime);
+            }
+            Sys.setThreadNice(tid, nice);
+        } catch (IOException | RuntimeException | LinkageError e) {
+            if (REFUSAL_LOGGED.compareAndSet(false, true)) {
+                System.getLogger("dev.reuseport.control").log(System.Logger.Level.WARNING, where + ": its threads "
+                        + "serve at their inherited priority, nice " + nice + (realtime > 0 ? " and SCHED_RR "
+                        + realtime : "") + " was refused (" + e.getMessage()
+                        + "; raising a priority needs CAP_SYS_NICE); logged once");
+            }
+        }
+    }
+
+    /**
+     * The nice value of thread {@code tid} of this process ({@code /proc/self/task/<tid>/stat}, field 19).
+     *
+     * @param tid the thread's id
+     * @return its nice value
+     * @throws IOException when the thread is gone or the file cannot be read
+     */
+    public static int niceOf(int tid) throws IOException {
+        return Integer.parseInt(stat(tid)[16]); // f[0] is field 3 (state): nice is field 19
+    }
+
+    /**
+     * The scheduling policy and real-time priority of thread {@code tid} of this process
+     * ({@code /proc/self/task/<tid>/stat}, fields 41 and 40).
+     *
+     * @param tid the thread's id
+     * @return {@code [policy (0 SCHED_OTHER, 2 SCHED_RR), priority]}
+     * @throws IOException when the thread is gone or the file cannot be read
+     */
+    public static int[] schedulerOf(int tid) throws IOException {
+        String[] f = stat(tid);
+        return new int[] {Integer.parseInt(f[38]), Integer.parseInt(f[37])};
+    }
+
+    /** The fields of a thread's stat line from the third (its state) on. */
+    private static String[] stat(int tid) throws IOException {
+        String stat = Files.readString(Path.of("/proc/self/task/" + tid + "/stat"));
+        return stat.substring(stat.lastIndexOf(')') + 2).split(" ");
+    }
+}
