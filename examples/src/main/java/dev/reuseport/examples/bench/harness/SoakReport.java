@@ -210,7 +210,9 @@ public final class SoakReport {
                 .put("fallback_in_group_us", ch == null ? 0 : ch.fallbackInForceMicros.get())
                 .put("fallback_median_us", ch == null ? 0 : median(ch.probeSamples, 2))
                 .put("fallback_p99_us", ch == null ? 0 : ProbeParts.p99(ch.probeSamples))
-                .put("conn_lost_to_kill", killedInFlight).print(out);
+                .put("conn_lost_to_kill", killedInFlight)
+                .put("control_sched", HandoffChurn.REALTIME > 0 ? "rr" + HandoffChurn.REALTIME
+                        : "nice" + dev.reuseport.ControlSocket.DEFAULT_SERVING_NICE).print(out);
     }
 
     /**
