@@ -1,28 +1,21 @@
 package dev.reuseport.examples;
 
 import static org.assertj.core.api.Assertions.assertThat;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
+import dev.reuseport.testkit.DocBlocks;
+import dev.reuseport.testkit.DocBlocks.Block;
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStreamReader;
-import java.net.URI;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Locale;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import java.util.stream.Stream;
-import javax.tools.Diagnostic;
-import javax.tools.DiagnosticCollector;
-import javax.tools.JavaCompiler;
-import javax.tools.JavaFileObject;
-import javax.tools.SimpleJavaFileObject;
-import javax.tools.ToolProvider;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
@@ -36,53 +29,24 @@ import org.junit.jupiter.api.Test;
  */
 @Tag("kernel")
 class DocsCompileTest {
-    private static final Pattern BLOCK = Pattern.compile("^```java\\s*\\n(.*?)^```", Pattern.MULTILINE | Pattern.DOTALL);
     private static final String FRAGMENT_IMPORTS = String.join("\n",
             "import dev.reuseport.*;", "import dev.reuseport.netty.*;", "import io.netty.channel.*;",
             "import io.netty.channel.epoll.*;", "import io.netty.handler.codec.http.*;", "import java.io.*;",
             "import java.net.*;", "import java.nio.*;", "import java.nio.charset.*;", "import java.nio.file.*;",
             "import java.time.*;", "import java.util.*;", "import java.util.concurrent.*;", "");
 
-    /** One block: where it is, and its text. */
-    record Block(String where, String code) {
-        boolean complete() {
-            return code.contains("public static void main(");
-        }
-
-        String className() {
-            Matcher m = Pattern.compile("(?:public\\s+)?(?:final\\s+)?class\\s+(\\w+)").matcher(code);
-            return m.find() ? m.group(1) : "Unnamed";
-        }
-    }
-
-    static Path projectRoot() {
-        Path p = Path.of("").toAbsolutePath();
-        while (p != null && !Files.exists(p.resolve("README.md"))) {
-            p = p.getParent();
-        }
-        if (p == null) {
-            throw new IllegalStateException("no README.md above " + Path.of("").toAbsolutePath());
-        }
-        return p;
-    }
-
     static List<Block> blocks() throws IOException {
-        Path root = projectRoot();
+        Path root = DocBlocks.projectRoot("README.md");
         List<Path> files = new ArrayList<>();
-        files.add(root.resolve("README.md"));
+        files.add(Path.of("README.md"));
         try (Stream<Path> docs = Files.list(root.resolve("docs"))) {
             docs.filter(f -> f.toString().endsWith(".md")).sorted().forEach(files::add);
         }
         // the framework guides whose code this class path has (Spring's page: SpringDocsCompileTest)
-        files.add(root.resolve("docs/frameworks/grpc.md"));
+        files.add(Path.of("docs/frameworks/grpc.md"));
         List<Block> out = new ArrayList<>();
         for (Path f : files) {
-            String text = Files.readString(f);
-            Matcher m = BLOCK.matcher(text);
-            while (m.find()) {
-                int line = 1 + (int) text.substring(0, m.start()).chars().filter(c -> c == '\n').count();
-                out.add(new Block(root.relativize(f) + ":" + line, m.group(1)));
-            }
+            out.addAll(DocBlocks.javaBlocks(root, f));
         }
         return out;
     }
@@ -103,31 +67,9 @@ class DocsCompileTest {
                 + "    static void fragment() throws Exception {\n" + body + "\n    }\n}\n";
     }
 
-    /** Compiles {@code sources} (class name to source) into {@code out}; the errors, empty when it compiled. */
+    /** Compiles {@code sources} (class name to source) into {@code out} against this test's class path. */
     static List<String> compile(java.util.Map<String, String> sources, Path out) {
-        JavaCompiler javac = ToolProvider.getSystemJavaCompiler();
-        assumeTrue(javac != null, "no system Java compiler in " + System.getProperty("java.home"));
-        List<JavaFileObject> units = new ArrayList<>();
-        sources.forEach((name, src) -> units.add(new SimpleJavaFileObject(URI.create("string:///" + name + ".java"),
-                JavaFileObject.Kind.SOURCE) {
-            @Override
-            public CharSequence getCharContent(boolean ignoreEncodingErrors) {
-                return src;
-            }
-        }));
-        DiagnosticCollector<JavaFileObject> diags = new DiagnosticCollector<>();
-        boolean ok = javac.getTask(null, null, diags, List.of("-classpath", classPath(), "-d", out.toString(),
-                "-proc:none", "-Xlint:none"), null, units).call();
-        List<String> errors = new ArrayList<>();
-        for (Diagnostic<? extends JavaFileObject> d : diags.getDiagnostics()) {
-            if (d.getKind() == Diagnostic.Kind.ERROR) {
-                errors.add(d.getSource().getName() + ":" + d.getLineNumber() + ": " + d.getMessage(Locale.ROOT));
-            }
-        }
-        if (!ok && errors.isEmpty()) {
-            errors.add("javac failed without an error diagnostic");
-        }
-        return errors;
+        return DocBlocks.compile(sources, classPath(), out);
     }
 
     @Test
