@@ -85,6 +85,9 @@ public final class HandoffChild {
             if (HandoffChurn.REALTIME > 0) { // -Dchurn.realtime=N: the control threads at SCHED_RR N
                 cs.servingPriority(ControlSocket.DEFAULT_SERVING_NICE, HandoffChurn.REALTIME);
             }
+            if (HandoffChurn.SERVING_NICE != 0) {
+                reniceAllThreads(HandoffChurn.SERVING_NICE);
+            }
             System.out.println("READY " + port);
             System.out.flush();
             if (cs.awaitHandOff(Duration.ofHours(2))) { // or SIGTERM from the parent
@@ -150,5 +153,28 @@ public final class HandoffChild {
     private static Object handoff(Consumer<String> step) throws ReflectiveOperationException {
         Constructor<?> c = Class.forName("dev.reuseport.handoff.Handoff").getConstructor(Consumer.class);
         return c.newInstance(step);
+    }
+
+    /**
+     * Every thread of this JVM at {@code nice} (Linux's nice is per thread), except those already above it
+     * (the control socket's, at nice -10); a thread gone meanwhile is skipped.
+     */
+    private static void reniceAllThreads(int nice) {
+        try (var tasks = java.nio.file.Files.list(Path.of("/proc/self/task"))) {
+            for (Path t : (Iterable<Path>) tasks::iterator) {
+                try {
+                    String stat = java.nio.file.Files.readString(t.resolve("stat"));
+                    // the fields after the name's closing parenthesis begin at the 3rd; nice is the 19th
+                    int now = Integer.parseInt(stat.substring(stat.lastIndexOf(')') + 2).split(" ")[16]);
+                    if (now > nice) {
+                        dev.reuseport.sys.internal.Sys.setThreadNice(Integer.parseInt(t.getFileName().toString()), nice);
+                    }
+                } catch (java.io.IOException e) {
+                    // the thread ended since the listing (ESRCH)
+                }
+            }
+        } catch (java.io.IOException | RuntimeException e) {
+            System.err.println("serving nice " + nice + " not set: " + e); // runs on at the priority it has
+        }
     }
 }

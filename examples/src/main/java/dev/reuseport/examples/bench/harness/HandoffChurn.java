@@ -114,9 +114,9 @@ public final class HandoffChurn implements AutoCloseable {
             if (Runtime.version().feature() >= 22) {
                 cmd.add("--enable-native-access=ALL-UNNAMED");
             }
-            if (REALTIME > 0) {
-                cmd.add("-Dchurn.realtime=" + REALTIME);
-            }
+            // always passed: a child without the property would take the default, not the parent's 0
+            cmd.add("-Dchurn.realtime=" + REALTIME);
+            cmd.add("-Dchurn.servingNice=" + SERVING_NICE);
             String extra = System.getProperty("soak.childOptions"); // diagnostics, e.g. -Xlog:safepoint
             if (extra != null && !extra.isBlank()) {
                 cmd.addAll(List.of(extra.trim().split("\\s+")));
@@ -421,6 +421,15 @@ public final class HandoffChurn implements AutoCloseable {
      * busy machine sets it; by default 1); 0: the control socket's default priority (nice -10).
      */
     public static final int REALTIME = Integer.getInteger("churn.realtime", 1);
+
+    /**
+     * {@code -Dchurn.servingNice=N}: once a child serves (READY), every thread of its JVM runs at nice N —
+     * its GC and compiler threads too, so that a pause of the serving JVM is not stretched by the next new
+     * side's start-up (JIT, class loading) on the same CPUs; a new side starts at the default 0 and takes
+     * the serving priority when it serves. 0: off. An operator does the same with {@code renice} or a
+     * unit's {@code Nice=} for the serving process and none for the one starting.
+     */
+    public static final int SERVING_NICE = Integer.getInteger("churn.servingNice", -5);
 
     /** The calling thread at the control socket's priority, when allowed (else as it was). */
     private void raisePriority() {

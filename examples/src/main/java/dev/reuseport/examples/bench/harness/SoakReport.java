@@ -184,7 +184,8 @@ public final class SoakReport {
             out.println("  " + ch.attempted.get() + " hand-offs begun; " + probeSummary(ch.probeSamples));
             out.println("  the children's control threads and the probe: " + (HandoffChurn.REALTIME > 0 ? "SCHED_RR "
                     + HandoffChurn.REALTIME : "nice " + dev.reuseport.ControlSocket.DEFAULT_SERVING_NICE)
-                    + " (-Dchurn.realtime=N; 0: the control socket's default, nice -10)");
+                    + " (-Dchurn.realtime=N; 0: the control socket's default, nice -10); the serving child's other "
+                    + "threads: nice " + HandoffChurn.SERVING_NICE + " (-Dchurn.servingNice=N; 0: off)");
             ProbeParts.print(out, ch.probeSamples, 8);
             writeProbes(ch.probeSamples, System.getProperty("soak.probes"));
             if (all > 0) {
@@ -212,7 +213,8 @@ public final class SoakReport {
                 .put("fallback_p99_us", ch == null ? 0 : ProbeParts.p99(ch.probeSamples))
                 .put("conn_lost_to_kill", killedInFlight)
                 .put("control_sched", HandoffChurn.REALTIME > 0 ? "rr" + HandoffChurn.REALTIME
-                        : "nice" + dev.reuseport.ControlSocket.DEFAULT_SERVING_NICE).print(out);
+                        : "nice" + dev.reuseport.ControlSocket.DEFAULT_SERVING_NICE)
+                .put("serving_nice", HandoffChurn.SERVING_NICE).print(out);
     }
 
     /**
