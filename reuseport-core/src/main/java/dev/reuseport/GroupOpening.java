@@ -273,8 +273,8 @@ final class GroupOpening {
         }
         String[] out = new String[TAGGED.length];
         for (int i = 0; i < TAGGED.length; i++) {
-            try (SteerProgram p = SteerProgram.load(i % 2 == 1, 0, i < 2)) {
-                out[i] = p.program().info().tag();
+            try {
+                out[i] = SteerProgram.tag(i % 2 == 1, i < 2);
             } catch (IOException | RuntimeException e) {
                 return null; // not kept: a later take-over tries again
             }

@@ -193,7 +193,7 @@ public final class Probes {
     private static Feature probeQuicDissector() {
         String since = "5.12";
         int[] fds = {-1, -1};
-        try (SteerProgram p = SteerProgram.load(false)) {
+        try (SteerProgram p = SteerProgram.loadForInspection(false, true)) {
             InetAddress lo = InetAddress.getByAddress(new byte[] {127, 0, 0, 1});
             int port = 0;
             for (int i = 0; i < 2; i++) {
@@ -293,7 +293,7 @@ public final class Probes {
         String name = migrate ? MIGRATE : STEERING;
         String since = migrate ? "5.14" : "5.12";
         int fd = -1;
-        try (SteerProgram p = SteerProgram.load(migrate)) {
+        try (SteerProgram p = SteerProgram.loadForInspection(migrate, true)) {
             BpfProgram.Info info = p.program().info();
             // TCP, so that the migrate variant is attached where it matters: a listening member
             fd = Sys.socket(SockAddr.AF_INET, Sys.SOCK_STREAM, 0);
@@ -328,7 +328,7 @@ public final class Probes {
     /** Attach then detach twice on a throwaway UDP group: ON when the first detach works and the second says ENOENT. */
     private static Feature probeDetach() {
         int fd = -1;
-        try (SteerProgram p = SteerProgram.load(false)) {
+        try (SteerProgram p = SteerProgram.loadForInspection(false, true)) {
             fd = Sys.socket(SockAddr.AF_INET, Sys.SOCK_DGRAM, 0);
             Sys.setInt(fd, Sys.SOL_SOCKET, Sys.SO_REUSEPORT, 1);
             Sys.bind(fd, new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), SockAddr.AF_INET);

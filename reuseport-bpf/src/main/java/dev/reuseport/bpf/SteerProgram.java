@@ -294,18 +294,61 @@ public final class SteerProgram implements AutoCloseable {
             throw new IllegalArgumentException("flow capacity " + flowCapacity + "; accepted: 0 (default "
                     + DEFAULT_FLOW_CAPACITY + ") or 1.." + MAX_FLOW_CAPACITY);
         }
+        // without dissectors the flow dissector's table is never read, and preallocating its 65,536 LRU
+        // entries cost more than verifying the program
+        int flows = flowCapacity > 0 ? flowCapacity : dissectors ? 0 : TCP_FLOW_CAPACITY;
+        return load(migrate, dissectors, flows, dissectors ? 0 : 1, 0);
+    }
+
+    /**
+     * As {@link #load(boolean, int, boolean)}, with both LRU flow tables at their smallest: for what needs the
+     * verified program and not its tables, such as a capability probe or reading a program's tag (a tag does
+     * not depend on map sizes). An LRU hash map is preallocated when it is created, in one stretch of kernel
+     * time that nothing preempts on a kernel built without preemption: the object's own sizes (65,536 entries
+     * each, about 10 MiB) held a CPU for 20-30 ms, delaying real-time threads of other processes woken on it
+     * (docs/benchmarks.md, "what held the CPU").
+     *
+     * @param migrate    as {@link #load(boolean, int, boolean)}
+     * @param dissectors as {@link #load(boolean, int, boolean)}
+     * @return the loaded program and maps; the caller closes it
+     * @throws IOException as {@link #load(boolean)}
+     */
+    public static SteerProgram loadForInspection(boolean migrate, boolean dissectors) throws IOException {
+        return load(migrate, dissectors, 1, 1, 0);
+    }
+
+    /**
+     * The tag the kernel gives this build's program of that kind: loaded with every map at its smallest (the
+     * steering table too, 512 KiB at the object's size), read and closed. A tag hashes the program's
+     * instructions without its map references, so it is that of every load of the program.
+     *
+     * @param migrate    as {@link #load(boolean, int, boolean)}
+     * @param dissectors as {@link #load(boolean, int, boolean)}
+     * @return the tag, 16 hex digits ({@link BpfProgram.Info#tag()})
+     * @throws IOException as {@link #load(boolean)}
+     */
+    public static String tag(boolean migrate, boolean dissectors) throws IOException {
+        try (SteerProgram p = load(migrate, dissectors, 1, 1, 2)) {
+            return p.program().info().tag();
+        }
+    }
+
+    /**
+     * Opens, sizes ({@code flows}, {@code dflows}, {@code table}: entries, 0 for the object's own) and loads
+     * one program.
+     */
+    private static SteerProgram load(boolean migrate, boolean dissectors, int flows, int dflows, int table)
+            throws IOException {
         BpfObject obj = BpfObject.open(OBJECT, BpfObject.resource(OBJECT));
         try {
-            if (flowCapacity > 0) {
-                obj.maxEntries("flows", flowCapacity);
+            if (table > 0) {
+                obj.maxEntries("table", table);
             }
-            if (!dissectors) {
-                // the flow dissector's table is never read without dissectors; preallocating its 65,536
-                // LRU entries cost more than verifying the program
-                obj.maxEntries("dflows", 1);
-                if (flowCapacity == 0) {
-                    obj.maxEntries("flows", TCP_FLOW_CAPACITY);
-                }
+            if (flows > 0) {
+                obj.maxEntries("flows", flows);
+            }
+            if (dflows > 0) {
+                obj.maxEntries("dflows", dflows);
             }
             String name = programName(migrate, dissectors);
             for (String p : PROGRAMS) {
