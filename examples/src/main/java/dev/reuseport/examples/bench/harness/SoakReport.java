@@ -187,6 +187,9 @@ public final class SoakReport {
                     + " (-Dchurn.realtime=N; 0: the control socket's default, nice -10); the serving child's other "
                     + "threads: nice " + HandoffChurn.SERVING_NICE + " (-Dchurn.servingNice=N; 0: off)");
             ProbeParts.print(out, ch.probeSamples, 8);
+            out.println("  the machine's floor, a thread of another JVM at the same scheduling doing nothing but sleep, "
+                    + "beside it all" + (run.wakeSampler == null ? "" : " (" + run.wakeSampler.priority() + ")") + ": "
+                    + (run.wake == null ? "not measured" : run.wake));
             writeProbes(ch.probeSamples, System.getProperty("soak.probes"));
             if (all > 0) {
                 ch.load.reasonSnapshot().forEach((k, v) -> out.printf("    %6d  %s%n", v, k));
@@ -214,7 +217,9 @@ public final class SoakReport {
                 .put("conn_lost_to_kill", killedInFlight)
                 .put("control_sched", HandoffChurn.REALTIME > 0 ? "rr" + HandoffChurn.REALTIME
                         : "nice" + dev.reuseport.ControlSocket.DEFAULT_SERVING_NICE)
-                .put("serving_nice", HandoffChurn.SERVING_NICE).print(out);
+                .put("serving_nice", HandoffChurn.SERVING_NICE)
+                .put("wake_late_p99_us", run.wake == null ? "n/a" : Long.toString(run.wake.p99()))
+                .put("wake_late_max_us", run.wake == null ? "n/a" : Long.toString(run.wake.max())).print(out);
     }
 
     /**

@@ -42,6 +42,31 @@ public class SoakState {
 
     /** The cross-process hand-off churn beside the groups, or null when it is off. */
     public HandoffChurn churn;
+    /** The machine's floor for a woken thread, sampled beside the changes; null when it could not start. */
+    public WakeSampler wakeSampler;
+    /** What {@link #wakeSampler} saw, once stopped; null until then or when it could not say. */
+    public WakeSampler.Report wake;
+
+    /** Starts {@link #wakeSampler} at the control threads' scheduling (a failure is noted, the soak goes on). */
+    public void startWakeSampler() {
+        try {
+            wakeSampler = WakeSampler.start(Math.min(99, HandoffChurn.REALTIME + 1));
+        } catch (IOException | RuntimeException e) {
+            notes.add("wake sampler: " + e.getMessage());
+        }
+    }
+
+    /** Stops {@link #wakeSampler} and keeps its report in {@link #wake}. */
+    public void stopWakeSampler() {
+        if (wakeSampler == null) {
+            return;
+        }
+        try {
+            wake = wakeSampler.stop();
+        } catch (IOException e) {
+            notes.add("wake sampler: " + e.getMessage());
+        }
+    }
 
     public long dropsOf(List<Worker> ws) {
         long d = 0;
@@ -57,6 +82,15 @@ public class SoakState {
 
     /** Closes load, workers, controllers and groups (each step bounded; every failure noted). */
     public void closeAll() {
+        if (wakeSampler != null) {
+            try {
+                wakeSampler.close();
+            } catch (IOException e) {
+                notes.add("wake sampler: " + e.getMessage());
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
         if (churn != null) {
             try {
                 churn.close();

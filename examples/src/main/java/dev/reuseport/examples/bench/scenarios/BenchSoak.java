@@ -254,6 +254,7 @@ public final class BenchSoak implements Callable<Integer> {
             tcpLoad.start();
             udpLoad.start();
             Thread churning = handoffEvery == 0 ? null : startChurn(hardDeadline);
+            startWakeSampler();
             start = System.nanoTime();
             Thread.sleep(Math.min(500, intervalMs * 5L)); // load before the first change
             changeLoop();
@@ -262,6 +263,7 @@ public final class BenchSoak implements Callable<Integer> {
                 churning.interrupt();
                 churning.join(90_000);
             }
+            stopWakeSampler();
             Thread.sleep(Math.min(500, intervalMs * 5L)); // load after the last change
 
             udpLoad.stop();
