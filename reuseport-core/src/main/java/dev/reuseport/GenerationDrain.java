@@ -76,29 +76,59 @@ final class GenerationDrain {
 
     /**
      * New side: while other generations are live, checks every {@code period} whether their sockets are all
-     * gone (their process exited or died) and retires them; ends when none is left or the group closes.
+     * gone (their process exited or died) and retires them; ends when none is left or the group closes. A
+     * failed check (a map read or write) is logged and tried again, the wait doubling up to
+     * {@value #MAX_BACKOFF} periods: one error must not leave a dead process's generation live for good.
      */
     static void watch(String name, GroupSteering steering, int[] others, BooleanSupplier closed, Duration period) {
         if (others.length == 0) {
             return;
         }
-        Thread t = new Thread(() -> {
-            while (!closed.getAsBoolean()) {
-                try {
-                    if (steering.inner().retireDeadGenerations(others) <= 0) {
-                        return;
-                    }
-                    Thread.sleep(period.toMillis());
-                } catch (InterruptedException e) {
-                    return;
-                } catch (IOException | RuntimeException e) {
-                    LOG.log(System.Logger.Level.WARNING, name + ": checking old socket generations failed: "
-                            + e.getMessage());
-                    return;
-                }
-            }
-        }, "reuseport-generations");
+        Thread t = new Thread(() -> watchLoop(name, () -> steering.inner().retireDeadGenerations(others), closed,
+                period), "reuseport-generations");
         t.setDaemon(true);
         t.start();
+    }
+
+    /** One check of {@link #watch}: the generations still live, or an exception. */
+    interface Check {
+        int liveOthers() throws IOException;
+    }
+
+    /** The longest wait after failed checks, in periods. */
+    static final int MAX_BACKOFF = 32;
+
+    /**
+     * {@link #watch}'s loop on the calling thread: checks until none is left, the group closes or the thread
+     * is interrupted; returns how many checks failed.
+     */
+    static int watchLoop(String name, Check check, BooleanSupplier closed, Duration period) {
+        int failures = 0;
+        int backoff = 1;
+        while (!closed.getAsBoolean()) {
+            try {
+                if (check.liveOthers() <= 0) {
+                    if (failures > 0) {
+                        LOG.log(System.Logger.Level.INFO, name + ": old socket generations checked again after "
+                                + failures + " failed checks; none is left");
+                    }
+                    return failures;
+                }
+                backoff = 1;
+            } catch (IOException | RuntimeException e) {
+                failures++;
+                backoff = Math.min(MAX_BACKOFF, backoff * 2);
+                LOG.log(System.Logger.Level.WARNING, name + ": checking old socket generations failed (" + failures
+                        + (failures == 1 ? " time" : " times") + "): " + e.getMessage() + "; trying again in "
+                        + backoff * period.toMillis() + " ms");
+            }
+            try {
+                Thread.sleep(backoff * period.toMillis());
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return failures;
+            }
+        }
+        return failures;
     }
 }
