@@ -108,20 +108,6 @@ public final class WakeSampler implements AutoCloseable {
      */
     public static void main(String[] args) throws IOException {
         int realtime = Integer.parseInt(args[0]);
-        String priority;
-        try {
-            int tid = dev.reuseport.sys.internal.Sys.threadId();
-            if (realtime > 0) {
-                dev.reuseport.sys.internal.Sys.setThreadScheduler(tid, dev.reuseport.sys.internal.Sys.SCHED_RR,
-                        realtime);
-                priority = "rr" + realtime;
-            } else {
-                dev.reuseport.sys.internal.Sys.setThreadNice(tid, dev.reuseport.ControlSocket.DEFAULT_SERVING_NICE);
-                priority = "nice" + dev.reuseport.ControlSocket.DEFAULT_SERVING_NICE;
-            }
-        } catch (IOException | RuntimeException e) {
-            priority = "inherited(" + e.getMessage().replace(' ', '_') + ")";
-        }
         BufferedReader in = new BufferedReader(new InputStreamReader(System.in, StandardCharsets.US_ASCII));
         Thread sampler = Thread.currentThread();
         Thread stopper = new Thread(() -> {
@@ -144,9 +130,24 @@ public final class WakeSampler implements AutoCloseable {
         // start-up's garbage collected now: the loop allocates nothing, so no collection (whose VM thread runs
         // at the default priority, 63-77 ms on this loaded machine) stops it while it counts
         System.gc();
+        stopper.start(); // before the priority: a thread takes its creator's scheduling
+        // the priority last, so that start-up (class loading, compiling, that collection) does not run at it
+        String priority;
+        try {
+            int tid = dev.reuseport.sys.internal.Sys.threadId();
+            if (realtime > 0) {
+                dev.reuseport.sys.internal.Sys.setThreadScheduler(tid, dev.reuseport.sys.internal.Sys.SCHED_RR,
+                        realtime);
+                priority = "rr" + realtime;
+            } else {
+                dev.reuseport.sys.internal.Sys.setThreadNice(tid, dev.reuseport.ControlSocket.DEFAULT_SERVING_NICE);
+                priority = "nice" + dev.reuseport.ControlSocket.DEFAULT_SERVING_NICE;
+            }
+        } catch (IOException | RuntimeException e) {
+            priority = "inherited(" + e.getMessage().replace(' ', '_') + ")";
+        }
         System.out.println("READY " + priority);
         System.out.flush();
-        stopper.start();
         long period = PERIOD_MICROS * 1_000L;
         // bounded: at most an hour of samples, and it ends with its input
         for (long i = 0; i < 3_600_000_000L / PERIOD_MICROS && !Thread.interrupted(); i++) {
