@@ -24,6 +24,16 @@ import jnr.unixsocket.UnixSocketOptions;
  */
 final class ControlSessions {
     /**
+     * Commands that run at the serving threads' real-time priority when one is set
+     * ({@link ControlSocket#servingPriority}): the emergency lever and the health check. Every other command,
+     * and a hand-off's exchange, runs at time-sharing priority (the serving nice value): in the soak, with
+     * every command at SCHED_RR, a session thread ran 180 ms without a break, a hostile client's
+     * {@code restart} took 298 ms (26 ms at time-sharing), and an operator's {@code fallback} in the same
+     * process waited 285 ms outside the group.
+     */
+    static final java.util.Set<String> URGENT = java.util.Set.of("fallback", "health");
+
+    /**
      * Session threads started with the socket and kept running, idle, until it closes: four, so that a
      * {@code fallback} finds one waiting while others serve a long session, a hand-off and a session still
      * ending (bench soak with two: 7 of 245 probes were their thread's first session, some of them on a

@@ -129,7 +129,8 @@ public final class ControlSocket implements AutoCloseable {
      * {@value #DEFAULT_SERVING_NICE}, time-sharing: they are idle but for requests, and an emergency
      * {@code fallback} comes when the machine is busiest (a new JVM starting beside load: the request waited
      * milliseconds for each thread to run). A real-time priority (SCHED_RR) puts them ahead of every
-     * time-sharing thread: any request, by a peer allowed on the socket, then runs ahead of the application.
+     * time-sharing thread while they wait and read; {@code fallback} and {@code health} run at it, every other
+     * command (and a hand-off) at time-sharing priority, so a long one cannot hold a CPU ahead of the process.
      * A refused raise (no CAP_SYS_NICE) is logged once and the threads serve as they were; nothing fails.
      *
      * @param nice     -20 (most favoured) to 19
@@ -513,7 +514,7 @@ public final class ControlSocket implements AutoCloseable {
                 return false;
             }
             try {
-                boolean done = handoff.send(group::handOff, lines, words.get(0));
+                boolean done = priority.timeSharing(() -> handoff.send(group::handOff, lines, words.get(0)));
                 if (done) {
                     handedOff.countDown();
                     closeServer();
@@ -533,7 +534,9 @@ public final class ControlSocket implements AutoCloseable {
         List<String> body = new ArrayList<>();
         String result;
         try {
-            result = c.run(words, body);
+            // only the emergency lever and the health check keep a real-time priority (servingPriority)
+            result = ControlSessions.URGENT.contains(name) ? c.run(words, body)
+                    : priority.timeSharing(() -> c.run(words, body));
         } catch (IllegalArgumentException | IllegalStateException | UnsupportedOperationException e) {
             lines.writeLine("ERR " + Shown.printable(e.getMessage()));
             return false;

@@ -91,6 +91,41 @@ class ControlSocketPriorityTest {
     }
 
     @Test
+    void atARealTimePriorityOnlyTheEmergencyCommandsRunRealTime() throws Exception {
+        assumeTrue(Sys.uid() == 0, "raising a thread's priority needs CAP_SYS_NICE: run as root");
+        Path dir = dir("rp-prio-rt");
+        try (ReuseportGroup g = ReuseportGroup.tcp().address("127.0.0.1").workers(2).open();
+             ControlSocket cs = ControlSocket.serve(g, dir.resolve("ctl"), false);
+             ControlClient c = ControlClient.connect(dir.resolve("ctl"))) {
+            // a command of the application's: how its session thread is scheduled while it runs
+            cs.command("sched", (args, body) -> {
+                int tid = Sys.threadId();
+                int[] s = ThreadNice.schedulerOf(tid);
+                return "tid " + tid + " policy " + s[0] + " rt " + s[1] + " nice " + ThreadNice.niceOf(tid);
+            });
+            cs.servingPriority(-3, 1);
+            ControlClient.Reply r = c.request("sched");
+            assertThat(r.ok()).isTrue();
+            // time-sharing at the serving nice value while it runs (it was SCHED_RR 1 before the fix)
+            assertThat(r.text()).endsWith("policy " + Sys.SCHED_OTHER + " rt 0 nice -3");
+            int tid = Integer.parseInt(r.text().split(" ")[1]);
+            // and the thread is real-time again once the command is done, as are all the serving threads
+            assertThat(ThreadNice.schedulerOf(tid)).containsExactly(Sys.SCHED_RR, 1);
+            for (int t : cs.priority().threads()) {
+                assertThat(ThreadNice.schedulerOf(t)).as("thread " + t).containsExactly(Sys.SCHED_RR, 1);
+            }
+            assertThat(c.request("fallback").ok()).isTrue();
+            assertThat(ControlSessions.URGENT).containsExactlyInAnyOrder("fallback", "health");
+            // without a real-time priority nothing changes around a command
+            cs.servingPriority(-4, 0);
+            assertThat(c.request("sched").text()).endsWith("policy " + Sys.SCHED_OTHER + " rt 0 nice -4");
+        } finally {
+            Files.deleteIfExists(dir.resolve("ctl"));
+            Files.deleteIfExists(dir);
+        }
+    }
+
+    @Test
     void refusedRaiseIsLoggedOnceAndTheSocketServes() throws Exception {
         assumeTrue(Sys.uid() == 0, "dropping CAP_SYS_NICE from a child needs root here");
         assumeTrue(new java.io.File("/usr/bin/setpriv").canExecute(), "setpriv (util-linux) is not installed");

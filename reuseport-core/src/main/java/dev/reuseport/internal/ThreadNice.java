@@ -80,6 +80,53 @@ public final class ThreadNice {
         }
     }
 
+    /** What {@link #timeSharing} runs. */
+    @FunctionalInterface
+    public interface Body<T, E extends Exception> {
+        T run() throws E;
+    }
+
+    /**
+     * Runs {@code body} on the calling thread, one of the set, at time-sharing priority (SCHED_OTHER at the
+     * set's nice value) when the set is real-time, and gives the thread the set's priority back after. A
+     * real-time thread is ahead of every time-sharing thread of the machine, the process's own garbage
+     * collector and compilers included: a request that works for long (a {@code restart} of every worker
+     * took 300 ms of CPU in the soak) must not run so, only the short emergency ones. When the set is not
+     * real-time, or lowering is refused, {@code body} runs as the thread is.
+     *
+     * @param body what to run
+     * @return what {@code body} returns
+     * @throws E what {@code body} throws
+     */
+    public <T, E extends Exception> T timeSharing(Body<T, E> body) throws E {
+        int n;
+        int rt;
+        synchronized (this) {
+            n = nice;
+            rt = realtime;
+        }
+        if (rt == 0) {
+            return body.run();
+        }
+        int tid;
+        try {
+            tid = Sys.threadId();
+            Sys.setThreadScheduler(tid, Sys.SCHED_OTHER, 0);
+            Sys.setThreadNice(tid, n);
+        } catch (IOException | RuntimeException | LinkageError e) {
+            return body.run();
+        }
+        try {
+            return body.run();
+        } finally {
+            synchronized (this) {
+                if (tids.contains(tid)) {
+                    apply(tid); // the set's priority as it is now (it may have changed meanwhile)
+                }
+            }
+        }
+    }
+
     /**
      * The nice value the threads are given.
      *

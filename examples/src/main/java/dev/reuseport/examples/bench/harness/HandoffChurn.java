@@ -76,6 +76,12 @@ public final class HandoffChurn implements AutoCloseable {
     public final AtomicLong killedNew = new AtomicLong();
     /** Requests the hostile client sent (each answered, refused or cut off). */
     public final AtomicLong hostileRequests = new AtomicLong();
+    /**
+     * The slowest round trip of each kind of hostile request (its first word, {@code random} for random
+     * bytes, {@code long-line} for a 70,000-byte line), in microseconds: a request that keeps a serving
+     * thread busy for long shows here.
+     */
+    public final java.util.Map<String, Long> hostileSlowest = new java.util.concurrent.ConcurrentHashMap<>();
     /** The slowest {@code fallback} request answered during a hand-off, in microseconds. */
     public final AtomicLong fallbackDuringHandoffMicros = new AtomicLong();
     /** Fallback requests timed during hand-offs. */
@@ -518,18 +524,25 @@ public final class HandoffChurn implements AutoCloseable {
                         break; // the session is in an unknown place now
                     }
                     String line;
+                    String kind;
                     if (pick == 1) {
                         byte[] b = new byte[1 + random.nextInt(200)];
                         random.nextBytes(b);
                         line = new String(b, StandardCharsets.ISO_8859_1).replace('\n', ' ');
+                        kind = "random";
                     } else if (pick == 2 && random.nextInt(20) == 0) {
                         line = "x".repeat(70_000);
+                        kind = "long-line";
                     } else {
                         line = HOSTILE[random.nextInt(HOSTILE.length)];
+                        kind = line.split(" ", 2)[0];
                     }
+                    long t0 = System.nanoTime();
                     ch.write(ByteBuffer.wrap((line + "\n").getBytes(StandardCharsets.ISO_8859_1)));
                     hostileRequests.incrementAndGet();
-                    if (!readReply(ch)) {
+                    boolean more = readReply(ch);
+                    hostileSlowest.merge(kind, (System.nanoTime() - t0) / 1_000, Math::max);
+                    if (!more) {
                         break;
                     }
                 }
