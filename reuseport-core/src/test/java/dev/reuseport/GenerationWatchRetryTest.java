@@ -35,10 +35,7 @@ class GenerationWatchRetryTest {
     @Test
     void theWatchEndsWhenTheGroupClosesEvenWhileChecksFail() {
         AtomicInteger calls = new AtomicInteger();
-        GenerationDrain.Check failing = () -> {
-            calls.incrementAndGet();
-            throw new IOException("EBADF");
-        };
+        GenerationDrain.Check failing = failing(calls, "EBADF");
         int failures = GenerationDrain.watchLoop("test", failing, () -> calls.get() >= 4, Duration.ofMillis(1));
         assertThat(failures).isEqualTo(4);
         assertThat(calls.get()).isEqualTo(4);
@@ -47,14 +44,19 @@ class GenerationWatchRetryTest {
     @Test
     void theBackoffIsCapped() {
         AtomicInteger calls = new AtomicInteger();
-        GenerationDrain.Check failing = () -> {
-            calls.incrementAndGet();
-            throw new IOException("EIO");
-        };
+        GenerationDrain.Check failing = failing(calls, "EIO");
         long t0 = System.nanoTime();
         // ten failures at 1 ms: 2+4+...+32 then 32 each (capped), about 0.25 s, not 2^10 periods and more
         GenerationDrain.watchLoop("test", failing, () -> calls.get() >= 10, Duration.ofMillis(1));
         assertThat(Duration.ofNanos(System.nanoTime() - t0)).isLessThan(Duration.ofSeconds(2));
         assertThat(GenerationDrain.MAX_BACKOFF).isEqualTo(32);
+    }
+
+    /** A check that fails every time with {@code errno}, counting its calls. */
+    private static GenerationDrain.Check failing(AtomicInteger calls, String errno) {
+        return () -> {
+            calls.incrementAndGet();
+            throw new IOException(errno);
+        };
     }
 }
