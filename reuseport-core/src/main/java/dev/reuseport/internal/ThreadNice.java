@@ -90,8 +90,9 @@ public final class ThreadNice {
      * Runs {@code body} on the calling thread, one of the set, at time-sharing priority (SCHED_OTHER at the
      * set's nice value) when the set is real-time, and gives the thread the set's priority back after. A
      * real-time thread is ahead of every time-sharing thread of the machine, the process's own garbage
-     * collector and compilers included: a request that works for long (a {@code restart} of every worker
-     * took 300 ms of CPU in the soak) must not run so, only the short emergency ones. When the set is not
+     * collector and compilers included: a request that works for long must not run so (in the soak a
+     * {@code restart} of every worker took 298 ms at SCHED_RR and 26 ms without), only the short emergency
+     * ones. When the set is not
      * real-time, or lowering is refused, {@code body} runs as the thread is.
      *
      * @param body what to run
