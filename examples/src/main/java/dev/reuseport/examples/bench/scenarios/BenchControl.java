@@ -227,6 +227,22 @@ public final class BenchControl implements Callable<Integer> {
         int checked;
     }
 
+    /**
+     * Waits (at most 15 s) until Prometheus has scraped its target once; returns its scrape count then, or -1
+     * when it did not (the scrape check is then n/a, and said so).
+     */
+    private long awaitFirstScrape(PromScraper prom) throws InterruptedException {
+        long deadline = System.nanoTime() + java.util.concurrent.TimeUnit.SECONDS.toNanos(15);
+        long n;
+        while ((n = prom.scrapes()) < 1 && System.nanoTime() < deadline) {
+            Thread.sleep(200);
+        }
+        if (n < 1) {
+            out.println("scrape: Prometheus made no scrape of the group in 15 s; the scrape check is n/a");
+        }
+        return n < 1 ? -1 : n;
+    }
+
     private Incident incident() throws Exception {
         Incident res = new Incident();
         Duration window = Duration.ofMillis(windowMs);
@@ -258,6 +274,10 @@ public final class BenchControl implements Callable<Integer> {
             out.println(prom == null ? "scrape: none (prometheus is not installed)" : "scrape: Prometheus scrapes "
                     + "http://" + endpoint.address().getAddress().getHostAddress() + ":" + endpoint.address().getPort()
                     + "/metrics every second throughout");
+            // Prometheus starts each target's schedule at an offset within its interval: the incident (a few
+            // seconds) begins once it has scraped the group, so that the windows meet its scrapes (one run
+            // ended before the first and had nothing to judge)
+            long scrapes0 = prom == null ? -1 : awaitFirstScrape(prom);
             Controller c = Controller.manual(g, Policy.roundRobin(), settings);
             senders.start();
             ControllerWindows cw = ControllerWindows.run(out, progress, c, () -> AuditTrail.lastTransitionReason(
@@ -267,7 +287,7 @@ public final class BenchControl implements Callable<Integer> {
             res.disturbed = cw.disturbed;
             cw.report(out, k, c.baseline());
             FlowMap.print(out, flows, WORKERS, flowOfPort, cw.flowMatrix, List.of("OBSERVE", "ENFORCE"));
-            res.scrapes = prom == null ? -1 : prom.scrapes();
+            res.scrapes = prom == null || scrapes0 < 0 ? -1 : prom.scrapes() - scrapes0;
 
             res.observe = Stats.median(cw.observe);
             res.shadow = Stats.median(cw.shadow);
