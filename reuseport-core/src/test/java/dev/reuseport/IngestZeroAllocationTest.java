@@ -28,6 +28,9 @@ class IngestZeroAllocationTest {
     }
 
     /** Per-datagram bytes allocated on this thread over {@code measured} receives after {@code warm}. */
+    /** Most measuring windows of {@link #perDatagram} (each a quarter of its {@code measured}). */
+    private static final int MAX_WINDOWS = 16;
+
     private static double perDatagram(Worker w, Receive r, int warm, int measured) throws Exception {
         // Through reflection: the tests compile inside module dev.reuseport, which does not read
         // java.management (they run on the class path, where it is visible).
@@ -39,7 +42,8 @@ class IngestZeroAllocationTest {
         java.lang.reflect.Method allocated = sun.getMethod("getThreadAllocatedBytes", long.class);
         AtomicLong got = new AtomicLong();
         AtomicBoolean stop = new AtomicBoolean();
-        int total = warm + measured;
+        int window = measured / 4;
+        int total = warm + window * MAX_WINDOWS;
         Thread sender = new Thread(() -> {
             try (DatagramChannel ch = DatagramChannel.open()) {
                 ch.connect(w.group().localAddress());
@@ -66,13 +70,14 @@ class IngestZeroAllocationTest {
                 assertThat(r.one()).as("warm-up datagram %d", i).isTrue();
                 got.incrementAndGet();
             }
-            // the steady state: the best of four windows. A deoptimisation in one window (a path the warm-up
-            // never took, seen once in a suite run on JDK 17: 55 B per datagram) does not make the receive
-            // allocate; an object per datagram shows in every window.
+            // the steady state: the best of at least four windows, more (up to MAX_WINDOWS) while none is clean.
+            // A deoptimisation in one window (a path the warm-up never took, seen once in a suite run on JDK 17:
+            // 55 B per datagram), or a compiler that has not finished the loop yet on a loaded machine (54 B in
+            // all of four windows once, in a pristine-root run), does not make the receive allocate; an object
+            // per datagram shows in every window however many there are.
             long tid = Thread.currentThread().getId();
-            int window = measured / 4;
             double best = Double.MAX_VALUE;
-            for (int k = 0; k < 4; k++) {
+            for (int k = 0; k < MAX_WINDOWS && (k < 4 || best >= 1.0); k++) {
                 long before = (Long) allocated.invoke(mx, tid);
                 for (int i = 0; i < window; i++) {
                     if (!r.one()) {
@@ -97,17 +102,20 @@ class IngestZeroAllocationTest {
             ByteBuffer dst = ByteBuffer.allocateDirect(2048);
             DatagramSource from = new DatagramSource();
             int[] ports = new int[1];
+            long[] received = new long[1];
             double bytes = perDatagram(w, () -> {
                 dst.clear();
                 int n = w.receive(dst, from, WAIT);
                 ports[0] = from.port();
+                received[0]++;
                 return n == 64;
             }, 60_000, 40_000);
             System.out.printf("ingest single receive (%s): %.3f bytes allocated per datagram%n",
                     g.capabilities().backend(), bytes);
             assertThat(ports[0]).isPositive();
             assertThat(bytes).as("bytes allocated per datagram").isLessThan(1.0);
-            assertThat(w.stats().received()).isEqualTo(100_000);
+            assertThat(received[0]).isGreaterThanOrEqualTo(100_000);
+            assertThat(w.stats().received()).isEqualTo(received[0]);
         }
     }
 
