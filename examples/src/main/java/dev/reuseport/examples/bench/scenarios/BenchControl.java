@@ -193,6 +193,8 @@ public final class BenchControl implements Callable<Integer> {
             out.printf(Locale.ROOT, "scrapes during the incident: %d; controller windows whose rates did not cover "
                     + "exactly their own window: %d of %d [target 0: %s]%n", inc.scrapes, inc.disturbed, inc.checked,
                     verdict(inc.disturbed == 0));
+        } else if (inc != null && only.contains("scrape")) {
+            out.println("scrapes during the incident: n/a (no Prometheus, or no scrape of the group in 15 s)");
         }
         out.printf(Locale.ROOT, "total time %.1f s%n", (System.nanoTime() - started) / 1e9);
         new Result("control").put("imbalance_observe", inc == null ? Double.NaN : inc.observe, 3)
@@ -227,22 +229,6 @@ public final class BenchControl implements Callable<Integer> {
         int checked;
     }
 
-    /**
-     * Waits (at most 15 s) until Prometheus has scraped its target once; returns its scrape count then, or -1
-     * when it did not (the scrape check is then n/a, and said so).
-     */
-    private long awaitFirstScrape(PromScraper prom) throws InterruptedException {
-        long deadline = System.nanoTime() + java.util.concurrent.TimeUnit.SECONDS.toNanos(15);
-        long n;
-        while ((n = prom.scrapes()) < 1 && System.nanoTime() < deadline) {
-            Thread.sleep(200);
-        }
-        if (n < 1) {
-            out.println("scrape: Prometheus made no scrape of the group in 15 s; the scrape check is n/a");
-        }
-        return n < 1 ? -1 : n;
-    }
-
     private Incident incident() throws Exception {
         Incident res = new Incident();
         Duration window = Duration.ofMillis(windowMs);
@@ -274,10 +260,7 @@ public final class BenchControl implements Callable<Integer> {
             out.println(prom == null ? "scrape: none (prometheus is not installed)" : "scrape: Prometheus scrapes "
                     + "http://" + endpoint.address().getAddress().getHostAddress() + ":" + endpoint.address().getPort()
                     + "/metrics every second throughout");
-            // Prometheus starts each target's schedule at an offset within its interval: the incident (a few
-            // seconds) begins once it has scraped the group, so that the windows meet its scrapes (one run
-            // ended before the first and had nothing to judge)
-            long scrapes0 = prom == null ? -1 : awaitFirstScrape(prom);
+            long scrapes0 = prom == null ? -1 : prom.awaitFirstScrape(Duration.ofSeconds(15)); // -1: none
             Controller c = Controller.manual(g, Policy.roundRobin(), settings);
             senders.start();
             ControllerWindows cw = ControllerWindows.run(out, progress, c, () -> AuditTrail.lastTransitionReason(
