@@ -189,8 +189,10 @@ public final class SoakReport {
             ProbeParts.print(out, ch.probeSamples, 8);
             out.println("  hostile requests, slowest round trip of each kind (us): " + ch.hostileSlowest.entrySet().stream()
                     .sorted(java.util.Map.Entry.<String, Long>comparingByValue().reversed())
-                    .map(e -> printable(e.getKey()) + " " + e.getValue()).collect(java.util.stream.Collectors.joining(", ")));
-            out.println("  the machine's floor, a thread of another JVM at the same scheduling doing nothing but sleep, "
+                    .map(e -> dev.reuseport.internal.wire.Shown.printable(e.getKey()) + " " + e.getValue())
+                    .collect(java.util.stream.Collectors.joining(", ")));
+            out.println("  the machine's floor, a thread of another JVM one priority above the control threads doing nothing "
+                    + "but sleep, "
                     + "beside it all" + (run.wakeSampler == null ? "" : " (" + run.wakeSampler.priority() + ")") + ": "
                     + (run.wake == null ? "not measured" : run.wake));
             writeProbes(ch.probeSamples, System.getProperty("soak.probes"));
@@ -223,19 +225,6 @@ public final class SoakReport {
                 .put("serving_nice", HandoffChurn.SERVING_NICE)
                 .put("wake_late_p99_us", run.wake == null ? "n/a" : Long.toString(run.wake.p99()))
                 .put("wake_late_max_us", run.wake == null ? "n/a" : Long.toString(run.wake.max())).print(out);
-    }
-
-    /** {@code s} with every character outside printable ASCII as {@code \\uXXXX}. */
-    static String printable(String s) {
-        StringBuilder b = new StringBuilder();
-        for (char c : s.toCharArray()) {
-            if (c < 0x20 || c > 0x7e) {
-                b.append(String.format(java.util.Locale.ROOT, "\\u%04x", (int) c));
-            } else {
-                b.append(c);
-            }
-        }
-        return b.toString();
     }
 
     /**
