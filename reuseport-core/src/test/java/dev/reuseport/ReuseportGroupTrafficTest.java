@@ -9,9 +9,7 @@ import java.nio.ByteBuffer;
 import java.nio.channels.DatagramChannel;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.HashSet;
 import java.util.List;
-import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLongArray;
@@ -53,11 +51,11 @@ class ReuseportGroupTrafficTest {
                 ts.add(t);
             }
             long[] reported = new long[8];
-            Set<Integer> ports = new HashSet<>();
+            // No check that the 2,000 source ports differ: the worker closes first, so TIME_WAIT is on the
+            // server's side and the kernel may hand a client's port out again (CI saw 1,970 distinct).
             for (int i = 0; i < total; i++) {
                 try (Socket s = new Socket(LO, g.localAddress().getPort())) {
                     s.setSoTimeout(5000);
-                    ports.add(s.getLocalPort());
                     int slot = s.getInputStream().read();
                     reported[slot]++;
                 }
@@ -66,7 +64,6 @@ class ReuseportGroupTrafficTest {
                 t.join(10_000);
             }
             List<WorkerStats> stats = g.stats();
-            assertThat(ports).hasSize(total);
             for (int i = 0; i < 8; i++) {
                 assertThat(stats.get(i).accepted()).as("worker %d accepted", i)
                         .isPositive()
