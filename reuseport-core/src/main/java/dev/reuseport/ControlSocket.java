@@ -139,10 +139,7 @@ public final class ControlSocket implements AutoCloseable {
      * @throws IllegalArgumentException when {@code nice} is outside -20..19 or {@code realtime} outside 0..99
      */
     public ControlSocket servingPriority(int nice, int realtime) {
-        if (nice < -20 || nice > 19 || realtime < 0 || realtime > 99) {
-            throw new IllegalArgumentException("nice " + nice + ", realtime " + realtime + "; accepted: nice -20..19, "
-                    + "realtime 0 (time-sharing) or 1..99 (SCHED_RR)");
-        }
+        ThreadPriority.check(nice, realtime);
         priority.set(nice, realtime);
         return this;
     }

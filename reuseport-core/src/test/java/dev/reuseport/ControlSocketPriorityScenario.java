@@ -7,7 +7,7 @@ import java.nio.file.attribute.PosixFilePermissions;
 /**
  * Child-process entry point of {@link ControlSocketPriorityTest}: serves two control sockets (two refusals
  * of the raised priority, one log line), prints each serving thread's nice value and the reply to a
- * {@code fallback} request on each.
+ * {@code fallback} request on each; then what {@link ThreadPriority#set} says when it may not raise.
  */
 public final class ControlSocketPriorityScenario {
     private ControlSocketPriorityScenario() {
@@ -29,6 +29,16 @@ public final class ControlSocketPriorityScenario {
             }
         } finally {
             Files.deleteIfExists(dir);
+        }
+        // the public lever for a thread of the application's, refused the same way
+        for (int[] p : new int[][] {{-5, 0}, {0, 1}}) {
+            try {
+                ThreadPriority.set(p[0], p[1]);
+                System.out.println("set " + p[0] + "/" + p[1] + " allowed");
+            } catch (dev.reuseport.sys.NativeException e) {
+                System.out.println("set " + p[0] + "/" + p[1] + " refused: " + e.getMessage() + "; now nice "
+                        + ThreadPriority.nice() + " rt " + ThreadPriority.realtime());
+            }
         }
     }
 }

@@ -137,5 +137,9 @@ class ControlSocketPriorityTest {
         assertThat(o.output().split("fallback ok=true", -1)).as(o.output()).hasSize(3);
         assertThat(o.output().split("was refused", -1)).as("logged once: " + o.output()).hasSize(2);
         assertThat(o.output()).contains("setpriority: EACCES");
+        // ThreadPriority: a typed refusal naming the call and errno, and the thread as it was
+        assertThat(o.output()).contains("set -5/0 refused: setpriority: EACCES").contains("set 0/1 refused: "
+                + "sched_setscheduler: EPERM").doesNotContain("allowed");
+        assertThat(o.output().split("; now nice 0 rt 0", -1)).as(o.output()).hasSize(3);
     }
 }

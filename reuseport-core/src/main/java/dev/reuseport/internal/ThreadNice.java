@@ -1,5 +1,6 @@
 package dev.reuseport.internal;
 
+import dev.reuseport.sys.NativeException;
 import dev.reuseport.sys.internal.Sys;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -109,11 +110,9 @@ public final class ThreadNice {
         if (rt == 0) {
             return body.run();
         }
-        int tid;
+        int tid = Sys.threadId();
         try {
-            tid = Sys.threadId();
-            Sys.setThreadScheduler(tid, Sys.SCHED_OTHER, 0);
-            Sys.setThreadNice(tid, n);
+            setCallingThread(n, 0);
         } catch (IOException | RuntimeException | LinkageError e) {
             return body.run();
         }
@@ -160,6 +159,29 @@ public final class ThreadNice {
                         + "; raising a priority needs CAP_SYS_NICE); logged once");
             }
         }
+    }
+
+    /**
+     * The calling thread's id (gettid), as {@link #niceOf} and {@link #schedulerOf} take it.
+     *
+     * @return its id
+     */
+    public static int callingThread() {
+        return Sys.threadId();
+    }
+
+    /**
+     * Puts the calling thread at SCHED_RR {@code rt} (1..99) or, with 0, at SCHED_OTHER; then at nice value
+     * {@code n} ({@link dev.reuseport.ThreadPriority#set}, which checks the ranges).
+     *
+     * @param n  -20..19
+     * @param rt 0..99
+     * @throws NativeException sched_setscheduler or setpriority with the errno
+     */
+    public static void setCallingThread(int n, int rt) throws NativeException {
+        int tid = Sys.threadId();
+        Sys.setThreadScheduler(tid, rt > 0 ? Sys.SCHED_RR : Sys.SCHED_OTHER, rt);
+        Sys.setThreadNice(tid, n);
     }
 
     /**

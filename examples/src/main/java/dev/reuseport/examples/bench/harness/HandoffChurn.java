@@ -440,11 +440,7 @@ public final class HandoffChurn implements AutoCloseable {
     /** The calling thread at the control socket's priority, when allowed (else as it was). */
     private void raisePriority() {
         try {
-            int tid = dev.reuseport.sys.internal.Sys.threadId();
-            if (REALTIME > 0) {
-                dev.reuseport.sys.internal.Sys.setThreadScheduler(tid, dev.reuseport.sys.internal.Sys.SCHED_RR, REALTIME);
-            }
-            dev.reuseport.sys.internal.Sys.setThreadNice(tid, dev.reuseport.ControlSocket.DEFAULT_SERVING_NICE);
+            dev.reuseport.ThreadPriority.set(dev.reuseport.ControlSocket.DEFAULT_SERVING_NICE, REALTIME);
         } catch (IOException | RuntimeException e) {
             if (notes.stream().noneMatch(n -> n.startsWith("fallback probe"))) {
                 notes.add("fallback probe at its inherited priority: " + e.getMessage());

@@ -134,15 +134,8 @@ public final class WakeSampler implements AutoCloseable {
         // the priority last, so that start-up (class loading, compiling, that collection) does not run at it
         String priority;
         try {
-            int tid = dev.reuseport.sys.internal.Sys.threadId();
-            if (realtime > 0) {
-                dev.reuseport.sys.internal.Sys.setThreadScheduler(tid, dev.reuseport.sys.internal.Sys.SCHED_RR,
-                        realtime);
-                priority = "rr" + realtime;
-            } else {
-                dev.reuseport.sys.internal.Sys.setThreadNice(tid, dev.reuseport.ControlSocket.DEFAULT_SERVING_NICE);
-                priority = "nice" + dev.reuseport.ControlSocket.DEFAULT_SERVING_NICE;
-            }
+            dev.reuseport.ThreadPriority.set(dev.reuseport.ControlSocket.DEFAULT_SERVING_NICE, realtime);
+            priority = realtime > 0 ? "rr" + realtime : "nice" + dev.reuseport.ControlSocket.DEFAULT_SERVING_NICE;
         } catch (IOException | RuntimeException e) {
             priority = "inherited(" + e.getMessage().replace(' ', '_') + ")";
         }
