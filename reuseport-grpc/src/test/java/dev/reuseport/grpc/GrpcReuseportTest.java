@@ -108,18 +108,8 @@ class GrpcReuseportTest {
             warmUp(g.localAddress());
             try (RequestLoad load = RequestLoad.start("grpc-client", 4, Duration.ofSeconds(40),
                     (c, i) -> freshCall(g.localAddress(), c + "/" + i))) {
-                assertThat(load.awaitMore(8, Duration.ofSeconds(10))).as("warm-up: %s", load).isTrue();
                 // 10 restarts and 10 resizes (4 -> 2 -> 4 ...), each followed by answered calls
-                long during = load.through(10, 4, i -> {
-                    g.restart();
-                    load.awaitMore(2, Duration.ofSeconds(5));
-                    g.resize(i % 2 == 0 ? 2 : 4);
-                });
-                load.awaitMore(8, Duration.ofSeconds(10));
-                load.close();
-                System.out.println("grpc restarts/resizes: " + load + ", restarts " + g.restarts());
-                assertThat(load.failed()).as("calls failed: %s", load.failures()).isZero();
-                assertThat(during).as("calls answered during the changes").isGreaterThan(20);
+                load.underRestartsAndResizes("grpc", 8, i -> g.restart(), i -> g.resize(i % 2 == 0 ? 2 : 4));
             } finally {
                 server.shutdown().awaitTermination(5, TimeUnit.SECONDS);
             }

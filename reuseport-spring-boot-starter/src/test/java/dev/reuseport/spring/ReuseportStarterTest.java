@@ -91,18 +91,8 @@ class ReuseportStarterTest {
                 throw new IllegalStateException("GET /hello answered " + body);
             }
         })) {
-            assertThat(load.awaitMore(20, Duration.ofSeconds(10))).as("warm-up: %s", load).isTrue();
             // 10 restarts and 10 resizes (2 -> 1 -> 2 ...), each followed by answered requests
-            long during = load.through(10, 4, i -> {
-                group.restart();
-                load.awaitMore(2, Duration.ofSeconds(5));
-                group.resize(i % 2 == 0 ? 1 : 2);
-            });
-            load.awaitMore(20, Duration.ofSeconds(10));
-            load.close();
-            System.out.println("webflux restarts/resizes: " + load + ", restarts " + group.restarts());
-            assertThat(load.failed()).as("requests failed: %s", load.failures()).isZero();
-            assertThat(during).as("requests answered during the changes").isGreaterThan(20);
+            load.underRestartsAndResizes("webflux", 20, i -> group.restart(), i -> group.resize(i % 2 == 0 ? 1 : 2));
         }
         assertThat(group.restarts() - restarts).isGreaterThanOrEqualTo(10);
         assertThat(group.workers()).hasSize(2); // 20 changes: 1, 2, 1, ... 2 workers

@@ -156,6 +156,42 @@ public final class RequestLoad implements AutoCloseable {
         return ok.get() - before;
     }
 
+    /**
+     * The framework tests' common check: after {@code warm} answers, ten rounds of {@code restart}, two
+     * answers, then {@code resize} (which picks the size from the round), each round followed by four
+     * answers; then {@code warm} more answers, the clients stopped, one line printed. Fails unless no
+     * request failed and more than 20 were answered during the changes.
+     *
+     * @param name    names the line printed and the failures
+     * @param warm    answers before the first change and after the last
+     * @param restart a restart of every worker
+     * @param resize  a resize, given the round (from 0)
+     * @return requests answered during the changes
+     * @throws Exception a change failed, or interrupted
+     * @throws AssertionError the warm-up did not answer, a request failed, or too few were answered
+     */
+    public long underRestartsAndResizes(String name, long warm, Change restart, Change resize) throws Exception {
+        if (!awaitMore(warm, Duration.ofSeconds(10))) {
+            throw new AssertionError(name + " warm-up: " + this);
+        }
+        long during = through(10, 4, i -> {
+            restart.apply(i);
+            awaitMore(2, Duration.ofSeconds(5));
+            resize.apply(i);
+        });
+        awaitMore(warm, Duration.ofSeconds(10));
+        close();
+        System.out.println(name + " restarts/resizes: " + this);
+        if (failed() != 0) {
+            throw new AssertionError(name + ": " + failed() + " requests failed: " + failures());
+        }
+        if (during <= 20) {
+            throw new AssertionError(name + ": " + during + " requests answered during the changes, expected more "
+                    + "than 20: " + this);
+        }
+        return during;
+    }
+
     /** One line for the test's log: answered, failed and why. */
     @Override
     public String toString() {

@@ -84,18 +84,8 @@ class VertxReuseportTest {
                         .as("connections the group's workers accepted").isEqualTo(8);
                 try (RequestLoad load = RequestLoad.start("vertx-client", 4, Duration.ofSeconds(40),
                         (c, i) -> hello(g.localAddress()))) {
-                    assertThat(load.awaitMore(20, Duration.ofSeconds(10))).as("warm-up: %s", load).isTrue();
                     // 10 restarts and 10 resizes (4 -> 2 -> 4 ...), each followed by answered requests
-                    long during = load.through(10, 4, i -> {
-                        g.restart();
-                        load.awaitMore(2, Duration.ofSeconds(5));
-                        g.resize(i % 2 == 0 ? 2 : 4);
-                    });
-                    load.awaitMore(20, Duration.ofSeconds(10));
-                    load.close();
-                    System.out.println("vertx restarts/resizes: " + load + ", restarts " + g.restarts());
-                    assertThat(load.failed()).as("requests failed: %s", load.failures()).isZero();
-                    assertThat(during).as("requests answered during the changes").isGreaterThan(20);
+                    load.underRestartsAndResizes("vertx", 20, i -> g.restart(), i -> g.resize(i % 2 == 0 ? 2 : 4));
                 }
                 assertThat(g.restarts()).isGreaterThanOrEqualTo(10);
                 assertThat(g.workers()).hasSize(4); // 20 changes: 2, 4, 2, ... 4 workers
