@@ -34,6 +34,22 @@ final class ControlSessions {
     static final java.util.Set<String> URGENT = java.util.Set.of("fallback", "health");
 
     /**
+     * Sessions admitted past {@link ControlSocket#MAX_SESSIONS} for one {@link #URGENT} request each, which
+     * must come within {@link #URGENT_ONLY_DEADLINE_NANOS}: 64 idle or hostile clients of the serving uid
+     * (a tool that leaks connections) would otherwise answer an operator's {@code fallback} with
+     * {@code ERR busy} for as long as they stay, up to the 30 s request deadline each.
+     */
+    static final int URGENT_ONLY = 4;
+    /** How long a session admitted past the cap waits for its request line: 2 s. */
+    static final long URGENT_ONLY_DEADLINE_NANOS = TimeUnit.SECONDS.toNanos(2);
+
+    /** The reply to a client turned away because {@code max} sessions are open. */
+    static String busy(int max) {
+        return "ERR busy: " + max + " sessions open; accepted: at most " + max + " at a time (past them only "
+                + String.join(" and ", new java.util.TreeSet<>(URGENT)) + "), retry later";
+    }
+
+    /**
      * Session threads started with the socket and kept running, idle, until it closes: four, so that a
      * {@code fallback} finds one waiting while others serve a long session, a hand-off and a session still
      * ending (bench soak with two: 7 of 245 probes were their thread's first session, some of them on a

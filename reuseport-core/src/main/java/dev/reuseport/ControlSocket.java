@@ -77,11 +77,12 @@ public final class ControlSocket implements AutoCloseable {
     private final int overflowUid = overflowUid();
     /** Sessions open now; beyond {@link #MAX_SESSIONS} a client gets {@code ERR busy}. */
     private final java.util.concurrent.atomic.AtomicInteger sessions = new java.util.concurrent.atomic.AtomicInteger();
-    /** Sessions turned away busy, and sessions ended by the request deadline. */
+    /** Sessions admitted past the cap for one emergency request ({@link ControlSessions#URGENT_ONLY}). */
+    private final java.util.concurrent.atomic.AtomicInteger urgentOnly = new java.util.concurrent.atomic.AtomicInteger();
+    /** Sessions turned away busy. */
     private final AtomicLong busy = new AtomicLong();
-    private final AtomicLong timedOut = new AtomicLong();
-    /** Per open session, the moment its request must be complete by ({@link System#nanoTime()}). */
-    private final Map<ControlLines, Long> deadlines = new java.util.concurrent.ConcurrentHashMap<>();
+    /** Per open session, the moment its request must be complete by; ends late ones. */
+    private final dev.reuseport.internal.wire.RequestDeadlines deadlines = new dev.reuseport.internal.wire.RequestDeadlines();
     /** Ends sessions whose request is not complete by its deadline; started with the acceptor. */
     private final Thread reaper;
     /** The nice value of the acceptor and session threads ({@link #servingPriority}). */
@@ -90,7 +91,11 @@ public final class ControlSocket implements AutoCloseable {
     /** The socket file as bound (device and inode), so that only that file is ever unlinked. */
     private volatile Object[] boundFile;
 
-    /** Sessions served at once; one more gets {@code ERR busy} and is closed. */
+    /**
+     * Sessions served at once. Past it a few more ({@link ControlSessions#URGENT_ONLY}) are admitted for one
+     * request of {@code fallback} or {@code health} within 2 s, anything else answered {@code ERR busy}; past
+     * those a client gets {@code ERR busy} at once and is closed.
+     */
     public static final int MAX_SESSIONS = 64;
     /**
      * How long a session may take to send a complete request line (from the end of the previous reply);
@@ -112,11 +117,12 @@ public final class ControlSocket implements AutoCloseable {
         this.path = path;
         this.server = server;
         this.priority = new dev.reuseport.internal.ThreadNice("control socket " + path, DEFAULT_SERVING_NICE);
-        this.sessionThreads = ControlSessions.threads(MAX_SESSIONS, priority);
+        this.sessionThreads = ControlSessions.threads(MAX_SESSIONS + ControlSessions.URGENT_ONLY, priority);
         ControlCommands.install(this, group, commands);
         this.acceptor = new Thread(priority.serving(this::acceptLoop), "reuseport-control " + path.getFileName());
         this.acceptor.setDaemon(true);
-        this.reaper = new Thread(this::reapLoop, "reuseport-control-deadline " + path.getFileName());
+        this.reaper = new Thread(() -> deadlines.reapUntil(closed::get, "control socket " + this.path),
+                "reuseport-control-deadline " + path.getFileName());
         this.reaper.setDaemon(true);
     }
 
@@ -369,22 +375,27 @@ public final class ControlSocket implements AutoCloseable {
                 if (c == null) {
                     continue;
                 }
-                if (sessions.incrementAndGet() > MAX_SESSIONS) {
+                boolean full = sessions.incrementAndGet() > MAX_SESSIONS;
+                if (full) { // an operator's fallback must not find the socket full of idle or hostile clients
                     sessions.decrementAndGet();
-                    refuseBusy(c);
-                    continue;
+                    if (urgentOnly.incrementAndGet() > ControlSessions.URGENT_ONLY) {
+                        urgentOnly.decrementAndGet();
+                        refuseBusy(c);
+                        continue;
+                    }
                 }
+                java.util.concurrent.atomic.AtomicInteger held = full ? urgentOnly : sessions;
                 UnixSocketChannel client = c;
                 try {
                     sessionThreads.execute(() -> {
                         try {
-                            session(client, acceptedAt);
+                            session(client, acceptedAt, full);
                         } finally {
-                            sessions.decrementAndGet();
+                            held.decrementAndGet();
                         }
                     });
                 } catch (Throwable e) {
-                    sessions.decrementAndGet();
+                    held.decrementAndGet();
                     throw e;
                 }
             } catch (ClosedChannelException e) {
@@ -409,34 +420,9 @@ public final class ControlSocket implements AutoCloseable {
     private void refuseBusy(UnixSocketChannel c) {
         busy.incrementAndGet();
         try (c) {
-            new ControlLines(c.getFD()).writeLine("ERR busy: " + MAX_SESSIONS + " sessions open; accepted: at most "
-                    + MAX_SESSIONS + " at a time, retry later");
+            new ControlLines(c.getFD()).writeLine(ControlSessions.busy(MAX_SESSIONS));
         } catch (Throwable e) {
             LOG.log(System.Logger.Level.DEBUG, "control socket " + path + ": refusing a busy client: " + e);
-        }
-    }
-
-    /** Ends sessions whose request line is not complete by its deadline (a slow or silent client). */
-    private void reapLoop() {
-        while (!closed.get()) {
-            try {
-                Thread.sleep(200);
-                long now = System.nanoTime();
-                for (Map.Entry<ControlLines, Long> e : deadlines.entrySet()) {
-                    if (now - e.getValue() > 0 && deadlines.remove(e.getKey(), e.getValue())) {
-                        timedOut.incrementAndGet();
-                        try {
-                            Sys.shutdown(e.getKey().fd(), Sys.SHUT_RDWR);
-                        } catch (IOException x) {
-                            LOG.log(System.Logger.Level.DEBUG, "control socket " + path + ": deadline: " + x);
-                        }
-                    }
-                }
-            } catch (InterruptedException e) {
-                return;
-            } catch (Throwable e) {
-                LOG.log(System.Logger.Level.WARNING, "control socket " + path + ": deadline check failed: " + e);
-            }
         }
     }
 
@@ -447,10 +433,11 @@ public final class ControlSocket implements AutoCloseable {
      * @return {@code [busy, timed out]} since {@link #serve}
      */
     public long[] refusedSessions() {
-        return new long[] {busy.get(), timedOut.get()};
+        return new long[] {busy.get(), deadlines.timedOut()};
     }
 
-    private void session(UnixSocketChannel c, long acceptedAt) {
+    /** Serves one client; {@code full}: admitted past the cap, for one urgent request only. */
+    private void session(UnixSocketChannel c, long acceptedAt, boolean full) {
         ControlSessions.began(acceptedAt);
         ControlLines lines = null;
         try (c) {
@@ -469,20 +456,30 @@ public final class ControlSocket implements AutoCloseable {
             Sys.setTimeouts(lines.fd(), 60_000);
             for (;;) {
                 String line;
-                deadlines.put(lines, System.nanoTime() + requestDeadlineNanos);
+                deadlines.waiting(lines, System.nanoTime() + (full ? ControlSessions.URGENT_ONLY_DEADLINE_NANOS
+                        : requestDeadlineNanos));
                 try {
                     line = lines.readLine();
                     ControlSessions.mark(ControlSessions.READ);
                 } catch (ControlLines.LineTooLongException e) {
                     lines.writeLine("ERR " + e.getMessage());
+                    if (full) {
+                        return; // one request past the cap, whatever it was
+                    }
                     continue;
                 } finally {
-                    deadlines.remove(lines);
+                    deadlines.done(lines);
                 }
                 if (line == null || closed.get()) {
                     return;
                 }
-                if (handle(lines, WHITESPACE_EDGES.matcher(line).replaceAll(""))) {
+                line = WHITESPACE_EDGES.matcher(line).replaceAll("");
+                if (full && !ControlSessions.URGENT.contains(WHITESPACE.split(line, 2)[0])) {
+                    busy.incrementAndGet();
+                    lines.writeLine(ControlSessions.busy(MAX_SESSIONS));
+                    return;
+                }
+                if (handle(lines, line) || full) {
                     return;
                 }
             }
@@ -492,7 +489,7 @@ public final class ControlSocket implements AutoCloseable {
             LOG.log(System.Logger.Level.WARNING, "control session ended by " + e);
         } finally {
             if (lines != null) {
-                deadlines.remove(lines);
+                deadlines.done(lines);
             }
         }
     }

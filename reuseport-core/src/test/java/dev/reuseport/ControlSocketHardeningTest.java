@@ -57,7 +57,8 @@ class ControlSocketHardeningTest {
         try (ControlSocket cs = ControlSocket.serve(group, dir.resolve("ctl"), false)) {
             List<SocketChannel> idle = new ArrayList<>();
             try {
-                for (int i = 0; i < ControlSocket.MAX_SESSIONS; i++) {
+                // the sessions and the ones past the cap for an urgent request: the next is refused at once
+                for (int i = 0; i < ControlSocket.MAX_SESSIONS + ControlSessions.URGENT_ONLY; i++) {
                     idle.add(SocketChannel.open(UnixDomainSocketAddress.of(cs.path())));
                 }
                 try (ControlClient late = ControlClient.connect(cs.path())) {
@@ -65,7 +66,7 @@ class ControlSocketHardeningTest {
                     while (cs.refusedSessions()[0] == 0 && System.nanoTime() < deadline) {
                         Thread.sleep(5);
                     }
-                    assertThat(cs.refusedSessions()[0]).as("the 65th client was told busy").isEqualTo(1);
+                    assertThat(cs.refusedSessions()[0]).as("the 69th client was told busy").isEqualTo(1);
                     Thread.sleep(100); // the server has written ERR busy and closed: our write now fails (EPIPE)
                     ControlClient.Reply r = late.request("status");
                     assertThat(r.ok()).isFalse();
@@ -96,7 +97,8 @@ class ControlSocketHardeningTest {
                 }
                 long deadline = System.nanoTime() + 5_000_000_000L;
                 java.util.Set<SocketChannel> answered = new java.util.HashSet<>();
-                while (answered.size() < 200 - 64 + 1 && System.nanoTime() < deadline) {
+                int past = 200 - ControlSocket.MAX_SESSIONS - ControlSessions.URGENT_ONLY + 1;
+                while (answered.size() < past && System.nanoTime() < deadline) {
                     sel.select(200);
                     for (SelectionKey k : sel.selectedKeys()) {
                         SocketChannel c = (SocketChannel) k.channel();
@@ -113,8 +115,9 @@ class ControlSocketHardeningTest {
                 }
                 busy = answered.size();
             }
-            // the early client holds one session: 63 of the 200 are served, 137 told busy
-            assertThat(busy).as("clients told ERR busy").isEqualTo(200 - 64 + 1);
+            // the early client holds one session: 63 of the 200 are served, 4 wait past the cap for an urgent
+            // request, 133 are told busy
+            assertThat(busy).as("clients told ERR busy").isEqualTo(200 - 64 - 4 + 1);
             assertThat(early.request("status").ok()).as("status on a session opened before").isTrue();
             for (SocketChannel c : idle) {
                 c.close();
@@ -131,6 +134,51 @@ class ControlSocketHardeningTest {
                 Thread.sleep(20);
             }
             assertThat(r.ok()).as("status on a new connection once the idle clients left: %s", r.text()).isTrue();
+        }
+    }
+
+    @Test
+    void pastTheCapAnOperatorsFallbackStillRunsAndAnythingElseIsBusy() throws Exception {
+        List<SocketChannel> idle = new ArrayList<>();
+        try (ControlSocket cs = ControlSocket.serve(group, dir.resolve("ctl"), false)) {
+            for (int i = 0; i < ControlSocket.MAX_SESSIONS; i++) { // a tool that leaks connections, say
+                idle.add(SocketChannel.open(UnixDomainSocketAddress.of(cs.path())));
+            }
+            try (ControlClient op = ControlClient.connect(cs.path())) {
+                ControlClient.Reply r = op.request("fallback incident");
+                assertThat(r.ok()).as("fallback past the cap: %s", r.text()).isTrue();
+                assertThat(r.text()).contains("kernel default in force");
+            }
+            try (ControlClient c = ControlClient.connect(cs.path())) {
+                ControlClient.Reply r = c.request("status");
+                assertThat(r.ok()).isFalse();
+                assertThat(r.text()).startsWith("busy: " + ControlSocket.MAX_SESSIONS + " sessions open")
+                        .contains("only fallback and health");
+            }
+            // the urgent-only sessions taken by silent clients too: the next is told busy at once, and the
+            // silent ones are cut after 2 s, so health answers again
+            long busyBefore = cs.refusedSessions()[0];
+            for (int i = 0; i < ControlSessions.URGENT_ONLY; i++) {
+                idle.add(SocketChannel.open(UnixDomainSocketAddress.of(cs.path())));
+            }
+            try (ControlClient c = ControlClient.connect(cs.path())) {
+                ControlClient.Reply r = c.request("health");
+                assertThat(r.ok()).as("no urgent-only session left: %s", r.text()).isFalse();
+                assertThat(cs.refusedSessions()[0]).isEqualTo(busyBefore + 1);
+            }
+            long deadline = System.nanoTime() + 10_000_000_000L;
+            while (cs.refusedSessions()[1] < ControlSessions.URGENT_ONLY && System.nanoTime() < deadline) {
+                Thread.sleep(20);
+            }
+            assertThat(cs.refusedSessions()[1]).as("silent urgent-only sessions cut by their 2 s deadline")
+                    .isEqualTo(ControlSessions.URGENT_ONLY);
+            try (ControlClient c = ControlClient.connect(cs.path())) {
+                assertThat(c.request("health").ok()).isTrue();
+            }
+        } finally {
+            for (SocketChannel c : idle) {
+                c.close();
+            }
         }
     }
 
