@@ -110,8 +110,9 @@ public final class ThreadNice {
         if (rt == 0) {
             return body.run();
         }
-        int tid = Sys.threadId();
+        int tid;
         try {
+            tid = Sys.threadId(); // inside: without the native library the body runs as the thread is
             setCallingThread(n, 0);
         } catch (IOException | RuntimeException | LinkageError e) {
             return body.run();
