@@ -113,7 +113,7 @@ public final class ThreadNice {
         int tid;
         try {
             tid = Sys.threadId(); // inside: without the native library the body runs as the thread is
-            setCallingThread(n, 0);
+            schedule(tid, n, 0);
         } catch (IOException | RuntimeException | LinkageError e) {
             return body.run();
         }
@@ -149,9 +149,10 @@ public final class ThreadNice {
     private void apply(int tid) {
         try {
             if (realtime > 0 || wasRealtime) {
-                Sys.setThreadScheduler(tid, realtime > 0 ? Sys.SCHED_RR : Sys.SCHED_OTHER, realtime);
+                schedule(tid, nice, realtime);
+            } else {
+                Sys.setThreadNice(tid, nice); // never real-time: the policy is SCHED_OTHER already
             }
-            Sys.setThreadNice(tid, nice);
         } catch (IOException | RuntimeException | LinkageError e) {
             if (REFUSAL_LOGGED.compareAndSet(false, true)) {
                 System.getLogger("dev.reuseport.control").log(System.Logger.Level.WARNING, where + ": its threads "
@@ -180,7 +181,11 @@ public final class ThreadNice {
      * @throws NativeException sched_setscheduler or setpriority with the errno
      */
     public static void setCallingThread(int n, int rt) throws NativeException {
-        int tid = Sys.threadId();
+        schedule(Sys.threadId(), n, rt);
+    }
+
+    /** Thread {@code tid} at SCHED_RR {@code rt} or, with 0, SCHED_OTHER; then at nice {@code n}. */
+    private static void schedule(int tid, int n, int rt) throws NativeException {
         Sys.setThreadScheduler(tid, rt > 0 ? Sys.SCHED_RR : Sys.SCHED_OTHER, rt);
         Sys.setThreadNice(tid, n);
     }
