@@ -11,9 +11,10 @@ import java.util.concurrent.locks.LockSupport;
 /**
  * The machine's own floor for a woken thread, measured beside a benchmark: a child JVM whose one thread, at
  * the priority it is given (bench soak: one SCHED_RR priority above the control threads), does nothing but
- * sleep {@value #PERIOD_MICROS} us at a time and count how late each wake-up is. Nothing of the library runs in it, so a late wake-up there is the kernel or the
- * hypervisor (a CPU held in a non-preemptible stretch, a vCPU not running), and a control request's round trip,
- * which needs several wake-ups, cannot be counted on below it.
+ * sleep {@value #PERIOD_MICROS} us at a time and count how late each wake-up is. Nothing of the library runs
+ * in it, so a late wake-up there is the kernel or the hypervisor (a CPU held in a non-preemptible stretch, a
+ * vCPU not running), and a control request's round trip, which needs several wake-ups, cannot be counted on
+ * below it.
  */
 public final class WakeSampler implements AutoCloseable {
     /** How long each sleep is. */
